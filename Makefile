@@ -1,0 +1,27 @@
+# The README's two commands: `make study` and `make test`. Each sets up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help study quick test clean-outputs
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+study: $(INSTALLED) ## run the whole study (full settings) into outputs/study/
+	$(BIN)/nova-lab study --params params/study.yaml
+
+quick: $(INSTALLED) ## the same pipeline with tiny settings, into outputs/smoke/
+	$(BIN)/nova-lab study --params params/smoke.yaml
+
+test: $(INSTALLED) ## run the whole test suite (unit tests and the notebooks under nbval)
+	$(BIN)/python -m pytest
+
+clean-outputs: ## remove every generated artefact and cache under outputs/
+	find outputs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

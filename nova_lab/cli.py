@@ -1,0 +1,71 @@
+"""The `nova-lab` command: run the study and its chores."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from papermill.exceptions import PapermillExecutionError
+
+from nova_lab import paths
+from nova_lab.params import ParamsError
+
+
+def _study(args: argparse.Namespace) -> int:
+    from nova_lab.study import run_study
+
+    timings = run_study(*args.params)
+    for step, seconds in timings.items():
+        print(f"{step}: {seconds:.0f} s")
+    return 0
+
+
+def _validate_jsonl(args: argparse.Namespace) -> int:
+    from nova_lab.nova_format import validate_file
+
+    problems = 0
+    for path in args.files:
+        violations = validate_file(path)
+        problems += len(violations)
+        print(f"{path}: {len(violations)} problem(s)")
+        for violation in violations:
+            print(f"  {violation}")
+    return 1 if problems else 0
+
+
+def _services(args: argparse.Namespace) -> int:
+    from nova_lab.params import available_services
+
+    print("\n".join(available_services()))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="nova-lab", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    study = commands.add_parser("study", help="run the study's notebooks with papermill")
+    study.add_argument("--params", nargs="+", default=[str(paths.PARAMS / "study.yaml")],
+                       help="params files, later ones override earlier ones (default: params/study.yaml)")
+    study.set_defaults(run=_study)
+    check = commands.add_parser("validate-jsonl", help="check Nova fine-tuning JSONL files as Bedrock would")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(run=_validate_jsonl)
+    services = commands.add_parser("services", help="list the botocore services the corpus can use")
+    services.set_defaults(run=_services)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ParamsError, FileNotFoundError) as exc:
+        print(f"nova-lab: {exc}", file=sys.stderr)
+        return 2
+    except PapermillExecutionError as exc:
+        print(f"nova-lab: a notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

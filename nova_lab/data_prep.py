@@ -1,0 +1,90 @@
+"""Step 01: corpus, Q&A set, Nova training files, leakage, written under outputs/<run>/data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nova_lab import nova_format, paths
+from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
+from nova_lab.corpus import Corpus, botocore_version, extract_corpus
+from nova_lab.leakage import leakage_report
+from nova_lab.params import DataPrepParams
+from nova_lab.qa import GENERATORS, SplitSizes, build_qa_set
+
+CORPUS_VERSION = 1  # bump when the extraction changes what it writes
+
+
+def data_dir(run_name: str) -> Path:
+    return paths.run_dir(run_name, "data")
+
+
+def load_corpus(services: list[str]) -> Corpus:
+    """The corpus for these services, extracted once per botocore version and service list."""
+    key = fingerprint(CORPUS_VERSION, botocore_version(), sorted(services))
+    folder = paths.cache_dir("corpus") / key
+    if not is_fresh(folder, key):
+        folder.mkdir(parents=True, exist_ok=True)
+        corpus = extract_corpus(sorted(services))
+        corpus.documents.to_parquet(folder / "documents.parquet")
+        corpus.facts.to_parquet(folder / "facts.parquet")
+        write_manifest(folder, {"key": key, "botocore": botocore_version(), "services": sorted(services)})
+    return Corpus(pd.read_parquet(folder / "documents.parquet"), pd.read_parquet(folder / "facts.parquet"))
+
+
+def build_qa(cfg: DataPrepParams, corpus: Corpus) -> pd.DataFrame:
+    sizes = SplitSizes(cfg.n_train, cfg.train_phrasings_per_fact, cfg.n_validation, cfg.n_test)
+    return build_qa_set(corpus.facts, GENERATORS[cfg.qa_generator](), sizes, cfg.seed)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    folder: Path
+    corpus: Corpus
+    qa: pd.DataFrame
+    leakage: pd.DataFrame
+    nova_files: dict[str, Path]
+
+
+def nova_file(run_name: str, split: str) -> Path:
+    return data_dir(run_name) / "nova" / f"{split}.jsonl"
+
+
+def prepare(cfg: DataPrepParams) -> PreparedData:
+    """Run step 01 and write its artefacts; the manifest records what they were made from."""
+    folder = data_dir(cfg.run_name)
+    corpus = load_corpus(cfg.services)
+    qa = build_qa(cfg, corpus)
+    corpus.documents.to_parquet(folder / "documents.parquet")
+    corpus.facts.to_parquet(folder / "facts.parquet")
+    qa.to_parquet(folder / "qa.parquet")
+    files = {split: nova_format.write_jsonl(qa[qa["split"] == split], nova_file(cfg.run_name, split))
+             for split in ("train", "validation")}
+    leakage = leakage_report(qa)
+    write_manifest(folder, {
+        "params": cfg.model_dump(), "botocore": botocore_version(), "corpus": corpus.stats(),
+        "qa_rows": len(qa), "documents_key": fingerprint(corpus.documents["doc_id"].tolist(),
+                                                        corpus.documents["text"].tolist()),
+    })
+    return PreparedData(folder, corpus, qa, leakage, files)
+
+
+def read_documents(run_name: str) -> pd.DataFrame:
+    return _read(run_name, "documents.parquet")
+
+
+def read_qa(run_name: str) -> pd.DataFrame:
+    return _read(run_name, "qa.parquet")
+
+
+def documents_key(run_name: str) -> str:
+    return read_manifest(data_dir(run_name))["documents_key"]
+
+
+def _read(run_name: str, name: str) -> pd.DataFrame:
+    path = data_dir(run_name) / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run notebooks/01_data_prep.ipynb with run_name={run_name!r} first")
+    return pd.read_parquet(path)

@@ -1,0 +1,61 @@
+"""Step 02: chunk, embed and index the corpus under outputs/<run>/kb (rebuilt only when its inputs change)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from nova_lab import chunking, embeddings, paths
+from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
+from nova_lab.data_prep import documents_key, read_documents
+from nova_lab.knowledge_base import LanceKnowledgeBase, build_table
+from nova_lab.params import KnowledgeBaseParams
+
+KB_VERSION = 1  # bump when chunking or the table layout changes
+
+
+def kb_dir(run_name: str) -> Path:
+    return paths.run_dir(run_name, "kb")
+
+
+def folder_size_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+
+
+def build(cfg: KnowledgeBaseParams) -> dict:
+    """Build the knowledge base unless one from the same inputs exists; returns its manifest."""
+    folder = kb_dir(cfg.run_name)
+    key = fingerprint(KB_VERSION, documents_key(cfg.run_name), embeddings.MODEL_ID, cfg.chunk_tokens, cfg.chunk_overlap)
+    if is_fresh(folder, key):
+        return read_manifest(folder) | {"reused": True}
+    started = time.perf_counter()
+    chunks = chunking.chunk_documents(read_documents(cfg.run_name), embeddings.tokenizer(),
+                                      cfg.chunk_tokens, cfg.chunk_overlap)
+    chunks.to_parquet(folder / "chunks.parquet")
+    chunked = time.perf_counter()
+    vectors = embeddings.embed(chunks["text"].tolist(), paths.cache_dir("embeddings") / "minilm.sqlite",
+                               cfg.embedding_batch_size)
+    embedded = time.perf_counter()
+    build_table(folder / "lancedb", chunks, vectors)
+    manifest = {
+        "key": key, "chunks": len(chunks), "documents": int(chunks["doc_id"].nunique()),
+        "embedding_model": embeddings.MODEL_ID, "chunk_tokens": cfg.chunk_tokens, "chunk_overlap": cfg.chunk_overlap,
+        "chunk_seconds": round(chunked - started, 2), "embed_seconds": round(embedded - chunked, 2),
+        "index_seconds": round(time.perf_counter() - embedded, 2),
+        "index_size_mb": round(folder_size_mb(folder / "lancedb"), 1),
+    }
+    write_manifest(folder, manifest)
+    return manifest | {"reused": False}
+
+
+def read_chunks(run_name: str) -> pd.DataFrame:
+    return pd.read_parquet(kb_dir(run_name) / "chunks.parquet")
+
+
+def open_knowledge_base(run_name: str, rrf_k: int = 60) -> LanceKnowledgeBase:
+    folder = kb_dir(run_name)
+    if not read_manifest(folder):
+        raise FileNotFoundError(f"no knowledge base in {folder}: run notebooks/02_kb_build.ipynb with run_name={run_name!r} first")
+    return LanceKnowledgeBase(folder / "lancedb", lambda query: embeddings.embed([query], progress=False)[0], rrf_k)

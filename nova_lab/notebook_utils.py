@@ -1,0 +1,32 @@
+"""Record figures in an executed notebook and read them back (tests assert on them).
+
+The same idea as microsoft/recommenders' `store_metadata`/`read_notebook`: a value is
+displayed under a MIME type of our own, so it survives in the .ipynb without a library.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+MIME_TYPE = "application/x-nova-lab+json"
+
+
+def record(name: str, value: Any) -> None:
+    """Store `value` (JSON-serialisable) in the running notebook's output under `name`."""
+    from IPython.display import display
+
+    display({MIME_TYPE: {"name": name, "value": json.loads(json.dumps(value, default=str))}}, raw=True)
+
+
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    """All values a notebook recorded, by name (the last one wins)."""
+    notebook = json.loads(Path(path).read_text())
+    values: dict[str, Any] = {}
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}).get(MIME_TYPE)
+            if data:
+                values[data["name"]] = data["value"]
+    return values

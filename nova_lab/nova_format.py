@@ -1,0 +1,190 @@
+"""Amazon Nova fine-tuning data (`bedrock-conversation-2024` JSONL): writer and validator.
+
+The validator applies the rules a Bedrock customization job applies (FACTS.md: Nova user
+guide, data preparation) so a bad file fails here, with every bad record named by line and
+rule, instead of an hour later in a failed job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+SCHEMA_VERSION = "bedrock-conversation-2024"
+SYSTEM_PROMPT = "You are an AWS expert. Answer the question about AWS APIs in one short, accurate sentence."
+RESERVED_WORDS = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
+MIN_SAMPLES, MAX_SAMPLES = 8, 20_000
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_\-/.]+$")
+
+
+@dataclass(frozen=True)
+class Violation:
+    line: int  # 1-based; 0 for a rule about the whole file
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        return f"{where}: [{self.rule}] {self.message}"
+
+
+def to_record(question: str, answer: str, system: str = SYSTEM_PROMPT) -> dict[str, Any]:
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "system": [{"text": system}],
+        "messages": [
+            {"role": "user", "content": [{"text": question}]},
+            {"role": "assistant", "content": [{"text": answer}]},
+        ],
+    }
+
+
+def write_jsonl(qa: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        for question, answer in zip(qa["question"], qa["reference_answer"]):
+            handle.write(json.dumps(to_record(question, answer), ensure_ascii=False) + "\n")
+    return path
+
+
+# --- record rules: each returns the problems of one parsed record -------------------------
+RecordRule = Callable[[Any], Iterable[str]]
+RECORD_RULES: dict[str, RecordRule] = {}
+
+
+def _rule(name: str) -> Callable[[RecordRule], RecordRule]:
+    def wrap(check: RecordRule) -> RecordRule:
+        RECORD_RULES[name] = check
+        return check
+    return wrap
+
+
+def _texts(blocks: Any) -> list[Any]:
+    return [b.get("text") for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else []
+
+
+@_rule("object")
+def _is_object(record: Any) -> Iterable[str]:
+    if not isinstance(record, dict):
+        yield f"a record must be a JSON object, got {type(record).__name__}"
+
+
+@_rule("schema-version")
+def _schema_version(record: Any) -> Iterable[str]:
+    if isinstance(record, dict) and record.get("schemaVersion") != SCHEMA_VERSION:
+        yield f"schemaVersion must be {SCHEMA_VERSION!r}, got {record.get('schemaVersion')!r}"
+
+
+@_rule("system")
+def _system(record: Any) -> Iterable[str]:
+    if not isinstance(record, dict) or "system" not in record:
+        return
+    system = record["system"]
+    if not isinstance(system, list) or not all(isinstance(t, str) and t for t in _texts(system)) \
+            or len(_texts(system)) != len(system):
+        yield 'system must be a list of {"text": <non-empty string>}'
+
+
+@_rule("messages")
+def _messages(record: Any) -> Iterable[str]:
+    if not isinstance(record, dict):
+        return
+    messages = record.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2:
+        yield "messages must be a list of at least one user and one assistant turn"
+        return
+    for n, message in enumerate(messages, 1):
+        if not isinstance(message, dict):
+            yield f"message {n} must be an object with role and content"
+            continue
+        texts = _texts(message.get("content"))
+        if not texts or len(texts) != len(message.get("content")) or not all(isinstance(t, str) and t.strip() for t in texts):
+            yield f'message {n} content must be a non-empty list of {{"text": <non-empty string>}}'
+
+
+@_rule("role-order")
+def _role_order(record: Any) -> Iterable[str]:
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if not isinstance(messages, list) or not messages:
+        return
+    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
+    expected = ["user" if i % 2 == 0 else "assistant" for i in range(len(roles))]
+    if roles != expected or roles[-1] != "assistant":
+        yield f"roles must alternate user, assistant, ... and end with assistant; got {roles}"
+
+
+@_rule("reserved-words")
+def _reserved_words(record: Any) -> Iterable[str]:
+    if not isinstance(record, dict):
+        return
+    texts = _texts(record.get("system"))
+    for message in record.get("messages") or []:
+        if isinstance(message, dict):
+            texts += _texts(message.get("content"))
+    for word in RESERVED_WORDS:
+        if any(isinstance(t, str) and word in t for t in texts):
+            yield f"contains the reserved word {word!r}, which fails a Nova customization job"
+
+
+def validate_lines(lines: Iterable[str]) -> tuple[int, list[Violation]]:
+    """Check records one by one: (number of records, every violation)."""
+    violations: list[Violation] = []
+    count = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            violations.append(Violation(number, "json", "empty line"))
+            continue
+        count += 1
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            violations.append(Violation(number, "json", f"not valid JSON: {exc.msg}"))
+            continue
+        for rule, check in RECORD_RULES.items():
+            violations += [Violation(number, rule, problem) for problem in check(record)]
+    return count, violations
+
+
+def validate_file(path: str | Path) -> list[Violation]:
+    """Every rule, on every record and on the file: an empty list means Bedrock would take it."""
+    path = Path(path)
+    violations = []
+    if not _FILE_NAME.match(path.name) or path.suffix != ".jsonl":
+        violations.append(Violation(0, "file-name", f"{path.name!r}: use only letters, digits, _ - / . and end in .jsonl"))
+    with open(path, encoding="utf-8") as handle:
+        count, record_violations = validate_lines(handle)
+    if not MIN_SAMPLES <= count <= MAX_SAMPLES:
+        violations.append(Violation(0, "sample-count", f"{count} records; Nova takes {MIN_SAMPLES}-{MAX_SAMPLES:,}"))
+    return violations + record_violations
+
+
+class InvalidTrainingData(ValueError):
+    def __init__(self, path: Path, violations: list[Violation]):
+        shown = "\n  ".join(str(v) for v in violations[:20])
+        more = f"\n  ... and {len(violations) - 20} more" if len(violations) > 20 else ""
+        super().__init__(f"{path}: {len(violations)} problem(s)\n  {shown}{more}")
+        self.violations = violations
+
+
+def read_validated(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a training file, or InvalidTrainingData listing every problem."""
+    path = Path(path)
+    violations = validate_file(path)
+    if violations:
+        raise InvalidTrainingData(path, violations)
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def validation_report(files: dict[str, Path]) -> pd.DataFrame:
+    """One row per file: records, problems found, and the first few problems."""
+    rows = []
+    for split, path in files.items():
+        violations = validate_file(path)
+        rows.append({"split": split, "file": path.name, "records": sum(1 for _ in open(path, encoding="utf-8")),
+                     "problems": len(violations), "first_problems": "; ".join(str(v) for v in violations[:3])})
+    return pd.DataFrame(rows)

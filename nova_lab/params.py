@@ -1,0 +1,145 @@
+"""Study parameters, validated once, before any work.
+
+Each notebook has a model of the parameters it reads; `StudyParams` is their union and is
+what a params file must fit. A mistake (unknown key, wrong type, value out of range) stops
+the run with one line per problem naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ParamsError(ValueError):
+    """A params file or notebook parameter the study cannot run with."""
+
+
+@lru_cache(maxsize=1)
+def available_services() -> tuple[str, ...]:
+    import botocore.loaders
+
+    return tuple(sorted(botocore.loaders.create_loader().list_available_services("service-2")))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> "_Strict":
+        """Validate a notebook's parameters: the names this model knows, read from globals()."""
+        return parse(cls, {name: namespace[name] for name in cls.model_fields if name in namespace})
+
+
+class CommonParams(_Strict):
+    run_name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="artefacts go to outputs/<run_name>/")
+    backend: Literal["local"] = Field(description="`local` runs offline on this machine")
+
+
+class DataPrepParams(CommonParams):
+    seed: int = Field(ge=0)
+    services: list[str] = Field(min_length=1, description="botocore service names for the corpus")
+    qa_generator: Literal["template"]
+    n_train: int = Field(ge=8, le=20_000, description="training pairs (Nova accepts 8-20,000)")
+    train_phrasings_per_fact: int = Field(ge=1, le=2, description="training phrasings of each taught fact")
+    n_validation: int = Field(ge=2)
+    n_test: int = Field(ge=2)
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, services: list[str]) -> list[str]:
+        known = available_services()
+        unknown = [name for name in services if name not in known]
+        if unknown:
+            hints = "; ".join(_did_you_mean(name, known) for name in unknown)
+            raise ValueError(f"unknown botocore service(s) {unknown} ({hints})")
+        if len(set(services)) != len(services):
+            raise ValueError("services are listed more than once")
+        return services
+
+
+class KnowledgeBaseParams(CommonParams):
+    chunk_tokens: int = Field(ge=32, le=256, description="tokens per chunk (MiniLM reads at most 256)")
+    chunk_overlap: int = Field(ge=0, description="tokens shared by consecutive chunks")
+    embedding_batch_size: int = Field(ge=1, le=1024)
+    rrf_k: int = Field(ge=1, description="reciprocal rank fusion constant")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "KnowledgeBaseParams":
+        if self.chunk_overlap >= self.chunk_tokens // 2:
+            raise ValueError(
+                f"chunk_overlap = {self.chunk_overlap} must be less than half of chunk_tokens = {self.chunk_tokens}"
+            )
+        return self
+
+
+class StudyParams(DataPrepParams, KnowledgeBaseParams):
+    model: Literal["micro", "lite"] | None = Field(default=None, description="which Nova size a per-model step runs")
+
+
+STEP_PARAMS: dict[str, type[_Strict]] = {
+    "01_data_prep": DataPrepParams,
+    "02_kb_build": KnowledgeBaseParams,
+}
+
+
+def _did_you_mean(name: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=3)
+    return f"did you mean {', '.join(close)}?" if close else f"run `nova-lab services` to list them"
+
+
+def _describe(model: type[BaseModel], error: dict[str, Any], data: Mapping[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(parameters)"
+    if error["type"] == "extra_forbidden":
+        return f"unknown key `{key}` = {error['input']!r}; {_did_you_mean(key, list(model.model_fields))}"
+    if error["type"] == "missing":
+        return f"missing key `{key}`: {model.model_fields[key].description or 'required'}"
+    message = error["msg"].removeprefix("Value error, ")
+    value = data.get(error["loc"][0], error["input"]) if error["loc"] else None
+    shown = f" = {value!r}" if error["loc"] else ""
+    return f"`{key}`{shown}: {message}"
+
+
+def parse(model: type[_Strict], data: Mapping[str, Any], source: str = "parameters") -> Any:
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        lines = [_describe(model, error, data) for error in exc.errors()]
+        raise ParamsError(f"{source}: {len(lines)} problem(s)\n  - " + "\n  - ".join(lines)) from None
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A params file, with the file it `extends` (relative to it) read first and overlaid."""
+    path = path.resolve()
+    if path in seen:
+        raise ParamsError(f"{path}: `extends` makes a cycle")
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    return {**_read_yaml(path.parent / parent, seen + (path,)), **data}
+
+
+def load_params(*paths: str | Path) -> StudyParams:
+    """Read params files in order (later ones override earlier ones) and validate the result."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        merged.update(_read_yaml(Path(path)))
+    return parse(StudyParams, merged, source=" + ".join(str(p) for p in paths))
+
+
+def for_step(params: StudyParams, step: str) -> dict[str, Any]:
+    """The subset of the parameters one notebook declares, to inject with papermill."""
+    return params.model_dump(include=set(STEP_PARAMS[step].model_fields))

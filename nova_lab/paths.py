@@ -1,0 +1,34 @@
+"""Where everything lives. No other module builds project paths by hand.
+
+`NOVA_LAB_OUTPUTS` moves the whole outputs tree (tests point it at a temporary folder so
+they never touch a user's study).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJ_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = PROJ_ROOT / "notebooks"
+PARAMS = PROJ_ROOT / "params"
+
+
+def outputs_root() -> Path:
+    return Path(os.environ.get("NOVA_LAB_OUTPUTS", PROJ_ROOT / "outputs")).resolve()
+
+
+def cache_dir(name: str) -> Path:
+    """Content-addressed caches shared by every run (embeddings, corpus extraction)."""
+    path = outputs_root() / "cache" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_dir(run_name: str, *parts: str) -> Path:
+    """Artefacts of one run (`demo` when a notebook runs as it is, `study` for `make study`)."""
+    path = outputs_root() / run_name
+    for part in parts:
+        path = path / part
+    path.mkdir(parents=True, exist_ok=True)
+    return path

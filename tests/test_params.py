@@ -1,0 +1,84 @@
+import pytest
+
+from nova_lab import paths
+from nova_lab.cli import main
+from nova_lab.params import DataPrepParams, KnowledgeBaseParams, ParamsError, for_step, load_params
+
+STUDY = paths.PARAMS / "study.yaml"
+
+
+def write(tmp_path, text, name="bad.yaml"):
+    path = tmp_path / name
+    path.write_text(f"extends: {STUDY}\n" + text)
+    return path
+
+
+def test_study_files_are_valid():
+    for name in ("study", "micro", "lite", "smoke"):
+        params = load_params(paths.PARAMS / f"{name}.yaml")
+        assert params.backend == "local"
+    assert load_params(paths.PARAMS / "lite.yaml").model == "lite"
+    assert len(load_params(STUDY).services) >= 35
+
+
+def test_later_files_override_earlier_ones():
+    params = load_params(paths.PARAMS / "micro.yaml", paths.PARAMS / "smoke.yaml")
+    assert params.model == "micro" and params.run_name == "smoke" and params.n_train == 40
+
+
+def test_unknown_key_is_named_with_a_suggestion(tmp_path):
+    with pytest.raises(ParamsError) as error:
+        load_params(write(tmp_path, "n_trian: 5\n"))
+    assert "unknown key `n_trian` = 5" in str(error.value)
+    assert "did you mean n_train" in str(error.value)
+
+
+def test_wrong_type_names_key_value_and_expectation(tmp_path):
+    with pytest.raises(ParamsError, match=r"`n_test` = 'many': Input should be a valid integer"):
+        load_params(write(tmp_path, "n_test: many\n"))
+
+
+def test_out_of_range_names_the_bound(tmp_path):
+    with pytest.raises(ParamsError, match=r"`n_train` = 30000: Input should be less than or equal to 20000"):
+        load_params(write(tmp_path, "n_train: 30000\n"))
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    with pytest.raises(ParamsError, match="3 problem"):
+        load_params(write(tmp_path, "n_train: 1\nchunk_tokens: 9999\nbackend: cloud\n"))
+
+
+def test_unknown_service_gets_close_matches(tmp_path):
+    with pytest.raises(ParamsError, match=r"unknown botocore service\(s\) \['dynamodbb'\] \(did you mean dynamodb"):
+        load_params(write(tmp_path, "services: [sqs, dynamodbb]\n"))
+
+
+def test_overlap_must_stay_below_half_the_chunk(tmp_path):
+    with pytest.raises(ParamsError, match="chunk_overlap = 100 must be less than half of chunk_tokens = 200"):
+        load_params(write(tmp_path, "chunk_overlap: 100\n"))
+
+
+def test_bad_yaml_and_missing_file_are_clear(tmp_path):
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(write(tmp_path, "services: [sqs\n"))
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def test_notebook_namespace_is_validated():
+    namespace = {"run_name": "x", "backend": "local", "chunk_tokens": 10, "chunk_overlap": 0,
+                 "embedding_batch_size": 8, "rrf_k": 60, "unrelated": object()}
+    with pytest.raises(ParamsError, match="`chunk_tokens` = 10: Input should be greater than or equal to 32"):
+        KnowledgeBaseParams.from_namespace(namespace)
+
+
+def test_each_step_gets_only_its_parameters():
+    params = load_params(STUDY)
+    assert set(for_step(params, "01_data_prep")) == set(DataPrepParams.model_fields)
+    assert "chunk_tokens" not in for_step(params, "01_data_prep")
+
+
+def test_cli_prints_the_problem_without_a_traceback(tmp_path, capsys):
+    assert main(["study", "--params", str(write(tmp_path, "epochs: 3\n"))]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key `epochs`" in err and "Traceback" not in err
