@@ -47,7 +47,7 @@ class DataPrepParams(CommonParams):
     qa_generator: Literal["template"]
     n_train: int = Field(ge=8, le=20_000, description="training pairs (Nova accepts 8-20,000)")
     train_phrasings_per_fact: int = Field(ge=1, le=2, description="training phrasings of each taught fact")
-    n_validation: int = Field(ge=2)
+    n_validation: int = Field(ge=8, description="validation questions (a Nova validation file takes 8 or more)")
     n_test: int = Field(ge=2)
 
     @field_validator("services")

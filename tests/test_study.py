@@ -1,0 +1,45 @@
+"""The study runner on the smoke profile: the notebooks run through papermill and what they
+record is checked, not just that they ran."""
+
+import json
+
+import pytest
+
+from nova_lab import paths
+from nova_lab.notebook_utils import read_notebook
+from nova_lab.study import run_study
+
+
+@pytest.fixture(scope="module")
+def smoke_run():
+    timings = run_study(paths.PARAMS / "smoke.yaml")
+    return timings, paths.run_dir("smoke")
+
+
+def test_runs_both_shared_steps_and_records_their_wall_time(smoke_run):
+    timings, folder = smoke_run
+    assert set(timings) == {"01_data_prep", "02_kb_build"}
+    assert json.loads((folder / "timings.json").read_text()) == timings
+
+
+def test_data_prep_records_sizes_leakage_and_valid_nova_files(smoke_run):
+    _, folder = smoke_run
+    values = read_notebook(folder / "01_data_prep.ipynb")
+    assert values["corpus"]["services"] == 2
+    counts = {(r["split"], r["stratum"]): r["questions"] for r in values["qa_counts"]}
+    assert counts == {("train", "train"): 40, ("validation", "seen"): 4, ("validation", "unseen"): 4,
+                      ("test", "seen"): 6, ("test", "unseen"): 6}
+    assert sum(r["exact_in_train"] for r in values["leakage"]) == 0
+    assert values["nova_problems"] == 0
+    assert (folder / "data" / "nova" / "train.jsonl").exists()
+
+
+def test_kb_build_records_retrieval_quality(smoke_run):
+    _, folder = smoke_run
+    values = read_notebook(folder / "02_kb_build.ipynb")
+    assert values["knowledge_base"]["chunks"] >= values["knowledge_base"]["documents"] > 60
+    retrieval = {(r["mode"], r["stratum"]): r for r in values["retrieval"]}
+    assert retrieval[("hybrid", "all")]["questions"] == 12
+    # two services' worth of documents: the source must come back for most questions
+    assert retrieval[("hybrid", "all")]["recall@10"] >= 0.8
+    assert retrieval[("keyword", "all")]["MRR"] > 0.5
