@@ -3,6 +3,6 @@
 import os
 
 # lance's Rust logger prints a deprecation warning on every hybrid query; keep errors only.
-os.environ.setdefault("LANCE_LOG", "error")
+os.environ.setdefault("LANCEDB_LOG", "error")
 
 __version__ = "0.1.0"
