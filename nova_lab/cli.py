@@ -7,14 +7,14 @@ import sys
 
 from papermill.exceptions import PapermillExecutionError
 
-from nova_lab import paths
 from nova_lab.params import ParamsError
+from nova_lab.study import MODELS
 
 
 def _study(args: argparse.Namespace) -> int:
     from nova_lab.study import run_study
 
-    timings = run_study(*args.params)
+    timings = run_study(tuple(args.models), args.overlay)
     for step, seconds in timings.items():
         print(f"{step}: {seconds:.0f} s")
     return 0
@@ -44,8 +44,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nova-lab", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
     study = commands.add_parser("study", help="run the study's notebooks with papermill")
-    study.add_argument("--params", nargs="+", default=[str(paths.PARAMS / "study.yaml")],
-                       help="params files, later ones override earlier ones (default: params/study.yaml)")
+    study.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which model sizes to run")
+    study.add_argument("--overlay", help="a params file applied over every step's params (e.g. params/smoke.yaml)")
     study.set_defaults(run=_study)
     check = commands.add_parser("validate-jsonl", help="check Nova fine-tuning JSONL files as Bedrock would")
     check.add_argument("files", nargs="+")

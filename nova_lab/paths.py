@@ -32,3 +32,11 @@ def run_dir(run_name: str, *parts: str) -> Path:
         path = path / part
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def model_cache_dir() -> Path:
+    """Converted model weights, shared by every run and every checkout (`NOVA_LAB_MODEL_CACHE`)."""
+    default = Path.home() / ".cache" / "nova-lab" / "models"
+    path = Path(os.environ.get("NOVA_LAB_MODEL_CACHE", default))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

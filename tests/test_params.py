@@ -79,6 +79,6 @@ def test_each_step_gets_only_its_parameters():
 
 
 def test_cli_prints_the_problem_without_a_traceback(tmp_path, capsys):
-    assert main(["study", "--params", str(write(tmp_path, "epochs: 3\n"))]) == 2
+    assert main(["study", "--overlay", str(write(tmp_path, "epochs: 3\n"))]) == 2
     err = capsys.readouterr().err
     assert "unknown key `epochs`" in err and "Traceback" not in err

@@ -1,0 +1,137 @@
+"""Step 03 offline: LoRA fine-tuning with peft on the Nova training file.
+
+Reads the very JSONL a Bedrock customization job would take, through the same validator.
+Loss counts only the assistant's tokens. Checkpoints are keyed by every input of the run,
+so an interrupted run resumes from its last checkpoint and a finished one is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from peft import LoraConfig, get_peft_model
+from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from nova_lab import models, paths, prompts
+from nova_lab.caching import fingerprint, file_digest, is_fresh, read_manifest, write_manifest
+from nova_lab.data_prep import nova_file
+from nova_lab.nova_format import read_validated
+from nova_lab.params import FineTuneParams
+
+FINETUNE_VERSION = 1
+IGNORE = -100  # label of tokens that do not count in the loss
+
+
+def model_dir(run_name: str, model: str) -> Path:
+    return paths.run_dir(run_name, model)
+
+
+def adapter_dir(run_name: str, model: str) -> Path:
+    return model_dir(run_name, model) / "adapter"
+
+
+def tokenize_record(tokenizer: Any, record: dict, max_tokens: int) -> dict[str, list[int]]:
+    """One Nova record as input ids and labels; labels are IGNORE except on the answer."""
+    system = " ".join(block["text"] for block in record.get("system", []))
+    turns = [{"role": m["role"], "content": " ".join(b["text"] for b in m["content"])} for m in record["messages"]]
+    head = prompts.encode(tokenizer, prompts.render(tokenizer, prompts.messages(turns[-2]["content"], system=system)))
+    full = prompts.encode(tokenizer, prompts.render(tokenizer, prompts.messages(
+        turns[-2]["content"], turns[-1]["content"], system=system)))
+    if full[: len(head)] != head:
+        raise ValueError("the chat template does not extend the prompt with the answer; cannot mask the prompt")
+    full = full[:max_tokens]
+    labels = [IGNORE] * len(head) + full[len(head):]
+    return {"input_ids": full, "attention_mask": [1] * len(full), "labels": labels[: len(full)]}
+
+
+def load_split(run_name: str, split: str, tokenizer: Any, max_tokens: int) -> list[dict[str, list[int]]]:
+    return [tokenize_record(tokenizer, r, max_tokens) for r in read_validated(nova_file(run_name, split))]
+
+
+def run_key(cfg: FineTuneParams) -> str:
+    data = [file_digest(nova_file(cfg.run_name, split)) for split in ("train", "validation")]
+    settings = cfg.model_dump(exclude={"run_name", "backend", "eval_every_steps"})
+    return fingerprint(FINETUNE_VERSION, models.MODELS[cfg.model].description, data, settings)
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    manifest: dict
+    history: pd.DataFrame
+
+
+def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
+    base, tokenizer = models.load(cfg.model)
+    tokenizer.padding_side = "right"
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+    args = TrainingArguments(
+        output_dir=str(model_dir(cfg.run_name, cfg.model) / "checkpoints" / key),
+        num_train_epochs=cfg.epochCount, learning_rate=cfg.learningRate, warmup_steps=cfg.learningRateWarmupSteps,
+        per_device_train_batch_size=cfg.batchSize, per_device_eval_batch_size=cfg.batchSize,
+        eval_strategy="steps", eval_steps=cfg.eval_every_steps, save_strategy="steps", save_steps=cfg.eval_every_steps,
+        logging_steps=max(1, cfg.eval_every_steps // 2), save_total_limit=2, seed=cfg.seed, use_cpu=True,
+        report_to=[], include_num_input_tokens_seen="non_padding", dataloader_num_workers=0, bf16=cfg.bf16,
+    )
+    return Trainer(
+        model=get_peft_model(base, lora), args=args,
+        train_dataset=load_split(cfg.run_name, "train", tokenizer, cfg.max_seq_tokens),
+        eval_dataset=load_split(cfg.run_name, "validation", tokenizer, cfg.max_seq_tokens),
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),
+    )
+
+
+def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
+    """Train (or resume, or reuse) the LoRA adapter; returns its manifest and loss history."""
+    key = run_key(cfg)
+    folder = adapter_dir(cfg.run_name, cfg.model)
+    if is_fresh(folder, key):
+        return FineTuneResult(read_manifest(folder) | {"reused": True}, pd.read_parquet(folder / "history.parquet"))
+    trainer = _trainer(cfg, key)
+    checkpoint = get_last_checkpoint(trainer.args.output_dir) if Path(trainer.args.output_dir).exists() else None
+    before_file = Path(trainer.args.output_dir) / "validation_loss_before.json"
+    if not before_file.exists():
+        before_file.parent.mkdir(parents=True, exist_ok=True)
+        before_file.write_text(json.dumps(trainer.evaluate()["eval_loss"]))
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    final_eval = trainer.evaluate()["eval_loss"]
+    history = pd.DataFrame(trainer.state.log_history)
+    folder.mkdir(parents=True, exist_ok=True)
+    trainer.model.save_pretrained(folder)
+    history.to_parquet(folder / "history.parquet")
+    train_losses = history["loss"].dropna() if "loss" in history else pd.Series(dtype=float)
+    manifest = {
+        "key": key, "model": cfg.model, "base_model": models.MODELS[cfg.model].description,
+        "stands_for": models.MODELS[cfg.model].stands_for,
+        "data": {split: file_digest(nova_file(cfg.run_name, split)) for split in ("train", "validation")},
+        "hyperparameters": cfg.model_dump(exclude={"run_name", "backend"}),
+        "steps": trainer.state.global_step, "resumed_from": checkpoint,
+        "validation_loss_before": json.loads(before_file.read_text()), "validation_loss_after": final_eval,
+        "train_loss_first": float(train_losses.iloc[0]) if len(train_losses) else None,
+        "train_loss_last": float(train_losses.iloc[-1]) if len(train_losses) else None,
+        "train_runtime_s": round(output.metrics["train_runtime"], 1),
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
+    }
+    write_manifest(folder, manifest)
+    return FineTuneResult(manifest | {"reused": False}, history)
+
+
+def plot_losses(history: pd.DataFrame) -> plt.Figure:
+    curves = pd.concat([
+        history[["step", "loss"]].dropna().assign(split="train").rename(columns={"loss": "value"}),
+        history[["step", "eval_loss"]].dropna().assign(split="validation").rename(columns={"eval_loss": "value"}),
+    ])
+    figure, axes = plt.subplots(figsize=(6, 3.2))
+    sns.lineplot(data=curves, x="step", y="value", hue="split", marker="o", ax=axes)
+    axes.set(ylabel="loss (answer tokens)", title="LoRA fine-tuning")
+    return figure

@@ -1,0 +1,222 @@
+"""Step 04 offline: the four configurations answer the same test questions.
+
+`base` and `rag` run the base model, `ft` and `ft_rag` the same model with the LoRA adapter
+switched on (one copy of the weights; peft's `disable_adapter` gives the base). RAG prompts
+carry the top-k hybrid passages. Throughput comes from batched greedy generation (left
+padding, batches of similar prompt length); latency is measured apart, one request at a
+time from question to full answer, retrieval included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from nova_lab import models, prompts
+from nova_lab.answers import AnswerStore
+from nova_lab.caching import fingerprint, read_manifest
+from nova_lab.finetune import adapter_dir, model_dir
+from nova_lab.knowledge_base import Passage, Retriever
+from nova_lab.params import InferenceParams
+
+CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
+
+
+def uses_adapter(configuration: str) -> bool:
+    return configuration.startswith("ft")
+
+
+def uses_rag(configuration: str) -> bool:
+    return configuration.endswith("rag")
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    stopped: bool  # ended on a stop token, not on max_new_tokens
+
+
+class LocalEngine:
+    """One base model in memory, with the adapter switched on or off per call."""
+
+    def __init__(self, model: str, adapter: Path | None, bf16: bool = False):
+        from peft import PeftModel
+
+        self.name, self.bf16 = model, bf16
+        base, self.tokenizer = models.load(model)
+        self.model = PeftModel.from_pretrained(base, adapter).eval() if adapter else base
+        self.stop_ids = models.stop_token_ids(model, self.tokenizer)
+
+    def generate(self, texts: list[str], adapter: bool, max_new_tokens: int) -> list[Generation]:
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+        switch = contextlib.nullcontext() if adapter else self._without_adapter()
+        # bf16 pays off in batches only: at batch 1 on this CPU it is slower than float32
+        batched_bf16 = self.bf16 and len(texts) > 1
+        with torch.inference_mode(), switch, torch.autocast("cpu", dtype=torch.bfloat16, enabled=batched_bf16):
+            output = self.model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens,
+                                         eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id)
+        results = []
+        for row, mask in zip(output[:, batch["input_ids"].shape[1]:].tolist(), batch["attention_mask"]):
+            ends = [i for i, token in enumerate(row) if token in self.stop_ids]
+            answer = row[: ends[0]] if ends else row
+            results.append(Generation(self.tokenizer.decode(answer, skip_special_tokens=True).strip(),
+                                      int(mask.sum()), len(answer), bool(ends)))
+        return results
+
+    def _without_adapter(self):
+        return self.model.disable_adapter() if hasattr(self.model, "disable_adapter") else contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str
+    question_id: str
+    configuration: str
+    prompt: str
+    passages: tuple[Passage, ...]
+
+
+def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, cfg: InferenceParams,
+                   adapter_key: str | None) -> list[Request]:
+    """Every (question, configuration) as a rendered prompt and its cache key."""
+    requests = []
+    for q in tqdm(questions.itertuples(), total=len(questions), desc="retrieval", unit="q"):
+        passages = tuple(retriever.retrieve(q.question, cfg.rag_top_k))
+        for configuration in CONFIGURATIONS:
+            if uses_adapter(configuration) and adapter_key is None:
+                continue
+            context = passages if uses_rag(configuration) else ()
+            prompt = prompts.render(engine.tokenizer, prompts.messages(
+                prompts.user_message(q.question, [p.text for p in context])))
+            key = fingerprint(models.MODELS[cfg.model].description, adapter_key if uses_adapter(configuration) else None,
+                              configuration, q.id, prompt, prompts.PROMPT_VERSION, cfg.max_new_tokens, "greedy")
+            requests.append(Request(key, q.id, configuration, prompt, context))
+    return requests
+
+
+def _record(request: Request, generation: Generation, cfg: InferenceParams, adapter_key: str | None,
+            batch_size: int, latency_ms: float | None) -> dict[str, Any]:
+    return {
+        "key": request.key, "question_id": request.question_id, "model": cfg.model,
+        "configuration": request.configuration, "answer": generation.text,
+        "input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens,
+        "total_tokens": generation.input_tokens + generation.output_tokens, "latency_ms": latency_ms,
+        "batch_size": batch_size, "stopped": generation.stopped,
+        "retrieved_chunk_ids": [p.chunk_id for p in request.passages],
+        "retrieved_scores": [p.score for p in request.passages], "prompt_version": prompts.PROMPT_VERSION,
+        "adapter_key": adapter_key if uses_adapter(request.configuration) else None,
+        "max_new_tokens": cfg.max_new_tokens, "backend": cfg.backend,
+    }
+
+
+def answer_all(engine: LocalEngine, requests: list[Request], store: AnswerStore, cfg: InferenceParams,
+               adapter_key: str | None) -> int:
+    """Batched answers for every request not yet in the store; returns how many were made."""
+    done = store.keys()
+    pending = [r for r in requests if r.key not in done]
+    made = 0
+    for adapter in (False, True):
+        group = sorted((r for r in pending if uses_adapter(r.configuration) == adapter),
+                       key=lambda r: len(prompts.encode(engine.tokenizer, r.prompt)))
+        batches = [group[i: i + cfg.batch_size] for i in range(0, len(group), cfg.batch_size)]
+        for batch in tqdm(batches, desc=f"answers ({'adapter' if adapter else 'base'})", unit="batch"):
+            generations = engine.generate([r.prompt for r in batch], adapter, cfg.max_new_tokens)
+            store.append([_record(r, g, cfg, adapter_key, len(batch), None) for r, g in zip(batch, generations)])
+            made += len(batch)
+    return made
+
+
+def measure_latency(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, store: AnswerStore,
+                    cfg: InferenceParams, adapter_key: str | None) -> int:
+    """One request at a time, as a user would wait: retrieval, prompt, generation, decoding."""
+    sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
+    done = store.keys()
+    made = 0
+    for configuration in [c for c in CONFIGURATIONS if adapter_key or not uses_adapter(c)]:
+        for q in tqdm(sample.itertuples(), total=len(sample), desc=f"latency ({configuration})", unit="q"):
+            key = fingerprint("latency", configuration, q.id, adapter_key if uses_adapter(configuration) else None,
+                              prompts.PROMPT_VERSION, cfg.max_new_tokens, cfg.rag_top_k)
+            if key in done:
+                continue
+            started = time.perf_counter()
+            passages = tuple(retriever.retrieve(q.question, cfg.rag_top_k)) if uses_rag(configuration) else ()
+            prompt = prompts.render(engine.tokenizer, prompts.messages(
+                prompts.user_message(q.question, [p.text for p in passages])))
+            generation = engine.generate([prompt], uses_adapter(configuration), cfg.max_new_tokens)[0]
+            latency = (time.perf_counter() - started) * 1000
+            request = Request(key, q.id, configuration, prompt, passages)
+            store.append([_record(request, generation, cfg, adapter_key, 1, latency)])
+            made += 1
+    return made
+
+
+def adapter_key(run_name: str, model: str) -> str | None:
+    return read_manifest(adapter_dir(run_name, model)).get("key")
+
+
+def answers_path(run_name: str, model: str) -> Path:
+    return model_dir(run_name, model) / "answers.jsonl"
+
+
+def latency_path(run_name: str, model: str) -> Path:
+    return model_dir(run_name, model) / "latency.jsonl"
+
+
+def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
+        engine_factory: Callable[..., LocalEngine] = LocalEngine) -> dict[str, int]:
+    """Answers and latencies for these questions, resuming from whatever is already stored."""
+    key = adapter_key(cfg.run_name, cfg.model)
+    if key is None:
+        raise FileNotFoundError(f"no adapter in {adapter_dir(cfg.run_name, cfg.model)}: run "
+                                f"notebooks/03_fine_tune.ipynb with run_name={cfg.run_name!r}, model={cfg.model!r} first")
+    engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
+    requests = build_requests(engine, questions, retriever, cfg, key)
+    made = answer_all(engine, requests, AnswerStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
+    timed = measure_latency(engine, questions, retriever, AnswerStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
+    return {"requests": len(requests), "answered_now": made, "timed_now": timed}
+
+
+def summary(answers: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: answers, mean answer length and tokens, and the latency figures."""
+    table = answers.groupby("configuration").agg(
+        answers=("key", "size"), mean_answer_words=("answer", lambda a: a.str.split().str.len().mean()),
+        input_tokens=("input_tokens", "mean"), output_tokens=("output_tokens", "mean"),
+        total_tokens=("total_tokens", "mean"), stopped=("stopped", "mean"))
+    latency_table = latency.groupby("configuration")["latency_ms"].describe(percentiles=[0.5, 0.9])[
+        ["count", "mean", "50%", "90%"]].rename(columns={"count": "timed", "mean": "latency_mean_ms",
+                                                          "50%": "latency_p50_ms", "90%": "latency_p90_ms"})
+    return table.join(latency_table).reindex([c for c in CONFIGURATIONS if c in table.index])
+
+
+def plot(answers: pd.DataFrame, latency: pd.DataFrame):
+    """Total tokens and single-request latency by configuration, side by side."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = [c for c in CONFIGURATIONS if c in set(answers["configuration"])]
+    figure, (tokens_axes, latency_axes) = plt.subplots(1, 2, figsize=(10, 3.4))
+    sns.boxplot(data=answers, x="configuration", y="total_tokens", order=order, ax=tokens_axes)
+    tokens_axes.set(title="total tokens per answer", xlabel="", ylabel="tokens")
+    if len(latency):
+        sns.boxplot(data=latency, x="configuration", y="latency_ms", order=order, ax=latency_axes)
+    latency_axes.set(title="latency, one request at a time", xlabel="", ylabel="ms")
+    figure.tight_layout()
+    return figure
+
+
+def examples(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
+    """For the first question of each stratum: the reference and each configuration's answer."""
+    firsts = questions.groupby("stratum", sort=True).head(1).set_index("id")
+    picked = answers[answers["question_id"].isin(firsts.index)]
+    table = picked.pivot(index="question_id", columns="configuration", values="answer")
+    table = table[[c for c in CONFIGURATIONS if c in table.columns]]
+    return firsts[["stratum", "question", "reference_answer"]].join(table).reset_index(drop=True).T
