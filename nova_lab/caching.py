@@ -29,6 +29,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Written last, so a folder with a manifest is complete and one without is not."""
+    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     tmp.replace(folder / "manifest.json")

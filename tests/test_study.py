@@ -12,13 +12,14 @@ from nova_lab.study import run_study
 
 @pytest.fixture(scope="module")
 def smoke_run():
-    timings = run_study(paths.PARAMS / "smoke.yaml")
+    timings = run_study(overlay=paths.PARAMS / "smoke.yaml")
     return timings, paths.run_dir("smoke")
 
 
 def test_runs_both_shared_steps_and_records_their_wall_time(smoke_run):
     timings, folder = smoke_run
-    assert set(timings) == {"01_data_prep", "02_kb_build"}
+    assert set(timings) == {"01_data_prep", "02_kb_build", "micro/03_fine_tune", "micro/04_inference",
+                            "lite/03_fine_tune", "lite/04_inference"}
     assert json.loads((folder / "timings.json").read_text()) == timings
 
 
@@ -43,3 +44,17 @@ def test_kb_build_records_retrieval_quality(smoke_run):
     # two services' worth of documents: the source must come back for most questions
     assert retrieval[("hybrid", "all")]["recall@10"] >= 0.8
     assert retrieval[("keyword", "all")]["MRR"] > 0.5
+
+
+@pytest.mark.parametrize("model", ["micro", "lite"])
+def test_fine_tune_and_inference_record_their_results(smoke_run, model):
+    _, folder = smoke_run
+    tuned = read_notebook(folder / model / "03_fine_tune.ipynb")["fine_tune"]
+    assert tuned["model"] == model and tuned["steps"] == 5  # 40 pairs, batch 8, one epoch
+    assert tuned["validation_loss_after"] < tuned["validation_loss_before"]
+    values = read_notebook(folder / model / "04_inference.ipynb")
+    rows = {r["configuration"]: r for r in values["inference"]}
+    assert set(rows) == {"base", "rag", "ft", "ft_rag"}
+    assert all(r["answers"] == 12 and r["timed"] == 2 for r in rows.values())
+    assert rows["rag"]["input_tokens"] > 2 * rows["base"]["input_tokens"]  # passages are in the prompt
+    assert all(r["output_tokens"] <= 24 for r in rows.values())

@@ -1,0 +1,97 @@
+"""LoRA fine-tuning: bounds of Nova's hyperparameters, the prompt mask, learning, resuming."""
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from nova_lab import data_prep, finetune, models
+from nova_lab.nova_format import read_validated
+from nova_lab.params import DataPrepParams, FineTuneParams, ParamsError, parse
+
+RUN = "ft-unit"
+
+
+def settings(**changes) -> dict:
+    base = dict(run_name=RUN, backend="local", model="micro", seed=3, epochCount=3, learningRate=1e-4,
+                learningRateWarmupSteps=0, batchSize=8, lora_r=16, lora_alpha=32, lora_dropout=0.0,
+                lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                eval_every_steps=2, max_seq_tokens=96, bf16=True)
+    return base | changes
+
+
+@pytest.mark.parametrize("key, value, bound", [
+    ("epochCount", 6, "less than or equal to 5"), ("epochCount", 0, "greater than or equal to 1"),
+    ("learningRate", 1e-3, "less than or equal to 0.0001"), ("learningRate", 1e-7, "greater than or equal to 0.000001"),
+    ("learningRateWarmupSteps", 101, "less than or equal to 100"),
+])
+def test_out_of_range_hyperparameters_name_key_value_and_bound(key, value, bound):
+    with pytest.raises(ParamsError, match=rf"`{key}` = {value!r}: Input should be {bound}"):
+        parse(FineTuneParams, settings(**{key: value}))
+
+
+@pytest.fixture(scope="module")
+def data():
+    data_prep.prepare(DataPrepParams(run_name=RUN, backend="local", seed=1, services=["sqs"], qa_generator="template",
+                                     n_train=16, train_phrasings_per_fact=2, n_validation=8, n_test=4))
+    return read_validated(data_prep.nova_file(RUN, "train"))
+
+
+@pytest.fixture(scope="module")
+def micro():
+    return models.load("micro")
+
+
+def test_loss_counts_only_the_answer(data, micro):
+    _, tokenizer = micro
+    example = finetune.tokenize_record(tokenizer, data[0], max_tokens=256)
+    counted = [t for t, label in zip(example["input_ids"], example["labels"]) if label != finetune.IGNORE]
+    answer = data[0]["messages"][-1]["content"][0]["text"]
+    assert tokenizer.decode(counted, skip_special_tokens=True).strip() == answer
+    assert example["labels"][: len(example["labels"]) - len(counted)] == [finetune.IGNORE] * (
+        len(example["labels"]) - len(counted))
+
+
+def answer_loss(model, tokenizer, record) -> float:
+    example = finetune.tokenize_record(tokenizer, record, max_tokens=256)
+    with torch.inference_mode():
+        return model(**{k: torch.tensor([v]) for k, v in example.items()}).loss.item()
+
+
+class StopAfter(TrainerCallback):
+    """Simulates a crash: the run dies right after step `step` (checkpoints every 2 steps)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, micro, monkeypatch):
+    from peft import PeftModel
+
+    cfg = FineTuneParams(**settings())
+    real_trainer = finetune._trainer
+    monkeypatch.setattr(finetune, "_trainer", lambda c, k: _with(real_trainer(c, k), StopAfter(3)))
+    with pytest.raises(KeyboardInterrupt):
+        finetune.fine_tune(cfg)
+    monkeypatch.setattr(finetune, "_trainer", real_trainer)
+
+    result = finetune.fine_tune(cfg)
+    manifest = result.manifest
+    assert manifest["resumed_from"].endswith("checkpoint-2") and manifest["steps"] == 6
+    assert manifest["train_loss_last"] < manifest["train_loss_first"]
+    assert manifest["validation_loss_after"] < manifest["validation_loss_before"]
+
+    base, tokenizer = micro
+    before = answer_loss(base, tokenizer, data[0])
+    tuned = PeftModel.from_pretrained(models.load("micro")[0], finetune.adapter_dir(RUN, "micro")).eval()
+    assert answer_loss(tuned, tokenizer, data[0]) < before - 0.1
+
+    assert finetune.fine_tune(cfg).manifest["reused"] is True  # nothing changed: no training
+
+
+def _with(trainer, callback):
+    trainer.add_callback(callback)
+    return trainer

@@ -1,0 +1,108 @@
+"""Inference: answer records with the tokenizer's counts, and resuming without duplicates or gaps."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from nova_lab import inference, models, prompts
+from nova_lab.answers import ANSWER_COLUMNS, AnswerStore
+from nova_lab.caching import write_manifest
+from nova_lab.inference import CONFIGURATIONS, Generation, LocalEngine
+from nova_lab.knowledge_base import Passage
+from nova_lab.params import InferenceParams
+
+RUN = "inference-unit"
+CFG = InferenceParams(run_name=RUN, backend="local", model="micro", seed=1, rag_top_k=2, rrf_k=60,
+                      max_new_tokens=12, batch_size=3, latency_sample=2, bf16=False)
+QUESTIONS = pd.DataFrame({
+    "id": [f"q{i}" for i in range(5)], "stratum": ["seen", "unseen"] * 2 + ["seen"],
+    "question": ["What is the API version of Amazon SQS?", "Which HTTP method does S3 PutObject use?",
+                 "What errors can SQS SendMessage return?", "Which parameters does SNS Publish require?",
+                 "How do I paginate SQS ListQueues?"],
+})
+
+
+class FixedRetriever:
+    def retrieve(self, query, k=5, mode="hybrid"):
+        return [Passage(f"doc/{n}#0", f"doc/{n}", f"Passage {n} about {query}", 1.0 / (n + 1)) for n in range(k)]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return models.load("micro")[1]
+
+
+class FakeEngine:
+    """Answers instantly; can die after some batches, as a killed run would."""
+
+    def __init__(self, tokenizer, die_after=None):
+        self.tokenizer, self.die_after, self.calls = tokenizer, die_after, 0
+
+    def generate(self, texts, adapter, max_new_tokens):
+        if self.die_after is not None and self.calls >= self.die_after:
+            raise RuntimeError("killed")
+        self.calls += 1
+        return [Generation(f"answer {len(t)} {adapter}", len(prompts.encode(self.tokenizer, t)), 3, True) for t in texts]
+
+
+def test_store_skips_a_torn_line_and_keeps_a_key_once(tmp_path):
+    store = AnswerStore(tmp_path / "a.jsonl")
+    store.append([{"key": "a", "answer": "1"}, {"key": "b", "answer": "2"}])
+    store.append([{"key": "a", "answer": "1 again"}])
+    with open(store.path, "a") as handle:
+        handle.write('{"key": "c", "ans')
+    assert store.keys() == {"a", "b"}
+    assert store.frame().set_index("key")["answer"].to_dict() == {"b": "2", "a": "1 again"}
+
+
+def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
+    write_manifest(inference.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
+    dying = FakeEngine(tokenizer, die_after=3)
+    with pytest.raises(RuntimeError, match="killed"):
+        inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: dying)
+    partial = AnswerStore(inference.answers_path(RUN, "micro")).keys()
+    assert 0 < len(partial) < len(QUESTIONS) * len(CONFIGURATIONS)
+
+    progress = inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
+    assert progress["answered_now"] == len(QUESTIONS) * len(CONFIGURATIONS) - len(partial)
+    lines = [json.loads(line) for line in inference.answers_path(RUN, "micro").read_text().splitlines()]
+    assert len(lines) == len({line["key"] for line in lines})  # nothing written twice
+    answered = {(line["question_id"], line["configuration"]) for line in lines}
+    assert answered == {(q, c) for q in QUESTIONS["id"] for c in CONFIGURATIONS}  # nothing missing
+
+    silent = FakeEngine(tokenizer, die_after=0)  # a repeated run must not call the model
+    assert inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: silent) == {
+        "requests": 20, "answered_now": 0, "timed_now": 0}
+
+
+def test_rag_configurations_carry_their_passages(tokenizer):
+    answers = AnswerStore(inference.answers_path(RUN, "micro")).frame()
+    for row in answers.itertuples():
+        assert len(row.retrieved_chunk_ids) == (2 if inference.uses_rag(row.configuration) else 0)
+        assert (row.adapter_key == "adapter-1") == inference.uses_adapter(row.configuration)
+    latency = AnswerStore(inference.latency_path(RUN, "micro")).frame()
+    assert len(latency) == 2 * 4 and (latency["batch_size"] == 1).all() and (latency["latency_ms"] > 0).all()
+
+
+def test_real_generation_records_the_tokenizers_counts(tokenizer):
+    engine = LocalEngine("micro", None)
+    texts = [prompts.render(tokenizer, prompts.messages(q)) for q in QUESTIONS["question"][:3]]
+    generations = engine.generate(texts, adapter=False, max_new_tokens=12)
+    for text, generation in zip(texts, generations):
+        assert generation.input_tokens == len(prompts.encode(tokenizer, text))
+        assert generation.output_tokens == len(prompts.encode(tokenizer, generation.text)) or not generation.text
+        assert 0 < generation.output_tokens <= 12
+    request = inference.Request("k", "q0", "rag", texts[0], tuple(FixedRetriever().retrieve("x", 2)))
+    record = inference._record(request, generations[0], CFG, "adapter-1", 3, None)
+    assert list(record) == ANSWER_COLUMNS
+    assert record["total_tokens"] == record["input_tokens"] + record["output_tokens"]
+    assert record["adapter_key"] is None  # rag runs without the adapter
+
+
+def test_batched_and_single_greedy_answers_agree(tokenizer):
+    engine = LocalEngine("micro", None)
+    texts = [prompts.render(tokenizer, prompts.messages(q)) for q in QUESTIONS["question"][:3]]
+    batched = [g.text for g in engine.generate(texts, adapter=False, max_new_tokens=12)]
+    single = [engine.generate([t], adapter=False, max_new_tokens=12)[0].text for t in texts]
+    assert batched == single
