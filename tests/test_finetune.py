@@ -12,7 +12,7 @@ RUN = "ft-unit"
 
 
 def settings(**changes) -> dict:
-    base = dict(run_name=RUN, backend="local", model="micro", seed=3, epochCount=3, learningRate=1e-4,
+    base = dict(run_name=RUN, backend="local", model="micro", seed=3, epochCount=5, learningRate=1e-4,
                 learningRateWarmupSteps=0, batchSize=8, lora_r=16, lora_alpha=32, lora_dropout=0.0,
                 lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                 eval_every_steps=2, max_seq_tokens=96, bf16=True)
@@ -73,21 +73,22 @@ def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, 
 
     cfg = FineTuneParams(**settings())
     real_trainer = finetune._trainer
-    monkeypatch.setattr(finetune, "_trainer", lambda c, k: _with(real_trainer(c, k), StopAfter(3)))
+    monkeypatch.setattr(finetune, "_trainer", lambda c, k: _with(real_trainer(c, k), StopAfter(5)))
     with pytest.raises(KeyboardInterrupt):
         finetune.fine_tune(cfg)
     monkeypatch.setattr(finetune, "_trainer", real_trainer)
 
     result = finetune.fine_tune(cfg)
     manifest = result.manifest
-    assert manifest["resumed_from"].endswith("checkpoint-2") and manifest["steps"] == 6
-    assert manifest["train_loss_last"] < manifest["train_loss_first"]
+    assert manifest["resumed_from"].endswith("checkpoint-4") and manifest["steps"] == 10
     assert manifest["validation_loss_after"] < manifest["validation_loss_before"]
 
     base, tokenizer = micro
-    before = answer_loss(base, tokenizer, data[0])
     tuned = PeftModel.from_pretrained(models.load("micro")[0], finetune.adapter_dir(RUN, "micro")).eval()
-    assert answer_loss(tuned, tokenizer, data[0]) < before - 0.1
+    before = [answer_loss(base, tokenizer, record) for record in data]
+    after = [answer_loss(tuned, tokenizer, record) for record in data]
+    assert sum(after) / len(after) < sum(before) / len(before) - 0.05  # the training loss went down
+    assert after[0] < before[0] - 0.1  # and a training answer moved toward its reference
 
     assert finetune.fine_tune(cfg).manifest["reused"] is True  # nothing changed: no training
 
