@@ -52,7 +52,7 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
     model, tok = models.load(name)
     stops = models.stop_token_ids(name, tok)
     cast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
-    texts = [prompts.render(tok, prompts.messages(q)) for q in questions(max(batch, 32))]
+    texts = [prompts.question_prompt(tok, q) for q in questions(max(batch, 32))]
 
     def generate(rows: list[str], n: int) -> float:
         enc = tok(rows, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)

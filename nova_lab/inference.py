@@ -86,24 +86,25 @@ class Request:
 
 
 def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, cfg: InferenceParams,
-                   adapter_key: str | None) -> list[Request]:
+                   adapter_key: str) -> list[Request]:
     """Every (question, configuration) as a rendered prompt and its cache key."""
     requests = []
     for q in tqdm(questions.itertuples(), total=len(questions), desc="retrieval", unit="q"):
         passages = tuple(retriever.retrieve(q.question, cfg.rag_top_k))
         for configuration in CONFIGURATIONS:
-            if uses_adapter(configuration) and adapter_key is None:
-                continue
             context = passages if uses_rag(configuration) else ()
-            prompt = prompts.render(engine.tokenizer, prompts.messages(
-                prompts.user_message(q.question, [p.text for p in context])))
-            key = fingerprint(models.MODELS[cfg.model].description, adapter_key if uses_adapter(configuration) else None,
+            prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in context])
+            key = fingerprint(models.MODELS[cfg.model].description, _adapter_of(configuration, adapter_key),
                               configuration, q.id, prompt, prompts.PROMPT_VERSION, cfg.max_new_tokens, "greedy")
             requests.append(Request(key, q.id, configuration, prompt, context))
     return requests
 
 
-def _record(request: Request, generation: Generation, cfg: InferenceParams, adapter_key: str | None,
+def _adapter_of(configuration: str, adapter_key: str) -> str | None:
+    return adapter_key if uses_adapter(configuration) else None
+
+
+def _record(request: Request, generation: Generation, cfg: InferenceParams, adapter_key: str,
             batch_size: int, latency_ms: float | None) -> dict[str, Any]:
     return {
         "key": request.key, "question_id": request.question_id, "model": cfg.model,
@@ -113,13 +114,13 @@ def _record(request: Request, generation: Generation, cfg: InferenceParams, adap
         "batch_size": batch_size, "stopped": generation.stopped,
         "retrieved_chunk_ids": [p.chunk_id for p in request.passages],
         "retrieved_scores": [p.score for p in request.passages], "prompt_version": prompts.PROMPT_VERSION,
-        "adapter_key": adapter_key if uses_adapter(request.configuration) else None,
+        "adapter_key": _adapter_of(request.configuration, adapter_key),
         "max_new_tokens": cfg.max_new_tokens, "backend": cfg.backend,
     }
 
 
 def answer_all(engine: LocalEngine, requests: list[Request], store: AnswerStore, cfg: InferenceParams,
-               adapter_key: str | None) -> int:
+               adapter_key: str) -> int:
     """Batched answers for every request not yet in the store; returns how many were made."""
     done = store.keys()
     pending = [r for r in requests if r.key not in done]
@@ -136,21 +137,20 @@ def answer_all(engine: LocalEngine, requests: list[Request], store: AnswerStore,
 
 
 def measure_latency(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, store: AnswerStore,
-                    cfg: InferenceParams, adapter_key: str | None) -> int:
+                    cfg: InferenceParams, adapter_key: str) -> int:
     """One request at a time, as a user would wait: retrieval, prompt, generation, decoding."""
     sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
     done = store.keys()
     made = 0
-    for configuration in [c for c in CONFIGURATIONS if adapter_key or not uses_adapter(c)]:
+    for configuration in CONFIGURATIONS:
         for q in tqdm(sample.itertuples(), total=len(sample), desc=f"latency ({configuration})", unit="q"):
-            key = fingerprint("latency", configuration, q.id, adapter_key if uses_adapter(configuration) else None,
+            key = fingerprint("latency", configuration, q.id, _adapter_of(configuration, adapter_key),
                               prompts.PROMPT_VERSION, cfg.max_new_tokens, cfg.rag_top_k)
             if key in done:
                 continue
             started = time.perf_counter()
             passages = tuple(retriever.retrieve(q.question, cfg.rag_top_k)) if uses_rag(configuration) else ()
-            prompt = prompts.render(engine.tokenizer, prompts.messages(
-                prompts.user_message(q.question, [p.text for p in passages])))
+            prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in passages])
             generation = engine.generate([prompt], uses_adapter(configuration), cfg.max_new_tokens)[0]
             latency = (time.perf_counter() - started) * 1000
             request = Request(key, q.id, configuration, prompt, passages)

@@ -36,6 +36,11 @@ def render(tokenizer: Any, turns: list[dict[str, str]]) -> str:
     return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=asking)
 
 
+def question_prompt(tokenizer: Any, question: str, passages: Sequence[str] = ()) -> str:
+    """The rendered prompt that asks `question`, with `passages` as RAG context."""
+    return render(tokenizer, messages(user_message(question, passages)))
+
+
 def encode(tokenizer: Any, text: str) -> list[int]:
     """Token ids of rendered text (the chat template already wrote any special tokens)."""
     return tokenizer(text, add_special_tokens=False)["input_ids"]

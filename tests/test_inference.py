@@ -87,7 +87,7 @@ def test_rag_configurations_carry_their_passages(tokenizer):
 
 def test_real_generation_records_the_tokenizers_counts(tokenizer):
     engine = LocalEngine("micro", None)
-    texts = [prompts.render(tokenizer, prompts.messages(q)) for q in QUESTIONS["question"][:3]]
+    texts = [prompts.question_prompt(tokenizer, q) for q in QUESTIONS["question"][:3]]
     generations = engine.generate(texts, adapter=False, max_new_tokens=12)
     for text, generation in zip(texts, generations):
         assert generation.input_tokens == len(prompts.encode(tokenizer, text))
@@ -102,7 +102,7 @@ def test_real_generation_records_the_tokenizers_counts(tokenizer):
 
 def test_batched_and_single_greedy_answers_agree(tokenizer):
     engine = LocalEngine("micro", None)
-    texts = [prompts.render(tokenizer, prompts.messages(q)) for q in QUESTIONS["question"][:3]]
+    texts = [prompts.question_prompt(tokenizer, q) for q in QUESTIONS["question"][:3]]
     batched = [g.text for g in engine.generate(texts, adapter=False, max_new_tokens=12)]
     single = [engine.generate([t], adapter=False, max_new_tokens=12)[0].text for t in texts]
     assert batched == single
