@@ -56,8 +56,12 @@ def load_split(run_name: str, split: str, tokenizer: Any, max_tokens: int) -> li
     return [tokenize_record(tokenizer, r, max_tokens) for r in read_validated(nova_file(run_name, split))]
 
 
+def data_digests(run_name: str) -> dict[str, str]:
+    return {split: file_digest(nova_file(run_name, split)) for split in ("train", "validation")}
+
+
 def run_key(cfg: FineTuneParams) -> str:
-    data = [file_digest(nova_file(cfg.run_name, split)) for split in ("train", "validation")]
+    data = list(data_digests(cfg.run_name).values())
     settings = cfg.model_dump(exclude={"run_name", "backend", "eval_every_steps"})
     return fingerprint(FINETUNE_VERSION, models.MODELS[cfg.model].description, data, settings)
 
@@ -112,7 +116,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     manifest = {
         "key": key, "model": cfg.model, "base_model": models.MODELS[cfg.model].description,
         "stands_for": models.MODELS[cfg.model].stands_for,
-        "data": {split: file_digest(nova_file(cfg.run_name, split)) for split in ("train", "validation")},
+        "data": data_digests(cfg.run_name),
         "hyperparameters": cfg.model_dump(exclude={"run_name", "backend"}),
         "steps": trainer.state.global_step, "resumed_from": checkpoint,
         "validation_loss_before": json.loads(before_file.read_text()), "validation_loss_after": final_eval,
