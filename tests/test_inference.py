@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import pytest
 
-from nova_lab import inference, models, prompts
-from nova_lab.answers import ANSWER_COLUMNS, AnswerStore
+from nova_lab import inference, models, prompts, results
+from nova_lab.records import ANSWER_COLUMNS, RecordStore
 from nova_lab.caching import write_manifest
-from nova_lab.inference import CONFIGURATIONS, Generation, LocalEngine
+from nova_lab.inference import Generation, LocalEngine
+from nova_lab.results import CONFIGURATIONS
 from nova_lab.knowledge_base import Passage
 from nova_lab.params import InferenceParams
 
@@ -47,7 +48,7 @@ class FakeEngine:
 
 
 def test_store_skips_a_torn_line_and_keeps_a_key_once(tmp_path):
-    store = AnswerStore(tmp_path / "a.jsonl")
+    store = RecordStore(tmp_path / "a.jsonl")
     store.append([{"key": "a", "answer": "1"}, {"key": "b", "answer": "2"}])
     store.append([{"key": "a", "answer": "1 again"}])
     with open(store.path, "a") as handle:
@@ -61,12 +62,12 @@ def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
     dying = FakeEngine(tokenizer, die_after=3)
     with pytest.raises(RuntimeError, match="killed"):
         inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: dying)
-    partial = AnswerStore(inference.answers_path(RUN, "micro")).keys()
+    partial = RecordStore(results.answers_path(RUN, "micro")).keys()
     assert 0 < len(partial) < len(QUESTIONS) * len(CONFIGURATIONS)
 
     progress = inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
     assert progress["answered_now"] == len(QUESTIONS) * len(CONFIGURATIONS) - len(partial)
-    lines = [json.loads(line) for line in inference.answers_path(RUN, "micro").read_text().splitlines()]
+    lines = [json.loads(line) for line in results.answers_path(RUN, "micro").read_text().splitlines()]
     assert len(lines) == len({line["key"] for line in lines})  # nothing written twice
     answered = {(line["question_id"], line["configuration"]) for line in lines}
     assert answered == {(q, c) for q in QUESTIONS["id"] for c in CONFIGURATIONS}  # nothing missing
@@ -77,11 +78,11 @@ def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
 
 
 def test_rag_configurations_carry_their_passages(tokenizer):
-    answers = AnswerStore(inference.answers_path(RUN, "micro")).frame()
+    answers = RecordStore(results.answers_path(RUN, "micro")).frame()
     for row in answers.itertuples():
-        assert len(row.retrieved_chunk_ids) == (2 if inference.uses_rag(row.configuration) else 0)
-        assert (row.adapter_key == "adapter-1") == inference.uses_adapter(row.configuration)
-    latency = AnswerStore(inference.latency_path(RUN, "micro")).frame()
+        assert len(row.retrieved_chunk_ids) == (2 if results.uses_rag(row.configuration) else 0)
+        assert (row.adapter_key == "adapter-1") == results.uses_adapter(row.configuration)
+    latency = RecordStore(results.latency_path(RUN, "micro")).frame()
     assert len(latency) == 2 * 4 and (latency["batch_size"] == 1).all() and (latency["latency_ms"] > 0).all()
 
 

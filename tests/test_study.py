@@ -16,11 +16,12 @@ def smoke_run():
     return timings, paths.run_dir("smoke")
 
 
-def test_runs_both_shared_steps_and_records_their_wall_time(smoke_run):
+def test_runs_every_step_and_records_its_wall_time(smoke_run):
     timings, folder = smoke_run
-    assert set(timings) == {"01_data_prep", "02_kb_build", "micro/03_fine_tune", "micro/04_inference",
-                            "lite/03_fine_tune", "lite/04_inference"}
+    per_model = {f"{m}/{s}" for m in ("micro", "lite") for s in ("03_fine_tune", "04_inference", "05_judging")}
+    assert set(timings) == {"01_data_prep", "02_kb_build", *per_model, "06_analysis", "render_html"}
     assert json.loads((folder / "timings.json").read_text()) == timings
+    assert set(json.loads((folder / "params.json").read_text())) == {"shared", "micro", "lite"}
 
 
 def test_data_prep_records_sizes_leakage_and_valid_nova_files(smoke_run):
@@ -58,3 +59,29 @@ def test_fine_tune_and_inference_record_their_results(smoke_run, model):
     assert all(r["answers"] == 12 and r["timed"] == 2 for r in rows.values())
     assert rows["rag"]["input_tokens"] > 2 * rows["base"]["input_tokens"]  # passages are in the prompt
     assert all(r["output_tokens"] <= 24 for r in rows.values())
+
+
+@pytest.mark.parametrize("model", ["micro", "lite"])
+def test_judging_scores_every_answer_with_two_judges(smoke_run, model):
+    _, folder = smoke_run
+    values = read_notebook(folder / model / "05_judging.ipynb")
+    rows = {r["configuration"]: r for r in values["judging"]}
+    assert set(rows) == {"base", "rag", "ft", "ft_rag"}
+    for row in rows.values():
+        assert 0 <= row["panel_mean"] <= 10
+        assert row["semantic_parse_failure_rate"] == row["fact_check_parse_failure_rate"] == 0
+    assert {r["judge"] for r in values["meta_eval"]} == {"semantic", "fact_check"}
+    assert all(r["ordering_rate"] > 0.8 for r in values["meta_eval"])
+
+
+def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
+    _, folder = smoke_run
+    values = read_notebook(folder / "06_analysis.ipynb")
+    table = {(r["model"], r["configuration"]) for r in values["study_table"]}
+    assert table == {(m, c) for m in ("micro", "lite") for c in ("base", "rag", "ft", "ft_rag")}
+    quality = [r for r in values["changes"] if r["metric"] == "quality"]
+    assert len(quality) == 6 and all(r["n"] == 12 for r in quality)
+    assert {r["model"] for r in values["additivity"]} == {"micro", "lite"}
+    html = (folder / "06_analysis.html").read_text()
+    assert "Did the study's findings replicate?" in html and "<img" in html
+    assert "analysis.load(" not in html  # code hidden

@@ -1,4 +1,4 @@
-"""Answer records on disk: append-only JSONL, keyed by everything an answer depends on.
+"""Records on disk (answers, latencies, judgments): append-only JSONL, keyed by everything a record depends on.
 
 A run appends each batch as it finishes (flushed and synced), so a killed run loses at most
 the batch in flight; the next run reads the keys present and asks only for the rest. A line
@@ -21,9 +21,10 @@ ANSWER_COLUMNS = [
 ]
 
 
-class AnswerStore:
-    def __init__(self, path: Path):
+class RecordStore:
+    def __init__(self, path: Path, columns: list[str] = ANSWER_COLUMNS):
         self.path = path
+        self.columns = columns
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def _records(self) -> Iterable[dict]:
@@ -46,5 +47,5 @@ class AnswerStore:
             os.fsync(handle.fileno())
 
     def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(list(self._records()), columns=ANSWER_COLUMNS)
+        frame = pd.DataFrame(list(self._records()), columns=self.columns)
         return frame.drop_duplicates("key", keep="last").reset_index(drop=True)

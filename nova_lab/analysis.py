@@ -1,0 +1,140 @@
+"""Step 06: what each approach buys, per model, with paired intervals and tests.
+
+Every change is a configuration against `base` on the very same questions (latency: the same
+timed sample), so intervals come from a paired bootstrap (scipy) and tests from Wilcoxon's
+signed-rank test, Holm-corrected over the whole table (statsmodels). The study's own figures
+(FACTS.md, reported for Nova Lite) sit next to ours so that a reader sees what replicated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from nova_lab import data_prep, judging, results
+from nova_lab.results import CONFIGURATIONS
+
+CHANGED = CONFIGURATIONS[1:]
+TOKENS = ["input_tokens", "output_tokens", "total_tokens"]
+# The study's reported change against base for Nova Lite, in percent (FACTS.md)
+STUDY_REPORTED = {
+    ("quality", "ft"): 30, ("quality", "rag"): 30, ("quality", "ft_rag"): 83,
+    ("latency_ms", "ft"): -50, ("latency_ms", "rag"): -30,
+    ("total_tokens", "ft"): -60, ("total_tokens", "rag"): 100,
+}
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    answers: pd.DataFrame  # one row per answer: tokens, each judge's score, `quality` (panel mean), stratum, hit
+    scores: pd.DataFrame  # one row per (answer, judge)
+    latency: pd.DataFrame  # one row per request timed one at a time
+    judges: list[str]
+
+
+def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
+    """Per question: did the RAG prompt carry a passage of the question's source document?"""
+    rag = answers[answers["configuration"] == "rag"].set_index("question_id")["retrieved_chunk_ids"]
+    docs = rag.map(lambda ids: {chunk.rsplit("#", 1)[0] for chunk in ids})
+    source = questions.set_index("id")["source_doc_id"].reindex(docs.index)
+    return pd.Series([s in d for s, d in zip(source, docs)], index=docs.index, name="retrieval_hit")
+
+
+def combine(answers: pd.DataFrame, scores: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
+    """Answers with one column per judge, the panel mean as `quality`, the stratum and the retrieval hit."""
+    by_judge = scores.pivot_table(index="key", columns="judge", values="score", aggfunc="mean", dropna=False)
+    table = answers.join(by_judge, on="key").assign(quality=by_judge.mean(axis=1).reindex(answers["key"]).to_numpy())
+    table = table.join(questions.set_index("id")[["stratum", "fact_type"]], on="question_id")
+    return table.join(retrieval_hits(answers, questions), on="question_id")
+
+
+def load(run_name: str, models: list[str]) -> StudyResults:
+    """Both models' answers, verdicts and latencies from a finished run of steps 01-05."""
+    qa = data_prep.read_qa(run_name)
+    questions = qa[qa["split"] == "test"]
+    answers, scores, latency, judges = [], [], [], []
+    for model in models:
+        model_answers = results.read_answers(run_name, model)
+        model_scores = judging.read_scored(run_name, model, model_answers)
+        answers.append(combine(model_answers, model_scores, questions))
+        scores.append(model_scores)
+        latency.append(results.read_latency(run_name, model).assign(model=model))
+        judges += [j for j in model_scores["judge"].unique() if j not in judges]
+    return StudyResults(pd.concat(answers, ignore_index=True), pd.concat(scores, ignore_index=True),
+                        pd.concat(latency, ignore_index=True), judges)
+
+
+def _relative_change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.mean(x, axis=axis) / np.mean(y, axis=axis) - 1) * 100
+
+
+def paired_change(x: np.ndarray, base: np.ndarray, resamples: int, seed: int) -> dict[str, float]:
+    """Mean of x against mean of base in percent, its 95% paired bootstrap interval and Wilcoxon's p."""
+    change = float(_relative_change(x, base))
+    if len(x) < 2 or not np.isfinite(change):
+        return {"change_pct": change, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
+    interval = stats.bootstrap((x, base), _relative_change, paired=True, vectorized=True, n_resamples=resamples,
+                               method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+    p = 1.0 if np.allclose(x, base) else float(stats.wilcoxon(x, base).pvalue)
+    return {"change_pct": change, "ci_low": float(interval.low), "ci_high": float(interval.high), "p": p}
+
+
+def _paired(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """question x configuration table of one metric, questions with every configuration only."""
+    return frame.pivot_table(index="question_id", columns="configuration", values=metric).dropna()
+
+
+def changes(res: StudyResults, metrics: list[str], resamples: int, seed: int, by: list[str] = ()) -> pd.DataFrame:
+    """Every configuration against base for each metric, model (and `by` group), Holm-corrected."""
+    rows = []
+    for metric in metrics:
+        source = res.latency if metric == "latency_ms" else res.answers
+        for group, part in source.groupby(["model", *by], sort=False):
+            wide = _paired(part, metric)
+            for configuration in [c for c in CHANGED if c in wide.columns and "base" in wide.columns]:
+                rows.append(dict(zip(["model", *by], group), metric=metric, configuration=configuration,
+                                 n=len(wide), base=wide["base"].mean(), value=wide[configuration].mean(),
+                                 **paired_change(wide[configuration].to_numpy(), wide["base"].to_numpy(), resamples, seed),
+                                 study_lite_pct=STUDY_REPORTED.get((metric, configuration), np.nan)))
+    table = pd.DataFrame(rows)
+    tested = table["p"].notna()
+    table["p_holm"] = np.nan
+    if tested.any():
+        table.loc[tested, "p_holm"] = multipletests(table.loc[tested, "p"], method="holm")[1]
+    return table
+
+
+def additivity(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
+    """Per model: is ft_rag - base larger than (ft - base) + (rag - base)? The per-question interaction."""
+    rows = []
+    for model, part in res.answers.groupby("model", sort=False):
+        wide = _paired(part, "quality")
+        interaction = (wide["ft_rag"] - wide["ft"] - wide["rag"] + wide["base"]).to_numpy()
+        interval = stats.bootstrap((interaction,), np.mean, n_resamples=resamples, method="percentile",
+                                   rng=np.random.default_rng(seed)).confidence_interval
+        p = 1.0 if np.allclose(interaction, 0) else float(stats.wilcoxon(interaction).pvalue)
+        rows.append({"model": model, "n": len(wide), "both_minus_base": (wide["ft_rag"] - wide["base"]).mean(),
+                     "sum_of_single_gains": (wide["ft"] - wide["base"] + wide["rag"] - wide["base"]).mean(),
+                     "interaction": interaction.mean(), "ci_low": interval.low, "ci_high": interval.high, "p": p})
+    return pd.DataFrame(rows)
+
+
+def study_table(res: StudyResults) -> pd.DataFrame:
+    """Per model and configuration: quality (panel and judges), latency (mean, p50, p90) and tokens."""
+    quality = res.answers.groupby(["model", "configuration"], sort=False)[["quality", *res.judges, *TOKENS]].mean()
+    latency = res.latency.groupby(["model", "configuration"], sort=False)["latency_ms"].agg(
+        latency_mean_ms="mean", latency_p50_ms="median", latency_p90_ms=lambda s: s.quantile(0.9))
+    table = quality.join(latency)
+    return table.reindex(pd.MultiIndex.from_product([table.index.unique("model"), CONFIGURATIONS]))
+
+
+def quality_by(res: StudyResults, column: str) -> pd.DataFrame:
+    """Mean quality per model, `column` value and configuration, with the number of questions."""
+    table = res.answers.pivot_table(index=["model", column], columns="configuration", values="quality", aggfunc="mean")
+    counts = res.answers[res.answers["configuration"] == "base"].groupby(["model", column]).size().rename("questions")
+    return table[list(CONFIGURATIONS)].join(counts)

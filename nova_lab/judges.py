@@ -1,0 +1,175 @@
+"""The judge panel: every answer scored 0-10 with a short rationale, behind one interface.
+
+The study used two LLM judges to reduce the bias of one. Offline, the panel is two judges
+of different kinds that need no network and no LLM: a reference-grounded semantic judge and
+a strict fact-check judge. A small local LLM (135M-270M parameters) is not a judge anyone
+should trust, so there is none. Bedrock's LLM judges implement the same `Judge` protocol,
+read the same `RUBRIC`, and go through `parse_verdict`: an output it cannot read becomes a
+NaN score that is counted as a parse failure, never a silent 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from nova_lab import embeddings
+
+RUBRIC_VERSION = "r1"
+RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
+- 10: every key fact of the reference (names, values, numbers) is present and nothing contradicts it;
+  wording, order and extra correct detail do not matter.
+- 5: about half of the key facts are present, or all of them next to a wrong value of the same kind.
+- 0: no key fact is present, the answer is empty, or it answers another question.
+Key facts are the exact values an AWS user would act on: API versions, protocol names, parameter
+and error names, enum values, numeric limits, HTTP methods and paths, pagination tokens."""
+
+SEMANTIC_FLOOR = 0.3  # MiniLM cosine of unrelated AWS sentences sits around here: it earns nothing
+GENERIC_WORDS = {"aws", "api", "apis", "http", "https", "sdk", "sdks", "uri", "url", "id", "arn"}
+HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One answer to judge, with what the rubric grounds it in."""
+
+    answer_key: str
+    question: str
+    reference: str
+    key_facts: tuple[str, ...]
+    answer: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float  # 0-10; NaN when the judge's output could not be parsed
+    rationale: str
+
+
+class Judge(Protocol):
+    name: str
+    kind: str
+
+    def judge(self, items: list[Item]) -> list[Verdict]: ...
+
+
+JUDGES: dict[str, Callable[[], Judge]] = {}
+
+
+def register(name: str) -> Callable:
+    def wrap(factory: Callable[[], Judge]) -> Callable[[], Judge]:
+        JUDGES[name] = factory
+        return factory
+    return wrap
+
+
+def value_pattern(value: str) -> re.Pattern:
+    # a value counts only as a whole token: "json" is not inside "rest-json", "1" not inside "10"
+    return re.compile(rf"(?<![\w-]){re.escape(value)}(?![\w-])", re.IGNORECASE)
+
+
+def _normalise(answer: str) -> str:
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", answer)  # "2,048" says 2048
+
+
+def present_facts(answer: str, key_facts: tuple[str, ...]) -> list[str]:
+    answer = _normalise(answer)
+    return [fact for fact in dict.fromkeys(key_facts) if value_pattern(fact).search(answer)]
+
+
+def _shape(value: str) -> str:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return "date"
+    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return "number"
+    if value in HTTP_METHODS:
+        return "method"
+    return "path" if value.startswith("/") else "name"
+
+
+_CANDIDATES = {
+    "date": r"\d{4}-\d{2}-\d{2}",
+    "number": r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])",
+    "method": r"\b(?:GET|PUT|POST|DELETE|PATCH|HEAD)\b",
+    "path": r"(?<!\S)/\S*",
+    # identifier-like: CamelCase, snake_case, kebab-case or ALL CAPS, the shapes of AWS names and values
+    "name": r"\b[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+\b|\b[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\b[A-Z]{2,}[0-9]*\b",
+}
+
+
+def wrong_values(item: Item) -> list[str]:
+    """Values in the answer of the same shape as a key fact that neither the reference nor the question holds."""
+    known = f"{item.reference} {item.question}".lower()
+    shapes = {_shape(fact) for fact in item.key_facts}
+    found = [token.rstrip(".,;:") for shape in shapes for token in re.findall(_CANDIDATES[shape], _normalise(item.answer))]
+    return [token for token in dict.fromkeys(found)
+            if token and token.lower() not in GENERIC_WORDS and not value_pattern(token).search(known)]
+
+
+@register("fact_check")
+class FactCheckJudge:
+    """Strict: recall of the key facts times their precision against same-shaped wrong values."""
+
+    name = "fact_check"
+    kind = "rule-based fact check"
+
+    def judge(self, items: list[Item]) -> list[Verdict]:
+        return [self._one(item) for item in items]
+
+    def _one(self, item: Item) -> Verdict:
+        keys = list(dict.fromkeys(item.key_facts))
+        hits = present_facts(item.answer, item.key_facts)
+        wrong = wrong_values(item)
+        recall = len(hits) / len(keys) if keys else 0.0
+        precision = len(hits) / (len(hits) + len(wrong)) if hits else 0.0
+        rationale = f"{len(hits)}/{len(keys)} key facts present"
+        if wrong:
+            rationale += f"; not in the reference: {', '.join(wrong[:5])}"
+        return Verdict(round(10 * recall * precision, 2), rationale)
+
+
+@register("semantic")
+class SemanticJudge:
+    """Reference-grounded: half embedding similarity to the reference, half key-fact coverage."""
+
+    name = "semantic"
+    kind = "embedding similarity + coverage"
+
+    def judge(self, items: list[Item]) -> list[Verdict]:
+        texts = [item.answer for item in items] + [item.reference for item in items]
+        vectors = embeddings.embed(texts, embeddings.default_cache(), progress=False)
+        cosines = np.einsum("ij,ij->i", vectors[: len(items)], vectors[len(items):])
+        return [self._one(item, float(cosine)) for item, cosine in zip(items, cosines)]
+
+    @staticmethod
+    def _one(item: Item, cosine: float) -> Verdict:
+        similarity = 0.0 if not item.answer.strip() else min(max((cosine - SEMANTIC_FLOOR) / (1 - SEMANTIC_FLOOR), 0), 1)
+        keys = list(dict.fromkeys(item.key_facts))
+        coverage = len(present_facts(item.answer, item.key_facts)) / len(keys) if keys else 0.0
+        return Verdict(round(10 * (similarity + coverage) / 2, 2),
+                       f"cosine {cosine:.2f} to the reference; covers {coverage:.0%} of the key facts")
+
+
+def judge_prompt(item: Item) -> str:
+    """What an LLM judge reads: the rubric, the question, the reference, the answer, the output format."""
+    return (f"{RUBRIC}\n\nQuestion: {item.question}\nReference answer: {item.reference}\n"
+            f"Answer to score: {item.answer or '(empty)'}\n\n"
+            'Reply with JSON only: {"score": <integer 0-10>, "rationale": "<one sentence>"}')
+
+
+def parse_verdict(text: str) -> Verdict:
+    """An LLM judge's reply as a verdict; anything unreadable or out of 0-10 is NaN, with the reason."""
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    try:
+        reply = json.loads(match.group(0)) if match else {}
+        score = float(reply.get("score"))
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+        return Verdict(math.nan, f"unparseable: {text[:80]!r}")
+    if not 0 <= score <= 10:
+        return Verdict(math.nan, f"score {score} outside 0-10")
+    return Verdict(score, str(reply.get("rationale", "")).strip())

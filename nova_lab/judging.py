@@ -1,0 +1,88 @@
+"""Step 05: the judge panel scores every answer of one model; verdicts are cached like answers.
+
+A verdict is keyed by the judge, the rubric version and the answer (its key and text), so a
+re-run judges nothing twice and a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from nova_lab.caching import fingerprint
+from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge
+from nova_lab.params import JudgingParams
+from nova_lab.records import RecordStore
+from nova_lab.results import in_order, judgments_path
+
+JUDGMENT_COLUMNS = ["key", "answer_key", "judge", "kind", "rubric_version", "score", "rationale"]
+_BATCH = 256
+
+
+def items(answers: pd.DataFrame, questions: pd.DataFrame) -> list[Item]:
+    """Each answer with the question, reference and key facts the rubric grounds it in."""
+    joined = answers.merge(questions.set_index("id"), left_on="question_id", right_index=True, validate="many_to_one")
+    return [Item(r.key, r.question, r.reference_answer, tuple(r.key_facts), r.answer) for r in joined.itertuples()]
+
+
+def _verdict_key(judge: Judge, item: Item) -> str:
+    return fingerprint(judge.name, RUBRIC_VERSION, item.answer_key, item.answer)
+
+
+def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore) -> int:
+    """Verdicts of every judge on every item not yet in the store; returns how many were made."""
+    done = store.keys()
+    made = 0
+    for judge in judges:
+        todo = [item for item in pending_items if _verdict_key(judge, item) not in done]
+        for start in tqdm(range(0, len(todo), _BATCH), desc=f"judge {judge.name}", unit="batch", disable=not todo):
+            batch = todo[start: start + _BATCH]
+            store.append([{"key": _verdict_key(judge, item), "answer_key": item.answer_key, "judge": judge.name,
+                           "kind": judge.kind, "rubric_version": RUBRIC_VERSION, "score": verdict.score,
+                           "rationale": verdict.rationale} for item, verdict in zip(batch, judge.judge(batch))])
+            made += len(batch)
+    return made
+
+
+def panel(names: list[str]) -> list[Judge]:
+    return [JUDGES[name]() for name in names]
+
+
+def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
+    """Judge every answer; returns the answers in long format, one row per (answer, judge)."""
+    judge_all(panel(cfg.judges), items(answers, questions), RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS))
+    return read_scored(cfg.run_name, cfg.model, answers, cfg.judges)
+
+
+def read_scored(run_name: str, model: str, answers: pd.DataFrame, judges: list[str] | None = None) -> pd.DataFrame:
+    """The answers joined with their verdicts under the current rubric (all stored judges unless named)."""
+    path = judgments_path(run_name, model)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run notebooks/05_judging.ipynb with "
+                                f"run_name={run_name!r}, model={model!r} first")
+    verdicts = RecordStore(path, JUDGMENT_COLUMNS).frame()
+    verdicts = verdicts[(verdicts["rubric_version"] == RUBRIC_VERSION) & verdicts["judge"].isin(judges or verdicts["judge"])]
+    return answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key", validate="one_to_many")
+
+
+def summary(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: each judge's mean score and parse-failure rate, and the panel mean."""
+    by_judge = scored.groupby(["configuration", "judge"])["score"].agg(
+        mean="mean", parse_failure_rate=lambda s: s.isna().mean()).unstack("judge")
+    by_judge.columns = [f"{judge}_{stat}" for stat, judge in by_judge.columns]
+    panel_mean = scored.groupby(["configuration", "key"])["score"].mean().groupby("configuration").mean()
+    table = by_judge.assign(panel_mean=panel_mean)
+    return table.reindex(in_order(table.index))
+
+
+def plot(scored: pd.DataFrame):
+    """Score distribution by configuration, one box per judge."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    figure, axes = plt.subplots(figsize=(8, 3.4))
+    order = in_order(scored["configuration"])
+    sns.boxplot(data=scored, x="configuration", y="score", hue="judge", order=order, ax=axes)
+    axes.set(title="judge scores by configuration", xlabel="", ylabel="score (0-10)", ylim=(-0.5, 10.5))
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,97 @@
+"""The analysis on a synthetic results table whose changes are known by construction."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nova_lab import analysis, findings
+from nova_lab.analysis import StudyResults
+
+N = 40
+FACTOR = {"base": 1.0, "rag": 1.5, "ft": 1.25, "ft_rag": 2.25}  # quality = base quality x factor
+LATENCY = {"base": 1000.0, "rag": 1300.0, "ft": 500.0, "ft_rag": 800.0}
+
+
+def synthetic() -> StudyResults:
+    base = 2 + np.arange(N) % 7 * 0.25  # per-question difficulty
+    rows = [{"model": "m", "key": f"{c}-{q}", "question_id": f"q{q}", "configuration": c, "quality": base[q] * f,
+             "judge_a": base[q] * f, "input_tokens": 50 + 400 * c.endswith("rag"), "output_tokens": 30,
+             "total_tokens": 80 + 400 * c.endswith("rag"), "stratum": "seen" if q % 2 else "unseen",
+             "retrieval_hit": q % 10 != 0} for q in range(N) for c, f in FACTOR.items()]
+    answers = pd.DataFrame(rows)
+    latency = pd.DataFrame([{"model": "m", "question_id": f"q{q}", "configuration": c, "latency_ms": ms + q}
+                            for q in range(10) for c, ms in LATENCY.items()])
+    scores = answers[["key", "configuration", "model"]].assign(answer_key=answers["key"], judge="judge_a",
+                                                               score=answers["quality"])
+    return StudyResults(answers, scores, latency, ["judge_a"])
+
+
+@pytest.fixture(scope="module")
+def changes():
+    return analysis.changes(synthetic(), ["quality", "latency_ms", "total_tokens"], 500, 0)
+
+
+def test_changes_against_base_are_the_constructed_ones(changes):
+    got = changes.set_index(["metric", "configuration"])
+    for configuration, factor in FACTOR.items():
+        if configuration != "base":
+            row = got.loc[("quality", configuration)]
+            assert row["change_pct"] == pytest.approx((factor - 1) * 100)
+            assert row["ci_low"] <= row["change_pct"] <= row["ci_high"]
+            assert row["n"] == N
+    assert got.loc[("latency_ms", "ft"), "n"] == 10
+    assert got.loc[("latency_ms", "ft"), "change_pct"] == pytest.approx((504.5 / 1004.5 - 1) * 100)
+    assert got.loc[("total_tokens", "ft"), "change_pct"] == 0  # same tokens: no change, and no test
+    assert got.loc[("total_tokens", "ft"), "p"] == 1.0
+
+
+def test_p_values_are_wilcoxons_and_holm_corrected(changes):
+    data = synthetic().answers.pivot(index="question_id", columns="configuration", values="quality")
+    row = changes[(changes["metric"] == "quality") & (changes["configuration"] == "rag")].iloc[0]
+    assert row["p"] == pytest.approx(stats.wilcoxon(data["rag"], data["base"]).pvalue)
+    assert (changes["p_holm"] >= changes["p"]).all()
+    smallest = changes["p"].idxmin()
+    assert changes.loc[smallest, "p_holm"] == pytest.approx(min(1, changes.loc[smallest, "p"] * len(changes)))
+
+
+def test_the_bootstrap_interval_is_scipys_paired_bootstrap():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(1, 5, 30)
+    x = base + rng.normal(1, 1, 30)
+    ours = analysis.paired_change(x, base, 999, 3)
+    theirs = stats.bootstrap((x, base), lambda a, b, axis: (a.mean(axis) / b.mean(axis) - 1) * 100, paired=True,
+                             n_resamples=999, method="percentile", rng=np.random.default_rng(3)).confidence_interval
+    assert (ours["ci_low"], ours["ci_high"]) == pytest.approx((theirs.low, theirs.high))
+
+
+def test_additivity_is_the_per_question_interaction():
+    row = analysis.additivity(synthetic(), 500, 0).iloc[0]
+    base = 2 + np.arange(N) % 7 * 0.25
+    assert row["interaction"] == pytest.approx(((2.25 - 1.5 - 1.25 + 1) * base).mean())
+    assert row["interaction"] > 0 and row["ci_low"] > 0  # built super-additive
+    assert row["both_minus_base"] == pytest.approx(1.25 * base.mean())
+
+
+def test_replication_verdicts_follow_the_intervals(changes):
+    verdicts = findings.replication(changes).set_index(["metric", "configuration"])["verdict"]
+    assert verdicts[("quality", "ft_rag")] == "replicated (direction)"
+    assert verdicts[("latency_ms", "ft")] == "replicated (direction)"
+    assert verdicts[("latency_ms", "rag")] == "not replicated: opposite direction"  # built slower, study says faster
+    assert verdicts[("total_tokens", "ft")] == "not replicated: no clear change"
+
+
+def test_summary_in_words_quotes_the_numbers(changes):
+    res = synthetic()
+    text = findings.summary(changes, analysis.additivity(res, 500, 0), analysis.study_table(res))
+    assert "RAG +50%" in text and "fine-tuning +25%" in text and "more than additive" in text
+    assert "replicates the direction of 5 of 7" in text
+
+
+def test_quality_by_stratum_and_study_table():
+    res = synthetic()
+    by = analysis.quality_by(res, "stratum")
+    assert by.loc[("m", "seen"), "questions"] == N // 2
+    table = analysis.study_table(res)
+    assert table.loc[("m", "ft"), "latency_mean_ms"] == pytest.approx(504.5)
+    assert list(table.loc["m"].index) == ["base", "rag", "ft", "ft_rag"]

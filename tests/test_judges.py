@@ -1,0 +1,95 @@
+"""The offline judges on answers whose quality is known, and the LLM verdict parser."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from nova_lab import judging
+from nova_lab.judges import FactCheckJudge, Item, SemanticJudge, parse_verdict
+from nova_lab.records import RecordStore
+
+ERRORS_Q = "Which errors can the Amazon EKS DeletePodIdentityAssociation operation return?"
+ERRORS_REF = ("Amazon EKS DeletePodIdentityAssociation can return ServerException, ResourceNotFoundException, "
+              "InvalidRequestException, and InvalidParameterException.")
+ERRORS_KEYS = ("ServerException", "ResourceNotFoundException", "InvalidRequestException", "InvalidParameterException")
+LENGTH_Q = "What length constraints apply to PolicyArn in IAM ListPolicyVersions?"
+LENGTH_REF = "PolicyArn in ListPolicyVersions must be between 20 and 2048 characters long."
+
+GOOD = [
+    Item("g1", ERRORS_Q, ERRORS_REF, ERRORS_KEYS, "It may return ServerException, ResourceNotFoundException, "
+         "InvalidRequestException or InvalidParameterException."),
+    Item("g2", LENGTH_Q, LENGTH_REF, ("20", "2048"), "PolicyArn must be 20 to 2,048 characters long."),
+]
+PARTIAL = [
+    Item("p1", ERRORS_Q, ERRORS_REF, ERRORS_KEYS, "It can return ServerException and ResourceNotFoundException."),
+    Item("p2", LENGTH_Q, LENGTH_REF, ("20", "2048"), "PolicyArn can be at most 2048 characters."),
+]
+WRONG = [
+    Item("w1", ERRORS_Q, ERRORS_REF, ERRORS_KEYS, "It returns AccessDeniedException and ThrottlingException."),
+    Item("w2", LENGTH_Q, LENGTH_REF, ("20", "2048"), "PolicyArn must be between 1 and 1024 characters long."),
+    Item("w3", LENGTH_Q, LENGTH_REF, ("20", "2048"), ""),
+]
+
+
+@pytest.mark.parametrize("judge", [FactCheckJudge(), SemanticJudge()], ids=lambda j: j.name)
+def test_good_beats_partial_beats_wrong(judge):
+    good, partial, wrong = (
+        [v.score for v in judge.judge(items)] for items in (GOOD, PARTIAL, WRONG))
+    assert min(good) > 5  # MiniLM sees a bare list of error names as only loosely like the sentence
+    assert all(g > p for g, p in zip(good, partial))
+    assert max(partial) > max(wrong) and min(partial) > 0
+    assert max(wrong) < min(good)
+    assert all(0 <= s <= 10 for s in good + partial + wrong)
+
+
+def test_fact_check_counts_a_contradicting_value_of_the_same_kind():
+    extra = Item("x", ERRORS_Q, ERRORS_REF, ERRORS_KEYS, ERRORS_REF + " It can also return ThrottlingException.")
+    wrong_version = Item("v", "What is the API version of Amazon ECR?", "Amazon ECR uses API version 2015-09-21.",
+                         ("2015-09-21",), "Amazon ECR uses API version 2015-09-21, formerly 2012-10-17.")
+    [with_extra, with_old_version] = FactCheckJudge().judge([extra, wrong_version])
+    assert with_extra.score == pytest.approx(10 * 4 / 5)  # all four facts, one wrong name of the same shape
+    assert "ThrottlingException" in with_extra.rationale
+    assert with_old_version.score == pytest.approx(5)
+
+
+def test_a_value_only_counts_as_a_whole_token():
+    item = Item("t", "Which protocol does the AWS SFN API use?", "The AWS SFN API uses the json protocol.", ("json",),
+                "The AWS SFN API uses the rest-json protocol.")
+    assert FactCheckJudge().judge([item])[0].score == 0
+
+
+@pytest.mark.parametrize("reply,score", [
+    ('{"score": 7, "rationale": "mostly right"}', 7.0),
+    ('Here is my verdict:\n```json\n{"score": 10, "rationale": "all facts"}\n```', 10.0),
+])
+def test_parse_verdict_reads_json_replies(reply, score):
+    assert parse_verdict(reply).score == score
+
+
+@pytest.mark.parametrize("reply", ["The answer deserves a 7.", '{"score": "seven"}', '{"score": 12}', "[1, 2]", ""])
+def test_an_unreadable_verdict_is_nan_not_zero(reply):
+    verdict = parse_verdict(reply)
+    assert math.isnan(verdict.score) and verdict.rationale
+
+
+class FlakyJudge:
+    """Stands for an LLM judge whose every other reply cannot be parsed."""
+
+    name, kind = "flaky", "llm"
+
+    def judge(self, items):
+        return [parse_verdict('{"score": 6}' if i % 2 else "no idea") for i, _ in enumerate(items)]
+
+
+def test_parse_failures_are_counted_and_left_out_of_the_mean(tmp_path):
+    answers = pd.DataFrame({"key": [f"a{i}" for i in range(4)], "configuration": ["base"] * 4})
+    items = [Item(k, "q", "r", ("x",), "x") for k in answers["key"]]
+    store = RecordStore(tmp_path / "judgments.jsonl", judging.JUDGMENT_COLUMNS)
+    assert judging.judge_all([FlakyJudge()], items, store) == 4
+    assert judging.judge_all([FlakyJudge()], items, store) == 0  # cached: nothing judged twice
+    verdicts = store.frame()
+    scored = answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key")
+    row = judging.summary(scored).loc["base"]
+    assert row["flaky_parse_failure_rate"] == 0.5
+    assert row["flaky_mean"] == 6.0  # the two failures are NaN, not zeros
