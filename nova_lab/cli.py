@@ -40,6 +40,32 @@ def _services(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from nova_lab import paths
+    from nova_lab.bedrock import plan, pricing
+    from nova_lab.params import load_params
+
+    params = load_params(*args.params)
+    if params.bedrock is None:
+        print(f"nova-lab: no `bedrock:` section in {' + '.join(args.params)}: using params/bedrock.yaml's")
+        params = load_params(*args.params, paths.PARAMS / "bedrock.yaml")
+    models = [params.model] if params.model else list(params.models)
+    built = plan.build(params, models)
+    with pd.option_context("display.max_colwidth", 70, "display.width", 200):
+        print(built.table().to_string(index=False, formatters={"usd": "${:,.2f}".format}))
+    print(f"\nestimated total: ${built.total_usd:,.2f} (prices as of {pricing.AS_OF}); max_usd: ${params.bedrock.max_usd:,.2f}")
+    try:
+        plan.check_budget(built, params.bedrock.max_usd)
+        print("within budget")
+    except plan.BudgetExceeded as exc:
+        print(f"a run would refuse to start: {exc}")
+    print("\nprices not confirmed by a second source:\n  " + "\n  ".join(built.unverified_prices()))
+    print("\nassumptions:\n  " + "\n  ".join(built.assumptions))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nova-lab", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -50,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate-jsonl", help="check Nova fine-tuning JSONL files as Bedrock would")
     check.add_argument("files", nargs="+")
     check.set_defaults(run=_validate_jsonl)
+    planner = commands.add_parser("plan", help="what a Bedrock run would create, call and cost (no credentials needed)")
+    planner.add_argument("--params", nargs="+", required=True, help="params files, later ones override earlier ones")
+    planner.set_defaults(run=_plan)
     services = commands.add_parser("services", help="list the botocore services the corpus can use")
     services.set_defaults(run=_services)
     return top

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -56,7 +56,7 @@ class DataPrepParams(CommonParams):
         known = available_services()
         unknown = [name for name in services if name not in known]
         if unknown:
-            hints = "; ".join(_did_you_mean(name, known) for name in unknown)
+            hints = "; ".join(_did_you_mean(name, known, "run `nova-lab services` to list them") for name in unknown)
             raise ValueError(f"unknown botocore service(s) {unknown} ({hints})")
         if len(set(services)) != len(services):
             raise ValueError("services are listed more than once")
@@ -127,8 +127,40 @@ class AnalysisParams(CommonParams):
     bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
 
 
+class BedrockSettings(_Strict):
+    """Where and how the study runs on Amazon Bedrock (`backend: bedrock`)."""
+
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
+                        description="Nova fine-tuning runs in us-east-1")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket for corpus, data and outputs")
+    role_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/.+$",
+                          description="IAM role Bedrock assumes for customization and the knowledge base")
+    study_tag: str = Field(default="nova-lab", pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$",
+                           description="every resource is tagged nova-lab-study=<study_tag> and found by it")
+    max_usd: float = Field(gt=0, description="a run whose estimated cost exceeds this refuses to start")
+    allow_provisioned_throughput: bool = Field(
+        default=False, description="serve custom models with provisioned throughput (billed by the hour) instead of on demand")
+    serving_hours: float = Field(default=8, gt=0, le=720,
+                                 description="hours hourly-billed resources stay up (provisioned throughput, OpenSearch)")
+    vector_store: Literal["s3_vectors", "opensearch_serverless"] = "s3_vectors"
+    chunking: Literal["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"] = "FIXED_SIZE"
+    embedding_model: str = "amazon.titan-embed-text-v2:0"
+    judge_models: list[str] = Field(
+        default=["anthropic.claude-3-5-sonnet-20240620-v1:0", "meta.llama3-1-70b-instruct-v1:0"], min_length=2,
+        description="Converse model ids or inference profiles of the LLM judges")
+    concurrency: int = Field(default=4, ge=1, le=64, description="Converse requests in flight at once")
+
+
 class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):
     model: Literal["micro", "lite"] | None = Field(default=None, description="which Nova size a per-model step runs")
+    backend: Literal["local", "bedrock"] = Field(description="`local` runs offline here; `bedrock` on Amazon Bedrock")
+    bedrock: BedrockSettings | None = Field(default=None, description="required with backend: bedrock")
+
+    @model_validator(mode="after")
+    def _bedrock_settings(self) -> "StudyParams":
+        if self.backend == "bedrock" and self.bedrock is None:
+            raise ValueError("backend = 'bedrock' needs a `bedrock:` section (bucket, role_arn, max_usd; see params/bedrock.yaml)")
+        return self
 
 
 STEP_PARAMS: dict[str, type[_Strict]] = {
@@ -141,20 +173,33 @@ STEP_PARAMS: dict[str, type[_Strict]] = {
 }
 
 
-def _did_you_mean(name: str, choices: tuple[str, ...] | list[str]) -> str:
+def _did_you_mean(name: str, choices: tuple[str, ...] | list[str], otherwise: str = "no such key") -> str:
     close = difflib.get_close_matches(name, choices, n=3)
-    return f"did you mean {', '.join(close)}?" if close else "run `nova-lab services` to list them"
+    return f"did you mean {', '.join(close)}?" if close else otherwise
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names of the (possibly nested) model that `loc` points into."""
+    for part in loc[:-1]:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        nested = [a for a in (get_args(annotation) or (annotation,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
 
 
 def _describe(model: type[BaseModel], error: dict[str, Any], data: Mapping[str, Any]) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(parameters)"
+    loc = error["loc"]
+    key = ".".join(str(part) for part in loc) or "(parameters)"
     if error["type"] == "extra_forbidden":
-        return f"unknown key `{key}` = {error['input']!r}; {_did_you_mean(key, list(model.model_fields))}"
+        return f"unknown key `{key}` = {error['input']!r}; {_did_you_mean(str(loc[-1]), _fields_at(model, loc))}"
     if error["type"] == "missing":
-        return f"missing key `{key}`: {model.model_fields[key].description or 'required'}"
+        fields = model.model_fields if len(loc) == 1 else {}
+        return f"missing key `{key}`: {getattr(fields.get(loc[0]), 'description', None) or 'required'}"
     message = error["msg"].removeprefix("Value error, ")
-    value = data.get(error["loc"][0], error["input"]) if error["loc"] else None
-    shown = f" = {value!r}" if error["loc"] else ""
+    value = data.get(loc[0], error["input"]) if len(loc) == 1 else error["input"]
+    shown = f" = {value!r}" if loc else ""
     return f"`{key}`{shown}: {message}"
 
 

@@ -1,0 +1,1 @@
+"""The Amazon Bedrock backend: plans, costs, resources and calls through boto3."""

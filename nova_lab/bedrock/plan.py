@@ -1,0 +1,147 @@
+"""What a Bedrock run would create and call, and what it would cost, worked out offline.
+
+`nova-lab plan` needs no credentials and no network: the corpus comes from botocore's bundled
+models, sizes from the params, prices from `pricing.py`. Token counts are estimates with
+their assumptions printed beside them; a run refuses to start above `max_usd`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from nova_lab.bedrock import pricing
+from nova_lab.data_prep import load_corpus
+from nova_lab.params import ParamsError, StudyParams
+
+MODEL_IDS = {"micro": "amazon.nova-micro-v1:0", "lite": "amazon.nova-lite-v1:0"}
+BASE_FOR_TRAINING = {"micro": "amazon.nova-micro-v1:0:128k", "lite": "amazon.nova-lite-v1:0:300k"}
+TOKENS_PER_WORD = 1.3
+BEDROCK_CHUNK_TOKENS = 300  # Bedrock's default fixed-size chunk
+EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings v2
+PROMPT_TOKENS = 60  # system prompt + question
+TRAINING_RECORD_TOKENS = 80  # system + question + one-sentence answer
+JUDGE_PROMPT_TOKENS = 330  # rubric, question, reference, answer
+JUDGE_REPLY_TOKENS = 60
+ASSUMPTIONS = [
+    f"{TOKENS_PER_WORD} tokens per word of corpus text; {BEDROCK_CHUNK_TOKENS}-token chunks, {EMBEDDING_DIMENSIONS}-d float32 vectors",
+    f"prompts: {PROMPT_TOKENS} tokens + rag_top_k x {BEDROCK_CHUNK_TOKENS} for RAG; every answer runs to max_new_tokens",
+    f"training: {TRAINING_RECORD_TOKENS} tokens a record, times epochCount",
+    f"judging: {JUDGE_PROMPT_TOKENS} tokens in and {JUDGE_REPLY_TOKENS} out per answer and judge",
+    "the Q&A set is the offline one (qa_generator: template): no LLM calls in 01",
+    "on-demand custom model deployments bill tokens at the base model's rate",
+]
+
+
+class BudgetExceeded(ParamsError):
+    """The estimated cost of a run is above its `max_usd`."""
+
+
+@dataclass(frozen=True)
+class Line:
+    notebook: str
+    service: str
+    call: str
+    what: str
+    count: int
+    usd: float = 0.0
+    prices: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    lines: list[Line] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=lambda: list(ASSUMPTIONS))
+
+    def add(self, *args, **kwargs) -> None:
+        self.lines.append(Line(*args, **kwargs))
+
+    @property
+    def total_usd(self) -> float:
+        return sum(line.usd for line in self.lines)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([vars(line) for line in self.lines]).drop(columns="prices")
+
+    def unverified_prices(self) -> list[str]:
+        used = sorted({item for line in self.lines for item in line.prices})
+        return [f"{item}: ${pricing.price(item).usd} per {pricing.price(item).unit} ({pricing.price(item).source})"
+                for item in used if not pricing.price(item).verified]
+
+
+def _tokens_cost(model_id: str, tokens_in: float, tokens_out: float) -> tuple[float, tuple[str, ...]]:
+    items = (f"{model_id}/input", f"{model_id}/output")
+    return pricing.cost(items[0], tokens_in) + pricing.cost(items[1], tokens_out), items
+
+
+def _shared_steps(plan: Plan, params: StudyParams) -> None:
+    settings = params.bedrock
+    stats = load_corpus(params.services).stats()
+    corpus_tokens = stats["words"] * TOKENS_PER_WORD
+    chunks = int(corpus_tokens / BEDROCK_CHUNK_TOKENS) + stats["documents"]
+    prefix = f"s3://{settings.bucket}/{settings.study_tag}"
+    plan.add("01_data_prep", "s3", "CreateBucket", f"{settings.bucket}, tagged (reused if it exists)", 1)
+    plan.add("01_data_prep", "s3", "PutObject", f"corpus documents -> {prefix}/corpus/", stats["documents"],
+             pricing.cost("s3/storage", stats["words"] * 7 / 1e9), ("s3/storage",))
+    plan.add("01_data_prep", "s3", "PutObject", f"Nova JSONL -> {prefix}/data/{{train,validation}}.jsonl", 2)
+    if settings.vector_store == "s3_vectors":
+        vector_gb = chunks * EMBEDDING_DIMENSIONS * 4 / 1e9
+        plan.add("02_kb_build", "s3vectors", "CreateVectorBucket + CreateIndex", f"{EMBEDDING_DIMENSIONS}-d cosine index", 2,
+                 pricing.cost("s3-vectors/put", vector_gb) + pricing.cost("s3-vectors/storage", vector_gb),
+                 ("s3-vectors/put", "s3-vectors/storage"))
+    else:
+        plan.add("02_kb_build", "opensearchserverless", "CreateCollection",
+                 f"vector search collection, 2 OCUs for {settings.serving_hours} h", 1,
+                 pricing.cost("opensearch-serverless/ocu-hour", 2 * settings.serving_hours),
+                 ("opensearch-serverless/ocu-hour",))
+    plan.add("02_kb_build", "bedrock-agent", "CreateKnowledgeBase + CreateDataSource",
+             f"{settings.vector_store}, chunking {settings.chunking}, {settings.embedding_model}", 2)
+    plan.add("02_kb_build", "bedrock-agent", "StartIngestionJob", f"~{chunks:,} chunks embedded", 1,
+             pricing.cost(f"{settings.embedding_model}/input", corpus_tokens), (f"{settings.embedding_model}/input",))
+    plan.add("02_kb_build", "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the test questions", params.n_test,
+             pricing.cost("s3-vectors/query", params.n_test), ("s3-vectors/query",))
+
+
+def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
+    settings, model_id = params.bedrock, MODEL_IDS[model]
+    training_tokens = params.n_train * TRAINING_RECORD_TOKENS * params.epochCount
+    plan.add("03_fine_tune", "bedrock", "CreateModelCustomizationJob",
+             f"{BASE_FOR_TRAINING[model]}, {params.n_train} records x {params.epochCount} epochs", 1,
+             pricing.cost(f"{model_id}/training", training_tokens) + pricing.cost("custom-model/storage", 1),
+             (f"{model_id}/training", "custom-model/storage"))
+    if settings.allow_provisioned_throughput:
+        plan.add("03_fine_tune", "bedrock", "CreateProvisionedModelThroughput",
+                 f"1 model unit, no commitment, for {settings.serving_hours} h", 1,
+                 pricing.cost("provisioned-throughput/no-commitment", settings.serving_hours),
+                 ("provisioned-throughput/no-commitment",))
+    else:
+        plan.add("03_fine_tune", "bedrock", "CreateCustomModelDeployment", "on demand: billed per token in 04", 1)
+    rag_tokens = PROMPT_TOKENS + params.rag_top_k * BEDROCK_CHUNK_TOKENS
+    n = params.n_test
+    plan.add("04_inference", "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
+             pricing.cost("s3-vectors/query", n), ("s3-vectors/query",))
+    for configuration, tokens_in in (("base", PROMPT_TOKENS), ("rag", rag_tokens), ("ft", PROMPT_TOKENS), ("ft_rag", rag_tokens)):
+        usd, items = _tokens_cost(model_id, n * tokens_in, n * params.max_new_tokens)
+        plan.add("04_inference", "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
+    for judge in settings.judge_models:
+        answers = n * 4
+        usd, items = _tokens_cost(judge, answers * JUDGE_PROMPT_TOKENS, answers * JUDGE_REPLY_TOKENS)
+        plan.add("05_judging", "bedrock-runtime", "Converse", f"judge {judge} on {model}'s answers", answers, usd, items)
+
+
+def build(params: StudyParams, models: list[str]) -> Plan:
+    """Every resource, job and request of the Bedrock run these params describe, with its cost."""
+    if params.bedrock is None:
+        raise ParamsError("the plan needs a `bedrock:` section (see params/bedrock.yaml)")
+    plan = Plan()
+    _shared_steps(plan, params)
+    for model in models:
+        _model_steps(plan, params, model)
+    return plan
+
+
+def check_budget(plan: Plan, max_usd: float) -> None:
+    if plan.total_usd > max_usd:
+        raise BudgetExceeded(f"the estimated cost ${plan.total_usd:,.2f} exceeds max_usd = {max_usd}: "
+                             f"raise `bedrock.max_usd` or shrink the run (n_test, judge_models, ...)")

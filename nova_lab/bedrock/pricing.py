@@ -1,0 +1,64 @@
+"""A dated price table for estimating what a Bedrock run costs (us-east-1, USD).
+
+The official pricing page renders its numbers in the browser, so each price names where it
+was read and when; `verified` says whether two sources agreed. Re-check before a large run:
+`nova-lab plan` prints the table's date and every unverified price it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+AS_OF = "2026-09-01"
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    unit: str
+    source: str
+    verified: bool
+
+
+PAGE = "aws.amazon.com/bedrock/pricing, transcribed 2025-07-20; AWS Price List API 2026-09-01"
+PRICES: dict[str, Price] = {
+    # on-demand tokens (per 1M)
+    "amazon.nova-micro-v1:0/input": Price(0.035, "1M tokens", PAGE, True),
+    "amazon.nova-micro-v1:0/output": Price(0.14, "1M tokens", PAGE, True),
+    "amazon.nova-lite-v1:0/input": Price(0.06, "1M tokens", PAGE, True),
+    "amazon.nova-lite-v1:0/output": Price(0.24, "1M tokens", PAGE, True),
+    "anthropic.claude-3-5-sonnet-20240620-v1:0/input": Price(3.0, "1M tokens", "pricing page, transcribed 2025-07-20", False),
+    "anthropic.claude-3-5-sonnet-20240620-v1:0/output": Price(15.0, "1M tokens", "pricing page, transcribed 2025-07-20", False),
+    "meta.llama3-1-70b-instruct-v1:0/input": Price(0.72, "1M tokens", "pricing page, transcribed 2025-07-20", False),
+    "meta.llama3-1-70b-instruct-v1:0/output": Price(0.72, "1M tokens", "pricing page, transcribed 2025-07-20", False),
+    "amazon.titan-embed-text-v2:0/input": Price(0.02, "1M tokens", "pricing page crawl, undated", False),
+    # customization: training tokens (per 1K, times epochs) and storage of a custom model (per month)
+    "amazon.nova-micro-v1:0/training": Price(0.001, "1K tokens", "pricing page as remembered, not found in a stored copy", False),
+    "amazon.nova-lite-v1:0/training": Price(0.002, "1K tokens", "pricing page as remembered, not found in a stored copy", False),
+    "custom-model/storage": Price(1.95, "model-month", "pricing page rows of older models (2024-03-13)", False),
+    # serving a custom model: on demand bills tokens at the base model's rate; provisioned throughput by the hour
+    "provisioned-throughput/no-commitment": Price(60.50, "model-unit-hour", "AWS Price List API 2026-09-01", False),
+    # S3 Vectors
+    "s3-vectors/storage": Price(0.06, "GB-month", "aws.amazon.com/s3/pricing, read 2026-09-20", False),
+    "s3-vectors/put": Price(0.20, "GB", "aws.amazon.com/s3/pricing, read 2026-09-20", False),
+    "s3-vectors/query": Price(2.50, "1M queries", "aws.amazon.com/s3/pricing, read 2026-09-20", False),
+    "opensearch-serverless/ocu-hour": Price(0.24, "OCU-hour", "aws.amazon.com/opensearch-service/pricing, as remembered", False),
+    "s3/storage": Price(0.023, "GB-month", "aws.amazon.com/s3/pricing (S3 Standard, first 50 TB)", False),
+}
+PER_UNIT = {"1M tokens": 1e6, "1K tokens": 1e3, "1M queries": 1e6}
+
+
+class UnknownPrice(KeyError):
+    """No price for a model id: the plan names it instead of guessing."""
+
+
+def price(item: str) -> Price:
+    if item not in PRICES:
+        raise UnknownPrice(f"no price for {item!r} in nova_lab/bedrock/pricing.py (as of {AS_OF}); add it there")
+    return PRICES[item]
+
+
+def cost(item: str, quantity: float) -> float:
+    """USD for `quantity` in the unit's own terms (tokens, queries, GB, hours, ...)."""
+    entry = price(item)
+    return quantity / PER_UNIT.get(entry.unit, 1) * entry.usd

@@ -1,0 +1,84 @@
+"""`nova-lab plan`: every resource and request of a Bedrock run with its cost, offline, and the budget guard."""
+
+import pytest
+
+from nova_lab import paths
+from nova_lab.bedrock import plan, pricing
+from nova_lab.cli import main
+from nova_lab.params import ParamsError, load_params
+from nova_lab.study import run_study
+
+SMOKE_BEDROCK = (paths.PARAMS / "micro.yaml", paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
+
+
+@pytest.fixture(autouse=True)
+def no_credentials(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+
+def test_plan_lists_every_step_and_prices_the_tokens():
+    params = load_params(*SMOKE_BEDROCK)
+    built = plan.build(params, ["micro"])
+    table = built.table()
+    assert set(table["notebook"]) == {"01_data_prep", "02_kb_build", "03_fine_tune", "04_inference", "05_judging"}
+    converse = table[(table["call"] == "Converse") & (table["notebook"] == "04_inference")]
+    assert sorted(converse["what"]) == sorted(f"micro {c}" for c in ("base", "rag", "ft", "ft_rag"))
+    assert (converse["count"] == params.n_test).all()
+    base = converse[converse["what"] == "micro base"].iloc[0]
+    expected = (params.n_test * plan.PROMPT_TOKENS * 0.035 + params.n_test * params.max_new_tokens * 0.14) / 1e6
+    assert base["usd"] == pytest.approx(expected)
+    training = table[table["call"] == "CreateModelCustomizationJob"].iloc[0]
+    tokens = params.n_train * plan.TRAINING_RECORD_TOKENS * params.epochCount
+    assert training["usd"] == pytest.approx(tokens / 1000 * 0.001 + 1.95)
+    assert built.total_usd == pytest.approx(table["usd"].sum())
+
+
+def test_provisioned_throughput_only_with_opt_in():
+    params = load_params(*SMOKE_BEDROCK)
+    calls = set(plan.build(params, ["micro"]).table()["call"])
+    assert "CreateCustomModelDeployment" in calls and "CreateProvisionedModelThroughput" not in calls
+    opted = params.model_copy(update={"bedrock": params.bedrock.model_copy(update={"allow_provisioned_throughput": True})})
+    lines = plan.build(opted, ["micro"]).table().set_index("call")
+    assert lines.loc["CreateProvisionedModelThroughput", "usd"] == pytest.approx(60.50 * opted.bedrock.serving_hours)
+
+
+def test_a_run_over_budget_refuses_to_start(tmp_path):
+    overlay = tmp_path / "tight.yaml"
+    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nbedrock:\n  bucket: my-nova-lab-bucket\n"
+                       "  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n  max_usd: 0.5\n")
+    with pytest.raises(plan.BudgetExceeded, match="exceeds max_usd = 0.5"):
+        run_study(("micro",), overlay)
+    assert not (paths.outputs_root() / "smoke").exists()  # refused before anything ran
+
+
+def test_cli_plan_works_offline_on_a_local_params_file(capsys):
+    assert main(["plan", "--params", str(paths.PARAMS / "micro.yaml"), str(paths.PARAMS / "smoke.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "using params/bedrock.yaml's" in out and "CreateModelCustomizationJob" in out
+    assert "estimated total: $" in out and "within budget" in out
+
+
+def test_bedrock_settings_are_validated_by_name():
+    with pytest.raises(ParamsError) as error:
+        load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml",
+                    _write_overlay("bedrock:\n  bucket: Bad_Bucket\n  role_arn: nope\n  max_usd: 5\n  concurency: 2\n"))
+    text = str(error.value)
+    assert "`bedrock.bucket` = 'Bad_Bucket'" in text and "`bedrock.role_arn` = 'nope'" in text
+    assert "unknown key `bedrock.concurency`" in text and "did you mean concurrency?" in text
+
+
+def test_unknown_model_price_is_named():
+    with pytest.raises(pricing.UnknownPrice, match="no price for 'acme.model/input'"):
+        pricing.cost("acme.model/input", 10)
+
+
+def _write_overlay(text: str):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "overlay.yaml"
+    path.write_text(text)
+    return path
