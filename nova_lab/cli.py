@@ -66,6 +66,21 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _teardown(args: argparse.Namespace) -> int:
+    from nova_lab.bedrock import resources
+    from nova_lab.params import ParamsError, load_params
+
+    params = load_params(*args.params)
+    if params.bedrock is None:
+        raise ParamsError(f"no `bedrock:` section in {' + '.join(args.params)}: teardown needs the bucket and study_tag")
+    found = resources.teardown(resources.Clients.create(params.bedrock), params.bedrock, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"nova-lab: {verb} {len(found)} resource(s) tagged {resources.TAG_KEY}={params.bedrock.study_tag}")
+    for resource in found:
+        print(f"  {resource.kind}: {resource.name}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nova-lab", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -79,6 +94,10 @@ def parser() -> argparse.ArgumentParser:
     planner = commands.add_parser("plan", help="what a Bedrock run would create, call and cost (no credentials needed)")
     planner.add_argument("--params", nargs="+", required=True, help="params files, later ones override earlier ones")
     planner.set_defaults(run=_plan)
+    remover = commands.add_parser("teardown", help="remove every AWS resource the study created (found by tag)")
+    remover.add_argument("--params", nargs="+", required=True, help="the params files of the Bedrock run")
+    remover.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    remover.set_defaults(run=_teardown)
     services = commands.add_parser("services", help="list the botocore services the corpus can use")
     services.set_defaults(run=_services)
     return top

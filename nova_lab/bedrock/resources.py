@@ -1,0 +1,190 @@
+"""The study's AWS resources: found by name and tag and reused, created idempotently, torn down.
+
+Every resource carries the tag `nova-lab-study=<study_tag>`, and its name is derived from the
+study tag and its inputs, so a second run finds the first one's bucket, job or deployment
+instead of paying for a new one. Creation calls carry a client request token derived from
+the same name, so a retried request cannot create a twin. Provisioned throughput, billed by
+the hour, is only ever requested with `allow_provisioned_throughput: true`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from nova_lab.bedrock import pricing
+from nova_lab.params import BedrockSettings
+
+TAG_KEY = "nova-lab-study"
+BASE_FOR_TRAINING = {"micro": "amazon.nova-micro-v1:0:128k", "lite": "amazon.nova-lite-v1:0:300k"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    name: str
+    identifier: str  # what the delete call takes: a name, an id or an ARN
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Clients:
+    s3: Any
+    bedrock: Any
+
+    @classmethod
+    def create(cls, settings: BedrockSettings) -> "Clients":
+        """One client per service, shared by every thread: adaptive retries pace them together."""
+        config = Config(region_name=settings.region, retries={"mode": "adaptive", "total_max_attempts": 8})
+        return cls(boto3.client("s3", config=config), boto3.client("bedrock", config=config))
+
+
+def resource_name(settings: BedrockSettings, *parts: str) -> str:
+    """A Bedrock-safe name (letters, digits, single hyphens, <= 63 chars) from the study tag and parts."""
+    raw = "-".join([settings.study_tag, *parts])
+    cleaned = "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in raw).split("-")))
+    return cleaned[:63].rstrip("-")
+
+
+def request_token(name: str) -> str:
+    """The same request gets the same token: Bedrock then returns the first resource, not a twin."""
+    return hashlib.sha256(name.encode()).hexdigest()[:64]
+
+
+def _tags(settings: BedrockSettings) -> list[dict[str, str]]:
+    return [{"key": TAG_KEY, "value": settings.study_tag}]
+
+
+def ensure_bucket(clients: Clients, settings: BedrockSettings) -> Resource:
+    """The study's bucket: reused when it exists, else created in the region and tagged."""
+    try:
+        clients.s3.head_bucket(Bucket=settings.bucket)
+        return Resource("s3-bucket", settings.bucket, settings.bucket, reused=True)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    location = {} if settings.region == "us-east-1" else {
+        "CreateBucketConfiguration": {"LocationConstraint": settings.region}}
+    clients.s3.create_bucket(Bucket=settings.bucket, **location)
+    clients.s3.put_bucket_tagging(Bucket=settings.bucket, Tagging={"TagSet": [{"Key": TAG_KEY, "Value": settings.study_tag}]})
+    return Resource("s3-bucket", settings.bucket, settings.bucket)
+
+
+def upload(clients: Clients, settings: BedrockSettings, key: str, body: bytes) -> str:
+    """Put one object under the study's prefix; returns its s3:// URI."""
+    full_key = f"{settings.study_tag}/{key}"
+    clients.s3.put_object(Bucket=settings.bucket, Key=full_key, Body=body)
+    return f"s3://{settings.bucket}/{full_key}"
+
+
+def ensure_customization_job(clients: Clients, settings: BedrockSettings, model: str, data_digest: str,
+                             hyperparameters: dict[str, Any], train_uri: str, validation_uri: str) -> Resource:
+    """The fine-tuning job for this model and data: an existing one (running or done) is reused."""
+    name = resource_name(settings, model, data_digest[:12])
+    for job in _pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
+        if job["jobName"] == name and job["status"] in ("InProgress", "Completed"):
+            return Resource("customization-job", name, name, reused=True)
+    clients.bedrock.create_model_customization_job(
+        jobName=name, customModelName=name, roleArn=settings.role_arn, clientRequestToken=request_token(name),
+        baseModelIdentifier=BASE_FOR_TRAINING[model], customizationType="FINE_TUNING",
+        hyperParameters={key: str(value) for key, value in hyperparameters.items()},
+        trainingDataConfig={"s3Uri": train_uri}, validationDataConfig={"validators": [{"s3Uri": validation_uri}]},
+        outputDataConfig={"s3Uri": f"s3://{settings.bucket}/{settings.study_tag}/customization/{name}/"},
+        jobTags=_tags(settings), customModelTags=_tags(settings))
+    return Resource("customization-job", name, name)
+
+
+def ensure_serving(clients: Clients, settings: BedrockSettings, model_arn: str, name: str) -> Resource:
+    """On-demand deployment of a custom model, or provisioned throughput when the params opt in."""
+    if not settings.allow_provisioned_throughput:
+        for found in _pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries", nameContains=name):
+            if found["customModelDeploymentName"] == name and found["status"] != "Failed":
+                return Resource("deployment", name, found["customModelDeploymentArn"], reused=True)
+        arn = clients.bedrock.create_custom_model_deployment(
+            modelDeploymentName=name, modelArn=model_arn, clientRequestToken=request_token(name),
+            tags=_tags(settings))["customModelDeploymentArn"]
+        return Resource("deployment", name, arn)
+    for found in _pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries", nameContains=name):
+        if found["provisionedModelName"] == name and found["status"] != "Failed":
+            return Resource("provisioned-throughput", name, found["provisionedModelArn"], reused=True)
+    hourly = pricing.price("provisioned-throughput/no-commitment").usd
+    print(f"nova-lab: requesting provisioned throughput {name}: 1 model unit, no commitment, "
+          f"about ${hourly:.2f} an hour until `nova-lab teardown` removes it")
+    arn = clients.bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName=name, modelId=model_arn, clientRequestToken=request_token(name),
+        tags=_tags(settings))["provisionedModelArn"]
+    return Resource("provisioned-throughput", name, arn)
+
+
+def _pages(client: Any, operation: str, key: str, **kwargs: Any):
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page.get(key, [])
+
+
+def _tagged(client: Any, arn: str, settings: BedrockSettings) -> bool:
+    tags = client.list_tags_for_resource(resourceARN=arn).get("tags", [])
+    return {"key": TAG_KEY, "value": settings.study_tag} in tags
+
+
+def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resource]:
+    """Everything of this study that costs money, found by tag, in the order teardown removes it."""
+    found = [Resource("provisioned-throughput", p["provisionedModelName"], p["provisionedModelArn"])
+             for p in _pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries")
+             if _tagged(clients.bedrock, p["provisionedModelArn"], settings)]
+    found += [Resource("deployment", d["customModelDeploymentName"], d["customModelDeploymentArn"])
+              for d in _pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries")
+              if _tagged(clients.bedrock, d["customModelDeploymentArn"], settings)]
+    found += [Resource("customization-job", j["jobName"], j["jobName"])
+              for j in _pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries",
+                              statusEquals="InProgress")
+              if _tagged(clients.bedrock, j["jobArn"], settings)]
+    found += [Resource("custom-model", m["modelName"], m["modelName"])
+              for m in _pages(clients.bedrock, "list_custom_models", "modelSummaries")
+              if _tagged(clients.bedrock, m["modelArn"], settings)]
+    return found + _study_storage(clients, settings)
+
+
+def _study_storage(clients: Clients, settings: BedrockSettings) -> list[Resource]:
+    """The bucket if the study created it (tagged); else only the objects under the study's prefix."""
+    try:
+        tags = clients.s3.get_bucket_tagging(Bucket=settings.bucket)["TagSet"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "NoSuchBucket":
+            return []
+        tags = []  # NoSuchTagSet: a bucket the user brought
+    if {"Key": TAG_KEY, "Value": settings.study_tag} in tags:
+        return [Resource("s3-bucket", settings.bucket, settings.bucket)]
+    listed = clients.s3.list_objects_v2(Bucket=settings.bucket, Prefix=f"{settings.study_tag}/", MaxKeys=1)
+    return [Resource("s3-prefix", f"s3://{settings.bucket}/{settings.study_tag}/", settings.bucket)] if listed.get("KeyCount") else []
+
+
+def _delete(clients: Clients, resource: Resource) -> None:
+    if resource.kind == "provisioned-throughput":
+        clients.bedrock.delete_provisioned_model_throughput(provisionedModelId=resource.identifier)
+    elif resource.kind == "deployment":
+        clients.bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource.identifier)
+    elif resource.kind == "customization-job":
+        clients.bedrock.stop_model_customization_job(jobIdentifier=resource.identifier)
+    elif resource.kind == "custom-model":
+        clients.bedrock.delete_custom_model(modelIdentifier=resource.identifier)
+    elif resource.kind in ("s3-bucket", "s3-prefix"):
+        prefix = resource.name.split("/", 3)[3] if resource.kind == "s3-prefix" else ""
+        for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=resource.identifier, Prefix=prefix):
+            for item in page.get("Contents", []):
+                clients.s3.delete_object(Bucket=resource.identifier, Key=item["Key"])
+        if resource.kind == "s3-bucket":
+            clients.s3.delete_bucket(Bucket=resource.identifier)
+
+
+def teardown(clients: Clients, settings: BedrockSettings, dry_run: bool = False) -> list[Resource]:
+    """Remove every resource of the study (found by tag); with dry_run, only list them. Safe to repeat."""
+    found = study_resources(clients, settings)
+    if not dry_run:
+        for resource in found:
+            _delete(clients, resource)
+    return found

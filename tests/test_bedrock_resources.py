@@ -1,0 +1,169 @@
+"""The study's AWS resources without an account: moto for S3 and customization jobs, botocore's
+Stubber (which checks every request against the service model) for what moto lacks."""
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from nova_lab.bedrock import resources
+from nova_lab.bedrock.resources import TAG_KEY, Clients
+from nova_lab.params import BedrockSettings
+
+SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
+                           study_tag="unit", max_usd=10)
+HYPER = {"epochCount": 2, "learningRate": 1e-5, "learningRateWarmupSteps": 10}
+MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef012345"
+DEPLOY_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef012345"
+PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef012345"
+OUR_TAGS = {"tags": [{"key": TAG_KEY, "value": "unit"}]}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield
+
+
+class Split:
+    """A bedrock client: moto serves what it implements, a stubbed client the serving calls it lacks."""
+
+    STUBBED = {"list_custom_model_deployments", "create_custom_model_deployment", "delete_custom_model_deployment",
+               "list_provisioned_model_throughputs", "create_provisioned_model_throughput",
+               "delete_provisioned_model_throughput"}
+
+    def __init__(self, moto_client, stubbed_client):
+        self.moto, self.stubbed = moto_client, stubbed_client
+
+    def __getattr__(self, name):
+        return getattr(self.stubbed if name in self.STUBBED else self.moto, name)
+
+    def get_paginator(self, operation):
+        return (self.stubbed if operation in self.STUBBED else self.moto).get_paginator(operation)
+
+    def list_tags_for_resource(self, resourceARN):
+        client = self.stubbed if resourceARN in (DEPLOY_ARN, PT_ARN) else self.moto
+        return client.list_tags_for_resource(resourceARN=resourceARN)
+
+
+def stubbed_bedrock():
+    client = boto3.client("bedrock", region_name="us-east-1")
+    return client, Stubber(client)
+
+
+def test_bucket_is_created_tagged_then_reused(aws):
+    clients = Clients.create(SETTINGS)
+    first = resources.ensure_bucket(clients, SETTINGS)
+    again = resources.ensure_bucket(clients, SETTINGS)
+    assert (first.reused, again.reused) == (False, True)
+    assert clients.s3.get_bucket_tagging(Bucket=SETTINGS.bucket)["TagSet"] == [{"Key": TAG_KEY, "Value": "unit"}]
+    assert resources.upload(clients, SETTINGS, "data/train.jsonl", b"{}") == "s3://nova-lab-test-bucket/unit/data/train.jsonl"
+
+
+def test_customization_job_is_created_once_with_tags_and_nova_hyperparameters(aws):
+    clients = Clients.create(SETTINGS)
+    args = (clients, SETTINGS, "micro", "0123456789abcdef", HYPER, "s3://b/unit/train.jsonl", "s3://b/unit/val.jsonl")
+    first = resources.ensure_customization_job(*args)
+    again = resources.ensure_customization_job(*args)
+    assert first.name == again.name == "unit-micro-0123456789ab" and again.reused
+    jobs = clients.bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
+    assert len(jobs) == 1
+    job = clients.bedrock.get_model_customization_job(jobIdentifier=first.name)
+    assert job["hyperParameters"] == {"epochCount": "2", "learningRate": "1e-05", "learningRateWarmupSteps": "10"}
+    assert clients.bedrock.list_tags_for_resource(resourceARN=jobs[0]["jobArn"])["tags"] == OUR_TAGS["tags"]
+
+
+def test_serving_is_on_demand_unless_provisioned_throughput_is_allowed():
+    client, stub = stubbed_bedrock()
+    clients = Clients(s3=None, bedrock=client)
+    name = "unit-micro-serve"
+    stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {"nameContains": name})
+    stub.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOY_ARN},
+                      {"modelDeploymentName": name, "modelArn": MODEL_ARN, "clientRequestToken": resources.request_token(name),
+                       "tags": OUR_TAGS["tags"]})
+    stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": [{
+        "customModelDeploymentArn": DEPLOY_ARN, "customModelDeploymentName": name, "modelArn": MODEL_ARN,
+        "createdAt": "2026-11-25T00:00:00Z", "status": "Active"}]}, {"nameContains": name})
+    with stub:  # a Stubber fails any call it was not told of: no provisioned throughput can slip through
+        assert resources.ensure_serving(clients, SETTINGS, MODEL_ARN, name).kind == "deployment"
+        assert resources.ensure_serving(clients, SETTINGS, MODEL_ARN, name).reused
+    stub.assert_no_pending_responses()
+
+
+def test_provisioned_throughput_with_opt_in_prints_its_cost(capsys):
+    client, stub = stubbed_bedrock()
+    allowed = SETTINGS.model_copy(update={"allow_provisioned_throughput": True})
+    name = "unit-micro-serve"
+    stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {"nameContains": name})
+    stub.add_response("create_provisioned_model_throughput", {"provisionedModelArn": PT_ARN},
+                      {"modelUnits": 1, "provisionedModelName": name, "modelId": MODEL_ARN,
+                       "clientRequestToken": ANY, "tags": OUR_TAGS["tags"]})
+    with stub:
+        made = resources.ensure_serving(Clients(s3=None, bedrock=client), allowed, MODEL_ARN, name)
+    assert made.kind == "provisioned-throughput" and "an hour" in capsys.readouterr().out
+
+
+def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
+    moto_clients = Clients.create(SETTINGS)
+    resources.ensure_bucket(moto_clients, SETTINGS)
+    resources.upload(moto_clients, SETTINGS, "corpus/a.txt", b"a")
+    resources.ensure_customization_job(moto_clients, SETTINGS, "micro", "0123456789abcdef", HYPER, "s3://b/t", "s3://b/v")
+    client, stub = stubbed_bedrock()
+    clients = Clients(s3=moto_clients.s3, bedrock=Split(moto_clients.bedrock, client))
+
+    def expect_listing(deployments):
+        stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
+        stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": deployments}, {})
+        if deployments:
+            stub.add_response("list_tags_for_resource", OUR_TAGS, {"resourceARN": DEPLOY_ARN})
+
+    deployment = [{"customModelDeploymentArn": DEPLOY_ARN, "customModelDeploymentName": "unit-micro-serve",
+                   "modelArn": MODEL_ARN, "createdAt": "2026-11-25T00:00:00Z", "status": "Active"}]
+    expect_listing(deployment)  # dry run
+    expect_listing(deployment)  # teardown
+    stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOY_ARN})
+    expect_listing([])  # second teardown
+    with stub:
+        listed = resources.teardown(clients, SETTINGS, dry_run=True)
+        assert [r.kind for r in listed] == ["deployment", "customization-job", "custom-model", "s3-bucket"]
+        assert moto_clients.s3.list_objects_v2(Bucket=SETTINGS.bucket)["KeyCount"] == 1  # dry run deleted nothing
+        assert resources.teardown(clients, SETTINGS) == listed
+        assert resources.teardown(clients, SETTINGS) == []
+    stub.assert_no_pending_responses()
+    assert moto_clients.s3.list_buckets()["Buckets"] == []
+    assert moto_clients.bedrock.list_custom_models()["modelSummaries"] == []
+
+
+def test_a_bucket_the_user_brought_loses_only_the_study_prefix(aws):
+    clients = Clients.create(SETTINGS)
+    clients.s3.create_bucket(Bucket=SETTINGS.bucket)
+    clients.s3.put_object(Bucket=SETTINGS.bucket, Key="theirs.txt", Body=b"x")
+    resources.upload(clients, SETTINGS, "data/train.jsonl", b"{}")
+    [prefix] = resources._study_storage(clients, SETTINGS)
+    assert prefix.kind == "s3-prefix"
+    resources._delete(clients, prefix)
+    keys = [o["Key"] for o in clients.s3.list_objects_v2(Bucket=SETTINGS.bucket)["Contents"]]
+    assert keys == ["theirs.txt"]
+
+
+def test_cli_teardown_dry_run_lists_and_keeps(aws, capsys):
+    from nova_lab import paths
+    from nova_lab.cli import main
+
+    clients = Clients.create(SETTINGS)
+    clients.s3.create_bucket(Bucket="my-nova-lab-bucket")  # params/bedrock.yaml's bucket, brought by the user
+    clients.s3.put_object(Bucket="my-nova-lab-bucket", Key="nova-lab/data/train.jsonl", Body=b"{}")
+    stubbed = boto3.client("bedrock", region_name="us-east-1")
+    original = Clients.create
+    with Stubber(stubbed) as stub, pytest.MonkeyPatch.context() as patch:
+        stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
+        stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
+        stub.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []}, {"statusEquals": "InProgress"})
+        stub.add_response("list_custom_models", {"modelSummaries": []}, {})
+        patch.setattr(Clients, "create", classmethod(lambda cls, s: cls(original(s).s3, stubbed)))
+        assert main(["teardown", "--params", str(paths.PARAMS / "study.yaml"), str(paths.PARAMS / "bedrock.yaml"), "--dry-run"]) == 0
+    assert "would remove 1 resource(s)" in capsys.readouterr().out
+    assert clients.s3.list_objects_v2(Bucket="my-nova-lab-bucket")["KeyCount"] == 1
