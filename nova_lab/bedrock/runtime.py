@@ -1,0 +1,112 @@
+"""Answers and verdicts through the Converse API, with bounded concurrency, and retrieval.
+
+Each request is one Converse call from a thread pool of `concurrency` workers sharing one
+client, whose adaptive retry mode paces every thread once the service throttles. A request
+that still fails after the retries is reported as failed and not stored, so the next run
+asks it again: nothing is lost and, with answers keyed like offline ones, nothing doubles.
+Latency is the client's wall time per call (what a user waits), next to Bedrock's own
+`metrics.latencyMs`.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+from tqdm.auto import tqdm
+
+from nova_lab.judges import Item, Verdict, judge_prompt, parse_verdict
+from nova_lab.knowledge_base import Passage
+from nova_lab.nova_format import SYSTEM_PROMPT
+from nova_lab.records import RecordStore
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    stop_reason: str
+    service_latency_ms: int
+    wall_ms: float
+
+
+def converse(client: Any, model_id: str, user_text: str, max_tokens: int, system: str = SYSTEM_PROMPT) -> Reply:
+    """One greedy Converse call, timed from request to full answer."""
+    started = time.perf_counter()
+    response = client.converse(
+        modelId=model_id, system=[{"text": system}],
+        messages=[{"role": "user", "content": [{"text": user_text}]}],
+        inferenceConfig={"maxTokens": max_tokens, "temperature": 0.0})
+    wall_ms = (time.perf_counter() - started) * 1000
+    usage = response["usage"]
+    text = "".join(block.get("text", "") for block in response["output"]["message"]["content"]).strip()
+    return Reply(text, usage["inputTokens"], usage["outputTokens"], usage["totalTokens"], response["stopReason"],
+                 response["metrics"]["latencyMs"], round(wall_ms, 1))
+
+
+def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int) -> list[Passage]:
+    """Top-k passages from a Bedrock knowledge base, in the offline retriever's shape."""
+    response = client.retrieve(
+        knowledgeBaseId=knowledge_base_id, retrievalQuery={"text": question},
+        retrievalConfiguration={"vectorSearchConfiguration": {"numberOfResults": top_k}})
+    passages = []
+    for result in response["retrievalResults"]:
+        metadata = result.get("metadata", {})
+        source = metadata.get("x-amz-bedrock-kb-source-uri") or result["location"].get("s3Location", {}).get("uri", "")
+        chunk = metadata.get("x-amz-bedrock-kb-chunk-id", source)
+        passages.append(Passage(str(chunk), _doc_id(source), result["content"]["text"], float(result.get("score", 0.0))))
+    return passages
+
+
+def _doc_id(uri: str) -> str:
+    """s3://bucket/<tag>/corpus/<service>/<operation>.txt -> <service>/<operation>, the offline doc id."""
+    tail = uri.split("/corpus/", 1)[-1]
+    return tail.removesuffix(".txt")
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    run: Callable[[], dict[str, Any]]  # makes the call and returns the record to store
+
+
+def run_jobs(jobs: list[Job], store: RecordStore, concurrency: int, desc: str) -> dict[str, Any]:
+    """Every job not yet in the store, `concurrency` at a time; each record stored as it lands."""
+    done = store.keys()
+    pending = [job for job in dict((j.key, j) for j in jobs).values() if job.key not in done]
+    failures = []
+    with ThreadPoolExecutor(max_workers=concurrency) as pool, tqdm(total=len(pending), desc=desc, unit="call") as bar:
+        futures = {pool.submit(job.run): job for job in pending}
+        for future in as_completed(futures):
+            try:
+                record = future.result()
+            except ClientError as exc:
+                failures.append({"key": futures[future].key, "error": exc.response["Error"]["Code"]})
+            else:
+                store.append([record])  # from this thread only: results arrive here one by one
+            bar.update()
+    return {"requests": len(jobs), "made_now": len(pending) - len(failures), "failed": failures}
+
+
+class BedrockJudge:
+    """An LLM judge through Converse: the package's rubric, a JSON verdict, NaN when unreadable."""
+
+    kind = "LLM through Bedrock Converse"
+
+    def __init__(self, client: Any, model_id: str, concurrency: int = 4, max_tokens: int = 200):
+        self.client, self.model_id, self.concurrency, self.max_tokens = client, model_id, concurrency, max_tokens
+        self.name = model_id
+
+    def judge(self, items: list[Item]) -> list[Verdict]:
+        def one(item: Item) -> Verdict:
+            reply = converse(self.client, self.model_id, judge_prompt(item), self.max_tokens,
+                             system="You are a strict grader of answers about AWS APIs.")
+            return parse_verdict(reply.text)
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(one, items))

@@ -1,0 +1,151 @@
+"""Converse, Retrieve and the LLM judges without an account: Stubber checks each request
+against the service model; a fake HTTP layer plays a throttling storm through botocore's retries."""
+
+import json
+import math
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.stub import Stubber
+
+from nova_lab.bedrock import runtime
+from nova_lab.judges import Item
+from nova_lab.nova_format import SYSTEM_PROMPT
+from nova_lab.records import RecordStore
+
+
+def converse_response(text, tokens_in=12, tokens_out=8):
+    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
+            "usage": {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out},
+            "metrics": {"latencyMs": 321}}
+
+
+@pytest.fixture(autouse=True)
+def fake_credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def test_converse_sends_a_valid_request_and_reads_usage():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response("converse", converse_response(" The API version is 2006-03-01. "), {
+            "modelId": "amazon.nova-micro-v1:0", "system": [{"text": SYSTEM_PROMPT}],
+            "messages": [{"role": "user", "content": [{"text": "What is the API version of Amazon S3?"}]}],
+            "inferenceConfig": {"maxTokens": 64, "temperature": 0.0}})
+        reply = runtime.converse(client, "amazon.nova-micro-v1:0", "What is the API version of Amazon S3?", 64)
+    assert (reply.text, reply.input_tokens, reply.output_tokens, reply.total_tokens) == (
+        "The API version is 2006-03-01.", 12, 8, 20)
+    assert reply.service_latency_ms == 321 and reply.wall_ms >= 0 and reply.stop_reason == "end_turn"
+
+
+def test_retrieve_gives_passages_with_offline_doc_ids():
+    client = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
+    uri = "s3://bucket/nova-lab/corpus/s3/PutObject.txt"
+    with Stubber(client) as stub:
+        stub.add_response("retrieve", {"retrievalResults": [{
+            "content": {"text": "PutObject adds an object", "type": "TEXT"},
+            "location": {"type": "S3", "s3Location": {"uri": uri}}, "score": 0.71,
+            "metadata": {"x-amz-bedrock-kb-source-uri": uri, "x-amz-bedrock-kb-chunk-id": "c-1"}}]},
+            {"knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": "q"},
+             "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3}}})
+        [passage] = runtime.retrieve(client, "KB12345678", "q", 3)
+    assert (passage.chunk_id, passage.doc_id, passage.score) == ("c-1", "s3/PutObject", 0.71)
+
+
+class FakeBedrock:
+    """The HTTP layer of bedrock-runtime: the first `throttled` calls get 429 ThrottlingException."""
+
+    def __init__(self, throttled, always_fail=()):
+        self.calls, self.throttled, self.always_fail = 0, throttled, set(always_fail)
+
+    def __call__(self, request, **kwargs):
+        self.calls += 1
+        question = json.loads(request.body)["messages"][0]["content"][0]["text"]
+        if self.calls <= self.throttled or question in self.always_fail:
+            return self._response(request, 429, {"message": "Too many requests"}, "ThrottlingException")
+        return self._response(request, 200, converse_response(f"answer to {question}"))
+
+    @staticmethod
+    def _response(request, status, body, error=None):
+        headers = {"Content-Type": "application/json", **({"x-amzn-ErrorType": f"{error}:"} if error else {})}
+        raw = type("Raw", (), {"stream": lambda self, **k: iter([json.dumps(body).encode()])})()
+        return AWSResponse(request.url, status, headers, raw)
+
+
+def storm_client(fake, attempts=8):
+    client = boto3.client("bedrock-runtime", region_name="us-east-1",
+                          config=Config(retries={"mode": "adaptive", "total_max_attempts": attempts}))
+    client.meta.events.register("before-send.bedrock-runtime.Converse", fake)
+    return client
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """botocore's retry back-off and adaptive rate limiter wait in real time; the tests don't."""
+    import botocore.endpoint
+    import botocore.retries.bucket
+
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(botocore.retries.bucket.TokenBucket, "acquire", lambda self, amount=1, block=True: True)
+
+
+def jobs_for(client, questions):
+    def job(question):
+        return runtime.Job(f"k-{question}", lambda: {"key": f"k-{question}", "question_id": question,
+                                                    "answer": runtime.converse(client, "amazon.nova-micro-v1:0", question, 32).text})
+    return [job(q) for q in questions]
+
+
+def test_a_throttling_storm_loses_and_duplicates_nothing(tmp_path, no_backoff):
+    questions = [f"q{i}" for i in range(12)]
+    fake = FakeBedrock(throttled=7)  # fewer than the 8 attempts a request gets, spread over 4 threads
+    store = RecordStore(tmp_path / "answers.jsonl")
+    progress = runtime.run_jobs(jobs_for(storm_client(fake), questions), store, concurrency=4, desc="storm")
+    keys = [json.loads(line)["key"] for line in (tmp_path / "answers.jsonl").read_text().splitlines()]
+    assert sorted(keys) == sorted(f"k-{q}" for q in questions)  # each once: none lost, none twice
+    assert progress == {"requests": 12, "made_now": 12, "failed": []}
+    assert fake.calls == 12 + 7  # every throttled call was retried by botocore
+
+
+def test_a_request_that_keeps_failing_is_reported_then_asked_again(tmp_path, no_backoff):
+    store = RecordStore(tmp_path / "answers.jsonl")
+    questions = ["q0", "q1", "q2"]
+    first = runtime.run_jobs(jobs_for(storm_client(FakeBedrock(0, always_fail={"q1"}), attempts=3), questions),
+                             store, concurrency=2, desc="first")
+    assert first["failed"] == [{"key": "k-q1", "error": "ThrottlingException"}] and store.keys() == {"k-q0", "k-q2"}
+    healthy = FakeBedrock(0)
+    second = runtime.run_jobs(jobs_for(storm_client(healthy), questions), store, concurrency=2, desc="second")
+    assert second["made_now"] == 1 and healthy.calls == 1  # only the failed one is asked again
+    assert len(store.frame()) == 3
+
+
+def test_bedrock_judge_scores_and_counts_unreadable_replies_as_nan():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    judge = runtime.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
+    item = Item("a", "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.",
+                ("2006-03-01",), "2006-03-01")
+    with Stubber(client) as stub:
+        stub.add_response("converse", converse_response('{"score": 9, "rationale": "right version"}'))
+        stub.add_response("converse", converse_response("I would give it a nine."))
+        good, unreadable = judge.judge([item, item])
+    assert (good.score, good.rationale) == (9.0, "right version")
+    assert math.isnan(unreadable.score)
+
+
+def test_a_recorded_run_replays_without_the_service(tmp_path):
+    from nova_lab.bedrock.recording import Recording, ReplayMissing
+
+    path = tmp_path / "bedrock.jsonl"
+    live = boto3.client("bedrock-runtime", region_name="us-east-1")
+    Recording(path, "record").attach(live)
+    with Stubber(live) as stub:  # stands for the service while recording
+        stub.add_response("converse", converse_response("The API version is 2006-03-01."))
+        recorded = runtime.converse(live, "amazon.nova-micro-v1:0", "What is the API version of Amazon S3?", 64)
+    offline = Recording(path, "replay").attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
+    replayed = runtime.converse(offline, "amazon.nova-micro-v1:0", "What is the API version of Amazon S3?", 64)
+    assert (replayed.text, replayed.total_tokens) == (recorded.text, recorded.total_tokens)
+    with pytest.raises(ReplayMissing, match="Converse"):
+        runtime.converse(offline, "amazon.nova-micro-v1:0", "another question", 64)
