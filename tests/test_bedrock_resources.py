@@ -78,7 +78,7 @@ def test_customization_job_is_created_once_with_tags_and_nova_hyperparameters(aw
 
 def test_serving_is_on_demand_unless_provisioned_throughput_is_allowed():
     client, stub = stubbed_bedrock()
-    clients = Clients(s3=None, bedrock=client)
+    clients = Clients(s3=None, bedrock=client, bedrock_agent=None, s3vectors=None)
     name = "unit-micro-serve"
     stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {"nameContains": name})
     stub.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOY_ARN},
@@ -102,7 +102,7 @@ def test_provisioned_throughput_with_opt_in_prints_its_cost(capsys):
                       {"modelUnits": 1, "provisionedModelName": name, "modelId": MODEL_ARN,
                        "clientRequestToken": ANY, "tags": OUR_TAGS["tags"]})
     with stub:
-        made = resources.ensure_serving(Clients(s3=None, bedrock=client), allowed, MODEL_ARN, name)
+        made = resources.ensure_serving(Clients(None, client, None, None), allowed, MODEL_ARN, name)
     assert made.kind == "provisioned-throughput" and "an hour" in capsys.readouterr().out
 
 
@@ -112,7 +112,7 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
     resources.upload(moto_clients, SETTINGS, "corpus/a.txt", b"a")
     resources.ensure_customization_job(moto_clients, SETTINGS, "micro", "0123456789abcdef", HYPER, "s3://b/t", "s3://b/v")
     client, stub = stubbed_bedrock()
-    clients = Clients(s3=moto_clients.s3, bedrock=Split(moto_clients.bedrock, client))
+    clients = Clients(moto_clients.s3, Split(moto_clients.bedrock, client), moto_clients.bedrock_agent, moto_clients.s3vectors)
 
     def expect_listing(deployments):
         stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
@@ -163,7 +163,8 @@ def test_cli_teardown_dry_run_lists_and_keeps(aws, capsys):
         stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
         stub.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []}, {"statusEquals": "InProgress"})
         stub.add_response("list_custom_models", {"modelSummaries": []}, {})
-        patch.setattr(Clients, "create", classmethod(lambda cls, s: cls(original(s).s3, stubbed)))
+        patch.setattr(Clients, "create", classmethod(
+            lambda cls, s: Clients(original(s).s3, stubbed, original(s).bedrock_agent, original(s).s3vectors)))
         assert main(["teardown", "--params", str(paths.PARAMS / "study.yaml"), str(paths.PARAMS / "bedrock.yaml"), "--dry-run"]) == 0
     assert "would remove 1 resource(s)" in capsys.readouterr().out
     assert clients.s3.list_objects_v2(Bucket="my-nova-lab-bucket")["KeyCount"] == 1

@@ -36,12 +36,14 @@ class Resource:
 class Clients:
     s3: Any
     bedrock: Any
+    bedrock_agent: Any
+    s3vectors: Any
 
     @classmethod
     def create(cls, settings: BedrockSettings) -> "Clients":
         """One client per service, shared by every thread: adaptive retries pace them together."""
         config = Config(region_name=settings.region, retries={"mode": "adaptive", "total_max_attempts": 8})
-        return cls(boto3.client("s3", config=config), boto3.client("bedrock", config=config))
+        return cls(*(boto3.client(service, config=config) for service in ("s3", "bedrock", "bedrock-agent", "s3vectors")))
 
 
 def resource_name(settings: BedrockSettings, *parts: str) -> str:
@@ -146,7 +148,21 @@ def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resourc
     found += [Resource("custom-model", m["modelName"], m["modelName"])
               for m in _pages(clients.bedrock, "list_custom_models", "modelSummaries")
               if _tagged(clients.bedrock, m["modelArn"], settings)]
+    found += _knowledge_bases(clients, settings)
+    vectors = resource_name(settings, "vectors")
+    found += [Resource("vector-bucket", b["vectorBucketName"], b["vectorBucketName"])
+              for b in clients.s3vectors.list_vector_buckets(prefix=vectors).get("vectorBuckets", [])
+              if b["vectorBucketName"] == vectors]
     return found + _study_storage(clients, settings)
+
+
+def _knowledge_bases(clients: Clients, settings: BedrockSettings) -> list[Resource]:
+    found = []
+    for summary in clients.bedrock_agent.list_knowledge_bases().get("knowledgeBaseSummaries", []):
+        arn = clients.bedrock_agent.get_knowledge_base(knowledgeBaseId=summary["knowledgeBaseId"])["knowledgeBase"]["knowledgeBaseArn"]
+        if clients.bedrock_agent.list_tags_for_resource(resourceArn=arn).get("tags", {}).get(TAG_KEY) == settings.study_tag:
+            found.append(Resource("knowledge-base", summary["name"], summary["knowledgeBaseId"]))
+    return found
 
 
 def _study_storage(clients: Clients, settings: BedrockSettings) -> list[Resource]:
@@ -172,6 +188,14 @@ def _delete(clients: Clients, resource: Resource) -> None:
         clients.bedrock.stop_model_customization_job(jobIdentifier=resource.identifier)
     elif resource.kind == "custom-model":
         clients.bedrock.delete_custom_model(modelIdentifier=resource.identifier)
+    elif resource.kind == "knowledge-base":
+        for source in clients.bedrock_agent.list_data_sources(knowledgeBaseId=resource.identifier).get("dataSourceSummaries", []):
+            clients.bedrock_agent.delete_data_source(knowledgeBaseId=resource.identifier, dataSourceId=source["dataSourceId"])
+        clients.bedrock_agent.delete_knowledge_base(knowledgeBaseId=resource.identifier)
+    elif resource.kind == "vector-bucket":
+        for index in clients.s3vectors.list_indexes(vectorBucketName=resource.identifier).get("indexes", []):
+            clients.s3vectors.delete_index(vectorBucketName=resource.identifier, indexName=index["indexName"])
+        clients.s3vectors.delete_vector_bucket(vectorBucketName=resource.identifier)
     elif resource.kind in ("s3-bucket", "s3-prefix"):
         prefix = resource.name.split("/", 3)[3] if resource.kind == "s3-prefix" else ""
         for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=resource.identifier, Prefix=prefix):

@@ -1,0 +1,135 @@
+"""Step 02 on Bedrock, checked request by request against the service models (Stubber):
+S3 Vectors index, knowledge base, data source with each chunking strategy, ingestion, teardown."""
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from nova_lab.bedrock import knowledge_base as kb
+from nova_lab.bedrock import resources
+from nova_lab.bedrock.resources import TAG_KEY, Clients
+from nova_lab.params import BedrockSettings
+
+SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
+                           study_tag="unit", max_usd=10)
+INDEX_ARN = "arn:aws:s3vectors:us-east-1:123456789012:bucket/unit-vectors/index/corpus"
+KB_ARN = "arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KB12345678"
+NOW = "2026-11-25T00:00:00Z"
+
+
+@pytest.fixture
+def stubs(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    agent = boto3.client("bedrock-agent", region_name="us-east-1")
+    vectors = boto3.client("s3vectors", region_name="us-east-1")
+    with Stubber(agent) as agent_stub, Stubber(vectors) as vector_stub:
+        yield Clients(None, None, agent, vectors), agent_stub, vector_stub
+        agent_stub.assert_no_pending_responses()
+        vector_stub.assert_no_pending_responses()
+
+
+def kb_summary(status="ACTIVE"):
+    return {"knowledgeBaseId": "KB12345678", "name": "unit-kb", "status": status, "updatedAt": NOW}
+
+
+def test_vector_index_then_knowledge_base_are_created_once(stubs):
+    clients, agent, vectors = stubs
+    vectors.add_response("list_vector_buckets", {"vectorBuckets": []}, {"prefix": "unit-vectors"})
+    vectors.add_response("create_vector_bucket", {"vectorBucketArn": "arn:aws:s3vectors:us-east-1:123456789012:bucket/unit-vectors"},
+                         {"vectorBucketName": "unit-vectors", "tags": {TAG_KEY: "unit"}})
+    vectors.add_response("list_indexes", {"indexes": []}, {"vectorBucketName": "unit-vectors"})
+    vectors.add_response("create_index", {"indexArn": INDEX_ARN}, {
+        "vectorBucketName": "unit-vectors", "indexName": "corpus", "dataType": "float32", "dimension": 1024,
+        "distanceMetric": "cosine", "metadataConfiguration": {"nonFilterableMetadataKeys": kb.SEARCHABLE_ONLY}})
+    agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": []}, {})
+    agent.add_response("create_knowledge_base", {"knowledgeBase": {
+        "knowledgeBaseId": "KB12345678", "knowledgeBaseArn": KB_ARN, "name": "unit-kb", "roleArn": SETTINGS.role_arn,
+        "knowledgeBaseConfiguration": {"type": "VECTOR"}, "status": "CREATING", "createdAt": NOW, "updatedAt": NOW}}, {
+        "name": "unit-kb", "roleArn": SETTINGS.role_arn, "clientToken": ANY, "tags": {TAG_KEY: "unit"},
+        "knowledgeBaseConfiguration": {"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {
+            "embeddingModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"}},
+        "storageConfiguration": {"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": INDEX_ARN}}})
+    agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary()]}, {})
+    assert kb.ensure_vector_index(clients, SETTINGS) == INDEX_ARN
+    assert not kb.ensure_knowledge_base(clients, SETTINGS, INDEX_ARN).reused
+    assert kb.ensure_knowledge_base(clients, SETTINGS, INDEX_ARN).reused
+
+
+@pytest.mark.parametrize("strategy", ["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"])
+def test_data_source_takes_each_chunking_strategy(stubs, strategy):
+    clients, agent, _ = stubs
+    settings = SETTINGS.model_copy(update={"chunking": strategy})
+    name = f"unit-corpus-{strategy.lower().replace('_', '-')}"
+    agent.add_response("list_data_sources", {"dataSourceSummaries": []}, {"knowledgeBaseId": "KB12345678"})
+    agent.add_response("create_data_source", {"dataSource": {
+        "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": name, "status": "AVAILABLE",
+        "dataSourceConfiguration": {"type": "S3"}, "createdAt": NOW, "updatedAt": NOW}}, {
+        "knowledgeBaseId": "KB12345678", "name": name, "clientToken": ANY, "dataDeletionPolicy": "DELETE",
+        "dataSourceConfiguration": {"type": "S3", "s3Configuration": {
+            "bucketArn": "arn:aws:s3:::nova-lab-test-bucket", "inclusionPrefixes": ["unit/corpus/"]}},
+        "vectorIngestionConfiguration": {"chunkingConfiguration": kb.chunking_configuration(strategy, 200, 30)}})
+    assert kb.ensure_data_source(clients, settings, "KB12345678", 200, 30).identifier == "DS12345678"
+
+
+def test_fixed_size_chunks_match_the_offline_ones():
+    assert kb.chunking_configuration("FIXED_SIZE", 200, 30) == {
+        "chunkingStrategy": "FIXED_SIZE", "fixedSizeChunkingConfiguration": {"maxTokens": 200, "overlapPercentage": 15}}
+
+
+def ingestion(status, scanned):
+    return {"ingestionJob": {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "ingestionJobId": "IJ12345678",
+                             "status": status, "startedAt": NOW, "updatedAt": NOW,
+                             "statistics": {"numberOfDocumentsScanned": scanned}}}
+
+
+def test_ingestion_is_polled_with_growing_delays_until_complete(stubs):
+    clients, agent, _ = stubs
+    ids = {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"}
+    agent.add_response("start_ingestion_job", ingestion("STARTING", 0), ids)
+    for status, scanned in (("IN_PROGRESS", 10), ("IN_PROGRESS", 60), ("COMPLETE", 100)):
+        agent.add_response("get_ingestion_job", ingestion(status, scanned), {**ids, "ingestionJobId": "IJ12345678"})
+    slept = []
+    assert kb.ingest(clients, "KB12345678", "DS12345678", sleep=slept.append) == {"numberOfDocumentsScanned": 100}
+    assert slept == [5.0, 7.5]
+
+
+def test_failed_ingestion_says_why(stubs):
+    clients, agent, _ = stubs
+    agent.add_response("start_ingestion_job", ingestion("STARTING", 0))
+    failed = ingestion("FAILED", 3)
+    failed["ingestionJob"]["failureReasons"] = ["AccessDenied on s3://nova-lab-test-bucket"]
+    agent.add_response("get_ingestion_job", failed)
+    with pytest.raises(kb.IngestionFailed, match="AccessDenied"):
+        kb.ingest(clients, "KB12345678", "DS12345678", sleep=lambda s: None)
+
+
+def test_teardown_removes_the_knowledge_base_its_sources_and_vectors(stubs):
+    clients, agent, vectors = stubs
+    agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary()]}, {})
+    agent.add_response("get_knowledge_base", {"knowledgeBase": {
+        "knowledgeBaseId": "KB12345678", "knowledgeBaseArn": KB_ARN, "name": "unit-kb", "roleArn": SETTINGS.role_arn,
+        "knowledgeBaseConfiguration": {"type": "VECTOR"}, "status": "ACTIVE", "createdAt": NOW, "updatedAt": NOW}},
+        {"knowledgeBaseId": "KB12345678"})
+    agent.add_response("list_tags_for_resource", {"tags": {TAG_KEY: "unit"}}, {"resourceArn": KB_ARN})
+    vectors.add_response("list_vector_buckets", {"vectorBuckets": [{
+        "vectorBucketName": "unit-vectors", "vectorBucketArn": "arn:aws:s3vectors:us-east-1:123456789012:bucket/unit-vectors",
+        "creationTime": NOW}]}, {"prefix": "unit-vectors"})
+    agent.add_response("list_data_sources", {"dataSourceSummaries": [{
+        "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": "unit-corpus-fixed-size",
+        "status": "AVAILABLE", "updatedAt": NOW}]}, {"knowledgeBaseId": "KB12345678"})
+    agent.add_response("delete_data_source", {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678",
+                                              "status": "DELETING"}, {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"})
+    agent.add_response("delete_knowledge_base", {"knowledgeBaseId": "KB12345678", "status": "DELETING"},
+                       {"knowledgeBaseId": "KB12345678"})
+    vectors.add_response("list_indexes", {"indexes": [{
+        "vectorBucketName": "unit-vectors", "indexName": "corpus", "indexArn": INDEX_ARN, "creationTime": NOW}]},
+        {"vectorBucketName": "unit-vectors"})
+    vectors.add_response("delete_index", {}, {"vectorBucketName": "unit-vectors", "indexName": "corpus"})
+    vectors.add_response("delete_vector_bucket", {}, {"vectorBucketName": "unit-vectors"})
+    found = resources._knowledge_bases(clients, SETTINGS)
+    found += [resources.Resource("vector-bucket", b["vectorBucketName"], b["vectorBucketName"])
+              for b in clients.s3vectors.list_vector_buckets(prefix="unit-vectors")["vectorBuckets"]]
+    for resource in found:
+        resources._delete(clients, resource)
+    assert [r.kind for r in found] == ["knowledge-base", "vector-bucket"]
