@@ -38,7 +38,7 @@ class StudyResults:
 
 def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
     """Per question: did the RAG prompt carry a passage of the question's source document?"""
-    rag = answers[answers["configuration"] == "rag"].set_index("question_id")["retrieved_chunk_ids"]
+    rag = answers[answers["configuration"] == "rag"].set_index("question_id", verify_integrity=True)["retrieved_chunk_ids"]
     docs = rag.map(lambda ids: {chunk.rsplit("#", 1)[0] for chunk in ids})
     source = questions.set_index("id")["source_doc_id"].reindex(docs.index)
     return pd.Series([s in d for s, d in zip(source, docs)], index=docs.index, name="retrieval_hit")
@@ -46,8 +46,10 @@ def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
 
 def combine(answers: pd.DataFrame, scores: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
     """Answers with one column per judge, the panel mean as `quality`, the stratum and the retrieval hit."""
-    by_judge = scores.pivot_table(index="key", columns="judge", values="score", aggfunc="mean", dropna=False)
-    table = answers.join(by_judge, on="key").assign(quality=by_judge.mean(axis=1).reindex(answers["key"]).to_numpy())
+    by_judge = scores.pivot(index="key", columns="judge", values="score")  # one verdict per answer and judge
+    # the panel mean needs every judge: one judge alone would stand in for the panel
+    table = answers.join(by_judge, on="key").assign(
+        quality=by_judge.mean(axis=1, skipna=False).reindex(answers["key"]).to_numpy())
     table = table.join(questions.set_index("id")[["stratum", "fact_type"]], on="question_id")
     return table.join(retrieval_hits(answers, questions), on="question_id")
 
@@ -58,11 +60,11 @@ def load(run_name: str, models: list[str]) -> StudyResults:
     questions = qa[qa["split"] == "test"]
     answers, scores, latency, judges = [], [], [], []
     for model in models:
-        model_answers = results.read_answers(run_name, model)
-        model_scores = judging.read_scored(run_name, model, model_answers)
+        model_answers = results.read_answers(run_name, model, questions)
+        model_scores = judging.read_scored(run_name, model, model_answers, questions)
         answers.append(combine(model_answers, model_scores, questions))
         scores.append(model_scores)
-        latency.append(results.read_latency(run_name, model).assign(model=model))
+        latency.append(results.read_latency(run_name, model, questions).assign(model=model))
         judges += [j for j in model_scores["judge"].unique() if j not in judges]
     return StudyResults(pd.concat(answers, ignore_index=True), pd.concat(scores, ignore_index=True),
                         pd.concat(latency, ignore_index=True), judges)
@@ -114,6 +116,8 @@ def additivity(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
     rows = []
     for model, part in res.answers.groupby("model", sort=False):
         wide = _paired(part, "quality")
+        if set(CONFIGURATIONS) - set(wide.columns) or len(wide) < 2:
+            continue  # a model without all four configurations on two questions or more has no interaction
         interaction = (wide["ft_rag"] - wide["ft"] - wide["rag"] + wide["base"]).to_numpy()
         interval = stats.bootstrap((interaction,), np.mean, n_resamples=resamples, method="percentile",
                                    rng=np.random.default_rng(seed)).confidence_interval
@@ -121,7 +125,8 @@ def additivity(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
         rows.append({"model": model, "n": len(wide), "both_minus_base": (wide["ft_rag"] - wide["base"]).mean(),
                      "sum_of_single_gains": (wide["ft"] - wide["base"] + wide["rag"] - wide["base"]).mean(),
                      "interaction": interaction.mean(), "ci_low": interval.low, "ci_high": interval.high, "p": p})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "n", "both_minus_base", "sum_of_single_gains", "interaction",
+                                       "ci_low", "ci_high", "p"])
 
 
 def study_table(res: StudyResults) -> pd.DataFrame:

@@ -11,9 +11,16 @@ NAMES = {"rag": "RAG", "ft": "fine-tuning", "ft_rag": "fine-tuning + RAG"}
 METRICS = {"quality": "quality", "latency_ms": "latency", "total_tokens": "total tokens"}
 
 
-def verdict(low: float, high: float, reported: float) -> str:
-    """Replicated when our 95% interval lies wholly on the side of zero the study reported."""
-    if np.isnan(low) or low <= 0 <= high:
+MIN_QUESTIONS = 10
+ALPHA = 0.05
+
+
+def verdict(low: float, high: float, p_holm: float, n: int, reported: float) -> str:
+    """Replicated when our 95% interval lies wholly on the side of zero the study reported and
+    the Holm-corrected test agrees; a handful of questions decides nothing."""
+    if n < MIN_QUESTIONS:
+        return "too few questions to tell"
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 <= high or not p_holm < ALPHA:
         return "not replicated: no clear change"
     ours = 1 if low > 0 else -1
     return "replicated (direction)" if ours == np.sign(reported) else "not replicated: opposite direction"
@@ -26,7 +33,7 @@ def replication(changes: pd.DataFrame) -> pd.DataFrame:
         for row in changes[(changes["metric"] == metric) & (changes["configuration"] == configuration)].itertuples():
             rows.append({"metric": metric, "configuration": configuration, "study_lite_pct": reported,
                          "model": row.model, "ours_pct": row.change_pct, "ci_low": row.ci_low, "ci_high": row.ci_high,
-                         "verdict": verdict(row.ci_low, row.ci_high, reported)})
+                         "p_holm": row.p_holm, "verdict": verdict(row.ci_low, row.ci_high, row.p_holm, row.n, reported)})
     return pd.DataFrame(rows)
 
 

@@ -20,18 +20,20 @@ import numpy as np
 
 from nova_lab import embeddings
 
-RUBRIC_VERSION = "r1"
+RUBRIC_VERSION = "r2"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
 - 10: every key fact of the reference (names, values, numbers) is present and nothing contradicts it;
   wording, order and extra correct detail do not matter.
 - 5: about half of the key facts are present, or all of them next to a wrong value of the same kind.
 - 0: no key fact is present, the answer is empty, or it answers another question.
 Key facts are the exact values an AWS user would act on: API versions, protocol names, parameter
-and error names, enum values, numeric limits, HTTP methods and paths, pagination tokens."""
+and error names, enum values, numeric limits, HTTP methods and paths, pagination tokens; they
+count only written as the API writes them (AWS values are case-sensitive)."""
 
 SEMANTIC_FLOOR = 0.3  # MiniLM cosine of unrelated AWS sentences sits around here: it earns nothing
-GENERIC_WORDS = {"aws", "api", "apis", "http", "https", "sdk", "sdks", "uri", "url", "id", "arn"}
+GENERIC_WORDS = {"aws", "api", "apis", "http", "https", "sdk", "sdks", "cli", "uri", "url", "id", "arn"}
 HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"}
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,11 @@ def register(name: str) -> Callable:
 
 
 def value_pattern(value: str) -> re.Pattern:
-    # a value counts only as a whole token: "json" is not inside "rest-json", "1" not inside "10"
-    return re.compile(rf"(?<![\w-]){re.escape(value)}(?![\w-])", re.IGNORECASE)
+    """A value as a whole token, case and all: "json" is not inside "rest-json", "1" not inside
+    "10", "ec2" is not "EC2"; a number may touch a hyphen, as in "20-2048"."""
+    if NUMBER.fullmatch(value):
+        return re.compile(rf"(?<![\w.]){re.escape(value)}(?!\w|\.\d)")
+    return re.compile(rf"(?<![\w-]){re.escape(value)}(?![\w-])")
 
 
 def _normalise(answer: str) -> str:
@@ -85,7 +90,7 @@ def present_facts(answer: str, key_facts: tuple[str, ...]) -> list[str]:
 def _shape(value: str) -> str:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return "date"
-    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+    if NUMBER.fullmatch(value):
         return "number"
     if value in HTTP_METHODS:
         return "method"
@@ -94,17 +99,19 @@ def _shape(value: str) -> str:
 
 _CANDIDATES = {
     "date": r"\d{4}-\d{2}-\d{2}",
-    "number": r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w-])",
+    "number": r"(?<![\w.])\d+(?:\.\d+)?(?!\w|\.\d)",
     "method": r"\b(?:GET|PUT|POST|DELETE|PATCH|HEAD)\b",
     "path": r"(?<!\S)/\S*",
-    # identifier-like: CamelCase, snake_case, kebab-case or ALL CAPS, the shapes of AWS names and values
-    "name": r"\b[A-Za-z][A-Za-z0-9]*(?:[_-][A-Za-z0-9]+)+\b|\b[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\b[A-Z]{2,}[0-9]*\b",
+    # identifier-like: snake_case, kebab-case with a capital or digit (not "read-only"), CamelCase,
+    # camelCase or ALL CAPS: the shapes of AWS names and values
+    "name": r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b|\b(?=[\w-]*[A-Z0-9])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+\b"
+            r"|\b[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\b[A-Z]{2,}[0-9]*\b",
 }
 
 
 def wrong_values(item: Item) -> list[str]:
     """Values in the answer of the same shape as a key fact that neither the reference nor the question holds."""
-    known = f"{item.reference} {item.question}".lower()
+    known = f"{item.reference} {item.question}"
     shapes = {_shape(fact) for fact in item.key_facts}
     found = [token.rstrip(".,;:") for shape in shapes for token in re.findall(_CANDIDATES[shape], _normalise(item.answer))]
     return [token for token in dict.fromkeys(found)
@@ -164,12 +171,23 @@ def judge_prompt(item: Item) -> str:
 
 def parse_verdict(text: str) -> Verdict:
     """An LLM judge's reply as a verdict; anything unreadable or out of 0-10 is NaN, with the reason."""
-    match = re.search(r"\{.*\}", text, re.DOTALL)
-    try:
-        reply = json.loads(match.group(0)) if match else {}
-        score = float(reply.get("score"))
-    except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+    decoder = json.JSONDecoder()
+    for start in (m.start() for m in re.finditer(r"\{", text)):
+        try:
+            reply, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(reply, dict) and "score" in reply:
+            break
+    else:
         return Verdict(math.nan, f"unparseable: {text[:80]!r}")
+    score = reply["score"]
+    if isinstance(score, bool) or not isinstance(score, (int, float, str)):
+        return Verdict(math.nan, f"score {score!r} is not a number")
+    try:
+        score = float(score)
+    except ValueError:
+        return Verdict(math.nan, f"score {score!r} is not a number")
     if not 0 <= score <= 10:
         return Verdict(math.nan, f"score {score} outside 0-10")
     return Verdict(score, str(reply.get("rationale", "")).strip())

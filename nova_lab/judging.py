@@ -25,8 +25,9 @@ def items(answers: pd.DataFrame, questions: pd.DataFrame) -> list[Item]:
     return [Item(r.key, r.question, r.reference_answer, tuple(r.key_facts), r.answer) for r in joined.itertuples()]
 
 
-def _verdict_key(judge: Judge, item: Item) -> str:
-    return fingerprint(judge.name, RUBRIC_VERSION, item.answer_key, item.answer)
+def verdict_key(judge_name: str, item: Item) -> str:
+    """Everything a verdict depends on: judge, rubric version, answer, reference and key facts."""
+    return fingerprint(judge_name, RUBRIC_VERSION, item.answer_key, item.answer, item.reference, item.key_facts)
 
 
 def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore) -> int:
@@ -34,10 +35,10 @@ def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore
     done = store.keys()
     made = 0
     for judge in judges:
-        todo = [item for item in pending_items if _verdict_key(judge, item) not in done]
+        todo = [item for item in pending_items if verdict_key(judge.name, item) not in done]
         for start in tqdm(range(0, len(todo), _BATCH), desc=f"judge {judge.name}", unit="batch", disable=not todo):
             batch = todo[start: start + _BATCH]
-            store.append([{"key": _verdict_key(judge, item), "answer_key": item.answer_key, "judge": judge.name,
+            store.append([{"key": verdict_key(judge.name, item), "answer_key": item.answer_key, "judge": judge.name,
                            "kind": judge.kind, "rubric_version": RUBRIC_VERSION, "score": verdict.score,
                            "rationale": verdict.rationale} for item, verdict in zip(batch, judge.judge(batch))])
             made += len(batch)
@@ -50,18 +51,22 @@ def panel(names: list[str]) -> list[Judge]:
 
 def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
     """Judge every answer; returns the answers in long format, one row per (answer, judge)."""
-    judge_all(panel(cfg.judges), items(answers, questions), RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS))
-    return read_scored(cfg.run_name, cfg.model, answers, cfg.judges)
+    store = RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS)
+    judge_all(panel(cfg.judges), items(answers, questions), store)
+    return read_scored(cfg.run_name, cfg.model, answers, questions, cfg.judges)
 
 
-def read_scored(run_name: str, model: str, answers: pd.DataFrame, judges: list[str] | None = None) -> pd.DataFrame:
-    """The answers joined with their verdicts under the current rubric (all stored judges unless named)."""
+def read_scored(run_name: str, model: str, answers: pd.DataFrame, questions: pd.DataFrame,
+                judges: list[str] | None = None) -> pd.DataFrame:
+    """The answers joined with the verdicts made on exactly them (stale verdicts are left out)."""
     path = judgments_path(run_name, model)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run notebooks/05_judging.ipynb with "
                                 f"run_name={run_name!r}, model={model!r} first")
     verdicts = RecordStore(path, JUDGMENT_COLUMNS).frame()
-    verdicts = verdicts[(verdicts["rubric_version"] == RUBRIC_VERSION) & verdicts["judge"].isin(judges or verdicts["judge"])]
+    names = judges or list(verdicts["judge"].unique())
+    wanted = {verdict_key(name, item) for item in items(answers, questions) for name in names}
+    verdicts = verdicts[verdicts["key"].isin(wanted)]
     return answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key", validate="one_to_many")
 
 

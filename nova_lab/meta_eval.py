@@ -21,8 +21,8 @@ VARIANTS = ("reference", "paraphrase", "verbose", "key_changed", "other_question
 CORRECT = ("reference", "paraphrase", "verbose")
 WRONG = ("key_changed", "other_question", "empty")
 EXPECTED_ORDER = [(better, worse) for better in CORRECT for worse in WRONG]
-PADDING = ("Good question. {}", " This comes from the service's API reference; service models change over time, "
-           "so check the current AWS documentation before relying on it.")
+PADDING = ("Good question. {}", " You can check this in the API Reference or with the AWS CLI; values can "
+           "change between API versions, so look at the current documentation before relying on it.")
 
 
 def _paraphrase(question: pd.Series, fact: pd.Series) -> str:
@@ -30,12 +30,15 @@ def _paraphrase(question: pd.Series, fact: pd.Series) -> str:
 
 
 def _key_changed(question: pd.Series, same_type: pd.DataFrame) -> str | None:
+    """The reference with its first key value swapped for another question's, if one differs in more than case."""
     value = question["key_facts"][0]
-    donors = [d[0] for d in same_type["key_facts"] if d[0] not in set(question["key_facts"])]
+    taken = {fact.lower() for fact in question["key_facts"]}
+    donors = sorted({d[0] for d in same_type["key_facts"] if d[0].lower() not in taken})
     if not donors:
         return None
     donor = donors[zlib.crc32(question["id"].encode()) % len(donors)]
-    return value_pattern(value).sub(lambda _: donor, question["reference_answer"])
+    changed = value_pattern(value).sub(lambda _: donor, question["reference_answer"])
+    return changed if not value_pattern(value).search(changed) else None
 
 
 def _other(question: pd.Series, questions: pd.DataFrame, position: int) -> str:
@@ -93,7 +96,7 @@ def ordering_rates(scores: pd.DataFrame) -> pd.DataFrame:
     """Per judge and expected pair: the share of questions ordered right (a tie counts half)."""
     rows = []
     for judge, part in scores.groupby("judge"):
-        wide = part.pivot_table(index="question_id", columns="variant", values="score")
+        wide = part.pivot_table(index="question_id", columns="variant", values="score").reindex(columns=list(VARIANTS))
         for better, worse in EXPECTED_ORDER:
             pair = wide[[better, worse]].dropna()
             right = (pair[better] > pair[worse]).mean() + 0.5 * (pair[better] == pair[worse]).mean()
@@ -103,5 +106,5 @@ def ordering_rates(scores: pd.DataFrame) -> pd.DataFrame:
 
 def summary(scores: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """Per judge: the overall ordering rate and the mean score of each variant."""
-    means = scores.pivot_table(index="judge", columns="variant", values="score")[list(VARIANTS)]
+    means = scores.pivot_table(index="judge", columns="variant", values="score").reindex(columns=list(VARIANTS))
     return rates.groupby("judge")["rate"].mean().rename("ordering_rate").to_frame().join(means.add_prefix("mean_"))

@@ -48,16 +48,24 @@ def meta_eval_path(run_name: str, model: str) -> Path:
     return model_dir(run_name, model) / "meta_eval.parquet"
 
 
-def read_answers(run_name: str, model: str) -> pd.DataFrame:
-    return _read(answers_path(run_name, model), "04_inference", run_name, model)
+def read_answers(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataFrame:
+    """The current answer to each of these questions in each configuration."""
+    return _current(_read(answers_path(run_name, model), run_name, model), questions)
 
 
-def read_latency(run_name: str, model: str) -> pd.DataFrame:
-    return _read(latency_path(run_name, model), "04_inference", run_name, model)
+def read_latency(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataFrame:
+    """The current timed request for each of these questions in each configuration."""
+    return _current(_read(latency_path(run_name, model), run_name, model), questions)
 
 
-def _read(path: Path, step: str, run_name: str, model: str) -> pd.DataFrame:
+def _current(records: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
+    # the stores only grow: a run with other settings adds answers beside the old ones; the last one counts
+    records = records[records["question_id"].isin(questions["id"])]
+    return records.drop_duplicates(["question_id", "configuration"], keep="last").reset_index(drop=True)
+
+
+def _read(path: Path, run_name: str, model: str) -> pd.DataFrame:
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/{step}.ipynb with "
+        raise FileNotFoundError(f"{path} is missing: run notebooks/04_inference.ipynb with "
                                 f"run_name={run_name!r}, model={model!r} first")
     return RecordStore(path).frame()

@@ -19,7 +19,7 @@ def synthetic() -> StudyResults:
              "judge_a": base[q] * f, "input_tokens": 50 + 400 * c.endswith("rag"), "output_tokens": 30,
              "total_tokens": 80 + 400 * c.endswith("rag"), "stratum": "seen" if q % 2 else "unseen",
              "retrieval_hit": q % 10 != 0} for q in range(N) for c, f in FACTOR.items()]
-    answers = pd.DataFrame(rows)
+    answers = pd.DataFrame(rows).sample(frac=1, random_state=0)  # no help from row order
     latency = pd.DataFrame([{"model": "m", "question_id": f"q{q}", "configuration": c, "latency_ms": ms + q}
                             for q in range(10) for c, ms in LATENCY.items()])
     scores = answers[["key", "configuration", "model"]].assign(answer_key=answers["key"], judge="judge_a",
@@ -95,3 +95,32 @@ def test_quality_by_stratum_and_study_table():
     table = analysis.study_table(res)
     assert table.loc[("m", "ft"), "latency_mean_ms"] == pytest.approx(504.5)
     assert list(table.loc["m"].index) == ["base", "rag", "ft", "ft_rag"]
+
+
+def test_pairing_by_question_narrows_the_interval():
+    """Questions differ far more than configurations do: only a paired interval sees the change."""
+    rng = np.random.default_rng(5)
+    difficulty = rng.uniform(0, 8, 60)
+    base, better = difficulty, difficulty + 0.3 + rng.normal(0, 0.05, 60)
+    paired = analysis.paired_change(better, base, 999, 0)
+    unpaired = stats.bootstrap((better, base), lambda a, b, axis: (a.mean(axis) / b.mean(axis) - 1) * 100,
+                               n_resamples=999, method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    assert paired["ci_low"] > 0 > unpaired.low
+    assert paired["ci_high"] - paired["ci_low"] < (unpaired.high - unpaired.low) / 5
+
+
+def test_a_handful_of_questions_replicates_nothing():
+    assert findings.verdict(-50, -47, 0.5, 2, -50) == "too few questions to tell"
+    assert findings.verdict(-50, -47, 0.2, 40, -50) == "not replicated: no clear change"  # Holm disagrees
+    assert findings.verdict(-11, np.inf, 0.001, 40, 30) == "not replicated: no clear change"
+    assert findings.verdict(5, 9, 0.001, 40, 30) == "replicated (direction)"
+
+
+def test_the_panel_mean_needs_every_judge():
+    answers = pd.DataFrame({"key": ["a", "b"], "question_id": ["q1", "q1"], "configuration": ["rag", "base"],
+                            "retrieved_chunk_ids": [["d1#0"], []]})
+    scores = pd.DataFrame({"key": ["a", "a", "b", "b"], "judge": ["x", "y", "x", "y"], "score": [8.0, 6.0, 4.0, np.nan]})
+    questions = pd.DataFrame({"id": ["q1"], "stratum": ["seen"], "fact_type": ["errors"], "source_doc_id": ["d1"]})
+    table = analysis.combine(answers, scores, questions).set_index("key")
+    assert table.loc["a", "quality"] == 7.0 and np.isnan(table.loc["b", "quality"])  # not 4.0: y did not score
+    assert table["retrieval_hit"].all()

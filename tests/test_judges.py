@@ -93,3 +93,38 @@ def test_parse_failures_are_counted_and_left_out_of_the_mean(tmp_path):
     row = judging.summary(scored).loc["base"]
     assert row["flaky_parse_failure_rate"] == 0.5
     assert row["flaky_mean"] == 6.0  # the two failures are NaN, not zeros
+
+
+@pytest.mark.parametrize("answer,score", [
+    ("PolicyArn must be 20-2048 characters.", 10.0),  # a range written with a hyphen
+    ("a 20-character minimum and a 2048-character maximum", 10.0),
+    ("between 1 and 2048", 2.5),
+])
+def test_numbers_next_to_hyphens_count(answer, score):
+    item = Item("n", LENGTH_Q, LENGTH_REF, ("20", "2048"), answer)
+    assert FactCheckJudge().judge([item])[0].score == score
+
+
+def test_values_count_only_as_the_api_writes_them():
+    protocol = Item("p", "Which protocol does the Amazon EC2 API use?", "The Amazon EC2 API uses the ec2 protocol.",
+                    ("ec2",), "Amazon EC2 uses the query protocol.")  # "EC2" is the service, not the protocol
+    method = Item("m", "Which HTTP method does Amazon S3 DeleteObject use?",
+                  "Amazon S3 DeleteObject sends an HTTP DELETE request to /{Bucket}/{Key+}.", ("DELETE", "/{Bucket}/{Key+}"),
+                  "It sends POST /{Bucket}/{Key+} to delete the object.")
+    plain_words = Item("w", ERRORS_Q, ERRORS_REF, ERRORS_KEYS, ERRORS_REF + " Each one is read-only and non-retryable.")
+    [p, m, w] = FactCheckJudge().judge([protocol, method, plain_words])
+    assert p.score == 0
+    assert m.score == 2.5 and "POST" in m.rationale  # the path is right, the method is wrong
+    assert w.score == 10  # ordinary hyphenated words are not wrong names
+
+
+@pytest.mark.parametrize("reply,score", [
+    ('{"score": 3, "rationale": "x"} Note: the {Bucket} label is fine', 3.0),
+    ('{"score": "7"}', 7.0),
+])
+def test_parse_verdict_reads_the_first_json_object_with_a_score(reply, score):
+    assert parse_verdict(reply).score == score
+
+
+def test_a_boolean_score_is_not_a_number():
+    assert math.isnan(parse_verdict('{"score": true}').score)

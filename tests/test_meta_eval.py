@@ -20,6 +20,7 @@ def test_each_question_gets_its_variants_and_correct_ones_hold_every_key_fact(ch
         assert set(present_facts(row.answer, row.key_facts)) == set(row.key_facts), row
     changed = checks[checks["variant"] == "key_changed"]
     assert all(r.answer != r.reference for r in changed.itertuples())
+    assert all(r.key_facts[0].lower() not in r.answer.lower().split() for r in changed.itertuples())
     assert all(r.key_facts[0] not in present_facts(r.answer, r.key_facts) for r in changed.itertuples())
     paraphrases = checks[checks["variant"] == "paraphrase"]
     assert (paraphrases["answer"] != paraphrases["reference"]).all()
