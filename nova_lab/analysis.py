@@ -38,7 +38,9 @@ class StudyResults:
 
 def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
     """Per question: did the RAG prompt carry a passage of the question's source document?"""
-    rag = answers[answers["configuration"] == "rag"].set_index("question_id", verify_integrity=True)["retrieved_chunk_ids"]
+    rag = answers[answers["configuration"] == "rag"].set_index("question_id")["retrieved_chunk_ids"]
+    if not rag.index.is_unique:
+        raise ValueError("more than one rag answer per question: read answers with results.read_answers")
     docs = rag.map(lambda ids: {chunk.rsplit("#", 1)[0] for chunk in ids})
     source = questions.set_index("id")["source_doc_id"].reindex(docs.index)
     return pd.Series([s in d for s, d in zip(source, docs)], index=docs.index, name="retrieval_hit")
