@@ -1,0 +1,81 @@
+"""Steps 01 and 04 on Bedrock: uploads with moto; answers through Retrieve and Converse with
+Stubber, in the offline answer records, resumed with no call repeated."""
+
+import boto3
+import pandas as pd
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from nova_lab import paths
+from nova_lab.bedrock import answering
+from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.study_data import upload_study_data
+from nova_lab.nova_format import SYSTEM_PROMPT
+from nova_lab.params import BedrockSettings, InferenceParams, for_step, load_params
+from nova_lab.records import ANSWER_COLUMNS, RecordStore
+
+SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
+                           study_tag="unit", max_usd=10)
+DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef012345"
+QUESTIONS = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon S3?"]})
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def test_corpus_and_nova_files_are_uploaded_under_the_study_prefix(monkeypatch, tmp_path):
+    from nova_lab import data_prep
+
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
+    params = for_step(load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "smoke.yaml"), "01_data_prep")
+    data_prep.prepare(data_prep.DataPrepParams(**params))
+    with mock_aws():
+        clients = Clients.create(SETTINGS)
+        uris = upload_study_data(clients, SETTINGS, "smoke")
+        keys = [o["Key"] for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=SETTINGS.bucket)
+                for o in page.get("Contents", [])]
+    documents = data_prep.read_documents("smoke")
+    assert uris == {"train": "s3://nova-lab-test-bucket/unit/data/train.jsonl",
+                    "validation": "s3://nova-lab-test-bucket/unit/data/validation.jsonl"}
+    assert sorted(keys) == sorted([f"unit/corpus/{d}.txt" for d in documents["doc_id"]] +
+                                  ["unit/data/train.jsonl", "unit/data/validation.jsonl"])
+
+
+def converse_reply(text):
+    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
+            "usage": {"inputTokens": 20, "outputTokens": 9, "totalTokens": 29}, "metrics": {"latencyMs": 300}}
+
+
+def test_four_configurations_become_offline_records_and_resume_with_no_call(tmp_path):
+    cfg = InferenceParams(run_name="unit", backend="local", model="micro", seed=1, rag_top_k=2, rrf_k=60,
+                          max_new_tokens=32, batch_size=1, latency_sample=0, bf16=False)
+    converse = boto3.client("bedrock-runtime", region_name="us-east-1")
+    agent = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
+    store = RecordStore(tmp_path / "answers.jsonl")
+    model_ids = {"base": "amazon.nova-micro-v1:0", "ft": DEPLOYMENT}
+    uri = "s3://nova-lab-test-bucket/unit/corpus/s3/_service.txt"
+    with Stubber(converse) as c, Stubber(agent) as a:
+        for configuration, model_id in (("base", model_ids["base"]), ("rag", model_ids["base"]),
+                                        ("ft", DEPLOYMENT), ("ft_rag", DEPLOYMENT)):
+            if configuration == "rag":  # one Retrieve for the question, shared by rag and ft_rag
+                a.add_response("retrieve", {"retrievalResults": [{
+                    "content": {"text": "Amazon S3 API version 2006-03-01", "type": "TEXT"},
+                    "location": {"type": "S3", "s3Location": {"uri": uri}}, "score": 0.8,
+                    "metadata": {"x-amz-bedrock-kb-source-uri": uri, "x-amz-bedrock-kb-chunk-id": "c1"}}]}, {
+                    "knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": QUESTIONS.question[0]},
+                    "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 2}}})
+            c.add_response("converse", converse_reply(f"{configuration} answer"), {
+                "modelId": model_id, "system": [{"text": SYSTEM_PROMPT}], "messages": ANY,
+                "inferenceConfig": {"maxTokens": 32, "temperature": 0.0}})
+        progress = answering.answer_all(converse, agent, "KB12345678", QUESTIONS, cfg, model_ids, store, concurrency=1)
+        again = answering.answer_all(converse, agent, "KB12345678", QUESTIONS, cfg, model_ids, store, concurrency=1)
+    assert progress["made_now"] == 4 and again["made_now"] == 0  # the Stubbers would fail a fifth call
+    records = store.frame().set_index("configuration")
+    assert list(store.frame().columns) == ANSWER_COLUMNS
+    assert records.loc["rag", "retrieved_chunk_ids"] == ["c1"] and records.loc["base", "retrieved_chunk_ids"] == []
+    assert records.loc["ft", "adapter_key"] == DEPLOYMENT and records.loc["ft_rag", "answer"] == "ft_rag answer"
+    assert (records["total_tokens"] == 29).all() and (records["backend"] == "bedrock").all()
