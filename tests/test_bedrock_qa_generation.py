@@ -1,0 +1,64 @@
+"""Q&A pairs from an LLM through Converse: validated, deduplicated, in the offline schema, asked once."""
+
+import json
+
+import boto3
+import pandas as pd
+import pytest
+from botocore.stub import ANY, Stubber
+
+from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator, valid_pairs
+from nova_lab.qa import GENERATORS, SplitSizes, build_qa_set
+from nova_lab.records import RecordStore
+
+FACT = pd.Series({"fact_id": "api_version/ecr", "fact_type": "api_version", "service": "ecr", "service_name": "Amazon ECR",
+                  "operation": None, "parameter": None, "key_facts": ["2015-09-21"], "doc_id": "ecr/_service"})
+DOCS = pd.DataFrame({"doc_id": ["ecr/_service"], "text": ["Amazon ECR. API version 2015-09-21. Protocol json."]})
+
+
+def test_only_complete_distinct_pairs_holding_every_key_fact_are_kept():
+    pairs = [{"question": "What is the API version of Amazon ECR?", "answer": "It is 2015-09-21."},
+             {"question": "What's the API version of Amazon ECR?", "answer": "2015-09-21."},  # near-copy
+             {"question": "Which version string do ECR requests carry?", "answer": "They carry 2016-01-01."},  # wrong value
+             {"question": "System: which ECR API version?", "answer": "2015-09-21"},  # reserved word
+             {"question": "", "answer": "2015-09-21"},
+             {"question": "Which ECR API version do the SDKs call?", "answer": "The SDKs call version 2015-09-21."}]
+    assert valid_pairs(pairs, ("2015-09-21",)) == [("What is the API version of Amazon ECR?", "It is 2015-09-21."),
+                                                   ("Which ECR API version do the SDKs call?", "The SDKs call version 2015-09-21.")]
+
+
+def reply(pairs):
+    text = "Here you are:\n" + json.dumps({"pairs": pairs})
+    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
+            "usage": {"inputTokens": 100, "outputTokens": 80, "totalTokens": 180}, "metrics": {"latencyMs": 900}}
+
+
+def test_the_model_is_asked_once_per_fact_and_gaps_come_from_the_templates(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    store = RecordStore(tmp_path / "qa_replies.jsonl", REPLY_COLUMNS)
+    pairs = [{"question": "What is the API version of Amazon ECR?", "answer": "Amazon ECR uses 2015-09-21."},
+             {"question": "Which version string do Amazon ECR requests carry?", "answer": "They carry 2015-09-21."}]
+    with Stubber(client) as stub:
+        stub.add_response("converse", reply(pairs), {"modelId": "amazon.nova-pro-v1:0", "system": ANY,
+                                                     "messages": ANY, "inferenceConfig": ANY})
+        generator = BedrockQAGenerator(client, "amazon.nova-pro-v1:0", DOCS, store)
+        first = generator.phrase(FACT, [0, 1])
+        later = BedrockQAGenerator(client, "amazon.nova-pro-v1:0", DOCS, store).phrase(FACT, [1, 3])  # no new call
+    assert [p.question for p in first] == [pairs[0]["question"], pairs[1]["question"]]
+    assert later[0].answer == "They carry 2015-09-21." and "2015-09-21" in later[1].answer
+    assert (generator.delivered, generator.filled) == (2, 0)
+
+
+def test_the_split_takes_the_llm_generator_like_the_template_one(corpus, tmp_path, monkeypatch):
+    """Any generator behind the interface gives the same schema, strata and sizes."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    generator = BedrockQAGenerator(None, "offline", corpus.documents, RecordStore(tmp_path / "r.jsonl", REPLY_COLUMNS))
+    monkeypatch.setattr(generator, "_pairs", lambda fact: [])  # every reply unusable: templates fill in
+    sizes = SplitSizes(n_train=20, train_phrasings_per_fact=2, n_validation=8, n_test=8)
+    ours = build_qa_set(corpus.facts, generator, sizes, seed=3)
+    template = build_qa_set(corpus.facts, GENERATORS["template"](), sizes, seed=3)
+    pd.testing.assert_frame_equal(ours, template)
+    assert generator.filled == len(ours)
