@@ -10,7 +10,6 @@ NaN score that is counted as a parse failure, never a silent 0.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from nova_lab import embeddings
+from nova_lab.json_replies import first_object_with
 
 RUBRIC_VERSION = "r2"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
@@ -171,15 +171,8 @@ def judge_prompt(item: Item) -> str:
 
 def parse_verdict(text: str) -> Verdict:
     """An LLM judge's reply as a verdict; anything unreadable or out of 0-10 is NaN, with the reason."""
-    decoder = json.JSONDecoder()
-    for start in (m.start() for m in re.finditer(r"\{", text)):
-        try:
-            reply, _ = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(reply, dict) and "score" in reply:
-            break
-    else:
+    reply = first_object_with(text, "score")
+    if reply is None:
         return Verdict(math.nan, f"unparseable: {text[:80]!r}")
     score = reply["score"]
     if isinstance(score, bool) or not isinstance(score, (int, float, str)):

@@ -4,7 +4,6 @@ import json
 
 import boto3
 import pandas as pd
-import pytest
 from botocore.stub import ANY, Stubber
 
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator, valid_pairs

@@ -10,8 +10,6 @@ counted. Replies are stored by fact, so a re-run asks nothing twice.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +18,7 @@ from rapidfuzz import fuzz
 
 from nova_lab.bedrock import runtime
 from nova_lab.caching import fingerprint
+from nova_lab.json_replies import first_object_with
 from nova_lab.judges import present_facts
 from nova_lab.nova_format import RESERVED_WORDS
 from nova_lab.qa import Phrasing, TemplateQAGenerator
@@ -40,15 +39,9 @@ Reply with JSON only: {{"pairs": [{{"question": "...", "answer": "..."}}, ...]}}
 
 
 def _reply_pairs(text: str) -> list[dict[str, Any]]:
-    decoder = json.JSONDecoder()
-    for start in (m.start() for m in re.finditer(r"\{", text)):
-        try:
-            reply, _ = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(reply, dict) and isinstance(reply.get("pairs"), list):
-            return [p for p in reply["pairs"] if isinstance(p, dict)]
-    return []
+    reply = first_object_with(text, "pairs")
+    pairs = reply["pairs"] if reply and isinstance(reply["pairs"], list) else []
+    return [p for p in pairs if isinstance(p, dict)]
 
 
 def valid_pairs(pairs: list[dict[str, Any]], key_facts: tuple[str, ...]) -> list[tuple[str, str]]:
