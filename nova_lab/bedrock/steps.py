@@ -1,0 +1,107 @@
+"""The study's steps on Bedrock, each resumable: what one step made (URIs, ids, ARNs) is kept in
+`outputs/<run>/bedrock/state.json` for the next step, and every resource is found and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from nova_lab import paths
+from nova_lab.bedrock import customization, knowledge_base, resources
+from nova_lab.bedrock.plan import MODEL_IDS
+from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.study_data import upload_study_data
+from nova_lab.caching import file_digest
+from nova_lab.data_prep import nova_file
+from nova_lab.params import BedrockSettings, FineTuneParams, ParamsError
+
+HYPERPARAMETERS = ("epochCount", "learningRate", "learningRateWarmupSteps")  # what a Nova job takes
+
+
+class ServingFailed(RuntimeError):
+    """The deployment or provisioned throughput ended in Failed; Bedrock's reason is in the message."""
+
+
+def state_path(run_name: str) -> Path:
+    return paths.run_dir(run_name, "bedrock") / "state.json"
+
+
+def read_state(run_name: str) -> dict[str, Any]:
+    path = state_path(run_name)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def update_state(run_name: str, **parts: Any) -> dict[str, Any]:
+    state = read_state(run_name) | parts
+    state_path(run_name).write_text(json.dumps(state, indent=2, default=str))
+    return state
+
+
+def _needs(state: dict[str, Any], part: str, step: str) -> Any:
+    if part not in state:
+        raise ParamsError(f"no `{part}` in the Bedrock state of this run: run notebooks/{step}.ipynb on Bedrock first")
+    return state[part]
+
+
+def data_prep(clients: Clients, settings: BedrockSettings, run_name: str) -> dict[str, str]:
+    """The corpus and the Nova files of step 01, uploaded; their URIs kept for steps 02-03."""
+    return update_state(run_name, data=upload_study_data(clients, settings, run_name))["data"]
+
+
+def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_tokens: int, chunk_overlap: int,
+             sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """Vector index, knowledge base and data source (reused when they exist), then a fresh ingestion."""
+    if settings.vector_store != "s3_vectors":
+        raise ParamsError("bedrock.vector_store = 'opensearch_serverless' is not built yet: use 's3_vectors'")
+    _needs(read_state(run_name), "data", "01_data_prep")
+    index_arn = knowledge_base.ensure_vector_index(clients, settings)
+    kb = knowledge_base.ensure_knowledge_base(clients, settings, index_arn)
+    source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, chunk_tokens, chunk_overlap)
+    statistics = knowledge_base.ingest(clients, kb.identifier, source.identifier, sleep=sleep)
+    return update_state(run_name, knowledge_base={"id": kb.identifier, "data_source": source.identifier,
+                                                  "index_arn": index_arn, "ingestion": statistics})["knowledge_base"]
+
+
+def _wait_until_serving(clients: Clients, serving: resources.Resource, sleep: Callable[[float], None]) -> None:
+    delay = 15.0
+    with tqdm(desc=f"{serving.kind} {serving.name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
+        while True:
+            if serving.kind == "deployment":
+                status = clients.bedrock.get_custom_model_deployment(
+                    customModelDeploymentIdentifier=serving.identifier)["status"]
+                ready = status == "Active"
+            else:
+                status = clients.bedrock.get_provisioned_model_throughput(provisionedModelId=serving.identifier)["status"]
+                ready = status == "InService"
+            bar.set_postfix_str(status, refresh=True)
+            if ready:
+                return
+            if status == "Failed":
+                raise ServingFailed(f"{serving.kind} {serving.name} failed: see the Bedrock console for the reason")
+            sleep(delay)
+            delay = min(delay * 1.5, 120.0)
+
+
+def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
+              sleep: Callable[[float], None] = time.sleep) -> pd.DataFrame:
+    """The customization job (reused when one exists for this data), its custom model served; the loss history."""
+    uris = _needs(read_state(cfg.run_name), "data", "01_data_prep")
+    digest = file_digest(nova_file(cfg.run_name, "train")) + file_digest(nova_file(cfg.run_name, "validation"))
+    job = resources.ensure_customization_job(
+        clients, settings, cfg.model, digest, {name: getattr(cfg, name) for name in HYPERPARAMETERS},
+        uris["train"], uris["validation"])
+    finished = customization.wait_for_job(clients, job.name, sleep=sleep)
+    serving = resources.ensure_serving(clients, settings, finished["outputModelArn"], resources.resource_name(
+        settings, cfg.model, "serve"))
+    _wait_until_serving(clients, serving, sleep)
+    models = read_state(cfg.run_name).get("models", {}) | {cfg.model: {
+        "job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,
+        "serving_kind": serving.kind, "base": MODEL_IDS[cfg.model]}}
+    update_state(cfg.run_name, models=models)
+    return customization.loss_history(clients, finished["outputDataConfig"]["s3Uri"])
