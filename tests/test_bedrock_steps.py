@@ -85,3 +85,42 @@ def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
 def test_opensearch_is_refused_with_a_clear_message(run):
     with pytest.raises(ParamsError, match="s3_vectors"):
         steps.kb_build(None, SETTINGS.model_copy(update={"vector_store": "opensearch_serverless"}), "unit", 200, 30)
+
+
+def converse_reply(text):
+    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
+            "usage": {"inputTokens": 20, "outputTokens": 9, "totalTokens": 29}, "metrics": {"latencyMs": 300}}
+
+
+def test_inference_then_judging_fill_the_offline_stores(run):
+    import pandas as pd
+
+    from nova_lab import judging, results
+    from nova_lab.params import InferenceParams, JudgingParams
+
+    settings = SETTINGS.model_copy(update={"concurrency": 1})
+    steps.update_state("unit", knowledge_base={"id": "KB12345678"}, models={"micro": {
+        "base": "amazon.nova-micro-v1:0", "serving": DEPLOY_ARN}})
+    questions = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon ECR?"],
+                              "reference_answer": ["Amazon ECR uses API version 2015-09-21."], "key_facts": [["2015-09-21"]]})
+    cfg = InferenceParams(run_name="unit", backend="local", model="micro", seed=1, rag_top_k=1, rrf_k=60,
+                          max_new_tokens=16, batch_size=1, latency_sample=1, bf16=False)
+    converse = boto3.client("bedrock-runtime", region_name="us-east-1")
+    agent = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
+    clients = Clients(None, None, None, None, converse, agent)
+    with Stubber(converse) as c, Stubber(agent) as a:
+        a.add_response("retrieve", {"retrievalResults": []})
+        for _ in range(4):
+            c.add_response("converse", converse_reply("Amazon ECR uses API version 2015-09-21."))
+        for judge in settings.judge_models:
+            for _ in range(4):
+                c.add_response("converse", converse_reply('{"score": 8, "rationale": "right"}'),
+                               {"modelId": judge, "system": ANY, "messages": ANY, "inferenceConfig": ANY})
+        assert steps.inference(clients, settings, cfg, questions)["made_now"] == 4
+        answers = results.read_answers("unit", "micro", questions)
+        judging_cfg = JudgingParams(run_name="unit", backend="local", model="micro", judges=["semantic", "fact_check"],
+                                    meta_eval_questions=2)
+        assert steps.judging(clients, settings, judging_cfg, answers, questions) == 8
+    assert len(results.read_latency("unit", "micro", questions)) == 4  # the one sampled question, four ways
+    scored = judging.read_scored("unit", "micro", answers, questions)
+    assert set(scored["judge"]) == set(settings.judge_models) and (scored["score"] == 8).all()

@@ -32,18 +32,23 @@ class Resource:
     reused: bool = False
 
 
+SERVICES = ("s3", "bedrock", "bedrock-agent", "s3vectors", "bedrock-runtime", "bedrock-agent-runtime")
+
+
 @dataclass(frozen=True)
 class Clients:
     s3: Any
     bedrock: Any
     bedrock_agent: Any
     s3vectors: Any
+    bedrock_runtime: Any = None
+    agent_runtime: Any = None
 
     @classmethod
     def create(cls, settings: BedrockSettings) -> "Clients":
         """One client per service, shared by every thread: adaptive retries pace them together."""
         config = Config(region_name=settings.region, retries={"mode": "adaptive", "total_max_attempts": 8})
-        return cls(*(boto3.client(service, config=config) for service in ("s3", "bedrock", "bedrock-agent", "s3vectors")))
+        return cls(*(boto3.client(service, config=config) for service in SERVICES))
 
 
 def resource_name(settings: BedrockSettings, *parts: str) -> str:

@@ -12,14 +12,16 @@ from typing import Any, Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
-from nova_lab import paths
-from nova_lab.bedrock import customization, knowledge_base, resources
+from nova_lab import judging as judging_step
+from nova_lab import paths, results
+from nova_lab.bedrock import answering, customization, knowledge_base, resources, runtime
 from nova_lab.bedrock.plan import MODEL_IDS
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.caching import file_digest
 from nova_lab.data_prep import nova_file
-from nova_lab.params import BedrockSettings, FineTuneParams, ParamsError
+from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, JudgingParams, ParamsError
+from nova_lab.records import RecordStore
 
 HYPERPARAMETERS = ("epochCount", "learningRate", "learningRateWarmupSteps")  # what a Nova job takes
 
@@ -105,3 +107,31 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
         "serving_kind": serving.kind, "base": MODEL_IDS[cfg.model]}}
     update_state(cfg.run_name, models=models)
     return customization.loss_history(clients, finished["outputDataConfig"]["s3Uri"])
+
+
+def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
+    """The four configurations on Bedrock into the model's answer store; the latency sample is a
+    copy of its answers (on Bedrock every answer already is one request, timed from the client)."""
+    state = read_state(cfg.run_name)
+    served = _needs(state, "models", "03_fine_tune").get(cfg.model)
+    if served is None:
+        raise ParamsError(f"no served {cfg.model} model in the Bedrock state: run notebooks/03_fine_tune.ipynb first")
+    kb = _needs(state, "knowledge_base", "02_kb_build")
+    store = RecordStore(results.answers_path(cfg.run_name, cfg.model))
+    progress = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], questions, cfg,
+                                    {"base": served["base"], "ft": served["serving"]}, store, settings.concurrency)
+    sample = set(questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)["id"])
+    latency = RecordStore(results.latency_path(cfg.run_name, cfg.model))
+    timed = latency.keys()
+    answers = store.frame()
+    latency.append(answers[answers["question_id"].isin(sample) & ~answers["key"].isin(timed)].to_dict("records"))
+    return progress
+
+
+def judging(clients: Clients, settings: BedrockSettings, cfg: JudgingParams, answers: pd.DataFrame,
+            questions: pd.DataFrame) -> int:
+    """The LLM judges of the study (ids from the settings) on every answer; returns the verdicts made now."""
+    judges = [runtime.BedrockJudge(clients.bedrock_runtime, model_id, settings.concurrency)
+              for model_id in settings.judge_models]
+    store = RecordStore(results.judgments_path(cfg.run_name, cfg.model), judging_step.JUDGMENT_COLUMNS)
+    return judging_step.judge_all(judges, judging_step.items(answers, questions), store)
