@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from botocore.exceptions import BotoCoreError, ClientError
 from papermill.exceptions import PapermillExecutionError
 
+from nova_lab.bedrock.resources import TeardownIncomplete
 from nova_lab.params import ParamsError
 from nova_lab.study import MODELS
 
@@ -112,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except PapermillExecutionError as exc:
         print(f"nova-lab: a notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError, TeardownIncomplete) as exc:  # no credentials, access denied, some left
+        print(f"nova-lab: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 

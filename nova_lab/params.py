@@ -130,13 +130,13 @@ class AnalysisParams(CommonParams):
 class BedrockSettings(_Strict):
     """Where and how the study runs on Amazon Bedrock (`backend: bedrock`)."""
 
-    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
-                        description="Nova fine-tuning runs in us-east-1")
+    region: Literal["us-east-1"] = Field(default="us-east-1", description="Nova fine-tuning runs only in us-east-1")
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket for corpus, data and outputs")
     role_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/.+$",
                           description="IAM role Bedrock assumes for customization and the knowledge base")
-    study_tag: str = Field(default="nova-lab", pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$",
-                           description="every resource is tagged nova-lab-study=<study_tag> and found by it")
+    study_tag: str = Field(default="nova-lab", pattern=r"^[a-z0-9](-?[a-z0-9]){0,23}$",
+                           description="lower-case letters, digits and single hyphens, at most 24: every resource "
+                                       "is named from it and tagged nova-lab-study=<study_tag>")
     max_usd: float = Field(gt=0, description="a run whose estimated cost exceeds this refuses to start")
     allow_provisioned_throughput: bool = Field(
         default=False, description="serve custom models with provisioned throughput (billed by the hour) instead of on demand")
@@ -146,7 +146,7 @@ class BedrockSettings(_Strict):
     chunking: Literal["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"] = "FIXED_SIZE"
     embedding_model: str = "amazon.titan-embed-text-v2:0"
     judge_models: list[str] = Field(
-        default=["anthropic.claude-3-5-sonnet-20240620-v1:0", "meta.llama3-1-70b-instruct-v1:0"], min_length=2,
+        default=["us.anthropic.claude-3-5-sonnet-20240620-v1:0", "us.meta.llama3-1-70b-instruct-v1:0"], min_length=2,
         description="Converse model ids or inference profiles of the LLM judges")
     concurrency: int = Field(default=4, ge=1, le=64, description="Converse requests in flight at once")
 

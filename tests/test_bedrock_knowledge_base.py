@@ -60,16 +60,16 @@ def test_vector_index_then_knowledge_base_are_created_once(stubs):
 def test_data_source_takes_each_chunking_strategy(stubs, strategy):
     clients, agent, _ = stubs
     settings = SETTINGS.model_copy(update={"chunking": strategy})
-    name = f"unit-corpus-{strategy.lower().replace('_', '-')}"
+    name = f"unit-smoke-{strategy.lower().replace('_', '-')}-200-30"
     agent.add_response("list_data_sources", {"dataSourceSummaries": []}, {"knowledgeBaseId": "KB12345678"})
     agent.add_response("create_data_source", {"dataSource": {
         "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": name, "status": "AVAILABLE",
         "dataSourceConfiguration": {"type": "S3"}, "createdAt": NOW, "updatedAt": NOW}}, {
         "knowledgeBaseId": "KB12345678", "name": name, "clientToken": ANY, "dataDeletionPolicy": "DELETE",
         "dataSourceConfiguration": {"type": "S3", "s3Configuration": {
-            "bucketArn": "arn:aws:s3:::nova-lab-test-bucket", "inclusionPrefixes": ["unit/corpus/"]}},
+            "bucketArn": "arn:aws:s3:::nova-lab-test-bucket", "inclusionPrefixes": ["unit/smoke/corpus/"]}},
         "vectorIngestionConfiguration": {"chunkingConfiguration": kb.chunking_configuration(strategy, 200, 30)}})
-    assert kb.ensure_data_source(clients, settings, "KB12345678", 200, 30).identifier == "DS12345678"
+    assert kb.ensure_data_source(clients, settings, "KB12345678", "smoke", 200, 30).identifier == "DS12345678"
 
 
 def test_fixed_size_chunks_match_the_offline_ones():

@@ -68,8 +68,11 @@ def test_customization_job_is_created_once_with_tags_and_nova_hyperparameters(aw
     args = (clients, SETTINGS, "micro", "0123456789abcdef", HYPER, "s3://b/unit/train.jsonl", "s3://b/unit/val.jsonl")
     first = resources.ensure_customization_job(*args)
     again = resources.ensure_customization_job(*args)
-    assert first.name == again.name == "unit-micro-0123456789ab" and again.reused
-    jobs = clients.bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
+    assert first.name == again.name and first.name.startswith("unit-micro-") and again.reused
+    other = resources.ensure_customization_job(clients, SETTINGS, "micro", "0123456789abcdef", {**HYPER, "epochCount": 3},
+                                               "s3://b/unit/train.jsonl", "s3://b/unit/val.jsonl")
+    assert other.name != first.name and not other.reused  # other hyperparameters: another job, not the old one
+    jobs = clients.bedrock.list_model_customization_jobs(nameContains=first.name)["modelCustomizationJobSummaries"]
     assert len(jobs) == 1
     job = clients.bedrock.get_model_customization_job(jobIdentifier=first.name)
     assert job["hyperParameters"] == {"epochCount": "2", "learningRate": "1e-05", "learningRateWarmupSteps": "10"}

@@ -3,6 +3,7 @@ against the service model; a fake HTTP layer plays a throttling storm through bo
 
 import json
 import math
+import threading
 
 import boto3
 import pytest
@@ -60,11 +61,14 @@ class FakeBedrock:
 
     def __init__(self, throttled, always_fail=()):
         self.calls, self.throttled, self.always_fail = 0, throttled, set(always_fail)
+        self.lock = threading.Lock()
 
     def __call__(self, request, **kwargs):
-        self.calls += 1
+        with self.lock:  # four threads call at once
+            self.calls += 1
+            throttle = self.calls <= self.throttled
         question = json.loads(request.body)["messages"][0]["content"][0]["text"]
-        if self.calls <= self.throttled or question in self.always_fail:
+        if throttle or question in self.always_fail:
             return self._response(request, 429, {"message": "Too many requests"}, "ThrottlingException")
         return self._response(request, 200, converse_response(f"answer to {question}"))
 

@@ -70,9 +70,9 @@ def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
             "outputDataConfig": ANY, "jobTags": ANY, "customModelTags": ANY})
         stub.add_response("get_model_customization_job", job("InProgress"))
         stub.add_response("get_model_customization_job", job("Completed"))
-        stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {"nameContains": "unit-micro-serve"})
+        stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {"nameContains": ANY})
         stub.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOY_ARN}, {
-            "modelDeploymentName": "unit-micro-serve", "modelArn": MODEL_ARN, "clientRequestToken": ANY, "tags": ANY})
+            "modelDeploymentName": ANY, "modelArn": MODEL_ARN, "clientRequestToken": ANY, "tags": ANY})
         stub.add_response("get_custom_model_deployment", deployment("Creating"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
         stub.add_response("get_custom_model_deployment", deployment("Active"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
         history = steps.fine_tune(Clients(s3, bedrock, None, None), SETTINGS, CFG, sleep=lambda s: None)

@@ -35,14 +35,17 @@ def test_corpus_and_nova_files_are_uploaded_under_the_study_prefix(monkeypatch, 
     data_prep.prepare(data_prep.DataPrepParams(**params))
     with mock_aws():
         clients = Clients.create(SETTINGS)
+        clients.s3.create_bucket(Bucket=SETTINGS.bucket)
+        clients.s3.put_object(Bucket=SETTINGS.bucket, Key="unit/smoke/corpus/old/Gone.txt", Body=b"a stale document")
         uris = upload_study_data(clients, SETTINGS, "smoke")
         keys = [o["Key"] for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=SETTINGS.bucket)
                 for o in page.get("Contents", [])]
     documents = data_prep.read_documents("smoke")
-    assert uris == {"train": "s3://nova-lab-test-bucket/unit/data/train.jsonl",
-                    "validation": "s3://nova-lab-test-bucket/unit/data/validation.jsonl"}
-    assert sorted(keys) == sorted([f"unit/corpus/{d}.txt" for d in documents["doc_id"]] +
-                                  ["unit/data/train.jsonl", "unit/data/validation.jsonl"])
+    assert "unit/smoke/corpus/old/Gone.txt" not in keys  # the knowledge base must not ingest it
+    assert uris == {"train": "s3://nova-lab-test-bucket/unit/smoke/data/train.jsonl",
+                    "validation": "s3://nova-lab-test-bucket/unit/smoke/data/validation.jsonl"}
+    assert sorted(keys) == sorted([f"unit/smoke/corpus/{d}.txt" for d in documents["doc_id"]] +
+                                  ["unit/smoke/data/train.jsonl", "unit/smoke/data/validation.jsonl"])
 
 
 def converse_reply(text):

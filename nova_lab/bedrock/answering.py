@@ -28,10 +28,13 @@ class Retrieval:
     def __init__(self, client: Any, knowledge_base_id: str, top_k: int):
         self.client, self.knowledge_base_id, self.top_k = client, knowledge_base_id, top_k
         self.found: dict[str, tuple[tuple[Passage, ...], float]] = {}
+        self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
 
     def get(self, question_id: str, question: str) -> tuple[tuple[Passage, ...], float]:
-        with self.lock:  # one Retrieve per question even when both RAG answers ask at once
+        with self.lock:
+            question_lock = self.locks.setdefault(question_id, threading.Lock())
+        with question_lock:  # one Retrieve per question even when both RAG answers ask at once
             if question_id not in self.found:
                 started = time.perf_counter()
                 passages = tuple(runtime.retrieve(self.client, self.knowledge_base_id, question, self.top_k))

@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, request_token, resource_name
+from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, pages, request_token, resource_name
+from nova_lab.bedrock.study_data import corpus_prefix
 from nova_lab.params import BedrockSettings
 
 EMBEDDING_DIMENSIONS = 1024
@@ -43,10 +44,10 @@ def chunking_configuration(strategy: str, chunk_tokens: int, chunk_overlap: int)
 def ensure_vector_index(clients: Clients, settings: BedrockSettings) -> str:
     """An S3 Vectors bucket and cosine index for Titan v2 vectors; returns the index ARN."""
     bucket = resource_name(settings, "vectors")
-    known = {b["vectorBucketName"] for b in clients.s3vectors.list_vector_buckets(prefix=bucket).get("vectorBuckets", [])}
+    known = {b["vectorBucketName"] for b in pages(clients.s3vectors, "list_vector_buckets", "vectorBuckets", prefix=bucket)}
     if bucket not in known:
         clients.s3vectors.create_vector_bucket(vectorBucketName=bucket, tags={TAG_KEY: settings.study_tag})
-    indexes = {i["indexName"]: i["indexArn"] for i in clients.s3vectors.list_indexes(vectorBucketName=bucket).get("indexes", [])}
+    indexes = {i["indexName"]: i["indexArn"] for i in pages(clients.s3vectors, "list_indexes", "indexes", vectorBucketName=bucket)}
     if "corpus" in indexes:
         return indexes["corpus"]
     return clients.s3vectors.create_index(
@@ -56,8 +57,8 @@ def ensure_vector_index(clients: Clients, settings: BedrockSettings) -> str:
 
 def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, index_arn: str) -> Resource:
     name = resource_name(settings, "kb")
-    for summary in clients.bedrock_agent.list_knowledge_bases().get("knowledgeBaseSummaries", []):
-        if summary["name"] == name and summary["status"] not in ("DELETING", "FAILED"):
+    for summary in pages(clients.bedrock_agent, "list_knowledge_bases", "knowledgeBaseSummaries"):
+        if summary["name"] == name and summary["status"] not in ("DELETING", "FAILED", "DELETE_UNSUCCESSFUL"):
             return Resource("knowledge-base", name, summary["knowledgeBaseId"], reused=True)
     embedding_arn = f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"
     created = clients.bedrock_agent.create_knowledge_base(
@@ -67,17 +68,18 @@ def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, index_arn
     return Resource("knowledge-base", name, created["knowledgeBase"]["knowledgeBaseId"])
 
 
-def ensure_data_source(clients: Clients, settings: BedrockSettings, knowledge_base_id: str,
+def ensure_data_source(clients: Clients, settings: BedrockSettings, knowledge_base_id: str, run_name: str,
                        chunk_tokens: int, chunk_overlap: int) -> Resource:
-    """The corpus prefix of the study's bucket as the knowledge base's source, chunked as the params say."""
-    name = resource_name(settings, "corpus", settings.chunking.lower())
-    for summary in clients.bedrock_agent.list_data_sources(knowledgeBaseId=knowledge_base_id).get("dataSourceSummaries", []):
+    """The run's corpus prefix as the knowledge base's source, chunked as the params say."""
+    name = resource_name(settings, run_name, settings.chunking.lower(), f"{chunk_tokens}-{chunk_overlap}")
+    for summary in pages(clients.bedrock_agent, "list_data_sources", "dataSourceSummaries", knowledgeBaseId=knowledge_base_id):
         if summary["name"] == name:
             return Resource("data-source", name, summary["dataSourceId"], reused=True)
     created = clients.bedrock_agent.create_data_source(
         knowledgeBaseId=knowledge_base_id, name=name, clientToken=request_token(name), dataDeletionPolicy="DELETE",
         dataSourceConfiguration={"type": "S3", "s3Configuration": {
-            "bucketArn": f"arn:aws:s3:::{settings.bucket}", "inclusionPrefixes": [f"{settings.study_tag}/corpus/"]}},
+            "bucketArn": f"arn:aws:s3:::{settings.bucket}",
+            "inclusionPrefixes": [f"{settings.study_tag}/{corpus_prefix(run_name)}"]}},
         vectorIngestionConfiguration={"chunkingConfiguration": chunking_configuration(
             settings.chunking, chunk_tokens, chunk_overlap)})
     return Resource("data-source", name, created["dataSource"]["dataSourceId"])

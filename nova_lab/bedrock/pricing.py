@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nova_lab.params import ParamsError
+
 AS_OF = "2026-09-01"
 
 
@@ -45,14 +47,20 @@ PRICES: dict[str, Price] = {
     "opensearch-serverless/ocu-hour": Price(0.24, "OCU-hour", "aws.amazon.com/opensearch-service/pricing, as remembered", False),
     "s3/storage": Price(0.023, "GB-month", "aws.amazon.com/s3/pricing (S3 Standard, first 50 TB)", False),
 }
-PER_UNIT = {"1M tokens": 1e6, "1K tokens": 1e3, "1M queries": 1e6}
+PER_UNIT = {"1M tokens": 1e6, "1K tokens": 1e3, "1M queries": 1e6, "GB": 1, "GB-month": 1, "model-month": 1,
+            "model-unit-hour": 1, "OCU-hour": 1}
 
 
-class UnknownPrice(KeyError):
+PROFILE_PREFIXES = ("us.", "eu.", "apac.", "global.")  # inference profiles bill at the model's rate
+
+
+class UnknownPrice(ParamsError):
     """No price for a model id: the plan names it instead of guessing."""
 
 
 def price(item: str) -> Price:
+    for prefix in PROFILE_PREFIXES:
+        item = item.removeprefix(prefix)
     if item not in PRICES:
         raise UnknownPrice(f"no price for {item!r} in nova_lab/bedrock/pricing.py (as of {AS_OF}); add it there")
     return PRICES[item]
@@ -61,4 +69,4 @@ def price(item: str) -> Price:
 def cost(item: str, quantity: float) -> float:
     """USD for `quantity` in the unit's own terms (tokens, queries, GB, hours, ...)."""
     entry = price(item)
-    return quantity / PER_UNIT.get(entry.unit, 1) * entry.usd
+    return quantity / PER_UNIT[entry.unit] * entry.usd

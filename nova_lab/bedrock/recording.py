@@ -50,7 +50,9 @@ class Recording:
     def _remember_key(params: dict, model: Any, context: dict, **kwargs: Any) -> None:
         context["nova_lab_key"] = request_key(model.service_model.service_name, model.name, params)
 
-    def _record(self, parsed: dict, context: dict, model: Any, **kwargs: Any) -> None:
+    def _record(self, http_response: Any, parsed: dict, context: dict, model: Any, **kwargs: Any) -> None:
+        if http_response.status_code >= 300:
+            return  # an error is not an answer: a replay without it asks again (and says it is missing)
         response = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
         line = json.dumps({"key": context["nova_lab_key"], "operation": model.name, "response": response}, default=str)
         with self.lock, open(self.path, "a", encoding="utf-8") as handle:

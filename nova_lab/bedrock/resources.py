@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from nova_lab.bedrock import pricing
+from nova_lab.caching import fingerprint
 from nova_lab.params import BedrockSettings
 
 TAG_KEY = "nova-lab-study"
@@ -52,10 +53,13 @@ class Clients:
 
 
 def resource_name(settings: BedrockSettings, *parts: str) -> str:
-    """A Bedrock-safe name (letters, digits, single hyphens, <= 63 chars) from the study tag and parts."""
-    raw = "-".join([settings.study_tag, *parts])
-    cleaned = "-".join(filter(None, "".join(c if c.isalnum() else "-" for c in raw).split("-")))
-    return cleaned[:63].rstrip("-")
+    """A name every Bedrock and S3 Vectors field accepts: the study tag (lower case, <= 24 chars,
+    validated) and short lower-case parts, joined by single hyphens, <= 63 characters."""
+    cleaned = ["".join(c if c.isalnum() else "-" for c in part.lower()).strip("-") for part in parts]
+    name = "-".join([settings.study_tag, *filter(None, cleaned)])
+    if len(name) > 63:
+        raise ValueError(f"resource name {name!r} is longer than 63 characters")
+    return name
 
 
 def request_token(name: str) -> str:
@@ -89,13 +93,22 @@ def upload(clients: Clients, settings: BedrockSettings, key: str, body: bytes) -
     return f"s3://{settings.bucket}/{full_key}"
 
 
+class StaleResource(RuntimeError):
+    """A resource with the study's name exists but cannot be reused (failed, or its model was deleted)."""
+
+
 def ensure_customization_job(clients: Clients, settings: BedrockSettings, model: str, data_digest: str,
                              hyperparameters: dict[str, Any], train_uri: str, validation_uri: str) -> Resource:
-    """The fine-tuning job for this model and data: an existing one (running or done) is reused."""
-    name = resource_name(settings, model, data_digest[:12])
-    for job in _pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
-        if job["jobName"] == name and job["status"] in ("InProgress", "Completed"):
+    """The fine-tuning job for this model, data and hyperparameters: an existing one is reused."""
+    name = resource_name(settings, model, fingerprint(BASE_FOR_TRAINING[model], data_digest, hyperparameters)[:12])
+    for job in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
+        if job["jobName"] != name:
+            continue
+        if job["status"] == "InProgress" or (job["status"] == "Completed" and _model_exists(clients, job)):
             return Resource("customization-job", name, name, reused=True)
+        raise StaleResource(f"customization job {name} is {job['status']}" + (
+            " but its custom model was deleted" if job["status"] == "Completed" else "") +
+            ": Bedrock keeps job names, so set another `bedrock.study_tag` to train again")
     clients.bedrock.create_model_customization_job(
         jobName=name, customModelName=name, roleArn=settings.role_arn, clientRequestToken=request_token(name),
         baseModelIdentifier=BASE_FOR_TRAINING[model], customizationType="FINE_TUNING",
@@ -106,18 +119,28 @@ def ensure_customization_job(clients: Clients, settings: BedrockSettings, model:
     return Resource("customization-job", name, name)
 
 
+def _model_exists(clients: Clients, job: dict[str, Any]) -> bool:
+    try:
+        clients.bedrock.get_custom_model(modelIdentifier=job.get("customModelArn") or job["jobName"])
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+
+
 def ensure_serving(clients: Clients, settings: BedrockSettings, model_arn: str, name: str) -> Resource:
     """On-demand deployment of a custom model, or provisioned throughput when the params opt in."""
     if not settings.allow_provisioned_throughput:
-        for found in _pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries", nameContains=name):
-            if found["customModelDeploymentName"] == name and found["status"] != "Failed":
+        for found in pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries", nameContains=name):
+            if found["customModelDeploymentName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
                 return Resource("deployment", name, found["customModelDeploymentArn"], reused=True)
         arn = clients.bedrock.create_custom_model_deployment(
             modelDeploymentName=name, modelArn=model_arn, clientRequestToken=request_token(name),
             tags=_tags(settings))["customModelDeploymentArn"]
         return Resource("deployment", name, arn)
-    for found in _pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries", nameContains=name):
-        if found["provisionedModelName"] == name and found["status"] != "Failed":
+    for found in pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries", nameContains=name):
+        if found["provisionedModelName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
             return Resource("provisioned-throughput", name, found["provisionedModelArn"], reused=True)
     hourly = pricing.price("provisioned-throughput/no-commitment").usd
     print(f"nova-lab: requesting provisioned throughput {name}: 1 model unit, no commitment, "
@@ -128,7 +151,8 @@ def ensure_serving(clients: Clients, settings: BedrockSettings, model_arn: str, 
     return Resource("provisioned-throughput", name, arn)
 
 
-def _pages(client: Any, operation: str, key: str, **kwargs: Any):
+def pages(client: Any, operation: str, key: str, **kwargs: Any):
+    """Every item of a paginated list call."""
     for page in client.get_paginator(operation).paginate(**kwargs):
         yield from page.get(key, [])
 
@@ -141,17 +165,17 @@ def _tagged(client: Any, arn: str, settings: BedrockSettings) -> bool:
 def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resource]:
     """Everything of this study that costs money, found by tag, in the order teardown removes it."""
     found = [Resource("provisioned-throughput", p["provisionedModelName"], p["provisionedModelArn"])
-             for p in _pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries")
+             for p in pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries")
              if _tagged(clients.bedrock, p["provisionedModelArn"], settings)]
     found += [Resource("deployment", d["customModelDeploymentName"], d["customModelDeploymentArn"])
-              for d in _pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries")
+              for d in pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries")
               if _tagged(clients.bedrock, d["customModelDeploymentArn"], settings)]
     found += [Resource("customization-job", j["jobName"], j["jobName"])
-              for j in _pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries",
+              for j in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries",
                               statusEquals="InProgress")
               if _tagged(clients.bedrock, j["jobArn"], settings)]
     found += [Resource("custom-model", m["modelName"], m["modelName"])
-              for m in _pages(clients.bedrock, "list_custom_models", "modelSummaries")
+              for m in pages(clients.bedrock, "list_custom_models", "modelSummaries")
               if _tagged(clients.bedrock, m["modelArn"], settings)]
     found += _knowledge_bases(clients, settings)
     vectors = resource_name(settings, "vectors")
@@ -163,7 +187,9 @@ def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resourc
 
 def _knowledge_bases(clients: Clients, settings: BedrockSettings) -> list[Resource]:
     found = []
-    for summary in clients.bedrock_agent.list_knowledge_bases().get("knowledgeBaseSummaries", []):
+    for summary in pages(clients.bedrock_agent, "list_knowledge_bases", "knowledgeBaseSummaries"):
+        if summary["status"] == "DELETING":
+            continue  # a second teardown: already on its way out
         arn = clients.bedrock_agent.get_knowledge_base(knowledgeBaseId=summary["knowledgeBaseId"])["knowledgeBase"]["knowledgeBaseArn"]
         if clients.bedrock_agent.list_tags_for_resource(resourceArn=arn).get("tags", {}).get(TAG_KEY) == settings.study_tag:
             found.append(Resource("knowledge-base", summary["name"], summary["knowledgeBaseId"]))
@@ -179,7 +205,7 @@ def _study_storage(clients: Clients, settings: BedrockSettings) -> list[Resource
             return []
         tags = []  # NoSuchTagSet: a bucket the user brought
     if {"Key": TAG_KEY, "Value": settings.study_tag} in tags:
-        return [Resource("s3-bucket", settings.bucket, settings.bucket)]
+        return [Resource("s3-bucket", f"s3://{settings.bucket}/{settings.study_tag}/", settings.bucket)]
     listed = clients.s3.list_objects_v2(Bucket=settings.bucket, Prefix=f"{settings.study_tag}/", MaxKeys=1)
     return [Resource("s3-prefix", f"s3://{settings.bucket}/{settings.study_tag}/", settings.bucket)] if listed.get("KeyCount") else []
 
@@ -194,26 +220,37 @@ def _delete(clients: Clients, resource: Resource) -> None:
     elif resource.kind == "custom-model":
         clients.bedrock.delete_custom_model(modelIdentifier=resource.identifier)
     elif resource.kind == "knowledge-base":
-        for source in clients.bedrock_agent.list_data_sources(knowledgeBaseId=resource.identifier).get("dataSourceSummaries", []):
+        for source in pages(clients.bedrock_agent, "list_data_sources", "dataSourceSummaries", knowledgeBaseId=resource.identifier):
             clients.bedrock_agent.delete_data_source(knowledgeBaseId=resource.identifier, dataSourceId=source["dataSourceId"])
         clients.bedrock_agent.delete_knowledge_base(knowledgeBaseId=resource.identifier)
     elif resource.kind == "vector-bucket":
-        for index in clients.s3vectors.list_indexes(vectorBucketName=resource.identifier).get("indexes", []):
+        for index in pages(clients.s3vectors, "list_indexes", "indexes", vectorBucketName=resource.identifier):
             clients.s3vectors.delete_index(vectorBucketName=resource.identifier, indexName=index["indexName"])
         clients.s3vectors.delete_vector_bucket(vectorBucketName=resource.identifier)
     elif resource.kind in ("s3-bucket", "s3-prefix"):
-        prefix = resource.name.split("/", 3)[3] if resource.kind == "s3-prefix" else ""
+        prefix = resource.name.split("/", 3)[3]  # s3://bucket/<study_tag>/
         for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=resource.identifier, Prefix=prefix):
             for item in page.get("Contents", []):
                 clients.s3.delete_object(Bucket=resource.identifier, Key=item["Key"])
-        if resource.kind == "s3-bucket":
+        if resource.kind == "s3-bucket" and not clients.s3.list_objects_v2(Bucket=resource.identifier, MaxKeys=1).get("KeyCount"):
             clients.s3.delete_bucket(Bucket=resource.identifier)
 
 
+class TeardownIncomplete(RuntimeError):
+    """Some resources could not be removed; the message lists them with the service's reason."""
+
+
 def teardown(clients: Clients, settings: BedrockSettings, dry_run: bool = False) -> list[Resource]:
-    """Remove every resource of the study (found by tag); with dry_run, only list them. Safe to repeat."""
+    """Remove every resource of the study (found by tag); with dry_run, only list them. Safe to repeat:
+    one that fails to go does not stop the others, and all failures are reported at the end."""
     found = study_resources(clients, settings)
-    if not dry_run:
-        for resource in found:
+    failed = []
+    for resource in [] if dry_run else found:
+        try:
             _delete(clients, resource)
+        except ClientError as exc:
+            failed.append(f"{resource.kind} {resource.name}: {exc.response['Error']['Code']}: "
+                          f"{exc.response['Error'].get('Message', '')}")
+    if failed:
+        raise TeardownIncomplete("not removed (run teardown again once they settle):\n  " + "\n  ".join(failed))
     return found

@@ -64,8 +64,8 @@ def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int) -> 
 
 
 def _doc_id(uri: str) -> str:
-    """s3://bucket/<tag>/corpus/<service>/<operation>.txt -> <service>/<operation>, the offline doc id."""
-    tail = uri.split("/corpus/", 1)[-1]
+    """s3://bucket/<tag>/<run>/corpus/<service>/<operation>.txt -> <service>/<operation>, the offline doc id."""
+    tail = uri.rpartition("/corpus/")[2]
     return tail.removesuffix(".txt")
 
 
@@ -87,6 +87,8 @@ def run_jobs(jobs: list[Job], store: RecordStore, concurrency: int, desc: str) -
                 record = future.result()
             except ClientError as exc:
                 failures.append({"key": futures[future].key, "error": exc.response["Error"]["Code"]})
+            except Exception as exc:  # timeouts, lost connections: reported like a refusal, asked again next run
+                failures.append({"key": futures[future].key, "error": type(exc).__name__})
             else:
                 store.append([record])  # from this thread only: results arrive here one by one
             bar.update()

@@ -64,7 +64,7 @@ def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_t
     _needs(read_state(run_name), "data", "01_data_prep")
     index_arn = knowledge_base.ensure_vector_index(clients, settings)
     kb = knowledge_base.ensure_knowledge_base(clients, settings, index_arn)
-    source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, chunk_tokens, chunk_overlap)
+    source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, run_name, chunk_tokens, chunk_overlap)
     statistics = knowledge_base.ingest(clients, kb.identifier, source.identifier, sleep=sleep)
     return update_state(run_name, knowledge_base={"id": kb.identifier, "data_source": source.identifier,
                                                   "index_arn": index_arn, "ingestion": statistics})["knowledge_base"]
@@ -100,7 +100,7 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
         uris["train"], uris["validation"])
     finished = customization.wait_for_job(clients, job.name, sleep=sleep)
     serving = resources.ensure_serving(clients, settings, finished["outputModelArn"], resources.resource_name(
-        settings, cfg.model, "serve"))
+        settings, job.name.removeprefix(f"{settings.study_tag}-"), "serve"))
     _wait_until_serving(clients, serving, sleep)
     models = read_state(cfg.run_name).get("models", {}) | {cfg.model: {
         "job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,
