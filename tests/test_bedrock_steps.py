@@ -124,3 +124,27 @@ def test_inference_then_judging_fill_the_offline_stores(run):
     assert len(results.read_latency("unit", "micro", questions)) == 4  # the one sampled question, four ways
     scored = judging.read_scored("unit", "micro", answers, questions)
     assert set(scored["judge"]) == set(settings.judge_models) and (scored["score"] == 8).all()
+
+
+def test_retrieval_table_on_bedrock_searches_by_vector_on_s3_vectors(run):
+    import pandas as pd
+
+    steps.update_state("unit", knowledge_base={"id": "KB12345678"})
+    questions = pd.DataFrame({"id": ["q1", "q2"], "question": ["a?", "b?"], "stratum": ["seen", "unseen"],
+                              "source_doc_id": ["s3/PutObject", "s3/GetObject"]})
+    agent = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
+
+    def hit(doc):
+        uri = f"s3://nova-lab-test-bucket/unit/study/corpus/{doc}.txt"
+        return {"content": {"text": doc}, "location": {"type": "S3", "s3Location": {"uri": uri}}, "score": 0.5,
+                "metadata": {"x-amz-bedrock-kb-source-uri": uri}}
+
+    with Stubber(agent) as stub:
+        for question, found in (("a?", ["s3/PutObject"]), ("b?", ["s3/ListBuckets", "s3/GetObject"])):
+            stub.add_response("retrieve", {"retrievalResults": [hit(d) for d in found]}, {
+                "knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": question},
+                "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 10,
+                                                                         "overrideSearchType": "SEMANTIC"}}})
+        table = steps.retrieval_metrics(Clients(None, None, None, None, None, agent), SETTINGS, "unit", questions)
+    overall = table[table["stratum"] == "all"].iloc[0]
+    assert overall["mode"] == "vector" and overall["recall@1"] == 0.5 and overall["MRR"] == 0.75

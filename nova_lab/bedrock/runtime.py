@@ -49,11 +49,12 @@ def converse(client: Any, model_id: str, user_text: str, max_tokens: int, system
                  response["metrics"]["latencyMs"], round(wall_ms, 1))
 
 
-def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int) -> list[Passage]:
+def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int,
+             search_type: str | None = None) -> list[Passage]:
     """Top-k passages from a Bedrock knowledge base, in the offline retriever's shape."""
-    response = client.retrieve(
-        knowledgeBaseId=knowledge_base_id, retrievalQuery={"text": question},
-        retrievalConfiguration={"vectorSearchConfiguration": {"numberOfResults": top_k}})
+    search = {"numberOfResults": top_k} | ({"overrideSearchType": search_type} if search_type else {})
+    response = client.retrieve(knowledgeBaseId=knowledge_base_id, retrievalQuery={"text": question},
+                               retrievalConfiguration={"vectorSearchConfiguration": search})
     passages = []
     for result in response["retrievalResults"]:
         metadata = result.get("metadata", {})
@@ -61,6 +62,22 @@ def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int) -> 
         chunk = metadata.get("x-amz-bedrock-kb-chunk-id", source)
         passages.append(Passage(str(chunk), _doc_id(source), result["content"]["text"], float(result.get("score", 0.0))))
     return passages
+
+
+SEARCH_TYPES = {"vector": "SEMANTIC", "hybrid": "HYBRID"}  # Bedrock has no keyword-only search
+
+
+class BedrockRetriever:
+    """A Bedrock knowledge base behind the offline `Retriever` protocol, for the same retrieval table.
+    S3 Vectors knowledge bases search by vector only; hybrid needs OpenSearch Serverless."""
+
+    def __init__(self, client: Any, knowledge_base_id: str):
+        self.client, self.knowledge_base_id = client, knowledge_base_id
+
+    def retrieve(self, query: str, k: int = 5, mode: str = "vector") -> list[Passage]:
+        if mode not in SEARCH_TYPES:
+            raise ValueError(f"mode = {mode!r}: a Bedrock knowledge base searches by {sorted(SEARCH_TYPES)}")
+        return retrieve(self.client, self.knowledge_base_id, query, k, SEARCH_TYPES[mode])
 
 
 def _doc_id(uri: str) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nova_lab import judging as judging_step
-from nova_lab import paths, results
+from nova_lab import paths, results, retrieval_eval
 from nova_lab.bedrock import answering, customization, knowledge_base, resources, runtime
 from nova_lab.bedrock.plan import MODEL_IDS
 from nova_lab.bedrock.resources import Clients
@@ -68,6 +68,14 @@ def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_t
     statistics = knowledge_base.ingest(clients, kb.identifier, source.identifier, sleep=sleep)
     return update_state(run_name, knowledge_base={"id": kb.identifier, "data_source": source.identifier,
                                                   "index_arn": index_arn, "ingestion": statistics})["knowledge_base"]
+
+
+def retrieval_metrics(clients: Clients, settings: BedrockSettings, run_name: str, questions: pd.DataFrame) -> pd.DataFrame:
+    """Step 02's retrieval table (recall@k, MRR) through Retrieve, with the search modes the store has."""
+    kb = _needs(read_state(run_name), "knowledge_base", "02_kb_build")
+    modes = ("vector",) if settings.vector_store == "s3_vectors" else ("hybrid", "vector")
+    retriever = runtime.BedrockRetriever(clients.agent_runtime, kb["id"])
+    return retrieval_eval.summarize(retrieval_eval.rank_of_source(retriever, questions, modes))
 
 
 def _wait_until_serving(clients: Clients, serving: resources.Resource, sleep: Callable[[float], None]) -> None:
