@@ -19,6 +19,7 @@ import numpy as np
 
 from nova_lab import embeddings
 from nova_lab.json_replies import first_object_with
+from nova_lab.registry import registrar
 
 RUBRIC_VERSION = "r2"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
@@ -61,13 +62,7 @@ class Judge(Protocol):
 
 
 JUDGES: dict[str, Callable[[], Judge]] = {}
-
-
-def register(name: str) -> Callable:
-    def wrap(factory: Callable[[], Judge]) -> Callable[[], Judge]:
-        JUDGES[name] = factory
-        return factory
-    return wrap
+register = registrar(JUDGES)
 
 
 def value_pattern(value: str) -> re.Pattern:

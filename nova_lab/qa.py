@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 import pandas as pd
 
 from nova_lab.caching import fingerprint
+from nova_lab.registry import registrar
 from nova_lab.qa_templates import TEMPLATES
 
 QA_COLUMNS = [
@@ -41,13 +42,7 @@ class QAGenerator(Protocol):
 
 
 GENERATORS: dict[str, Callable[[], QAGenerator]] = {}
-
-
-def register(name: str) -> Callable:
-    def wrap(factory: Callable[[], QAGenerator]) -> Callable[[], QAGenerator]:
-        GENERATORS[name] = factory
-        return factory
-    return wrap
+register = registrar(GENERATORS)
 
 
 def join_list(items: list[str]) -> str:
