@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from nova_lab import nova_format, paths
-from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
+from nova_lab.caching import file_digest, fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.corpus import Corpus, botocore_version, extract_corpus
 from nova_lab.leakage import leakage_report
 from nova_lab.params import DataPrepParams
@@ -69,6 +69,11 @@ def prepare(cfg: DataPrepParams) -> PreparedData:
                                                         corpus.documents["text"].tolist()),
     })
     return PreparedData(folder, corpus, qa, leakage, files)
+
+
+def data_digests(run_name: str) -> dict[str, str]:
+    """The Nova files' digests: what a fine-tuning run (local or on Bedrock) is keyed by."""
+    return {split: file_digest(nova_file(run_name, split)) for split in ("train", "validation")}
 
 
 def read_documents(run_name: str) -> pd.DataFrame:

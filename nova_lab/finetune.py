@@ -21,8 +21,8 @@ from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from nova_lab import models, prompts
-from nova_lab.caching import fingerprint, file_digest, is_fresh, read_manifest, write_manifest
-from nova_lab.data_prep import nova_file
+from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
+from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
 from nova_lab.params import FineTuneParams
 from nova_lab.results import model_dir
@@ -51,10 +51,6 @@ def tokenize_record(tokenizer: Any, record: dict, max_tokens: int) -> dict[str, 
 
 def load_split(run_name: str, split: str, tokenizer: Any, max_tokens: int) -> list[dict[str, list[int]]]:
     return [tokenize_record(tokenizer, r, max_tokens) for r in read_validated(nova_file(run_name, split))]
-
-
-def data_digests(run_name: str) -> dict[str, str]:
-    return {split: file_digest(nova_file(run_name, split)) for split in ("train", "validation")}
 
 
 def run_key(cfg: FineTuneParams) -> str:

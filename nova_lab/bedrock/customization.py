@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import time
+from functools import partial
 from typing import Any, Callable
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import Clients
 
 DONE, FAILED = "Completed", ("Failed", "Stopped")
@@ -26,10 +28,9 @@ class CustomizationFailed(RuntimeError):
 def wait_for_job(clients: Clients, job_name: str, sleep: Callable[[float], None] = time.sleep,
                  first_delay: float = 30.0, max_delay: float = 300.0) -> dict[str, Any]:
     """Poll the job with growing delays, showing its stage; returns the finished job's description."""
-    delay = first_delay
+    fetch = partial(clients.bedrock.get_model_customization_job, jobIdentifier=job_name)
     with tqdm(desc=f"customization {job_name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        while True:
-            job = clients.bedrock.get_model_customization_job(jobIdentifier=job_name)
+        for job in poll(fetch, first_delay, max_delay, sleep):
             stages = job.get("statusDetails", {})
             stage = next((name for name, detail in stages.items() if detail.get("status") == "InProgress"), "")
             bar.set_postfix_str(f"{job['status']} {stage}".strip(), refresh=True)
@@ -37,8 +38,6 @@ def wait_for_job(clients: Clients, job_name: str, sleep: Callable[[float], None]
                 return job
             if job["status"] in FAILED:
                 raise CustomizationFailed(f"customization job {job_name} {job['status']}: {job.get('failureMessage', '')}")
-            sleep(delay)
-            delay = min(delay * 1.5, max_delay)
 
 
 def _csv(clients: Clients, bucket: str, prefix: str, name: str) -> pd.DataFrame:

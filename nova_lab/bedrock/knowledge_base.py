@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
+from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, pages, request_token, resource_name
 from nova_lab.bedrock.study_data import corpus_prefix
 from nova_lab.params import BedrockSettings
@@ -89,11 +90,13 @@ def ingest(clients: Clients, knowledge_base_id: str, data_source_id: str,
            sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
     """Start an ingestion job and wait for it with back-off and a progress bar; returns its statistics."""
     job = clients.bedrock_agent.start_ingestion_job(knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id)
-    job_id, delay = job["ingestionJob"]["ingestionJobId"], 5.0
+    job_id = job["ingestionJob"]["ingestionJobId"]
+    def fetch() -> dict[str, Any]:
+        return clients.bedrock_agent.get_ingestion_job(
+            knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id, ingestionJobId=job_id)["ingestionJob"]
+
     with tqdm(desc="ingestion", unit="doc") as bar:
-        while True:
-            job = clients.bedrock_agent.get_ingestion_job(
-                knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id, ingestionJobId=job_id)["ingestionJob"]
+        for job in poll(fetch, 5.0, 60.0, sleep):
             statistics = job.get("statistics", {})
             bar.n = statistics.get("numberOfDocumentsScanned", 0)
             bar.set_postfix(status=job["status"], refresh=True)
@@ -101,5 +104,3 @@ def ingest(clients: Clients, knowledge_base_id: str, data_source_id: str,
                 return statistics
             if job["status"] in ("FAILED", "STOPPED"):
                 raise IngestionFailed(f"ingestion job {job_id} {job['status']}: {job.get('failureReasons', [])}")
-            sleep(delay)
-            delay = min(delay * 1.5, 60.0)

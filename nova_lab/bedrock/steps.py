@@ -16,10 +16,10 @@ from nova_lab import judging as judging_step
 from nova_lab import paths, results, retrieval_eval
 from nova_lab.bedrock import answering, customization, knowledge_base, resources, runtime
 from nova_lab.bedrock.plan import MODEL_IDS
+from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.study_data import upload_study_data
-from nova_lab.caching import file_digest
-from nova_lab.data_prep import nova_file
+from nova_lab.data_prep import data_digests
 from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, JudgingParams, ParamsError
 from nova_lab.records import RecordStore
 
@@ -78,31 +78,28 @@ def retrieval_metrics(clients: Clients, settings: BedrockSettings, run_name: str
     return retrieval_eval.summarize(retrieval_eval.rank_of_source(retriever, questions, modes))
 
 
+def _serving_status(clients: Clients, serving: resources.Resource) -> str:
+    if serving.kind == "deployment":
+        return clients.bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving.identifier)["status"]
+    return clients.bedrock.get_provisioned_model_throughput(provisionedModelId=serving.identifier)["status"]
+
+
 def _wait_until_serving(clients: Clients, serving: resources.Resource, sleep: Callable[[float], None]) -> None:
-    delay = 15.0
+    ready = "Active" if serving.kind == "deployment" else "InService"
     with tqdm(desc=f"{serving.kind} {serving.name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        while True:
-            if serving.kind == "deployment":
-                status = clients.bedrock.get_custom_model_deployment(
-                    customModelDeploymentIdentifier=serving.identifier)["status"]
-                ready = status == "Active"
-            else:
-                status = clients.bedrock.get_provisioned_model_throughput(provisionedModelId=serving.identifier)["status"]
-                ready = status == "InService"
+        for status in poll(lambda: _serving_status(clients, serving), 15.0, 120.0, sleep):
             bar.set_postfix_str(status, refresh=True)
-            if ready:
+            if status == ready:
                 return
             if status == "Failed":
                 raise ServingFailed(f"{serving.kind} {serving.name} failed: see the Bedrock console for the reason")
-            sleep(delay)
-            delay = min(delay * 1.5, 120.0)
 
 
 def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
               sleep: Callable[[float], None] = time.sleep) -> pd.DataFrame:
     """The customization job (reused when one exists for this data), its custom model served; the loss history."""
     uris = _needs(read_state(cfg.run_name), "data", "01_data_prep")
-    digest = file_digest(nova_file(cfg.run_name, "train")) + file_digest(nova_file(cfg.run_name, "validation"))
+    digest = "".join(data_digests(cfg.run_name).values())
     job = resources.ensure_customization_job(
         clients, settings, cfg.model, digest, {name: getattr(cfg, name) for name in HYPERPARAMETERS},
         uris["train"], uris["validation"])
