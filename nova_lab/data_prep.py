@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +12,7 @@ from nova_lab.caching import file_digest, fingerprint, is_fresh, read_manifest, 
 from nova_lab.corpus import Corpus, botocore_version, extract_corpus
 from nova_lab.leakage import leakage_report
 from nova_lab.params import DataPrepParams
-from nova_lab.qa import GENERATORS, SplitSizes, build_qa_set
+from nova_lab.qa import GENERATORS, QAGenerator, SplitSizes, build_qa_set
 
 CORPUS_VERSION = 1  # bump when the extraction changes what it writes
 
@@ -34,9 +34,9 @@ def load_corpus(services: list[str]) -> Corpus:
     return Corpus(pd.read_parquet(folder / "documents.parquet"), pd.read_parquet(folder / "facts.parquet"))
 
 
-def build_qa(cfg: DataPrepParams, corpus: Corpus) -> pd.DataFrame:
+def build_qa(cfg: DataPrepParams, corpus: Corpus, generator: QAGenerator | None = None) -> pd.DataFrame:
     sizes = SplitSizes(cfg.n_train, cfg.train_phrasings_per_fact, cfg.n_validation, cfg.n_test)
-    return build_qa_set(corpus.facts, GENERATORS[cfg.qa_generator](), sizes, cfg.seed)
+    return build_qa_set(corpus.facts, generator or GENERATORS[cfg.qa_generator](), sizes, cfg.seed)
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,19 @@ class PreparedData:
     qa: pd.DataFrame
     leakage: pd.DataFrame
     nova_files: dict[str, Path]
+    uploads: dict[str, str] = field(default_factory=dict)  # S3 URIs of the Nova files on `backend: bedrock`
 
 
 def nova_file(run_name: str, split: str) -> Path:
     return data_dir(run_name) / "nova" / f"{split}.jsonl"
 
 
-def prepare(cfg: DataPrepParams) -> PreparedData:
-    """Run step 01 and write its artefacts; the manifest records what they were made from."""
+def prepare(cfg: DataPrepParams, generator: QAGenerator | None = None) -> PreparedData:
+    """Run step 01 and write its artefacts; the manifest records what they were made from.
+    `generator` writes the Q&A pairs when it is not one of the registered offline ones."""
     folder = data_dir(cfg.run_name)
     corpus = load_corpus(cfg.services)
-    qa = build_qa(cfg, corpus)
+    qa = build_qa(cfg, corpus, generator)
     corpus.documents.to_parquet(folder / "documents.parquet")
     corpus.facts.to_parquet(folder / "facts.parquet")
     qa.to_parquet(folder / "qa.parquet")

@@ -55,7 +55,7 @@ def load_split(run_name: str, split: str, tokenizer: Any, max_tokens: int) -> li
 
 def run_key(cfg: FineTuneParams) -> str:
     data = list(data_digests(cfg.run_name).values())
-    settings = cfg.model_dump(exclude={"run_name", "backend", "eval_every_steps"})
+    settings = cfg.model_dump(exclude={"run_name", "backend", "bedrock", "eval_every_steps"})
     return fingerprint(FINETUNE_VERSION, models.MODELS[cfg.model].description, data, settings)
 
 
@@ -110,7 +110,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
         "key": key, "model": cfg.model, "base_model": models.MODELS[cfg.model].description,
         "stands_for": models.MODELS[cfg.model].stands_for,
         "data": data_digests(cfg.run_name),
-        "hyperparameters": cfg.model_dump(exclude={"run_name", "backend"}),
+        "hyperparameters": cfg.model_dump(exclude={"run_name", "backend", "bedrock"}),
         "steps": trainer.state.global_step, "resumed_from": checkpoint,
         "validation_loss_before": json.loads(before_file.read_text()), "validation_loss_after": final_eval,
         "train_loss_first": float(train_losses.iloc[0]) if len(train_losses) else None,

@@ -49,11 +49,11 @@ def panel(names: list[str]) -> list[Judge]:
     return [JUDGES[name]() for name in names]
 
 
-def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
+def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame, judges: list[Judge]) -> pd.DataFrame:
     """Judge every answer; returns the answers in long format, one row per (answer, judge)."""
     store = RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS)
-    judge_all(panel(cfg.judges), items(answers, questions), store)
-    return read_scored(cfg.run_name, cfg.model, answers, questions, cfg.judges)
+    judge_all(judges, items(answers, questions), store)
+    return read_scored(cfg.run_name, cfg.model, answers, questions, [judge.name for judge in judges])
 
 
 def read_scored(run_name: str, model: str, answers: pd.DataFrame, questions: pd.DataFrame,

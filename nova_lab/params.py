@@ -36,19 +36,62 @@ class _Strict(BaseModel):
         return parse(cls, {name: namespace[name] for name in cls.model_fields if name in namespace})
 
 
+class BedrockSettings(_Strict):
+    """Where and how the study runs on Amazon Bedrock (`backend: bedrock`)."""
+
+    region: Literal["us-east-1"] = Field(default="us-east-1", description="Nova fine-tuning runs only in us-east-1")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket for corpus, data and outputs")
+    role_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/.+$",
+                          description="IAM role Bedrock assumes for customization and the knowledge base")
+    study_tag: str = Field(default="nova-lab", pattern=r"^[a-z0-9](-?[a-z0-9]){0,23}$",
+                           description="lower-case letters, digits and single hyphens, at most 24: every resource "
+                                       "is named from it and tagged nova-lab-study=<study_tag>")
+    max_usd: float = Field(gt=0, description="a run whose estimated cost exceeds this refuses to start")
+    allow_provisioned_throughput: bool = Field(
+        default=False, description="serve custom models with provisioned throughput (billed by the hour) instead of on demand")
+    serving_hours: float = Field(default=8, gt=0, le=720,
+                                 description="hours hourly-billed resources stay up (provisioned throughput, OpenSearch)")
+    vector_store: Literal["s3_vectors", "opensearch_serverless"] = "s3_vectors"
+    chunking: Literal["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"] = "FIXED_SIZE"
+    embedding_model: str = "amazon.titan-embed-text-v2:0"
+    judge_models: list[str] = Field(
+        default=["us.anthropic.claude-3-5-sonnet-20240620-v1:0", "us.meta.llama3-1-70b-instruct-v1:0"], min_length=2,
+        description="Converse model ids or inference profiles of the LLM judges")
+    qa_model: str = Field(default="us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+                          description="Converse model id or inference profile that writes Q&A pairs (qa_generator: bedrock)")
+    concurrency: int = Field(default=4, ge=1, le=64, description="Converse requests in flight at once")
+    recording: Literal["off", "record", "replay"] = Field(
+        default="off", description="record every AWS response to outputs/<run_name>/bedrock/recording.jsonl, "
+                                   "or replay them from it with no account and no network")
+
+
 class CommonParams(_Strict):
     run_name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="artefacts go to outputs/<run_name>/")
-    backend: Literal["local"] = Field(description="`local` runs offline on this machine")
+    backend: Literal["local", "bedrock"] = Field(description="`local` runs offline here; `bedrock` on Amazon Bedrock")
+    bedrock: BedrockSettings | None = Field(default=None, description="required with backend: bedrock")
+
+    @model_validator(mode="after")
+    def _bedrock_settings(self) -> "CommonParams":
+        if self.backend == "bedrock" and self.bedrock is None:
+            raise ValueError("backend = 'bedrock' needs a `bedrock:` section (bucket, role_arn, max_usd; see params/bedrock.yaml)")
+        return self
 
 
 class DataPrepParams(CommonParams):
     seed: int = Field(ge=0)
     services: list[str] = Field(min_length=1, description="botocore service names for the corpus")
-    qa_generator: Literal["template"]
+    qa_generator: Literal["template", "bedrock"] = Field(
+        description="`template` writes Q&A pairs from the facts; `bedrock` has an LLM write them (bedrock.qa_model)")
     n_train: int = Field(ge=8, le=20_000, description="training pairs (Nova accepts 8-20,000)")
     train_phrasings_per_fact: int = Field(ge=1, le=2, description="training phrasings of each taught fact")
     n_validation: int = Field(ge=8, description="validation questions (a Nova validation file takes 8 or more)")
     n_test: int = Field(ge=2)
+
+    @model_validator(mode="after")
+    def _generator_on_its_backend(self) -> "DataPrepParams":
+        if self.qa_generator == "bedrock" and self.backend != "bedrock":
+            raise ValueError("qa_generator = 'bedrock' needs backend = 'bedrock' (the LLM is called through Converse)")
+        return self
 
     @field_validator("services")
     @classmethod
@@ -127,40 +170,8 @@ class AnalysisParams(CommonParams):
     bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
 
 
-class BedrockSettings(_Strict):
-    """Where and how the study runs on Amazon Bedrock (`backend: bedrock`)."""
-
-    region: Literal["us-east-1"] = Field(default="us-east-1", description="Nova fine-tuning runs only in us-east-1")
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket for corpus, data and outputs")
-    role_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/.+$",
-                          description="IAM role Bedrock assumes for customization and the knowledge base")
-    study_tag: str = Field(default="nova-lab", pattern=r"^[a-z0-9](-?[a-z0-9]){0,23}$",
-                           description="lower-case letters, digits and single hyphens, at most 24: every resource "
-                                       "is named from it and tagged nova-lab-study=<study_tag>")
-    max_usd: float = Field(gt=0, description="a run whose estimated cost exceeds this refuses to start")
-    allow_provisioned_throughput: bool = Field(
-        default=False, description="serve custom models with provisioned throughput (billed by the hour) instead of on demand")
-    serving_hours: float = Field(default=8, gt=0, le=720,
-                                 description="hours hourly-billed resources stay up (provisioned throughput, OpenSearch)")
-    vector_store: Literal["s3_vectors", "opensearch_serverless"] = "s3_vectors"
-    chunking: Literal["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"] = "FIXED_SIZE"
-    embedding_model: str = "amazon.titan-embed-text-v2:0"
-    judge_models: list[str] = Field(
-        default=["us.anthropic.claude-3-5-sonnet-20240620-v1:0", "us.meta.llama3-1-70b-instruct-v1:0"], min_length=2,
-        description="Converse model ids or inference profiles of the LLM judges")
-    concurrency: int = Field(default=4, ge=1, le=64, description="Converse requests in flight at once")
-
-
 class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):
     model: Literal["micro", "lite"] | None = Field(default=None, description="which Nova size a per-model step runs")
-    backend: Literal["local", "bedrock"] = Field(description="`local` runs offline here; `bedrock` on Amazon Bedrock")
-    bedrock: BedrockSettings | None = Field(default=None, description="required with backend: bedrock")
-
-    @model_validator(mode="after")
-    def _bedrock_settings(self) -> "StudyParams":
-        if self.backend == "bedrock" and self.bedrock is None:
-            raise ValueError("backend = 'bedrock' needs a `bedrock:` section (bucket, role_arn, max_usd; see params/bedrock.yaml)")
-        return self
 
 
 STEP_PARAMS: dict[str, type[_Strict]] = {

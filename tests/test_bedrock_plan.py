@@ -36,6 +36,32 @@ def test_plan_lists_every_step_and_prices_the_tokens():
     assert built.total_usd == pytest.approx(table["usd"].sum())
 
 
+def test_llm_written_qa_and_the_judges_check_set_are_priced():
+    params = load_params(*SMOKE_BEDROCK)
+    table = plan.build(params, ["micro"]).table()
+    assert not table["what"].str.startswith("Q&A pairs").any()  # template Q&A: no LLM call in 01
+    checks = table[table["what"].str.contains("check set")]
+    assert len(checks) == len(params.bedrock.judge_models) and (checks["count"] == params.meta_eval_questions * 6).all()
+    llm_qa = plan.build(params.model_copy(update={"qa_generator": "bedrock"}), ["micro"]).table()
+    line = llm_qa[llm_qa["what"].str.startswith("Q&A pairs")].iloc[0]
+    facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test
+    assert line["count"] == facts and line["usd"] > 0
+
+
+def test_llm_qa_generation_needs_the_bedrock_backend():
+    with pytest.raises(ParamsError, match="qa_generator = 'bedrock' needs backend = 'bedrock'"):
+        load_params(paths.PARAMS / "study.yaml", _write_overlay("qa_generator: bedrock\n"))
+
+
+def test_every_step_gets_the_bedrock_section():
+    from nova_lab.params import STEP_PARAMS, for_step
+
+    params = load_params(*SMOKE_BEDROCK)
+    for step, model in STEP_PARAMS.items():
+        cfg = model(**for_step(params, step))
+        assert cfg.backend == "bedrock" and cfg.bedrock.bucket == "my-nova-lab-bucket", step
+
+
 def test_provisioned_throughput_only_with_opt_in():
     params = load_params(*SMOKE_BEDROCK)
     calls = set(plan.build(params, ["micro"]).table()["call"])

@@ -52,7 +52,7 @@ def test_retrieve_gives_passages_with_offline_doc_ids():
             "metadata": {"x-amz-bedrock-kb-source-uri": uri, "x-amz-bedrock-kb-chunk-id": "c-1"}}]},
             {"knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": "q"},
              "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3}}})
-        [passage] = runtime.retrieve(client, "KB12345678", "q", 3)
+        [passage], _ = runtime.retrieve(client, "KB12345678", "q", 3)
     assert (passage.chunk_id, passage.doc_id, passage.score) == ("c-1", "s3/PutObject", 0.71)
 
 

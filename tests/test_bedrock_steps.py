@@ -8,6 +8,7 @@ from moto import mock_aws
 
 from nova_lab.bedrock import steps
 from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.runtime import BedrockJudge, BedrockRetriever
 from nova_lab.data_prep import nova_file
 from nova_lab.params import BedrockSettings, FineTuneParams, ParamsError
 
@@ -120,16 +121,17 @@ def test_inference_then_judging_fill_the_offline_stores(run):
         answers = results.read_answers("unit", "micro", questions)
         judging_cfg = JudgingParams(run_name="unit", backend="local", model="micro", judges=["semantic", "fact_check"],
                                     meta_eval_questions=2)
-        assert steps.judging(clients, settings, judging_cfg, answers, questions) == 8
+        judges = [BedrockJudge(converse, model_id, concurrency=1) for model_id in settings.judge_models]
+        judging.run(judging_cfg, answers, questions, judges)
     assert len(results.read_latency("unit", "micro", questions)) == 4  # the one sampled question, four ways
     scored = judging.read_scored("unit", "micro", answers, questions)
     assert set(scored["judge"]) == set(settings.judge_models) and (scored["score"] == 8).all()
 
 
-def test_retrieval_table_on_bedrock_searches_by_vector_on_s3_vectors(run):
+def test_retrieval_table_through_retrieve_is_the_offline_one(run):
     import pandas as pd
 
-    steps.update_state("unit", knowledge_base={"id": "KB12345678"})
+    from nova_lab import retrieval_eval
     questions = pd.DataFrame({"id": ["q1", "q2"], "question": ["a?", "b?"], "stratum": ["seen", "unseen"],
                               "source_doc_id": ["s3/PutObject", "s3/GetObject"]})
     agent = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
@@ -145,6 +147,7 @@ def test_retrieval_table_on_bedrock_searches_by_vector_on_s3_vectors(run):
                 "knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": question},
                 "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 10,
                                                                          "overrideSearchType": "SEMANTIC"}}})
-        table = steps.retrieval_metrics(Clients(None, None, None, None, None, agent), SETTINGS, "unit", questions)
+        retriever = BedrockRetriever(agent, "KB12345678")
+        table = retrieval_eval.summarize(retrieval_eval.rank_of_source(retriever, questions, ("vector",)))
     overall = table[table["stratum"] == "all"].iloc[0]
     assert overall["mode"] == "vector" and overall["recall@1"] == 0.5 and overall["MRR"] == 0.75

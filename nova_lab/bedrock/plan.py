@@ -13,6 +13,7 @@ import pandas as pd
 
 from nova_lab.bedrock import pricing
 from nova_lab.data_prep import load_corpus
+from nova_lab.meta_eval import VARIANTS
 from nova_lab.params import ParamsError, StudyParams
 
 MODEL_IDS = {"micro": "amazon.nova-micro-v1:0", "lite": "amazon.nova-lite-v1:0"}
@@ -24,12 +25,15 @@ PROMPT_TOKENS = 60  # system prompt + question
 TRAINING_RECORD_TOKENS = 80  # system + question + one-sentence answer
 JUDGE_PROMPT_TOKENS = 330  # rubric, question, reference, answer
 JUDGE_REPLY_TOKENS = 60
+QA_PROMPT_TOKENS = 850  # instructions, the fact and up to 3,000 characters of its document
+QA_REPLY_TOKENS = 250  # four question/answer pairs as JSON
+META_EVAL_ANSWERS = len(VARIANTS)  # answers of known rank per check question
 ASSUMPTIONS = [
     f"{TOKENS_PER_WORD} tokens per word of corpus text; {BEDROCK_CHUNK_TOKENS}-token chunks, {EMBEDDING_DIMENSIONS}-d float32 vectors",
     f"prompts: {PROMPT_TOKENS} tokens + rag_top_k x {BEDROCK_CHUNK_TOKENS} for RAG; every answer runs to max_new_tokens",
     f"training: {TRAINING_RECORD_TOKENS} tokens a record, times epochCount",
     f"judging: {JUDGE_PROMPT_TOKENS} tokens in and {JUDGE_REPLY_TOKENS} out per answer and judge",
-    "the Q&A set is the offline one (qa_generator: template): no LLM calls in 01",
+    f"Q&A generation (qa_generator: bedrock): one call per fact, {QA_PROMPT_TOKENS} tokens in and {QA_REPLY_TOKENS} out",
     "on-demand custom model deployments bill tokens at the base model's rate",
 ]
 
@@ -81,6 +85,11 @@ def _shared_steps(plan: Plan, params: StudyParams) -> None:
     corpus_tokens = stats["words"] * TOKENS_PER_WORD
     chunks = int(corpus_tokens / BEDROCK_CHUNK_TOKENS) + stats["documents"]
     prefix = f"s3://{settings.bucket}/{settings.study_tag}"
+    if params.qa_generator == "bedrock":
+        facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test
+        usd, items = _tokens_cost(settings.qa_model, facts * QA_PROMPT_TOKENS, facts * QA_REPLY_TOKENS)
+        plan.add("01_data_prep", "bedrock-runtime", "Converse", f"Q&A pairs by {settings.qa_model}, one call per fact",
+                 facts, usd, items)
     plan.add("01_data_prep", "s3", "CreateBucket", f"{settings.bucket}, tagged (reused if it exists)", 1)
     plan.add("01_data_prep", "s3", "PutObject", f"corpus documents -> {prefix}/corpus/", stats["documents"],
              pricing.cost("s3/storage", stats["words"] * 7 / 1e9), ("s3/storage",))
@@ -128,6 +137,10 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
         answers = n * 4
         usd, items = _tokens_cost(judge, answers * JUDGE_PROMPT_TOKENS, answers * JUDGE_REPLY_TOKENS)
         plan.add("05_judging", "bedrock-runtime", "Converse", f"judge {judge} on {model}'s answers", answers, usd, items)
+        checks = params.meta_eval_questions * META_EVAL_ANSWERS
+        usd, items = _tokens_cost(judge, checks * JUDGE_PROMPT_TOKENS, checks * JUDGE_REPLY_TOKENS)
+        plan.add("05_judging", "bedrock-runtime", "Converse", f"judge {judge} on the check set of answers of known rank",
+                 checks, usd, items)
 
 
 def build(params: StudyParams, models: list[str]) -> Plan:

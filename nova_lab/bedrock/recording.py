@@ -2,21 +2,30 @@
 
 Hooked into botocore's events, so any client records or replays without a wrapper: a recorded
 Bedrock study re-renders offline, and the tests run the Bedrock path end to end. A request is
-matched by service, operation and parameters (idempotency tokens left out: they may be random).
+matched by service, operation and parameters (idempotency tokens left out: they may be random);
+an error the call ended with (after botocore's retries) is recorded and raised again on replay.
+A streamed body (an S3 object) is read once, kept in the file as base64 and handed on unchanged;
+each call's wall time is kept too, so replayed latencies are the recorded ones, not the replay's.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
 from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
 
 from nova_lab.caching import fingerprint
 
 IGNORED = {"clientToken", "clientRequestToken"}
+BODY = "__streamed_body_base64__"
+RECORDED_WALL_MS = "NovaLabRecordedWallMs"  # a replayed response's wall time is the recorded one
 
 
 class ReplayMissing(LookupError):
@@ -32,9 +41,12 @@ class Recording:
         self.path, self.mode, self.lock = path, mode, threading.Lock()
         self.responses: dict[str, Any] = {}
         if mode == "replay":
+            if not path.is_file():
+                raise ReplayMissing(f"no recording at {path}: run with `recording: record` (and an account) first")
             for line in path.read_text().splitlines():
                 entry = json.loads(line)
-                self.responses[entry["key"]] = entry["response"]
+                self.responses[entry["key"]] = (entry.get("status", 200), entry["response"] | {
+                    "ResponseMetadata": {RECORDED_WALL_MS: entry.get("wall_ms")}})
 
     def attach(self, client: Any) -> Any:
         """Make `client` record or replay; returns it."""
@@ -49,12 +61,19 @@ class Recording:
     @staticmethod
     def _remember_key(params: dict, model: Any, context: dict, **kwargs: Any) -> None:
         context["nova_lab_key"] = request_key(model.service_model.service_name, model.name, params)
+        context["nova_lab_started"] = time.perf_counter()
 
     def _record(self, http_response: Any, parsed: dict, context: dict, model: Any, **kwargs: Any) -> None:
-        if http_response.status_code >= 300:
-            return  # an error is not an answer: a replay without it asks again (and says it is missing)
-        response = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
-        line = json.dumps({"key": context["nova_lab_key"], "operation": model.name, "response": response}, default=str)
+        response = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}  # an error too: HeadBucket's 404 is an answer
+        for name, value in response.items():
+            if isinstance(value, StreamingBody):
+                data = value.read()
+                parsed[name] = _stream(data)  # the caller reads what it would have read
+                response[name] = {BODY: base64.b64encode(data).decode()}
+        wall_ms = round((time.perf_counter() - context["nova_lab_started"]) * 1000, 1)
+        parsed.setdefault("ResponseMetadata", {})[RECORDED_WALL_MS] = wall_ms  # the caller sees what replay will
+        line = json.dumps({"key": context["nova_lab_key"], "operation": model.name, "response": response,
+                           "status": http_response.status_code, "wall_ms": wall_ms}, default=str)
         with self.lock, open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
@@ -63,4 +82,11 @@ class Recording:
         if key not in self.responses:
             raise ReplayMissing(f"{self.path} holds no response to {model.name} with these parameters; "
                                 f"record the run again with a Bedrock account")
-        return AWSResponse("replay://", 200, {}, None), dict(self.responses[key])
+        status, recorded = self.responses[key]
+        response = {name: _stream(base64.b64decode(value[BODY])) if isinstance(value, dict) and BODY in value else value
+                    for name, value in recorded.items()}
+        return AWSResponse("replay://", status, {}, None), response  # botocore raises a recorded error again
+
+
+def _stream(data: bytes) -> StreamingBody:
+    return StreamingBody(io.BytesIO(data), len(data))

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 from tqdm.auto import tqdm
 
+from nova_lab.bedrock.recording import RECORDED_WALL_MS
 from nova_lab.judges import Item, Verdict, judge_prompt, parse_verdict
 from nova_lab.knowledge_base import Passage
 from nova_lab.nova_format import SYSTEM_PROMPT
@@ -42,17 +43,23 @@ def converse(client: Any, model_id: str, user_text: str, max_tokens: int, system
         modelId=model_id, system=[{"text": system}],
         messages=[{"role": "user", "content": [{"text": user_text}]}],
         inferenceConfig={"maxTokens": max_tokens, "temperature": 0.0})
-    wall_ms = (time.perf_counter() - started) * 1000
     usage = response["usage"]
     text = "".join(block.get("text", "") for block in response["output"]["message"]["content"]).strip()
     return Reply(text, usage["inputTokens"], usage["outputTokens"], usage["totalTokens"], response["stopReason"],
-                 response["metrics"]["latencyMs"], round(wall_ms, 1))
+                 response["metrics"]["latencyMs"], wall_ms(response, started))
+
+
+def wall_ms(response: dict[str, Any], started: float) -> float:
+    """A call's wall time in ms: measured since `started`, or the recorded one when the response is replayed."""
+    recorded = response.get("ResponseMetadata", {}).get(RECORDED_WALL_MS)
+    return round(recorded if recorded is not None else (time.perf_counter() - started) * 1000, 1)
 
 
 def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int,
-             search_type: str | None = None) -> list[Passage]:
-    """Top-k passages from a Bedrock knowledge base, in the offline retriever's shape."""
+             search_type: str | None = None) -> tuple[list[Passage], float]:
+    """Top-k passages from a Bedrock knowledge base, in the offline retriever's shape, and the wall time in ms."""
     search = {"numberOfResults": top_k} | ({"overrideSearchType": search_type} if search_type else {})
+    started = time.perf_counter()
     response = client.retrieve(knowledgeBaseId=knowledge_base_id, retrievalQuery={"text": question},
                                retrievalConfiguration={"vectorSearchConfiguration": search})
     passages = []
@@ -61,7 +68,7 @@ def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int,
         source = metadata.get("x-amz-bedrock-kb-source-uri") or result["location"].get("s3Location", {}).get("uri", "")
         chunk = metadata.get("x-amz-bedrock-kb-chunk-id", source)
         passages.append(Passage(str(chunk), _doc_id(source), result["content"]["text"], float(result.get("score", 0.0))))
-    return passages
+    return passages, wall_ms(response, started)
 
 
 SEARCH_TYPES = {"vector": "SEMANTIC", "hybrid": "HYBRID"}  # Bedrock has no keyword-only search
@@ -77,7 +84,7 @@ class BedrockRetriever:
     def retrieve(self, query: str, k: int = 5, mode: str = "vector") -> list[Passage]:
         if mode not in SEARCH_TYPES:
             raise ValueError(f"mode = {mode!r}: a Bedrock knowledge base searches by {sorted(SEARCH_TYPES)}")
-        return retrieve(self.client, self.knowledge_base_id, query, k, SEARCH_TYPES[mode])
+        return retrieve(self.client, self.knowledge_base_id, query, k, SEARCH_TYPES[mode])[0]
 
 
 def _doc_id(uri: str) -> str:

@@ -12,15 +12,15 @@ from typing import Any, Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
-from nova_lab import judging as judging_step
-from nova_lab import paths, results, retrieval_eval
-from nova_lab.bedrock import answering, customization, knowledge_base, resources, runtime
+from nova_lab import paths, results
+from nova_lab.bedrock import answering, customization, knowledge_base, resources
 from nova_lab.bedrock.plan import MODEL_IDS
 from nova_lab.bedrock.polling import poll
+from nova_lab.bedrock.recording import Recording
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.data_prep import data_digests
-from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, JudgingParams, ParamsError
+from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, ParamsError
 from nova_lab.records import RecordStore
 
 HYPERPARAMETERS = ("epochCount", "learningRate", "learningRateWarmupSteps")  # what a Nova job takes
@@ -32,6 +32,17 @@ class ServingFailed(RuntimeError):
 
 def state_path(run_name: str) -> Path:
     return paths.run_dir(run_name, "bedrock") / "state.json"
+
+
+def open_clients(settings: BedrockSettings, run_name: str) -> Clients:
+    """The run's AWS clients, recording every response to (or replaying it from) the run's
+    `bedrock/recording.jsonl` when `settings.recording` asks for it."""
+    clients = Clients.create(settings)
+    if settings.recording != "off":
+        recording = Recording(state_path(run_name).with_name("recording.jsonl"), settings.recording)
+        for client in vars(clients).values():
+            recording.attach(client)
+    return clients
 
 
 def read_state(run_name: str) -> dict[str, Any]:
@@ -68,14 +79,6 @@ def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_t
     statistics = knowledge_base.ingest(clients, kb.identifier, source.identifier, sleep=sleep)
     return update_state(run_name, knowledge_base={"id": kb.identifier, "data_source": source.identifier,
                                                   "index_arn": index_arn, "ingestion": statistics})["knowledge_base"]
-
-
-def retrieval_metrics(clients: Clients, settings: BedrockSettings, run_name: str, questions: pd.DataFrame) -> pd.DataFrame:
-    """Step 02's retrieval table (recall@k, MRR) through Retrieve, with the search modes the store has."""
-    kb = _needs(read_state(run_name), "knowledge_base", "02_kb_build")
-    modes = ("vector",) if settings.vector_store == "s3_vectors" else ("hybrid", "vector")
-    retriever = runtime.BedrockRetriever(clients.agent_runtime, kb["id"])
-    return retrieval_eval.summarize(retrieval_eval.rank_of_source(retriever, questions, modes))
 
 
 def _serving_status(clients: Clients, serving: resources.Resource) -> str:
@@ -131,12 +134,3 @@ def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams,
     answers = store.frame()
     latency.append(answers[answers["question_id"].isin(sample) & ~answers["key"].isin(timed)].to_dict("records"))
     return progress
-
-
-def judging(clients: Clients, settings: BedrockSettings, cfg: JudgingParams, answers: pd.DataFrame,
-            questions: pd.DataFrame) -> int:
-    """The LLM judges of the study (ids from the settings) on every answer; returns the verdicts made now."""
-    judges = [runtime.BedrockJudge(clients.bedrock_runtime, model_id, settings.concurrency)
-              for model_id in settings.judge_models]
-    store = RecordStore(results.judgments_path(cfg.run_name, cfg.model), judging_step.JUDGMENT_COLUMNS)
-    return judging_step.judge_all(judges, judging_step.items(answers, questions), store)

@@ -1,0 +1,93 @@
+"""Each notebook's work on the backend its parameters name: this machine (`local`) or Amazon Bedrock.
+
+The notebooks call these and show what comes back; both backends return the same shapes and
+write the same stores (answers, verdicts), so what follows in a notebook, and the analysis,
+does not care where the models ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from nova_lab import data_prep, finetune, inference, judging, kb_build
+from nova_lab.bedrock import steps
+from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
+from nova_lab.bedrock.runtime import BedrockJudge, BedrockRetriever
+from nova_lab.judges import Judge
+from nova_lab.knowledge_base import MODES, Mode, Retriever
+from nova_lab.params import CommonParams, DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
+from nova_lab.records import RecordStore
+
+
+def _clients(cfg: CommonParams) -> steps.Clients:
+    return steps.open_clients(cfg.bedrock, cfg.run_name)
+
+
+def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
+    """Step 01 here; on Bedrock the Q&A pairs may come from an LLM, and the corpus and Nova files go to S3."""
+    if cfg.backend == "local":
+        return data_prep.prepare(cfg)
+    clients = _clients(cfg)
+    generator = None
+    if cfg.qa_generator == "bedrock":
+        store = RecordStore(steps.state_path(cfg.run_name).with_name("qa_replies.jsonl"), REPLY_COLUMNS)
+        generator = BedrockQAGenerator(clients.bedrock_runtime, cfg.bedrock.qa_model,
+                                       data_prep.load_corpus(cfg.services).documents, store)
+    prepared = data_prep.prepare(cfg, generator)
+    return dataclasses.replace(prepared, uploads=steps.data_prep(clients, cfg.bedrock, cfg.run_name))
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    build: dict[str, Any]  # what was built: the local manifest, or the Bedrock ids and ingestion statistics
+    retriever: Retriever
+    modes: tuple[Mode, ...]  # the search modes this store has
+
+
+def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
+    """Step 02: LanceDB here; a Bedrock knowledge base (S3 Vectors searches by vector only)."""
+    if cfg.backend == "local":
+        return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES)
+    clients = _clients(cfg)
+    built = steps.kb_build(clients, cfg.bedrock, cfg.run_name, cfg.chunk_tokens, cfg.chunk_overlap)
+    modes: tuple[Mode, ...] = ("vector",) if cfg.bedrock.vector_store == "s3_vectors" else ("hybrid", "vector")
+    return KnowledgeBase(built, BedrockRetriever(clients.agent_runtime, built["id"]), modes)
+
+
+def chunk_report(cfg: KnowledgeBaseParams) -> str:
+    """Chunk lengths and one chunk as the model sees it; Bedrock keeps its chunks to itself."""
+    if cfg.backend == "bedrock":
+        return (f"Bedrock cut the chunks ({cfg.bedrock.chunking}, {cfg.chunk_tokens} tokens, {cfg.chunk_overlap} overlap); "
+                f"the ingestion statistics are in the table above.")
+    chunks = kb_build.read_chunks(cfg.run_name)
+    lengths = chunks["text"].str.len().describe().round(0).to_string()
+    return f"{lengths}\n\n{chunks['text'].iloc[len(chunks) // 2]}"
+
+
+def fine_tune(cfg: FineTuneParams) -> finetune.FineTuneResult:
+    """Step 03: LoRA here; on Bedrock a customization job, its model served, its loss curves read back."""
+    if cfg.backend == "local":
+        return finetune.fine_tune(cfg)
+    history = steps.fine_tune(_clients(cfg), cfg.bedrock, cfg)
+    served = steps.read_state(cfg.run_name)["models"][cfg.model]
+    hyperparameters = {name: getattr(cfg, name) for name in steps.HYPERPARAMETERS}
+    return finetune.FineTuneResult({**served, "hyperparameters": hyperparameters}, history)
+
+
+def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
+    """Step 04: the four configurations into the model's answer and latency stores; returns the progress."""
+    if cfg.backend == "local":
+        return inference.run(cfg, questions, kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k))
+    return steps.inference(_clients(cfg), cfg.bedrock, cfg, questions)
+
+
+def judge_panel(cfg: JudgingParams) -> list[Judge]:
+    """Step 05's panel: the offline judges here; on Bedrock the study's LLM judges (`bedrock.judge_models`)."""
+    if cfg.backend == "local":
+        return judging.panel(cfg.judges)
+    client = _clients(cfg).bedrock_runtime
+    return [BedrockJudge(client, model_id, cfg.bedrock.concurrency) for model_id in cfg.bedrock.judge_models]

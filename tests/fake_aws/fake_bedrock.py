@@ -1,0 +1,217 @@
+"""A stand-in for S3, S3 Vectors, Bedrock and its knowledge bases, for recording a Bedrock study
+with no account. It answers at botocore's `before-call` event, after the request was validated
+against the service model, and every response it gives is validated against the model's output
+shape (as `botocore.stub.Stubber` does), so what gets recorded is what the services could send.
+
+Its answers are made up (a judge scores word overlap): it is for testing the wiring, never a result.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
+from botocore.validate import ParamValidator
+
+ACCOUNT, REGION, NOW = "123456789012", "us-east-1", "2026-11-25T00:00:00Z"
+KB_ID, SOURCE_ID, JOB_ID = "KBFAKE0001", "DSFAKE0001", "INGFAKE001"
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+class FakeBedrock:
+    """Its state is kept in a file, so each notebook's kernel sees what the ones before it made."""
+
+    def __init__(self, state: Path) -> None:
+        self.state, self.lock = state, threading.Lock()
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.buckets: set[str] = set()
+        self.made: dict[str, dict[str, Any]] = {}  # kind -> created resource's description
+        if state.exists():
+            self.objects, self.buckets, self.made = pickle.loads(state.read_bytes())
+
+    # --- S3
+    def HeadBucket(self, p):
+        return {} if p["Bucket"] in self.buckets else ("404", "Not Found")
+
+    def CreateBucket(self, p):
+        self.buckets.add(p["Bucket"])
+        return {"Location": f"/{p['Bucket']}"}
+
+    def PutBucketTagging(self, p):
+        return {}
+
+    def PutObject(self, p):
+        body = p["Body"]
+        self.objects[(p["Bucket"], p["Key"])] = body if isinstance(body, bytes) else body.read()
+        return {"ETag": '"fake"'}
+
+    def DeleteObject(self, p):
+        self.objects.pop((p["Bucket"], p["Key"]), None)
+        return {}
+
+    def ListObjectsV2(self, p):
+        keys = sorted(k for b, k in self.objects if b == p["Bucket"] and k.startswith(p.get("Prefix", "")))
+        return {"Contents": [{"Key": k, "Size": len(self.objects[(p["Bucket"], k)])} for k in keys],
+                "KeyCount": len(keys), "IsTruncated": False}
+
+    def GetObject(self, p):
+        data = self.objects[(p["Bucket"], p["Key"])]
+        return {"Body": StreamingBody(io.BytesIO(data), len(data)), "ContentLength": len(data)}
+
+    # --- S3 Vectors
+    def ListVectorBuckets(self, p):
+        return {"vectorBuckets": [self.made["vector_bucket"]] if "vector_bucket" in self.made else []}
+
+    def CreateVectorBucket(self, p):
+        self.made["vector_bucket"] = {"vectorBucketName": p["vectorBucketName"], "creationTime": NOW,
+                                      "vectorBucketArn": f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{p['vectorBucketName']}"}
+        return {"vectorBucketArn": self.made["vector_bucket"]["vectorBucketArn"]}
+
+    def ListIndexes(self, p):
+        return {"indexes": [self.made["index"]] if "index" in self.made else []}
+
+    def CreateIndex(self, p):
+        arn = f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{p['vectorBucketName']}/index/{p['indexName']}"
+        self.made["index"] = {"vectorBucketName": p["vectorBucketName"], "indexName": p["indexName"],
+                              "indexArn": arn, "creationTime": NOW}
+        return {"indexArn": arn}
+
+    # --- Bedrock knowledge bases
+    def ListKnowledgeBases(self, p):
+        kb = self.made.get("kb")
+        return {"knowledgeBaseSummaries": [{"knowledgeBaseId": KB_ID, "name": kb["name"], "status": "ACTIVE",
+                                            "updatedAt": NOW}] if kb else []}
+
+    def CreateKnowledgeBase(self, p):
+        self.made["kb"] = p
+        return {"knowledgeBase": {
+            "knowledgeBaseId": KB_ID, "name": p["name"], "roleArn": p["roleArn"], "status": "CREATING",
+            "knowledgeBaseArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:knowledge-base/{KB_ID}",
+            "knowledgeBaseConfiguration": p["knowledgeBaseConfiguration"],
+            "storageConfiguration": p["storageConfiguration"], "createdAt": NOW, "updatedAt": NOW}}
+
+    def ListDataSources(self, p):
+        source = self.made.get("source")
+        return {"dataSourceSummaries": [{"knowledgeBaseId": KB_ID, "dataSourceId": SOURCE_ID, "name": source["name"],
+                                         "status": "AVAILABLE", "updatedAt": NOW}] if source else []}
+
+    def CreateDataSource(self, p):
+        self.made["source"] = p
+        return {"dataSource": {"knowledgeBaseId": KB_ID, "dataSourceId": SOURCE_ID, "name": p["name"],
+                               "status": "AVAILABLE", "dataSourceConfiguration": p["dataSourceConfiguration"],
+                               "createdAt": NOW, "updatedAt": NOW}}
+
+    def _ingestion(self, status: str) -> dict:
+        documents = sum(1 for _, key in self.objects if "/corpus/" in key)
+        return {"ingestionJob": {"knowledgeBaseId": KB_ID, "dataSourceId": SOURCE_ID, "ingestionJobId": JOB_ID,
+                                 "status": status, "startedAt": NOW, "updatedAt": NOW,
+                                 "statistics": {"numberOfDocumentsScanned": documents, "numberOfNewDocumentsIndexed": documents}}}
+
+    def StartIngestionJob(self, p):
+        return self._ingestion("STARTING")
+
+    def GetIngestionJob(self, p):
+        return self._ingestion("COMPLETE")
+
+    def Retrieve(self, p):
+        query = _words(p["retrievalQuery"]["text"])
+        corpus = [(key, data.decode()) for (bucket, key), data in self.objects.items() if "/corpus/" in key]
+        ranked = sorted(corpus, key=lambda item: (-len(query & _words(item[1])), item[0]))
+        k = p["retrievalConfiguration"]["vectorSearchConfiguration"]["numberOfResults"]
+        results = []
+        for key, text in ranked[:k]:
+            uri = f"s3://{self.made['source']['dataSourceConfiguration']['s3Configuration']['bucketArn'].split(':::')[1]}/{key}"
+            results.append({"content": {"text": text[:600], "type": "TEXT"}, "score": 0.5,
+                            "location": {"type": "S3", "s3Location": {"uri": uri}},
+                            "metadata": {"x-amz-bedrock-kb-source-uri": uri, "x-amz-bedrock-kb-chunk-id": f"{key}#0"}})
+        return {"retrievalResults": results}
+
+    # --- Bedrock model customization and serving
+    def ListModelCustomizationJobs(self, p):
+        return {"modelCustomizationJobSummaries": []}
+
+    def CreateModelCustomizationJob(self, p):
+        output = p["outputDataConfig"]["s3Uri"].removeprefix("s3://")
+        bucket, _, prefix = output.partition("/")
+        self.objects[(bucket, f"{prefix}job/step_wise_training_metrics.csv")] = \
+            b"step_number,epoch_number,training_loss\n1,0,2.5\n2,0,1.9\n3,1,1.2\n"
+        self.objects[(bucket, f"{prefix}job/validation_metrics.csv")] = b"step_number,epoch_number,validation_loss\n3,1,1.4\n"
+        self.made["job"] = p
+        return {"jobArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{p['jobName']}"}
+
+    def GetModelCustomizationJob(self, p):
+        job = self.made["job"]
+        return {"jobArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{job['jobName']}",
+                "jobName": job["jobName"], "outputModelName": job["customModelName"], "status": "Completed",
+                "outputModelArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{job['customModelName']}",
+                "roleArn": job["roleArn"], "creationTime": NOW, "baseModelArn": job["baseModelIdentifier"],
+                "trainingDataConfig": job["trainingDataConfig"], "outputDataConfig": job["outputDataConfig"],
+                "validationDataConfig": job["validationDataConfig"],
+                "hyperParameters": job["hyperParameters"]}
+
+    def ListCustomModelDeployments(self, p):
+        return {"modelDeploymentSummaries": []}
+
+    def CreateCustomModelDeployment(self, p):
+        self.made["deployment"] = p
+        return {"customModelDeploymentArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/fake0001"}
+
+    def GetCustomModelDeployment(self, p):
+        d = self.made["deployment"]
+        return {"customModelDeploymentArn": p["customModelDeploymentIdentifier"], "modelDeploymentName": d["modelDeploymentName"],
+                "modelArn": d["modelArn"], "createdAt": NOW, "status": "Active"}
+
+    # --- Converse: an answer, or a verdict by word overlap with the reference
+    def Converse(self, p):
+        prompt = p["messages"][0]["content"][0]["text"]
+        if "Reference answer:" in prompt:
+            reference = re.search(r"Reference answer: (.*)", prompt).group(1)
+            answer = re.search(r"Answer to score: (.*)", prompt).group(1)
+            overlap = len(_words(reference) & _words(answer)) / max(1, len(_words(reference)))
+            unreadable = answer == "(empty)" or ("llama" in p["modelId"] and len(reference) % 3 == 0)
+            text = "I would rather not say." if unreadable else \
+                f'{{"score": {round(10 * overlap)}, "rationale": "word overlap with the reference"}}'
+        elif "[1] " in prompt:
+            text = prompt.split("[1] ", 1)[1].split("\n", 1)[0][:200]
+        else:
+            text = "I am not sure."
+        words = len(text.split())
+        return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
+                "usage": {"inputTokens": len(prompt.split()), "outputTokens": words, "totalTokens": len(prompt.split()) + words},
+                "metrics": {"latencyMs": 100 + 10 * words}}
+
+    # --- botocore wiring
+    @staticmethod
+    def keep_params(params: dict, context: dict, **kwargs: Any) -> None:
+        context["fake_params"] = dict(params)  # the API's parameters; before-call sees the HTTP request
+
+    def __call__(self, model: Any, context: dict, **kwargs: Any) -> tuple[AWSResponse, dict]:
+        with self.lock:
+            reply = getattr(self, model.name)(context["fake_params"])
+            self.state.write_bytes(pickle.dumps((self.objects, self.buckets, self.made)))
+        if isinstance(reply, tuple):  # an error: (code, message)
+            return AWSResponse("fake://", int(reply[0]), {}, None), {"Error": {"Code": reply[0], "Message": reply[1]}}
+        errors = ParamValidator().validate(reply, model.output_shape) if model.output_shape else None
+        if errors and errors.has_errors() or (model.output_shape is None and reply):
+            report = errors.generate_report() if errors else "this operation returns nothing"
+            raise AssertionError(f"the fake's {model.name} response does not fit the service model:\n{report}")
+        return AWSResponse("fake://", 200, {}, None), reply
+
+
+def install(state: Path) -> FakeBedrock:
+    """Answer every call of every client made from boto3's default session."""
+    fake = FakeBedrock(state)
+    boto3.setup_default_session(region_name=REGION)
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build.*.*", fake.keep_params)
+    boto3.DEFAULT_SESSION.events.register("before-call.*.*", fake)
+    return fake

@@ -1,0 +1,73 @@
+"""The notebooks with `backend: bedrock`, end to end and with no account: the smoke study is recorded
+against a fake Bedrock (tests/fake_aws, answering inside each notebook's kernel with responses
+validated against the service models), then replayed from the recording alone into a fresh
+outputs tree, with no credentials, and rendered. A request the notebooks make differently on
+replay has no recorded answer and fails the run."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nova_lab import paths, results
+from nova_lab.study import run_study
+
+FAKE_AWS = Path(__file__).parent / "fake_aws"
+
+
+def overlay(folder: Path, mode: str) -> Path:
+    path = folder / f"bedrock-{mode}.yaml"
+    path.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nbedrock:\n"
+                    "  bucket: nova-lab-test-bucket\n  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n"
+                    f"  study_tag: unit\n  max_usd: 50\n  concurrency: 2\n  recording: {mode}\n")
+    return path
+
+
+@pytest.fixture
+def no_credentials(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+
+def stores(run_name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    test = pd.read_parquet(paths.run_dir(run_name, "data") / "qa.parquet").query("split == 'test'")
+    answers = results.read_answers(run_name, "micro", test).sort_values("key").reset_index(drop=True)
+    latency = results.read_latency(run_name, "micro", test).sort_values("key").reset_index(drop=True)
+    verdicts = pd.read_json(results.judgments_path(run_name, "micro"), lines=True).sort_values("key").reset_index(drop=True)
+    return answers, latency, verdicts
+
+
+def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypatch, no_credentials):
+    recorded, replayed = tmp_path / "recorded", tmp_path / "replayed"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_AWS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("NOVA_LAB_FAKE_AWS", str(tmp_path / "fake-aws.pickle"))
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(recorded))
+    run_study(("micro",), overlay(tmp_path, "record"))
+    run_name = "smoke"
+    recording = paths.run_dir(run_name, "bedrock") / "recording.jsonl"
+    operations = {json.loads(line)["operation"] for line in recording.read_text().splitlines()}
+    state = json.loads((paths.run_dir(run_name, "bedrock") / "state.json").read_text())
+    before = stores(run_name)
+
+    monkeypatch.delenv("NOVA_LAB_FAKE_AWS")  # from here on, only the recording answers
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(replayed))
+    shutil.copy(recording, paths.run_dir(run_name, "bedrock") / "recording.jsonl")
+    run_study(("micro",), overlay(tmp_path, "replay"))
+    after = stores(run_name)
+
+    assert {"PutObject", "CreateKnowledgeBase", "StartIngestionJob", "Retrieve", "CreateModelCustomizationJob",
+            "CreateCustomModelDeployment", "GetObject", "Converse"} <= operations
+    assert "CreateProvisionedModelThroughput" not in operations  # not without the opt-in
+    assert state["models"]["micro"]["serving_kind"] == "deployment"
+    answers, latency, verdicts = before
+    assert set(answers["configuration"]) == {"base", "rag", "ft", "ft_rag"} and (answers["backend"] == "bedrock").all()
+    assert verdicts["score"].isna().any() and verdicts["score"].notna().any()  # unparseable verdicts stay NaN
+    for mine, theirs in zip(before, after):
+        pd.testing.assert_frame_equal(mine, theirs)  # same answers, tokens, latencies and verdicts
+    html = (paths.run_dir(run_name) / "06_analysis.html").read_text()
+    assert "us.anthropic.claude-3-5-sonnet" in html  # the LLM judges made the panel
