@@ -58,7 +58,8 @@ class Judge(Protocol):
     name: str
     kind: str
 
-    def judge(self, items: list[Item]) -> list[Verdict]: ...
+    def judge(self, items: list[Item]) -> list[Verdict | None]:
+        """One verdict per item; None when the request for it failed (it is asked again on the next run)."""
 
 
 JUDGES: dict[str, Callable[[], Judge]] = {}

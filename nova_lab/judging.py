@@ -31,17 +31,22 @@ def verdict_key(judge_name: str, item: Item) -> str:
 
 
 def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore) -> int:
-    """Verdicts of every judge on every item not yet in the store; returns how many were made."""
+    """Verdicts of every judge on every item not yet in the store; returns how many were made.
+    A verdict whose request failed is not stored, so the next run asks for it again."""
     done = store.keys()
-    made = 0
+    made = failed = 0
     for judge in judges:
         todo = [item for item in pending_items if verdict_key(judge.name, item) not in done]
         for start in tqdm(range(0, len(todo), _BATCH), desc=f"judge {judge.name}", unit="batch", disable=not todo):
             batch = todo[start: start + _BATCH]
+            verdicts = judge.judge(batch)
             store.append([{"key": verdict_key(judge.name, item), "answer_key": item.answer_key, "judge": judge.name,
                            "kind": judge.kind, "rubric_version": RUBRIC_VERSION, "score": verdict.score,
-                           "rationale": verdict.rationale} for item, verdict in zip(batch, judge.judge(batch))])
-            made += len(batch)
+                           "rationale": verdict.rationale} for item, verdict in zip(batch, verdicts) if verdict])
+            made += sum(verdict is not None for verdict in verdicts)
+            failed += sum(verdict is None for verdict in verdicts)
+    if failed:
+        print(f"nova-lab: {failed} verdict request(s) failed after retries and were not stored: run again to ask them")
     return made
 
 

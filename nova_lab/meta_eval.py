@@ -14,7 +14,9 @@ import zlib
 import pandas as pd
 
 from nova_lab.judges import Item, Judge, value_pattern
+from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, verdict_key
 from nova_lab.qa import TemplateQAGenerator
+from nova_lab.records import RecordStore
 from nova_lab.results import meta_eval_path
 
 VARIANTS = ("reference", "paraphrase", "verbose", "key_changed", "other_question", "empty")
@@ -70,19 +72,23 @@ def check_set(questions: pd.DataFrame, facts: pd.DataFrame, n: int) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def score(checks: pd.DataFrame, judges: list[Judge]) -> pd.DataFrame:
-    """Every judge's score of every check answer, long format."""
+def score(checks: pd.DataFrame, judges: list[Judge], store: RecordStore) -> pd.DataFrame:
+    """Every judge's score of every check answer, long format. Verdicts are kept in `store` like
+    the answers' verdicts, so a re-run (on Bedrock, a paid one) asks no judge twice."""
     items = [Item(f"meta/{r.question_id}/{r.variant}", r.question, r.reference, r.key_facts, r.answer)
              for r in checks.itertuples()]
-    frames = [checks[["question_id", "variant"]].assign(judge=j.name, score=[v.score for v in j.judge(items)])
-              for j in judges]
+    judge_all(judges, items, store)
+    verdicts = store.frame().drop_duplicates("key", keep="last").set_index("key")["score"]
+    frames = [checks[["question_id", "variant"]].assign(
+        judge=j.name, score=[verdicts.get(verdict_key(j.name, item), float("nan")) for item in items]) for j in judges]
     return pd.concat(frames, ignore_index=True)
 
 
 def run(run_name: str, model: str, questions: pd.DataFrame, facts: pd.DataFrame, judges: list[Judge],
         n: int) -> pd.DataFrame:
     """Score the check set and keep the scores beside the model's results, for the analysis to read."""
-    scores = score(check_set(questions, facts, n), judges)
+    store = RecordStore(meta_eval_path(run_name, model).with_name("meta_eval_judgments.jsonl"), JUDGMENT_COLUMNS)
+    scores = score(check_set(questions, facts, n), judges, store)
     scores.to_parquet(meta_eval_path(run_name, model))
     return scores
 

@@ -83,9 +83,13 @@ def ingestion(status, scanned):
                              "statistics": {"numberOfDocumentsScanned": scanned}}}
 
 
+RUNNING = [{"attribute": "STATUS", "operator": "EQ", "values": ["STARTING", "IN_PROGRESS"]}]
+
+
 def test_ingestion_is_polled_with_growing_delays_until_complete(stubs):
     clients, agent, _ = stubs
     ids = {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"}
+    agent.add_response("list_ingestion_jobs", {"ingestionJobSummaries": []}, {**ids, "filters": RUNNING})
     agent.add_response("start_ingestion_job", ingestion("STARTING", 0), ids)
     for status, scanned in (("IN_PROGRESS", 10), ("IN_PROGRESS", 60), ("COMPLETE", 100)):
         agent.add_response("get_ingestion_job", ingestion(status, scanned), {**ids, "ingestionJobId": "IJ12345678"})
@@ -94,8 +98,20 @@ def test_ingestion_is_polled_with_growing_delays_until_complete(stubs):
     assert slept == [5.0, 7.5]
 
 
+def test_a_running_ingestion_is_waited_for_not_started_again(stubs):
+    clients, agent, _ = stubs
+    ids = {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"}
+    running = {key: ingestion("IN_PROGRESS", 40)["ingestionJob"][key]
+               for key in ("knowledgeBaseId", "dataSourceId", "ingestionJobId", "status", "startedAt", "updatedAt")}
+    agent.add_response("list_ingestion_jobs", {"ingestionJobSummaries": [running]}, {**ids, "filters": RUNNING})
+    agent.add_response("get_ingestion_job", ingestion("COMPLETE", 100), {**ids, "ingestionJobId": "IJ12345678"})
+    assert kb.ingest(clients, "KB12345678", "DS12345678", sleep=lambda s: None) == {"numberOfDocumentsScanned": 100}
+    # the Stubber fails any StartIngestionJob: none was queued
+
+
 def test_failed_ingestion_says_why(stubs):
     clients, agent, _ = stubs
+    agent.add_response("list_ingestion_jobs", {"ingestionJobSummaries": []})
     agent.add_response("start_ingestion_job", ingestion("STARTING", 0))
     failed = ingestion("FAILED", 3)
     failed["ingestionJob"]["failureReasons"] = ["AccessDenied on s3://nova-lab-test-bucket"]

@@ -20,7 +20,7 @@ FAKE_AWS = Path(__file__).parent / "fake_aws"
 
 def overlay(folder: Path, mode: str) -> Path:
     path = folder / f"bedrock-{mode}.yaml"
-    path.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nbedrock:\n"
+    path.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nqa_generator: bedrock\nbedrock:\n"
                     "  bucket: nova-lab-test-bucket\n  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n"
                     f"  study_tag: unit\n  max_usd: 50\n  concurrency: 2\n  recording: {mode}\n")
     return path
@@ -64,6 +64,8 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
             "CreateCustomModelDeployment", "GetObject", "Converse"} <= operations
     assert "CreateProvisionedModelThroughput" not in operations  # not without the opt-in
     assert state["models"]["micro"]["serving_kind"] == "deployment"
+    qa = pd.read_parquet(paths.run_dir(run_name, "data") / "qa.parquet")
+    assert qa["question"].str.startswith("Tell me, for an AWS developer").any()  # pairs the LLM wrote
     answers, latency, verdicts = before
     assert set(answers["configuration"]) == {"base", "rag", "ft", "ft_rag"} and (answers["backend"] == "bedrock").all()
     assert verdicts["score"].isna().any() and verdicts["score"].notna().any()  # unparseable verdicts stay NaN

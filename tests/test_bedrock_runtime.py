@@ -139,6 +139,24 @@ def test_bedrock_judge_scores_and_counts_unreadable_replies_as_nan():
     assert math.isnan(unreadable.score)
 
 
+def test_a_judge_request_that_fails_is_not_stored_and_is_asked_again(tmp_path, capsys):
+    from nova_lab.judging import JUDGMENT_COLUMNS, judge_all
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    judge = runtime.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
+    items = [Item(key, "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.",
+                  ("2006-03-01",), answer) for key, answer in (("a", "2006-03-01"), ("b", "2011-01-01"))]
+    store = RecordStore(tmp_path / "judgments.jsonl", JUDGMENT_COLUMNS)
+    with Stubber(client) as stub:
+        stub.add_response("converse", converse_response('{"score": 9, "rationale": "right version"}'))
+        stub.add_client_error("converse", "ThrottlingException", http_status_code=429)  # after botocore's retries
+        assert judge_all([judge], items, store) == 1
+        assert "1 verdict request(s) failed" in capsys.readouterr().out
+        stub.add_response("converse", converse_response('{"score": 2, "rationale": "wrong version"}'))
+        assert judge_all([judge], items, store) == 1  # only b is asked again
+    assert store.frame().set_index("answer_key")["score"].to_dict() == {"a": 9.0, "b": 2.0}
+
+
 def test_a_recorded_run_replays_without_the_service(tmp_path):
     from nova_lab.bedrock.recording import Recording, ReplayMissing
 

@@ -5,6 +5,8 @@ import pytest
 
 from nova_lab import meta_eval
 from nova_lab.judges import FactCheckJudge, SemanticJudge, present_facts
+from nova_lab.judging import JUDGMENT_COLUMNS
+from nova_lab.records import RecordStore
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,16 @@ def test_ordering_rate_rewards_the_right_order_and_counts_ties_half():
     assert rates["rate"].tolist() == [0.75] * len(rates)  # q1 right (1), q2 tied (0.5)
 
 
-def test_offline_judges_order_the_check_set(checks):
-    scores = meta_eval.score(checks, [FactCheckJudge(), SemanticJudge()])
+def test_offline_judges_order_the_check_set(checks, tmp_path):
+    store = RecordStore(tmp_path / "meta_eval_judgments.jsonl", JUDGMENT_COLUMNS)
+    scores = meta_eval.score(checks, [FactCheckJudge(), SemanticJudge()], store)
     summary = meta_eval.summary(scores, meta_eval.ordering_rates(scores))
     assert (summary["ordering_rate"] > 0.9).all()
     assert (summary["mean_reference"] == 10).all() and (summary["mean_empty"] == 0).all()
+
+    class Unreachable(FactCheckJudge):
+        def judge(self, items):
+            raise AssertionError("a stored verdict was asked for again")
+
+    again = meta_eval.score(checks, [Unreachable()], store)  # same name and items: read from the store
+    pd.testing.assert_series_equal(again["score"], scores[scores["judge"] == "fact_check"]["score"].reset_index(drop=True))

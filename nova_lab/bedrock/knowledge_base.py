@@ -86,11 +86,20 @@ def ensure_data_source(clients: Clients, settings: BedrockSettings, knowledge_ba
     return Resource("data-source", name, created["dataSource"]["dataSourceId"])
 
 
+def _running_ingestion(clients: Clients, knowledge_base_id: str, data_source_id: str) -> str | None:
+    running = clients.bedrock_agent.list_ingestion_jobs(
+        knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id,
+        filters=[{"attribute": "STATUS", "operator": "EQ", "values": ["STARTING", "IN_PROGRESS"]}])
+    jobs = running.get("ingestionJobSummaries", [])
+    return jobs[0]["ingestionJobId"] if jobs else None
+
+
 def ingest(clients: Clients, knowledge_base_id: str, data_source_id: str,
            sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
-    """Start an ingestion job and wait for it with back-off and a progress bar; returns its statistics."""
-    job = clients.bedrock_agent.start_ingestion_job(knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id)
-    job_id = job["ingestionJob"]["ingestionJobId"]
+    """Wait, with back-off and a progress bar, for the data source's ingestion job: the one still
+    running (a notebook stopped while it waited) or a new one; returns its statistics."""
+    job_id = _running_ingestion(clients, knowledge_base_id, data_source_id) or clients.bedrock_agent.start_ingestion_job(
+        knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id)["ingestionJob"]["ingestionJobId"]
     def fetch() -> dict[str, Any]:
         return clients.bedrock_agent.get_ingestion_job(
             knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id, ingestionJobId=job_id)["ingestionJob"]

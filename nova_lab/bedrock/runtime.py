@@ -128,10 +128,13 @@ class BedrockJudge:
         self.client, self.model_id, self.concurrency, self.max_tokens = client, model_id, concurrency, max_tokens
         self.name = model_id
 
-    def judge(self, items: list[Item]) -> list[Verdict]:
-        def one(item: Item) -> Verdict:
-            reply = converse(self.client, self.model_id, judge_prompt(item), self.max_tokens,
-                             system="You are a strict grader of answers about AWS APIs.")
+    def judge(self, items: list[Item]) -> list[Verdict | None]:
+        def one(item: Item) -> Verdict | None:
+            try:
+                reply = converse(self.client, self.model_id, judge_prompt(item), self.max_tokens,
+                                 system="You are a strict grader of answers about AWS APIs.")
+            except ClientError:  # still failing after botocore's retries: no verdict, asked again next run
+                return None
             return parse_verdict(reply.text)
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

@@ -9,6 +9,7 @@ Its answers are made up (a judge scores word overlap): it is for testing the wir
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import re
 import threading
@@ -117,6 +118,9 @@ class FakeBedrock:
                                  "status": status, "startedAt": NOW, "updatedAt": NOW,
                                  "statistics": {"numberOfDocumentsScanned": documents, "numberOfNewDocumentsIndexed": documents}}}
 
+    def ListIngestionJobs(self, p):
+        return {"ingestionJobSummaries": []}
+
     def StartIngestionJob(self, p):
         return self._ingestion("STARTING")
 
@@ -174,7 +178,13 @@ class FakeBedrock:
     # --- Converse: an answer, or a verdict by word overlap with the reference
     def Converse(self, p):
         prompt = p["messages"][0]["content"][0]["text"]
-        if "Reference answer:" in prompt:
+        if '{"pairs"' in prompt:  # Q&A generation: four differently worded pairs holding the values
+            values = re.search(r"written as given: (.*)\.\n", prompt).group(1)
+            fact = re.search(r"Fact: (.*)", prompt).group(1)
+            starts = ("What is", "Which value is", "Tell me, for an AWS developer,", "In the API reference, how is")
+            text = json.dumps({"pairs": [{"question": f"{start} the {fact}?", "answer": f"The {fact} is {values}."}
+                                         for start in starts]})
+        elif "Reference answer:" in prompt:
             reference = re.search(r"Reference answer: (.*)", prompt).group(1)
             answer = re.search(r"Answer to score: (.*)", prompt).group(1)
             overlap = len(_words(reference) & _words(answer)) / max(1, len(_words(reference)))
