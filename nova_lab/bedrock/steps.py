@@ -67,11 +67,15 @@ def data_prep(clients: Clients, settings: BedrockSettings, run_name: str) -> dic
     return update_state(run_name, data=upload_study_data(clients, settings, run_name))["data"]
 
 
+def check_vector_store(settings: BedrockSettings) -> None:
+    if settings.vector_store != "s3_vectors":
+        raise ParamsError("bedrock.vector_store = 'opensearch_serverless' is not built yet: use 's3_vectors'")
+
+
 def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_tokens: int, chunk_overlap: int,
              sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Vector index, knowledge base and data source (reused when they exist), then a fresh ingestion."""
-    if settings.vector_store != "s3_vectors":
-        raise ParamsError("bedrock.vector_store = 'opensearch_serverless' is not built yet: use 's3_vectors'")
+    check_vector_store(settings)
     _needs(read_state(run_name), "data", "01_data_prep")
     index_arn = knowledge_base.ensure_vector_index(clients, settings)
     kb = knowledge_base.ensure_knowledge_base(clients, settings, index_arn)
