@@ -17,7 +17,7 @@ from nova_lab.judges import Item, Judge, value_pattern
 from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, verdict_key
 from nova_lab.qa import TemplateQAGenerator
 from nova_lab.records import RecordStore
-from nova_lab.results import meta_eval_path
+from nova_lab.results import meta_eval_judgments_path, meta_eval_path
 
 VARIANTS = ("reference", "paraphrase", "verbose", "key_changed", "other_question", "empty")
 CORRECT = ("reference", "paraphrase", "verbose")
@@ -87,7 +87,7 @@ def score(checks: pd.DataFrame, judges: list[Judge], store: RecordStore) -> pd.D
 def run(run_name: str, model: str, questions: pd.DataFrame, facts: pd.DataFrame, judges: list[Judge],
         n: int) -> pd.DataFrame:
     """Score the check set and keep the scores beside the model's results, for the analysis to read."""
-    store = RecordStore(meta_eval_path(run_name, model).with_name("meta_eval_judgments.jsonl"), JUDGMENT_COLUMNS)
+    store = RecordStore(meta_eval_judgments_path(run_name), JUDGMENT_COLUMNS)
     scores = score(check_set(questions, facts, n), judges, store)
     scores.to_parquet(meta_eval_path(run_name, model))
     return scores

@@ -48,6 +48,11 @@ def meta_eval_path(run_name: str, model: str) -> Path:
     return model_dir(run_name, model) / "meta_eval.parquet"
 
 
+def meta_eval_judgments_path(run_name: str) -> Path:
+    """The check set is the same for every model, so its verdicts are kept once per run."""
+    return paths.run_dir(run_name) / "meta_eval_judgments.jsonl"
+
+
 def read_answers(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataFrame:
     """The current answer to each of these questions in each configuration."""
     return _current(_read(answers_path(run_name, model), run_name, model), questions)

@@ -38,10 +38,11 @@ def test_plan_lists_every_step_and_prices_the_tokens():
 
 def test_llm_written_qa_and_the_judges_check_set_are_priced():
     params = load_params(*SMOKE_BEDROCK)
-    table = plan.build(params, ["micro"]).table()
+    table = plan.build(params, ["micro", "lite"]).table()
     assert not table["what"].str.startswith("Q&A pairs").any()  # template Q&A: no LLM call in 01
     checks = table[table["what"].str.contains("check set")]
-    assert len(checks) == len(params.bedrock.judge_models) and (checks["count"] == params.meta_eval_questions * 6).all()
+    assert len(checks) == len(params.bedrock.judge_models)  # the check set is judged once for both models
+    assert (checks["count"] == params.meta_eval_questions * 6).all()
     llm_qa = plan.build(params.model_copy(update={"qa_generator": "bedrock"}), ["micro"]).table()
     line = llm_qa[llm_qa["what"].str.startswith("Q&A pairs")].iloc[0]
     facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test

@@ -137,10 +137,6 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
         answers = n * 4
         usd, items = _tokens_cost(judge, answers * JUDGE_PROMPT_TOKENS, answers * JUDGE_REPLY_TOKENS)
         plan.add("05_judging", "bedrock-runtime", "Converse", f"judge {judge} on {model}'s answers", answers, usd, items)
-        checks = params.meta_eval_questions * META_EVAL_ANSWERS
-        usd, items = _tokens_cost(judge, checks * JUDGE_PROMPT_TOKENS, checks * JUDGE_REPLY_TOKENS)
-        plan.add("05_judging", "bedrock-runtime", "Converse", f"judge {judge} on the check set of answers of known rank",
-                 checks, usd, items)
 
 
 def build(params: StudyParams, models: list[str]) -> Plan:
@@ -151,6 +147,11 @@ def build(params: StudyParams, models: list[str]) -> Plan:
     _shared_steps(plan, params)
     for model in models:
         _model_steps(plan, params, model)
+    checks = params.meta_eval_questions * META_EVAL_ANSWERS
+    for judge in params.bedrock.judge_models:
+        usd, items = _tokens_cost(judge, checks * JUDGE_PROMPT_TOKENS, checks * JUDGE_REPLY_TOKENS)
+        plan.add("05_judging", "bedrock-runtime", "Converse",
+                 f"judge {judge} on the check set of answers of known rank (once for all models)", checks, usd, items)
     return plan
 
 
