@@ -8,8 +8,9 @@ does not care where the models ran.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -25,6 +26,11 @@ from nova_lab.records import RecordStore
 
 def _clients(cfg: CommonParams) -> steps.Clients:
     return steps.open_clients(cfg.bedrock, cfg.run_name)
+
+
+def _sleep(cfg: CommonParams) -> Callable[[float], None]:
+    """Polls wait between requests; a replay has nothing to wait for and runs through the recorded states."""
+    return (lambda seconds: None) if cfg.bedrock.recording == "replay" else time.sleep
 
 
 def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
@@ -53,7 +59,7 @@ def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
     if cfg.backend == "local":
         return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES)
     clients = _clients(cfg)
-    built = steps.kb_build(clients, cfg.bedrock, cfg.run_name, cfg.chunk_tokens, cfg.chunk_overlap)
+    built = steps.kb_build(clients, cfg.bedrock, cfg.run_name, cfg.chunk_tokens, cfg.chunk_overlap, _sleep(cfg))
     modes: tuple[Mode, ...] = ("vector",) if cfg.bedrock.vector_store == "s3_vectors" else ("hybrid", "vector")
     return KnowledgeBase(built, BedrockRetriever(clients.agent_runtime, built["id"]), modes)
 
@@ -72,7 +78,7 @@ def fine_tune(cfg: FineTuneParams) -> finetune.FineTuneResult:
     """Step 03: LoRA here; on Bedrock a customization job, its model served, its loss curves read back."""
     if cfg.backend == "local":
         return finetune.fine_tune(cfg)
-    history = steps.fine_tune(_clients(cfg), cfg.bedrock, cfg)
+    history = steps.fine_tune(_clients(cfg), cfg.bedrock, cfg, _sleep(cfg))
     served = steps.read_state(cfg.run_name)["models"][cfg.model]
     hyperparameters = {name: getattr(cfg, name) for name in steps.HYPERPARAMETERS}
     return finetune.FineTuneResult({**served, "hyperparameters": hyperparameters}, history)

@@ -171,3 +171,19 @@ def test_a_recorded_run_replays_without_the_service(tmp_path):
     assert (replayed.text, replayed.total_tokens) == (recorded.text, recorded.total_tokens)
     with pytest.raises(ReplayMissing, match="Converse"):
         runtime.converse(offline, "amazon.nova-micro-v1:0", "another question", 64)
+
+
+def test_a_request_made_twice_replays_its_responses_in_recorded_order(tmp_path):
+    from nova_lab.bedrock.recording import Recording
+
+    path = tmp_path / "bedrock.jsonl"
+    live = Recording(path, "record").attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
+    with Stubber(live) as stub:
+        for text in ("first", "second"):
+            stub.add_response("converse", converse_response(text))
+        recorded = [runtime.converse(live, "amazon.nova-micro-v1:0", "Same question?", 64) for _ in range(2)]
+    offline = Recording(path, "replay").attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
+    replayed = [runtime.converse(offline, "amazon.nova-micro-v1:0", "Same question?", 64) for _ in range(3)]
+    assert [r.text for r in replayed] == ["first", "second", "second"]  # then the last one holds, like a finished poll
+    assert [r.wall_ms for r in replayed[:2]] == [r.wall_ms for r in recorded]  # the recorded latencies, not the replay's
+

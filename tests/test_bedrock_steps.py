@@ -110,14 +110,16 @@ def test_inference_then_judging_fill_the_offline_stores(run):
     agent = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
     clients = Clients(None, None, None, None, converse, agent)
     with Stubber(converse) as c, Stubber(agent) as a:
-        a.add_response("retrieve", {"retrievalResults": []})
-        for _ in range(4):
-            c.add_response("converse", converse_reply("Amazon ECR uses API version 2015-09-21."))
+        for _ in range(2):  # the answers, then the latency sample asked again one request at a time
+            a.add_response("retrieve", {"retrievalResults": []})
+            for _ in range(4):
+                c.add_response("converse", converse_reply("Amazon ECR uses API version 2015-09-21."))
         for judge in settings.judge_models:
             for _ in range(4):
                 c.add_response("converse", converse_reply('{"score": 8, "rationale": "right"}'),
                                {"modelId": judge, "system": ANY, "messages": ANY, "inferenceConfig": ANY})
-        assert steps.inference(clients, settings, cfg, questions)["made_now"] == 4
+        progress = steps.inference(clients, settings, cfg, questions)
+        assert (progress["answered_now"], progress["timed_now"], progress["failed"]) == (4, 4, [])
         answers = results.read_answers("unit", "micro", questions)
         judging_cfg = JudgingParams(run_name="unit", backend="local", model="micro", judges=["semantic", "fact_check"],
                                     meta_eval_questions=2)

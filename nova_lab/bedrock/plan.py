@@ -133,6 +133,11 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
     for configuration, tokens_in in (("base", PROMPT_TOKENS), ("rag", rag_tokens), ("ft", PROMPT_TOKENS), ("ft_rag", rag_tokens)):
         usd, items = _tokens_cost(model_id, n * tokens_in, n * params.max_new_tokens)
         plan.add("04_inference", "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
+    timed = min(params.latency_sample, n)
+    usd, items = _tokens_cost(model_id, timed * (2 * PROMPT_TOKENS + 2 * rag_tokens), timed * 4 * params.max_new_tokens)
+    plan.add("04_inference", "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
+             f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time",
+             timed * 5, usd + pricing.cost("s3-vectors/query", timed), items + ("s3-vectors/query",))
     for judge in settings.judge_models:
         answers = n * 4
         usd, items = _tokens_cost(judge, answers * JUDGE_PROMPT_TOKENS, answers * JUDGE_REPLY_TOKENS)

@@ -4,6 +4,7 @@ Hooked into botocore's events, so any client records or replays without a wrappe
 Bedrock study re-renders offline, and the tests run the Bedrock path end to end. A request is
 matched by service, operation and parameters (idempotency tokens left out: they may be random);
 an error the call ended with (after botocore's retries) is recorded and raised again on replay.
+A request made more than once (a poll, a timed repeat) gets its responses back in recorded order.
 A streamed body (an S3 object) is read once, kept in the file as base64 and handed on unchanged;
 each call's wall time is kept too, so replayed latencies are the recorded ones, not the replay's.
 """
@@ -39,14 +40,15 @@ def request_key(service: str, operation: str, params: dict[str, Any]) -> str:
 class Recording:
     def __init__(self, path: Path, mode: Literal["record", "replay"]):
         self.path, self.mode, self.lock = path, mode, threading.Lock()
-        self.responses: dict[str, Any] = {}
+        self.responses: dict[str, list[tuple[int, dict]]] = {}  # request key -> its responses, in recorded order
+        self.served: dict[str, int] = {}
         if mode == "replay":
             if not path.is_file():
                 raise ReplayMissing(f"no recording at {path}: run with `recording: record` (and an account) first")
             for line in path.read_text().splitlines():
                 entry = json.loads(line)
-                self.responses[entry["key"]] = (entry.get("status", 200), entry["response"] | {
-                    "ResponseMetadata": {RECORDED_WALL_MS: entry.get("wall_ms")}})
+                self.responses.setdefault(entry["key"], []).append((entry.get("status", 200), entry["response"] | {
+                    "ResponseMetadata": {RECORDED_WALL_MS: entry.get("wall_ms")}}))
 
     def attach(self, client: Any) -> Any:
         """Make `client` record or replay; returns it."""
@@ -82,7 +84,10 @@ class Recording:
         if key not in self.responses:
             raise ReplayMissing(f"{self.path} holds no response to {model.name} with these parameters; "
                                 f"record the run again with a Bedrock account")
-        status, recorded = self.responses[key]
+        with self.lock:  # the same request asked again (a poll, a timed repeat) gets the next recorded response
+            served = self.served.get(key, 0)
+            self.served[key] = served + 1
+        status, recorded = self.responses[key][min(served, len(self.responses[key]) - 1)]
         response = {name: _stream(base64.b64decode(value[BODY])) if isinstance(value, dict) and BODY in value else value
                     for name, value in recorded.items()}
         return AWSResponse("replay://", status, {}, None), response  # botocore raises a recorded error again

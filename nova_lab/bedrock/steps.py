@@ -122,19 +122,19 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
 
 
 def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
-    """The four configurations on Bedrock into the model's answer store; the latency sample is a
-    copy of its answers (on Bedrock every answer already is one request, timed from the client)."""
+    """The four configurations on Bedrock into the model's answer store, `concurrency` requests at a
+    time; then the latency sample asked again one request at a time, as offline, so that no timing
+    waits behind another request or a throttled neighbour's retries."""
     state = read_state(cfg.run_name)
     served = _needs(state, "models", "03_fine_tune").get(cfg.model)
     if served is None:
         raise ParamsError(f"no served {cfg.model} model in the Bedrock state: run notebooks/03_fine_tune.ipynb first")
     kb = _needs(state, "knowledge_base", "02_kb_build")
-    store = RecordStore(results.answers_path(cfg.run_name, cfg.model))
-    progress = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], questions, cfg,
-                                    {"base": served["base"], "ft": served["serving"]}, store, settings.concurrency)
-    sample = set(questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)["id"])
-    latency = RecordStore(results.latency_path(cfg.run_name, cfg.model))
-    timed = latency.keys()
-    answers = store.frame()
-    latency.append(answers[answers["question_id"].isin(sample) & ~answers["key"].isin(timed)].to_dict("records"))
-    return progress
+    model_ids = {"base": served["base"], "ft": served["serving"]}
+    answered = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], questions, cfg, model_ids,
+                                    RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency)
+    sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
+    timed = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], sample, cfg, model_ids,
+                                 RecordStore(results.latency_path(cfg.run_name, cfg.model)), concurrency=1)
+    return {"requests": answered["requests"], "answered_now": answered["made_now"], "timed_now": timed["made_now"],
+            "failed": answered["failed"] + timed["failed"]}
