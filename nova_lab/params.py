@@ -43,9 +43,9 @@ class BedrockSettings(_Strict):
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket for corpus, data and outputs")
     role_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/.+$",
                           description="IAM role Bedrock assumes for customization and the knowledge base")
-    study_tag: str = Field(default="nova-lab", pattern=r"^[a-z0-9](-?[a-z0-9]){0,23}$",
-                           description="lower-case letters, digits and single hyphens, at most 24: every resource "
-                                       "is named from it and tagged nova-lab-study=<study_tag>")
+    study_tag: str = Field(default="nova-lab", pattern=r"^[a-z](-?[a-z0-9]){0,23}$",
+                           description="a lower-case letter, then lower-case letters, digits and single hyphens, at "
+                                       "most 24 in all: every resource is named from it and tagged nova-lab-study=<study_tag>")
     max_usd: float = Field(gt=0, description="a run whose estimated cost exceeds this refuses to start")
     allow_provisioned_throughput: bool = Field(
         default=False, description="serve custom models with provisioned throughput (billed by the hour) instead of on demand")

@@ -54,12 +54,10 @@ def run_study(models: tuple[str, ...] = MODELS, overlay: str | Path | None = Non
     mismatched = [m for m, p in per_model.items() if p.run_name != shared.run_name]
     if mismatched:
         raise ParamsError(f"params for {mismatched} write to another run_name than {shared.run_name!r}")
-    if shared.backend == "bedrock":  # refused before any request
-        from nova_lab.bedrock import plan, steps
+    if shared.backend == "bedrock" and shared.bedrock.recording != "replay":  # a replay costs nothing
+        from nova_lab.bedrock import plan
 
-        steps.check_vector_store(shared.bedrock)
-        if shared.bedrock.recording != "replay":  # a replay costs nothing
-            plan.check_budget(plan.build(shared, list(models)), shared.bedrock.max_usd)
+        plan.check_budget(plan.build(shared, list(models)), shared.bedrock.max_usd)  # before any request
     folder = paths.run_dir(shared.run_name)
     (folder / "params.json").write_text(json.dumps(
         {"shared": shared.model_dump(), **{m: p.model_dump() for m, p in per_model.items()}}, indent=2))

@@ -52,8 +52,8 @@ def test_vector_index_then_knowledge_base_are_created_once(stubs):
         "storageConfiguration": {"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": INDEX_ARN}}})
     agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary()]}, {})
     assert kb.ensure_vector_index(clients, SETTINGS) == INDEX_ARN
-    assert not kb.ensure_knowledge_base(clients, SETTINGS, INDEX_ARN).reused
-    assert kb.ensure_knowledge_base(clients, SETTINGS, INDEX_ARN).reused
+    assert not kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN)).reused
+    assert kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN)).reused
 
 
 @pytest.mark.parametrize("strategy", ["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"])

@@ -115,7 +115,8 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
     resources.upload(moto_clients, SETTINGS, "corpus/a.txt", b"a")
     resources.ensure_customization_job(moto_clients, SETTINGS, "micro", "0123456789abcdef", HYPER, "s3://b/t", "s3://b/v")
     client, stub = stubbed_bedrock()
-    clients = Clients(moto_clients.s3, Split(moto_clients.bedrock, client), moto_clients.bedrock_agent, moto_clients.s3vectors)
+    clients = Clients(moto_clients.s3, Split(moto_clients.bedrock, client), moto_clients.bedrock_agent, moto_clients.s3vectors,
+                      opensearch=moto_clients.opensearch)
 
     def expect_listing(deployments):
         stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
@@ -167,7 +168,8 @@ def test_cli_teardown_dry_run_lists_and_keeps(aws, capsys):
         stub.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []}, {"statusEquals": "InProgress"})
         stub.add_response("list_custom_models", {"modelSummaries": []}, {})
         patch.setattr(Clients, "create", classmethod(
-            lambda cls, s: Clients(original(s).s3, stubbed, original(s).bedrock_agent, original(s).s3vectors)))
+            lambda cls, s: Clients(original(s).s3, stubbed, original(s).bedrock_agent, original(s).s3vectors,
+                                   opensearch=original(s).opensearch)))
         assert main(["teardown", "--params", str(paths.PARAMS / "study.yaml"), str(paths.PARAMS / "bedrock.yaml"), "--dry-run"]) == 0
     assert "would remove 1 resource(s)" in capsys.readouterr().out
     assert clients.s3.list_objects_v2(Bucket="my-nova-lab-bucket")["KeyCount"] == 1

@@ -83,23 +83,19 @@ def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
     assert served["base"] == "amazon.nova-micro-v1:0"
 
 
-def test_opensearch_is_refused_with_a_clear_message(run):
-    with pytest.raises(ParamsError, match="s3_vectors"):
-        steps.kb_build(None, SETTINGS.model_copy(update={"vector_store": "opensearch_serverless"}), "unit", 200, 30)
-
-
 def converse_reply(text):
     return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
             "usage": {"inputTokens": 20, "outputTokens": 9, "totalTokens": 29}, "metrics": {"latencyMs": 300}}
 
 
-def test_inference_then_judging_fill_the_offline_stores(run):
+@pytest.mark.parametrize("store, search", [("s3_vectors", {}), ("opensearch_serverless", {"overrideSearchType": "HYBRID"})])
+def test_inference_then_judging_fill_the_offline_stores(run, store, search):
     import pandas as pd
 
     from nova_lab import judging, results
     from nova_lab.params import InferenceParams, JudgingParams
 
-    settings = SETTINGS.model_copy(update={"concurrency": 1})
+    settings = SETTINGS.model_copy(update={"concurrency": 1, "vector_store": store})
     steps.update_state("unit", knowledge_base={"id": "KB12345678"}, models={"micro": {
         "base": "amazon.nova-micro-v1:0", "serving": DEPLOY_ARN}})
     questions = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon ECR?"],
@@ -111,7 +107,9 @@ def test_inference_then_judging_fill_the_offline_stores(run):
     clients = Clients(None, None, None, None, converse, agent)
     with Stubber(converse) as c, Stubber(agent) as a:
         for _ in range(2):  # the answers, then the latency sample asked again one request at a time
-            a.add_response("retrieve", {"retrievalResults": []})
+            a.add_response("retrieve", {"retrievalResults": []}, {  # hybrid like offline where the store has it
+                "knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": questions.question[0]},
+                "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 1, **search}}})
             for _ in range(4):
                 c.add_response("converse", converse_reply("Amazon ECR uses API version 2015-09-21."))
         for judge in settings.judge_models:

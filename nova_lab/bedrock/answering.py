@@ -24,8 +24,9 @@ from nova_lab.results import CONFIGURATIONS, uses_adapter, uses_rag
 class Retrieval:
     """Passages per question, fetched on first use and shared by both RAG configurations."""
 
-    def __init__(self, client: Any, knowledge_base_id: str, top_k: int):
+    def __init__(self, client: Any, knowledge_base_id: str, top_k: int, search_type: str | None = None):
         self.client, self.knowledge_base_id, self.top_k = client, knowledge_base_id, top_k
+        self.search_type = search_type  # None: the store's default (S3 Vectors: by vector)
         self.found: dict[str, tuple[tuple[Passage, ...], float]] = {}
         self.locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
@@ -35,7 +36,8 @@ class Retrieval:
             question_lock = self.locks.setdefault(question_id, threading.Lock())
         with question_lock:  # one Retrieve per question even when both RAG answers ask at once
             if question_id not in self.found:
-                passages, wall_ms = runtime.retrieve(self.client, self.knowledge_base_id, question, self.top_k)
+                passages, wall_ms = runtime.retrieve(self.client, self.knowledge_base_id, question, self.top_k,
+                                                   self.search_type)
                 self.found[question_id] = (tuple(passages), wall_ms)
             return self.found[question_id]
 
@@ -47,7 +49,7 @@ def jobs(bedrock_runtime: Any, retrieval: Retrieval, questions: pd.DataFrame, cf
     for q in questions.itertuples():
         for configuration in CONFIGURATIONS:
             model_id = model_ids["ft" if uses_adapter(configuration) else "base"]
-            context = (retrieval.knowledge_base_id, cfg.rag_top_k) if uses_rag(configuration) else ()
+            context = (retrieval.knowledge_base_id, cfg.rag_top_k, retrieval.search_type) if uses_rag(configuration) else ()
             key = fingerprint("bedrock", model_id, configuration, q.id, q.question, context,
                               prompts.PROMPT_VERSION, cfg.max_new_tokens)
             made.append(runtime.Job(key, _answer(bedrock_runtime, retrieval, key, q, configuration, model_id, cfg)))
@@ -73,7 +75,8 @@ def _answer(client: Any, retrieval: Retrieval, key: str, question: Any, configur
 
 
 def answer_all(bedrock_runtime: Any, agent_runtime: Any, knowledge_base_id: str, questions: pd.DataFrame,
-               cfg: InferenceParams, model_ids: dict[str, str], store: RecordStore, concurrency: int) -> dict[str, Any]:
+               cfg: InferenceParams, model_ids: dict[str, str], store: RecordStore, concurrency: int,
+               search_type: str | None = None) -> dict[str, Any]:
     """Every answer not yet stored; failures are reported and asked again on the next run."""
-    retrieval = Retrieval(agent_runtime, knowledge_base_id, cfg.rag_top_k)
+    retrieval = Retrieval(agent_runtime, knowledge_base_id, cfg.rag_top_k, search_type)
     return runtime.run_jobs(jobs(bedrock_runtime, retrieval, questions, cfg, model_ids), store, concurrency, desc="converse")

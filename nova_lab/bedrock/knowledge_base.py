@@ -56,7 +56,12 @@ def ensure_vector_index(clients: Clients, settings: BedrockSettings) -> str:
         distanceMetric="cosine", metadataConfiguration={"nonFilterableMetadataKeys": SEARCHABLE_ONLY})["indexArn"]
 
 
-def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, index_arn: str) -> Resource:
+def s3_vectors_storage(index_arn: str) -> dict[str, Any]:
+    return {"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": index_arn}}
+
+
+def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, storage: dict[str, Any]) -> Resource:
+    """The study's knowledge base over `storage` (S3 Vectors or OpenSearch Serverless), reused when it exists."""
     name = resource_name(settings, "kb")
     for summary in pages(clients.bedrock_agent, "list_knowledge_bases", "knowledgeBaseSummaries"):
         if summary["name"] == name and summary["status"] not in ("DELETING", "FAILED", "DELETE_UNSUCCESSFUL"):
@@ -65,7 +70,7 @@ def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, index_arn
     created = clients.bedrock_agent.create_knowledge_base(
         name=name, roleArn=settings.role_arn, clientToken=request_token(name), tags={TAG_KEY: settings.study_tag},
         knowledgeBaseConfiguration={"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": embedding_arn}},
-        storageConfiguration={"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": index_arn}})
+        storageConfiguration=storage)
     return Resource("knowledge-base", name, created["knowledgeBase"]["knowledgeBaseId"])
 
 

@@ -100,8 +100,8 @@ def _shared_steps(plan: Plan, params: StudyParams) -> None:
                  pricing.cost("s3-vectors/put", vector_gb) + pricing.cost("s3-vectors/storage", vector_gb),
                  ("s3-vectors/put", "s3-vectors/storage"))
     else:
-        plan.add("02_kb_build", "opensearchserverless", "CreateCollection",
-                 f"vector search collection, 2 OCUs for {settings.serving_hours} h", 1,
+        plan.add("02_kb_build", "opensearchserverless", "CreateSecurityPolicy x2 + CreateAccessPolicy + CreateCollection",
+                 f"vector search collection and its k-NN index, 2 OCUs for {settings.serving_hours} h", 4,
                  pricing.cost("opensearch-serverless/ocu-hour", 2 * settings.serving_hours),
                  ("opensearch-serverless/ocu-hour",))
     plan.add("02_kb_build", "bedrock-agent", "CreateKnowledgeBase + CreateDataSource",

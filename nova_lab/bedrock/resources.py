@@ -33,7 +33,8 @@ class Resource:
     reused: bool = False
 
 
-SERVICES = ("s3", "bedrock", "bedrock-agent", "s3vectors", "bedrock-runtime", "bedrock-agent-runtime")
+SERVICES = ("s3", "bedrock", "bedrock-agent", "s3vectors", "bedrock-runtime", "bedrock-agent-runtime",
+            "opensearchserverless", "sts")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Clients:
     s3vectors: Any
     bedrock_runtime: Any = None
     agent_runtime: Any = None
+    opensearch: Any = None  # OpenSearch Serverless, with `vector_store: opensearch_serverless`
+    sts: Any = None
 
     @classmethod
     def create(cls, settings: BedrockSettings) -> "Clients":
@@ -182,7 +185,15 @@ def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resourc
     found += [Resource("vector-bucket", b["vectorBucketName"], b["vectorBucketName"])
               for b in clients.s3vectors.list_vector_buckets(prefix=vectors).get("vectorBuckets", [])
               if b["vectorBucketName"] == vectors]
-    return found + _study_storage(clients, settings)
+    return found + _collections(clients, settings) + _study_storage(clients, settings)
+
+
+def _collections(clients: Clients, settings: BedrockSettings) -> list[Resource]:
+    name = resource_name(settings, "kb")  # opensearch.collection_name
+    listed = clients.opensearch.list_collections(collectionFilters={"name": name}).get("collectionSummaries", [])
+    return [Resource("collection", c["name"], c["id"]) for c in listed
+            if c["name"] == name and c.get("status") != "DELETING" and {"key": TAG_KEY, "value": settings.study_tag}
+            in clients.opensearch.list_tags_for_resource(resourceArn=c["arn"]).get("tags", [])]
 
 
 def _knowledge_bases(clients: Clients, settings: BedrockSettings) -> list[Resource]:
@@ -227,6 +238,11 @@ def _delete(clients: Clients, resource: Resource) -> None:
         for index in pages(clients.s3vectors, "list_indexes", "indexes", vectorBucketName=resource.identifier):
             clients.s3vectors.delete_index(vectorBucketName=resource.identifier, indexName=index["indexName"])
         clients.s3vectors.delete_vector_bucket(vectorBucketName=resource.identifier)
+    elif resource.kind == "collection":  # then the policies named after it, which carry no tags
+        clients.opensearch.delete_collection(id=resource.identifier)
+        for kind in ("encryption", "network"):
+            _delete_if_there(clients.opensearch.delete_security_policy, type=kind, name=resource.name)
+        _delete_if_there(clients.opensearch.delete_access_policy, type="data", name=resource.name)
     elif resource.kind in ("s3-bucket", "s3-prefix"):
         prefix = resource.name.split("/", 3)[3]  # s3://bucket/<study_tag>/
         for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=resource.identifier, Prefix=prefix):
@@ -234,6 +250,14 @@ def _delete(clients: Clients, resource: Resource) -> None:
                 clients.s3.delete_object(Bucket=resource.identifier, Key=item["Key"])
         if resource.kind == "s3-bucket" and not clients.s3.list_objects_v2(Bucket=resource.identifier, MaxKeys=1).get("KeyCount"):
             clients.s3.delete_bucket(Bucket=resource.identifier)
+
+
+def _delete_if_there(delete: Any, **kwargs: Any) -> None:
+    try:
+        delete(**kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
 
 
 class TeardownIncomplete(RuntimeError):

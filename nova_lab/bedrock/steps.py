@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import boto3
 import pandas as pd
 from tqdm.auto import tqdm
 
 from nova_lab import paths, results
-from nova_lab.bedrock import answering, customization, knowledge_base, resources
+from nova_lab.bedrock import answering, customization, knowledge_base, opensearch, resources
 from nova_lab.bedrock.plan import MODEL_IDS
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.recording import Recording
@@ -67,22 +68,28 @@ def data_prep(clients: Clients, settings: BedrockSettings, run_name: str) -> dic
     return update_state(run_name, data=upload_study_data(clients, settings, run_name))["data"]
 
 
-def check_vector_store(settings: BedrockSettings) -> None:
-    if settings.vector_store != "s3_vectors":
-        raise ParamsError("bedrock.vector_store = 'opensearch_serverless' is not built yet: use 's3_vectors'")
+def _vector_store(clients: Clients, settings: BedrockSettings, sleep: Callable[[float], None]) -> tuple[dict, dict]:
+    """The knowledge base's storage (made or reused), and what of it the state keeps."""
+    if settings.vector_store == "s3_vectors":
+        index_arn = knowledge_base.ensure_vector_index(clients, settings)
+        return knowledge_base.s3_vectors_storage(index_arn), {"index_arn": index_arn}
+    collection = opensearch.ensure_collection(clients, settings, sleep)
+    if settings.recording != "replay":  # made over the collection's REST API, which a recording does not hold
+        opensearch.ensure_index(collection, boto3.Session().get_credentials(), settings.region,
+                                knowledge_base.EMBEDDING_DIMENSIONS, sleep=sleep)
+    return opensearch.storage_configuration(collection), {"collection_arn": collection.arn}
 
 
 def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_tokens: int, chunk_overlap: int,
              sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """Vector index, knowledge base and data source (reused when they exist), then a fresh ingestion."""
-    check_vector_store(settings)
+    """Vector store, knowledge base and data source (reused when they exist), then an ingestion."""
     _needs(read_state(run_name), "data", "01_data_prep")
-    index_arn = knowledge_base.ensure_vector_index(clients, settings)
-    kb = knowledge_base.ensure_knowledge_base(clients, settings, index_arn)
+    storage, kept = _vector_store(clients, settings, sleep)
+    kb = knowledge_base.ensure_knowledge_base(clients, settings, storage)
     source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, run_name, chunk_tokens, chunk_overlap)
     statistics = knowledge_base.ingest(clients, kb.identifier, source.identifier, sleep=sleep)
     return update_state(run_name, knowledge_base={"id": kb.identifier, "data_source": source.identifier,
-                                                  "index_arn": index_arn, "ingestion": statistics})["knowledge_base"]
+                                                  **kept, "ingestion": statistics})["knowledge_base"]
 
 
 def _serving_status(clients: Clients, serving: resources.Resource) -> str:
@@ -131,10 +138,11 @@ def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams,
         raise ParamsError(f"no served {cfg.model} model in the Bedrock state: run notebooks/03_fine_tune.ipynb first")
     kb = _needs(state, "knowledge_base", "02_kb_build")
     model_ids = {"base": served["base"], "ft": served["serving"]}
+    search = None if settings.vector_store == "s3_vectors" else "HYBRID"  # hybrid like offline, where the store has it
     answered = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], questions, cfg, model_ids,
-                                    RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency)
+                                    RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency, search)
     sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
     timed = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], sample, cfg, model_ids,
-                                 RecordStore(results.latency_path(cfg.run_name, cfg.model)), concurrency=1)
+                                 RecordStore(results.latency_path(cfg.run_name, cfg.model)), 1, search)
     return {"requests": answered["requests"], "answered_now": answered["made_now"], "timed_now": timed["made_now"],
             "failed": answered["failed"] + timed["failed"]}
