@@ -138,6 +138,10 @@ def test_teardown_removes_the_knowledge_base_its_sources_and_vectors(stubs):
                                               "status": "DELETING"}, {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"})
     agent.add_response("delete_knowledge_base", {"knowledgeBaseId": "KB12345678", "status": "DELETING"},
                        {"knowledgeBaseId": "KB12345678"})
+    deleting = {"knowledgeBaseId": "KB12345678", "knowledgeBaseArn": KB_ARN, "name": "unit-kb", "roleArn": SETTINGS.role_arn,
+                "knowledgeBaseConfiguration": {"type": "VECTOR"}, "status": "DELETING", "createdAt": NOW, "updatedAt": NOW}
+    agent.add_response("get_knowledge_base", {"knowledgeBase": deleting}, {"knowledgeBaseId": "KB12345678"})
+    agent.add_client_error("get_knowledge_base", "ResourceNotFoundException", http_status_code=404)  # gone: then its vectors
     vectors.add_response("list_indexes", {"indexes": [{
         "vectorBucketName": "unit-vectors", "indexName": "corpus", "indexArn": INDEX_ARN, "creationTime": NOW}]},
         {"vectorBucketName": "unit-vectors"})
@@ -146,6 +150,8 @@ def test_teardown_removes_the_knowledge_base_its_sources_and_vectors(stubs):
     found = resources._knowledge_bases(clients, SETTINGS)
     found += [resources.Resource("vector-bucket", b["vectorBucketName"], b["vectorBucketName"])
               for b in clients.s3vectors.list_vector_buckets(prefix="unit-vectors")["vectorBuckets"]]
+    slept = []
     for resource in found:
-        resources._delete(clients, resource)
+        resources._delete(clients, resource, sleep=slept.append)
+    assert slept == [5.0]  # the vector bucket waited for the knowledge base to go
     assert [r.kind for r in found] == ["knowledge-base", "vector-bucket"]

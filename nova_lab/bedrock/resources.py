@@ -10,14 +10,16 @@ the hour, is only ever requested with `allow_provisioned_throughput: true`.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from nova_lab.bedrock import pricing
+from nova_lab.bedrock.polling import poll
 from nova_lab.caching import fingerprint
 from nova_lab.params import BedrockSettings
 
@@ -221,7 +223,28 @@ def _study_storage(clients: Clients, settings: BedrockSettings) -> list[Resource
     return [Resource("s3-prefix", f"s3://{settings.bucket}/{settings.study_tag}/", settings.bucket)] if listed.get("KeyCount") else []
 
 
-def _delete(clients: Clients, resource: Resource) -> None:
+def _gone(describe: Callable[[], dict[str, Any]]) -> bool:
+    try:
+        status = describe().get("knowledgeBase", {}).get("status")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return True
+        raise
+    if status == "DELETE_UNSUCCESSFUL":
+        raise TeardownIncomplete("Bedrock could not delete it (DELETE_UNSUCCESSFUL): see the console for why")
+    return False
+
+
+def _wait_until_gone(describe: Callable[[], dict[str, Any]], sleep: Callable[[float], None], attempts: int = 30) -> None:
+    """A knowledge base is deleted asynchronously; the vector store it writes to goes only after it."""
+    for tries, gone in enumerate(poll(lambda: _gone(describe), 5.0, 30.0, sleep), 1):
+        if gone:
+            return
+        if tries == attempts:
+            raise TeardownIncomplete("still being deleted after ~12 minutes")
+
+
+def _delete(clients: Clients, resource: Resource, sleep: Callable[[float], None] = time.sleep) -> None:
     if resource.kind == "provisioned-throughput":
         clients.bedrock.delete_provisioned_model_throughput(provisionedModelId=resource.identifier)
     elif resource.kind == "deployment":
@@ -234,6 +257,7 @@ def _delete(clients: Clients, resource: Resource) -> None:
         for source in pages(clients.bedrock_agent, "list_data_sources", "dataSourceSummaries", knowledgeBaseId=resource.identifier):
             clients.bedrock_agent.delete_data_source(knowledgeBaseId=resource.identifier, dataSourceId=source["dataSourceId"])
         clients.bedrock_agent.delete_knowledge_base(knowledgeBaseId=resource.identifier)
+        _wait_until_gone(lambda: clients.bedrock_agent.get_knowledge_base(knowledgeBaseId=resource.identifier), sleep)
     elif resource.kind == "vector-bucket":
         for index in pages(clients.s3vectors, "list_indexes", "indexes", vectorBucketName=resource.identifier):
             clients.s3vectors.delete_index(vectorBucketName=resource.identifier, indexName=index["indexName"])
@@ -264,17 +288,20 @@ class TeardownIncomplete(RuntimeError):
     """Some resources could not be removed; the message lists them with the service's reason."""
 
 
-def teardown(clients: Clients, settings: BedrockSettings, dry_run: bool = False) -> list[Resource]:
+def teardown(clients: Clients, settings: BedrockSettings, dry_run: bool = False,
+             sleep: Callable[[float], None] = time.sleep) -> list[Resource]:
     """Remove every resource of the study (found by tag); with dry_run, only list them. Safe to repeat:
     one that fails to go does not stop the others, and all failures are reported at the end."""
     found = study_resources(clients, settings)
     failed = []
     for resource in [] if dry_run else found:
         try:
-            _delete(clients, resource)
+            _delete(clients, resource, sleep)
         except ClientError as exc:
             failed.append(f"{resource.kind} {resource.name}: {exc.response['Error']['Code']}: "
                           f"{exc.response['Error'].get('Message', '')}")
+        except TeardownIncomplete as exc:
+            failed.append(f"{resource.kind} {resource.name}: {exc}")
     if failed:
         raise TeardownIncomplete("not removed (run teardown again once they settle):\n  " + "\n  ".join(failed))
     return found
