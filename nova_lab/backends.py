@@ -24,8 +24,9 @@ from nova_lab.params import CommonParams, DataPrepParams, FineTuneParams, Infere
 from nova_lab.records import RecordStore
 
 
-def _clients(cfg: CommonParams) -> steps.Clients:
-    return steps.open_clients(cfg.bedrock, cfg.run_name)
+def _clients(cfg: CommonParams, step: str) -> steps.Clients:
+    model = getattr(cfg, "model", None)
+    return steps.open_clients(cfg.bedrock, cfg.run_name, f"{step}/{model}" if model else step)
 
 
 def _sleep(cfg: CommonParams) -> Callable[[float], None]:
@@ -37,7 +38,7 @@ def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
     """Step 01 here; on Bedrock the Q&A pairs may come from an LLM, and the corpus and Nova files go to S3."""
     if cfg.backend == "local":
         return data_prep.prepare(cfg)
-    clients = _clients(cfg)
+    clients = _clients(cfg, "01_data_prep")
     generator = None
     if cfg.qa_generator == "bedrock":
         store = RecordStore(steps.state_path(cfg.run_name).with_name("qa_replies.jsonl"), REPLY_COLUMNS)
@@ -58,7 +59,7 @@ def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
     """Step 02: LanceDB here; a Bedrock knowledge base (S3 Vectors searches by vector only)."""
     if cfg.backend == "local":
         return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES)
-    clients = _clients(cfg)
+    clients = _clients(cfg, "02_kb_build")
     built = steps.kb_build(clients, cfg.bedrock, cfg.run_name, cfg.chunk_tokens, cfg.chunk_overlap, _sleep(cfg))
     modes: tuple[Mode, ...] = ("vector",) if cfg.bedrock.vector_store == "s3_vectors" else ("hybrid", "vector")
     return KnowledgeBase(built, BedrockRetriever(clients.agent_runtime, built["id"]), modes)
@@ -78,7 +79,7 @@ def fine_tune(cfg: FineTuneParams) -> finetune.FineTuneResult:
     """Step 03: LoRA here; on Bedrock a customization job, its model served, its loss curves read back."""
     if cfg.backend == "local":
         return finetune.fine_tune(cfg)
-    history = steps.fine_tune(_clients(cfg), cfg.bedrock, cfg, _sleep(cfg))
+    history = steps.fine_tune(_clients(cfg, "03_fine_tune"), cfg.bedrock, cfg, _sleep(cfg))
     served = steps.read_state(cfg.run_name)["models"][cfg.model]
     hyperparameters = {name: getattr(cfg, name) for name in steps.HYPERPARAMETERS}
     return finetune.FineTuneResult({**served, "hyperparameters": hyperparameters}, history)
@@ -88,12 +89,12 @@ def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
     """Step 04: the four configurations into the model's answer and latency stores; returns the progress."""
     if cfg.backend == "local":
         return inference.run(cfg, questions, kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k))
-    return steps.inference(_clients(cfg), cfg.bedrock, cfg, questions)
+    return steps.inference(_clients(cfg, "04_inference"), cfg.bedrock, cfg, questions)
 
 
 def judge_panel(cfg: JudgingParams) -> list[Judge]:
     """Step 05's panel: the offline judges here; on Bedrock the study's LLM judges (`bedrock.judge_models`)."""
     if cfg.backend == "local":
         return judging.panel(cfg.judges)
-    client = _clients(cfg).bedrock_runtime
+    client = _clients(cfg, "05_judging").bedrock_runtime
     return [BedrockJudge(client, model_id, cfg.bedrock.concurrency) for model_id in cfg.bedrock.judge_models]

@@ -13,6 +13,7 @@ import zlib
 
 import pandas as pd
 
+from nova_lab.caching import fingerprint
 from nova_lab.judges import Item, Judge, value_pattern
 from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, verdict_key
 from nova_lab.qa import TemplateQAGenerator
@@ -75,8 +76,8 @@ def check_set(questions: pd.DataFrame, facts: pd.DataFrame, n: int) -> pd.DataFr
 def score(checks: pd.DataFrame, judges: list[Judge], store: RecordStore) -> pd.DataFrame:
     """Every judge's score of every check answer, long format. Verdicts are kept in `store` like
     the answers' verdicts, so a re-run (on Bedrock, a paid one) asks no judge twice."""
-    items = [Item(f"meta/{r.question_id}/{r.variant}", r.question, r.reference, r.key_facts, r.answer)
-             for r in checks.itertuples()]
+    items = [Item(f"meta/{r.question_id}/{r.variant}/{fingerprint(r.question)[:12]}", r.question, r.reference,
+                  r.key_facts, r.answer) for r in checks.itertuples()]  # the judge reads the question too
     judge_all(judges, items, store)
     verdicts = store.frame().drop_duplicates("key", keep="last").set_index("key")["score"]
     frames = [checks[["question_id", "variant"]].assign(

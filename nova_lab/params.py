@@ -64,6 +64,11 @@ class BedrockSettings(_Strict):
         default="off", description="record every AWS response to outputs/<run_name>/bedrock/recording.jsonl, "
                                    "or replay them from it with no account and no network")
 
+    @field_validator("recording", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML reads an unquoted `off` as false
+
 
 class CommonParams(_Strict):
     run_name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="artefacts go to outputs/<run_name>/")
@@ -238,14 +243,23 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    return {**_read_yaml(path.parent / parent, seen + (path,)), **data}
+    return _overlay(_read_yaml(path.parent / parent, seen + (path,)), data)
+
+
+def _overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`; a section (such as `bedrock:`) is overlaid key by key, not replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        merged[key] = _overlay(base[key], value) if both else value
+    return merged
 
 
 def load_params(*paths: str | Path) -> StudyParams:
     """Read params files in order (later ones override earlier ones) and validate the result."""
     merged: dict[str, Any] = {}
     for path in paths:
-        merged.update(_read_yaml(Path(path)))
+        merged = _overlay(merged, _read_yaml(Path(path)))
     return parse(StudyParams, merged, source=" + ".join(str(p) for p in paths))
 
 

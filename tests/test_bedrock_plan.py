@@ -97,6 +97,13 @@ def test_bedrock_settings_are_validated_by_name():
     assert "unknown key `bedrock.concurency`" in text and "did you mean concurrency?" in text
 
 
+def test_an_overlay_changes_one_bedrock_key_and_keeps_the_rest():
+    params = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml",
+                         _write_overlay("bedrock:\n  recording: off\n  concurrency: 2\n"))  # YAML reads off as false
+    assert (params.bedrock.recording, params.bedrock.concurrency) == ("off", 2)
+    assert params.bedrock.bucket == "my-nova-lab-bucket" and params.bedrock.max_usd == 50
+
+
 def test_unknown_model_price_is_named():
     with pytest.raises(pricing.UnknownPrice, match="no price for 'acme.model/input'"):
         pricing.cost("acme.model/input", 10)

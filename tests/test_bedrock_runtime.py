@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from nova_lab.bedrock import runtime
@@ -157,6 +158,17 @@ def test_a_judge_request_that_fails_is_not_stored_and_is_asked_again(tmp_path, c
     assert store.frame().set_index("answer_key")["score"].to_dict() == {"a": 9.0, "b": 2.0}
 
 
+def test_a_judge_that_cannot_be_called_stops_with_the_service_reason(tmp_path):
+    from nova_lab.judging import JUDGMENT_COLUMNS, judge_all
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    judge = runtime.BedrockJudge(client, "us.anthropic.claude-9", concurrency=1)
+    item = Item("a", "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.", ("2006-03-01",), "x")
+    with Stubber(client) as stub, pytest.raises(ClientError, match="ValidationException"):
+        stub.add_client_error("converse", "ValidationException", "The provided model identifier is invalid.", 400)
+        judge_all([judge], [item], RecordStore(tmp_path / "judgments.jsonl", JUDGMENT_COLUMNS))
+
+
 def test_a_recorded_run_replays_without_the_service(tmp_path):
     from nova_lab.bedrock.recording import Recording, ReplayMissing
 
@@ -174,7 +186,7 @@ def test_a_recorded_run_replays_without_the_service(tmp_path):
 
 
 def test_a_request_made_twice_replays_its_responses_in_recorded_order(tmp_path):
-    from nova_lab.bedrock.recording import Recording
+    from nova_lab.bedrock.recording import Recording, ReplayMissing
 
     path = tmp_path / "bedrock.jsonl"
     live = Recording(path, "record").attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
@@ -183,7 +195,31 @@ def test_a_request_made_twice_replays_its_responses_in_recorded_order(tmp_path):
             stub.add_response("converse", converse_response(text))
         recorded = [runtime.converse(live, "amazon.nova-micro-v1:0", "Same question?", 64) for _ in range(2)]
     offline = Recording(path, "replay").attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
-    replayed = [runtime.converse(offline, "amazon.nova-micro-v1:0", "Same question?", 64) for _ in range(3)]
-    assert [r.text for r in replayed] == ["first", "second", "second"]  # then the last one holds, like a finished poll
-    assert [r.wall_ms for r in replayed[:2]] == [r.wall_ms for r in recorded]  # the recorded latencies, not the replay's
+    replayed = [runtime.converse(offline, "amazon.nova-micro-v1:0", "Same question?", 64) for _ in range(2)]
+    assert [r.text for r in replayed] == ["first", "second"]
+    assert [r.wall_ms for r in replayed] == [r.wall_ms for r in recorded]  # the recorded latencies, not the replay's
+    with pytest.raises(ReplayMissing, match="no further response"):  # never a made-up answer, nor an endless poll
+        runtime.converse(offline, "amazon.nova-micro-v1:0", "Same question?", 64)
+
+
+def test_each_step_replays_its_own_responses_and_a_replaced_error_is_skipped(tmp_path):
+    from nova_lab.bedrock.recording import Recording
+
+    path = tmp_path / "bedrock.jsonl"
+    for scope, texts in (("04_inference/micro", ["micro"]), ("04_inference/lite", [None, "lite"])):
+        live = Recording(path, "record", scope).attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
+        with Stubber(live) as stub:
+            for text in texts:  # None: throttled after botocore's retries, asked again by a resumed run
+                if text is None:
+                    stub.add_client_error("converse", "ThrottlingException", http_status_code=429)
+                else:
+                    stub.add_response("converse", converse_response(text))
+            for _ in texts:
+                try:
+                    runtime.converse(live, "amazon.nova-micro-v1:0", "Same question?", 64)
+                except ClientError:
+                    pass
+    for scope, text in (("04_inference/micro", "micro"), ("04_inference/lite", "lite")):
+        offline = Recording(path, "replay", scope).attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
+        assert runtime.converse(offline, "amazon.nova-micro-v1:0", "Same question?", 64).text == text
 

@@ -1,7 +1,7 @@
 """Step 04 on Bedrock: the four configurations through Retrieve and Converse, in the offline records.
 
-Retrieve runs at most once per question, and only for answers not yet stored (RAG configurations
-share its passages); each answer is one
+Retrieve runs at most once per question in a pass, and only for answers not yet stored (RAG
+configurations share its passages; the latency sample's pass asks again); each answer is one
 Converse call on the base model or the custom model's deployment, so its latency is a single
 request's, retrieval included for RAG, and tokens are Bedrock's own usage counts.
 """

@@ -14,7 +14,7 @@ import pandas as pd
 from nova_lab.bedrock import pricing
 from nova_lab.data_prep import load_corpus
 from nova_lab.meta_eval import VARIANTS
-from nova_lab.params import ParamsError, StudyParams
+from nova_lab.params import BedrockSettings, ParamsError, StudyParams
 
 MODEL_IDS = {"micro": "amazon.nova-micro-v1:0", "lite": "amazon.nova-lite-v1:0"}
 BASE_FOR_TRAINING = {"micro": "amazon.nova-micro-v1:0:128k", "lite": "amazon.nova-lite-v1:0:300k"}
@@ -79,6 +79,13 @@ def _tokens_cost(model_id: str, tokens_in: float, tokens_out: float) -> tuple[fl
     return pricing.cost(items[0], tokens_in) + pricing.cost(items[1], tokens_out), items
 
 
+def _queries(settings: BedrockSettings, count: int) -> tuple[float, tuple[str, ...]]:
+    """Retrieve's cost: S3 Vectors bills each query; an OpenSearch collection's OCU-hours already pay for them."""
+    if settings.vector_store != "s3_vectors":
+        return 0.0, ()
+    return pricing.cost("s3-vectors/query", count), ("s3-vectors/query",)
+
+
 def _shared_steps(plan: Plan, params: StudyParams) -> None:
     settings = params.bedrock
     stats = load_corpus(params.services).stats()
@@ -109,7 +116,7 @@ def _shared_steps(plan: Plan, params: StudyParams) -> None:
     plan.add("02_kb_build", "bedrock-agent", "StartIngestionJob", f"~{chunks:,} chunks embedded", 1,
              pricing.cost(f"{settings.embedding_model}/input", corpus_tokens), (f"{settings.embedding_model}/input",))
     plan.add("02_kb_build", "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the test questions", params.n_test,
-             pricing.cost("s3-vectors/query", params.n_test), ("s3-vectors/query",))
+             *_queries(settings, params.n_test))
 
 
 def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
@@ -129,7 +136,7 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
     rag_tokens = PROMPT_TOKENS + params.rag_top_k * BEDROCK_CHUNK_TOKENS
     n = params.n_test
     plan.add("04_inference", "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
-             pricing.cost("s3-vectors/query", n), ("s3-vectors/query",))
+             *_queries(settings, n))
     for configuration, tokens_in in (("base", PROMPT_TOKENS), ("rag", rag_tokens), ("ft", PROMPT_TOKENS), ("ft_rag", rag_tokens)):
         usd, items = _tokens_cost(model_id, n * tokens_in, n * params.max_new_tokens)
         plan.add("04_inference", "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
@@ -137,7 +144,7 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
     usd, items = _tokens_cost(model_id, timed * (2 * PROMPT_TOKENS + 2 * rag_tokens), timed * 4 * params.max_new_tokens)
     plan.add("04_inference", "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time",
-             timed * 5, usd + pricing.cost("s3-vectors/query", timed), items + ("s3-vectors/query",))
+             timed * 5, usd + _queries(settings, timed)[0], items + _queries(settings, timed)[1])
     for judge in settings.judge_models:
         answers = n * 4
         usd, items = _tokens_cost(judge, answers * JUDGE_PROMPT_TOKENS, answers * JUDGE_REPLY_TOKENS)

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from tqdm.auto import tqdm
 
-from nova_lab.bedrock.recording import RECORDED_WALL_MS
+from nova_lab.bedrock.recording import RECORDED_WALL_MS, ReplayMissing
 from nova_lab.judges import Item, Verdict, judge_prompt, parse_verdict
 from nova_lab.knowledge_base import Passage
 from nova_lab.nova_format import SYSTEM_PROMPT
@@ -111,12 +111,26 @@ def run_jobs(jobs: list[Job], store: RecordStore, concurrency: int, desc: str) -
                 record = future.result()
             except ClientError as exc:
                 failures.append({"key": futures[future].key, "error": exc.response["Error"]["Code"]})
+            except ReplayMissing:
+                raise  # a replay that asks what was never recorded stops, it does not skip
             except Exception as exc:  # timeouts, lost connections: reported like a refusal, asked again next run
                 failures.append({"key": futures[future].key, "error": type(exc).__name__})
             else:
                 store.append([record])  # from this thread only: results arrive here one by one
             bar.update()
     return {"requests": len(jobs), "made_now": len(pending) - len(failures), "failed": failures}
+
+
+TRANSIENT = {"ThrottlingException", "ServiceUnavailableException", "InternalServerException", "ModelTimeoutException",
+             "ModelNotReadyException", "ServiceQuotaExceededException"}
+
+
+def transient(exc: Exception) -> bool:
+    """Whether asking again later may succeed: throttling, the service's own faults, timeouts, lost connections."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return error.get("Code") in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    return isinstance(exc, BotoCoreError)
 
 
 class BedrockJudge:
@@ -133,8 +147,10 @@ class BedrockJudge:
             try:
                 reply = converse(self.client, self.model_id, judge_prompt(item), self.max_tokens,
                                  system="You are a strict grader of answers about AWS APIs.")
-            except ClientError:  # still failing after botocore's retries: no verdict, asked again next run
-                return None
+            except (ClientError, BotoCoreError) as exc:
+                if transient(exc):  # still failing after botocore's retries: no verdict, asked again next run
+                    return None
+                raise  # a wrong model id or missing access: retrying will not help, say so
             return parse_verdict(reply.text)
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

@@ -35,12 +35,12 @@ def state_path(run_name: str) -> Path:
     return paths.run_dir(run_name, "bedrock") / "state.json"
 
 
-def open_clients(settings: BedrockSettings, run_name: str) -> Clients:
+def open_clients(settings: BedrockSettings, run_name: str, scope: str) -> Clients:
     """The run's AWS clients, recording every response to (or replaying it from) the run's
-    `bedrock/recording.jsonl` when `settings.recording` asks for it."""
+    `bedrock/recording.jsonl` under `scope` (the step and model) when `settings.recording` asks for it."""
     clients = Clients.create(settings)
     if settings.recording != "off":
-        recording = Recording(state_path(run_name).with_name("recording.jsonl"), settings.recording)
+        recording = Recording(state_path(run_name).with_name("recording.jsonl"), settings.recording, scope)
         for client in vars(clients).values():
             recording.attach(client)
     return clients
