@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from nova_lab import paths, results
-from nova_lab.study import run_study
+from nova_lab.study import MODELS, run_study
 
 FAKE_AWS = Path(__file__).parent / "fake_aws"
 
@@ -34,11 +34,11 @@ def no_credentials(monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 
 
-def stores(run_name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def stores(run_name: str, model: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     test = pd.read_parquet(paths.run_dir(run_name, "data") / "qa.parquet").query("split == 'test'")
-    answers = results.read_answers(run_name, "micro", test).sort_values("key").reset_index(drop=True)
-    latency = results.read_latency(run_name, "micro", test).sort_values("key").reset_index(drop=True)
-    verdicts = pd.read_json(results.judgments_path(run_name, "micro"), lines=True).sort_values("key").reset_index(drop=True)
+    answers = results.read_answers(run_name, model, test).sort_values("key").reset_index(drop=True)
+    latency = results.read_latency(run_name, model, test).sort_values("key").reset_index(drop=True)
+    verdicts = pd.read_json(results.judgments_path(run_name, model), lines=True).sort_values("key").reset_index(drop=True)
     return answers, latency, verdicts
 
 
@@ -47,29 +47,30 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_AWS), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("NOVA_LAB_FAKE_AWS", str(tmp_path / "fake-aws.pickle"))
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(recorded))
-    run_study(("micro",), overlay(tmp_path, "record"))
+    run_study(MODELS, overlay(tmp_path, "record"))
     run_name = "smoke"
     recording = paths.run_dir(run_name, "bedrock") / "recording.jsonl"
     operations = {json.loads(line)["operation"] for line in recording.read_text().splitlines()}
     state = json.loads((paths.run_dir(run_name, "bedrock") / "state.json").read_text())
-    before = stores(run_name)
+    before = {model: stores(run_name, model) for model in MODELS}
 
     monkeypatch.delenv("NOVA_LAB_FAKE_AWS")  # from here on, only the recording answers
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(replayed))
     shutil.copy(recording, paths.run_dir(run_name, "bedrock") / "recording.jsonl")
-    run_study(("micro",), overlay(tmp_path, "replay"))
-    after = stores(run_name)
+    run_study(MODELS, overlay(tmp_path, "replay"))
+    after = {model: stores(run_name, model) for model in MODELS}
 
     assert {"PutObject", "CreateKnowledgeBase", "StartIngestionJob", "Retrieve", "CreateModelCustomizationJob",
             "CreateCustomModelDeployment", "GetObject", "Converse"} <= operations
     assert "CreateProvisionedModelThroughput" not in operations  # not without the opt-in
-    assert state["models"]["micro"]["serving_kind"] == "deployment"
+    assert {state["models"][model]["serving_kind"] for model in MODELS} == {"deployment"}
     qa = pd.read_parquet(paths.run_dir(run_name, "data") / "qa.parquet")
     assert qa["question"].str.startswith("Tell me, for an AWS developer").any()  # pairs the LLM wrote
-    answers, latency, verdicts = before
+    answers, latency, verdicts = before["micro"]
     assert set(answers["configuration"]) == {"base", "rag", "ft", "ft_rag"} and (answers["backend"] == "bedrock").all()
     assert verdicts["score"].isna().any() and verdicts["score"].notna().any()  # unparseable verdicts stay NaN
-    for mine, theirs in zip(before, after):
-        pd.testing.assert_frame_equal(mine, theirs)  # same answers, tokens, latencies and verdicts
+    for model in MODELS:  # the same requests of the two models each replay their own responses
+        for mine, theirs in zip(before[model], after[model]):
+            pd.testing.assert_frame_equal(mine, theirs)  # same answers, tokens, latencies and verdicts
     html = (paths.run_dir(run_name) / "06_analysis.html").read_text()
     assert "us.anthropic.claude-3-5-sonnet" in html  # the LLM judges made the panel
