@@ -16,6 +16,7 @@ import pandas as pd
 
 from nova_lab import data_prep, finetune, inference, judging, kb_build
 from nova_lab.bedrock import steps
+from nova_lab.bedrock.knowledge_base import search_modes
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
 from nova_lab.bedrock.runtime import BedrockJudge, BedrockRetriever
 from nova_lab.judges import Judge
@@ -61,8 +62,7 @@ def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
         return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES)
     clients = _clients(cfg, "02_kb_build")
     built = steps.kb_build(clients, cfg.bedrock, cfg.run_name, cfg.chunk_tokens, cfg.chunk_overlap, _sleep(cfg))
-    modes: tuple[Mode, ...] = ("vector",) if cfg.bedrock.vector_store == "s3_vectors" else ("hybrid", "vector")
-    return KnowledgeBase(built, BedrockRetriever(clients.agent_runtime, built["id"]), modes)
+    return KnowledgeBase(built, BedrockRetriever(clients.agent_runtime, built["id"]), search_modes(cfg.bedrock))
 
 
 def chunk_report(cfg: KnowledgeBaseParams) -> str:

@@ -88,7 +88,7 @@ def converse_reply(text):
             "usage": {"inputTokens": 20, "outputTokens": 9, "totalTokens": 29}, "metrics": {"latencyMs": 300}}
 
 
-@pytest.mark.parametrize("store, search", [("s3_vectors", {}), ("opensearch_serverless", {"overrideSearchType": "HYBRID"})])
+@pytest.mark.parametrize("store, search", [("s3_vectors", "SEMANTIC"), ("opensearch_serverless", "HYBRID")])
 def test_inference_then_judging_fill_the_offline_stores(run, store, search):
     import pandas as pd
 
@@ -109,7 +109,7 @@ def test_inference_then_judging_fill_the_offline_stores(run, store, search):
         for _ in range(2):  # the answers, then the latency sample asked again one request at a time
             a.add_response("retrieve", {"retrievalResults": []}, {  # hybrid like offline where the store has it
                 "knowledgeBaseId": "KB12345678", "retrievalQuery": {"text": questions.question[0]},
-                "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 1, **search}}})
+                "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 1, "overrideSearchType": search}}})
             for _ in range(4):
                 c.add_response("converse", converse_reply("Amazon ECR uses API version 2015-09-21."))
         for judge in settings.judge_models:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, pages, request_token, resource_name
 from nova_lab.bedrock.study_data import corpus_prefix
+from nova_lab.knowledge_base import Mode
 from nova_lab.params import BedrockSettings
 
 EMBEDDING_DIMENSIONS = 1024
@@ -24,6 +25,12 @@ SEARCHABLE_ONLY = ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]  # Bedrock'
 
 class IngestionFailed(RuntimeError):
     """The ingestion job ended in FAILED or STOPPED; its reasons are in the message."""
+
+
+def search_modes(settings: BedrockSettings) -> tuple[Mode, ...]:
+    """The offline search modes the store offers, best first: S3 Vectors searches by vector only,
+    OpenSearch Serverless also by hybrid search (the offline study's RAG search)."""
+    return ("vector",) if settings.vector_store == "s3_vectors" else ("hybrid", "vector")
 
 
 def chunking_configuration(strategy: str, chunk_tokens: int, chunk_overlap: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from nova_lab.bedrock.plan import MODEL_IDS
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.recording import Recording
 from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.runtime import SEARCH_TYPES
 from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.data_prep import data_digests
 from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, ParamsError
@@ -138,7 +139,7 @@ def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams,
         raise ParamsError(f"no served {cfg.model} model in the Bedrock state: run notebooks/03_fine_tune.ipynb first")
     kb = _needs(state, "knowledge_base", "02_kb_build")
     model_ids = {"base": served["base"], "ft": served["serving"]}
-    search = None if settings.vector_store == "s3_vectors" else "HYBRID"  # hybrid like offline, where the store has it
+    search = SEARCH_TYPES[knowledge_base.search_modes(settings)[0]]  # hybrid like offline, where the store has it
     answered = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], questions, cfg, model_ids,
                                     RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency, search)
     sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
