@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
-from nova_lab import data_prep, finetune, inference, judging, kb_build
+from nova_lab import data_prep, judging, kb_build
 from nova_lab.bedrock import steps
 from nova_lab.bedrock.knowledge_base import search_modes
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
@@ -23,6 +23,9 @@ from nova_lab.judges import Judge
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 from nova_lab.params import CommonParams, DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.records import RecordStore
+
+if TYPE_CHECKING:
+    from nova_lab.finetune import FineTuneResult
 
 
 def _clients(cfg: CommonParams, step: str) -> steps.Clients:
@@ -75,8 +78,10 @@ def chunk_report(cfg: KnowledgeBaseParams) -> str:
     return f"{lengths}\n\n{chunks['text'].iloc[len(chunks) // 2]}"
 
 
-def fine_tune(cfg: FineTuneParams) -> finetune.FineTuneResult:
+def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     """Step 03: LoRA here; on Bedrock a customization job, its model served, its loss curves read back."""
+    from nova_lab import finetune  # torch: imported by the steps that train or generate, not by 01 and 02
+
     if cfg.backend == "local":
         return finetune.fine_tune(cfg)
     history = steps.fine_tune(_clients(cfg, "03_fine_tune"), cfg.bedrock, cfg, _sleep(cfg))
@@ -88,6 +93,8 @@ def fine_tune(cfg: FineTuneParams) -> finetune.FineTuneResult:
 def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
     """Step 04: the four configurations into the model's answer and latency stores; returns the progress."""
     if cfg.backend == "local":
+        from nova_lab import inference  # torch
+
         return inference.run(cfg, questions, kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k))
     return steps.inference(_clients(cfg, "04_inference"), cfg.bedrock, cfg, questions)
 
