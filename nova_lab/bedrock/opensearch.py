@@ -16,12 +16,11 @@ from typing import Any, Callable
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.exceptions import ClientError
 from botocore.httpsession import URLLib3Session
 from tqdm.auto import tqdm
 
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import TAG_KEY, Clients, request_token, resource_name
+from nova_lab.bedrock.resources import TAG_KEY, Clients, if_exists, request_token, resource_name
 from nova_lab.params import BedrockSettings
 
 INDEX = "corpus"
@@ -70,12 +69,8 @@ def policies(name: str, principals: list[str]) -> dict[str, list[dict[str, Any]]
 
 def _ensure_policy(clients: Clients, name: str, kind: str, document: list[dict[str, Any]]) -> None:
     api = POLICY_TYPES[kind]
-    try:
-        getattr(clients.opensearch, f"get_{api}_policy")(type=kind, name=name)
+    if if_exists(getattr(clients.opensearch, f"get_{api}_policy"), type=kind, name=name) is not None:
         return  # reused
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
     getattr(clients.opensearch, f"create_{api}_policy")(
         type=kind, name=name, policy=json.dumps(document), clientToken=request_token(f"{kind}-{name}"))
 

@@ -142,9 +142,10 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
         plan.add("04_inference", "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
     timed = min(params.latency_sample, n)
     usd, items = _tokens_cost(model_id, timed * (2 * PROMPT_TOKENS + 2 * rag_tokens), timed * 4 * params.max_new_tokens)
+    query_usd, query_items = _queries(settings, timed)
     plan.add("04_inference", "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time",
-             timed * 5, usd + _queries(settings, timed)[0], items + _queries(settings, timed)[1])
+             timed * 5, usd + query_usd, items + query_items)
     for judge in settings.judge_models:
         answers = n * 4
         usd, items = _tokens_cost(judge, answers * JUDGE_PROMPT_TOKENS, answers * JUDGE_REPLY_TOKENS)

@@ -124,14 +124,18 @@ def ensure_customization_job(clients: Clients, settings: BedrockSettings, model:
     return Resource("customization-job", name, name)
 
 
-def _model_exists(clients: Clients, job: dict[str, Any]) -> bool:
+def if_exists(call: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any] | None:
+    """The call's response, or None when AWS says the resource is not there (any other error is raised)."""
     try:
-        clients.bedrock.get_custom_model(modelIdentifier=job.get("customModelArn") or job["jobName"])
-        return True
+        return call(**kwargs)
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            return False
+            return None
         raise
+
+
+def _model_exists(clients: Clients, job: dict[str, Any]) -> bool:
+    return if_exists(clients.bedrock.get_custom_model, modelIdentifier=job.get("customModelArn") or job["jobName"]) is not None
 
 
 def ensure_serving(clients: Clients, settings: BedrockSettings, model_arn: str, name: str) -> Resource:
@@ -224,13 +228,10 @@ def _study_storage(clients: Clients, settings: BedrockSettings) -> list[Resource
 
 
 def _gone(describe: Callable[[], dict[str, Any]]) -> bool:
-    try:
-        status = describe().get("knowledgeBase", {}).get("status")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            return True
-        raise
-    if status == "DELETE_UNSUCCESSFUL":
+    described = if_exists(describe)
+    if described is None:
+        return True
+    if described.get("knowledgeBase", {}).get("status") == "DELETE_UNSUCCESSFUL":
         raise TeardownIncomplete("Bedrock could not delete it (DELETE_UNSUCCESSFUL): see the console for why")
     return False
 
@@ -265,8 +266,8 @@ def _delete(clients: Clients, resource: Resource, sleep: Callable[[float], None]
     elif resource.kind == "collection":  # then the policies named after it, which carry no tags
         clients.opensearch.delete_collection(id=resource.identifier)
         for kind in ("encryption", "network"):
-            _delete_if_there(clients.opensearch.delete_security_policy, type=kind, name=resource.name)
-        _delete_if_there(clients.opensearch.delete_access_policy, type="data", name=resource.name)
+            if_exists(clients.opensearch.delete_security_policy, type=kind, name=resource.name)  # gone already: fine
+        if_exists(clients.opensearch.delete_access_policy, type="data", name=resource.name)
     elif resource.kind in ("s3-bucket", "s3-prefix"):
         prefix = resource.name.split("/", 3)[3]  # s3://bucket/<study_tag>/
         for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=resource.identifier, Prefix=prefix):
@@ -274,14 +275,6 @@ def _delete(clients: Clients, resource: Resource, sleep: Callable[[float], None]
                 clients.s3.delete_object(Bucket=resource.identifier, Key=item["Key"])
         if resource.kind == "s3-bucket" and not clients.s3.list_objects_v2(Bucket=resource.identifier, MaxKeys=1).get("KeyCount"):
             clients.s3.delete_bucket(Bucket=resource.identifier)
-
-
-def _delete_if_there(delete: Any, **kwargs: Any) -> None:
-    try:
-        delete(**kwargs)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
 
 
 class TeardownIncomplete(RuntimeError):
