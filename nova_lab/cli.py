@@ -23,15 +23,23 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _validate_jsonl(args: argparse.Namespace) -> int:
-    from nova_lab.nova_format import validate_file
+    """Every file given is checked, even after one that cannot be read; each unreadable one is one line."""
+    from nova_lab.nova_format import UnreadableFile, check_file
 
     problems = 0
     for path in args.files:
-        violations = validate_file(path)
-        problems += len(violations)
-        print(f"{path}: {len(violations)} problem(s)")
-        for violation in violations:
+        try:
+            checked = check_file(path)
+        except UnreadableFile as exc:
+            print(f"nova-lab: {exc}", file=sys.stderr)
+            problems += 1
+            continue
+        problems += len(checked.violations)
+        print(f"{path}: {checked.records} record(s), {len(checked.violations)} problem(s)")
+        for violation in checked.violations:
             print(f"  {violation}")
+        for warning in checked.warnings:
+            print(f"  warning: {warning}")
     return 1 if problems else 0
 
 

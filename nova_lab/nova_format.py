@@ -17,8 +17,12 @@ import pandas as pd
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 SYSTEM_PROMPT = "You are an AWS expert. Answer the question about AWS APIs in one short, accurate sentence."
-RESERVED_WORDS = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
+# AWS's own validator (aws-samples/amazon-nova-samples, customization/bedrock-finetuning/understanding/
+# dataset_validation/nova_ft_dataset_validator.py, read 2026-11-26) rejects these anywhere in a text,
+# in any letter case: a record holding `user:` fails the job just as one holding `User:`.
+RESERVED_WORDS = ("System:", "User:", "Bot:", "Assistant:", "Thought:", "[EOS]", "<image>", "<video>", "<unk>")
 MIN_SAMPLES, MAX_SAMPLES = 8, 20_000
+RECOMMENDED_SAMPLES = 100  # the Nova guide's advice; fewer is accepted but rarely teaches anything
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_\-/.]+$")
 
 
@@ -119,6 +123,12 @@ def _role_order(record: Any) -> Iterable[str]:
         yield f"roles must alternate user, assistant, ... and end with assistant; got {roles}"
 
 
+def reserved_words_in(text: str) -> list[str]:
+    """The reserved words `text` holds, matched as AWS's validator does: ignoring letter case."""
+    lowered = text.lower()
+    return [word for word in RESERVED_WORDS if word.lower() in lowered]
+
+
 @_rule("reserved-words")
 def _reserved_words(record: Any) -> Iterable[str]:
     if not isinstance(record, dict):
@@ -127,9 +137,9 @@ def _reserved_words(record: Any) -> Iterable[str]:
     for message in record.get("messages") or []:
         if isinstance(message, dict):
             texts += _texts(message.get("content"))
-    for word in RESERVED_WORDS:
-        if any(isinstance(t, str) and word in t for t in texts):
-            yield f"contains the reserved word {word!r}, which fails a Nova customization job"
+    found = {word for text in texts if isinstance(text, str) for word in reserved_words_in(text)}
+    for word in sorted(found, key=RESERVED_WORDS.index):
+        yield f"contains the reserved word {word!r} (in any letter case), which fails a Nova customization job"
 
 
 def validate_lines(lines: Iterable[str]) -> tuple[int, list[Violation]]:
@@ -151,17 +161,49 @@ def validate_lines(lines: Iterable[str]) -> tuple[int, list[Violation]]:
     return count, violations
 
 
-def validate_file(path: str | Path) -> list[Violation]:
-    """Every rule, on every record and on the file: an empty list means Bedrock would take it."""
+class UnreadableFile(ValueError):
+    """A path that is no JSONL text at all (missing, a folder, binary): one line says which and why."""
+
+
+def _text_lines(path: Path) -> list[str]:
+    if not path.exists():
+        raise UnreadableFile(f"{path}: no such file")
+    if path.is_dir():
+        raise UnreadableFile(f"{path}: is a folder; give the .jsonl files in it")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise UnreadableFile(f"{path}: binary data (a NUL byte at offset {data.index(0)}), not JSON lines")
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                             f"Nova reads UTF-8 JSON lines") from None
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    records: int
+    violations: list[Violation]  # what makes Bedrock refuse the file
+    warnings: list[str]  # what it accepts but the Nova guide advises against
+
+
+def check_file(path: str | Path) -> FileCheck:
+    """Every rule, on every record and on the file; UnreadableFile when it is no text file."""
     path = Path(path)
     violations = []
     if not _FILE_NAME.match(path.name) or path.suffix != ".jsonl":
         violations.append(Violation(0, "file-name", f"{path.name!r}: use only letters, digits, _ - / . and end in .jsonl"))
-    with open(path, encoding="utf-8") as handle:
-        count, record_violations = validate_lines(handle)
+    count, record_violations = validate_lines(_text_lines(path))
     if not MIN_SAMPLES <= count <= MAX_SAMPLES:
         violations.append(Violation(0, "sample-count", f"{count} records; Nova takes {MIN_SAMPLES}-{MAX_SAMPLES:,}"))
-    return violations + record_violations
+    warnings = [f"{count} records: the Nova guide recommends at least {RECOMMENDED_SAMPLES}"] \
+        if MIN_SAMPLES <= count < RECOMMENDED_SAMPLES else []
+    return FileCheck(count, violations + record_violations, warnings)
+
+
+def validate_file(path: str | Path) -> list[Violation]:
+    """Every rule, on every record and on the file: an empty list means Bedrock would take it."""
+    return check_file(path).violations
 
 
 class InvalidTrainingData(ValueError):

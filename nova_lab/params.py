@@ -8,6 +8,7 @@ the run with one line per problem naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping, get_args
@@ -15,9 +16,15 @@ from typing import Any, Literal, Mapping, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nova_lab.bedrock.models import DEFAULT_QA_MODEL, JUDGE_PRESETS
+
 
 class ParamsError(ValueError):
     """A params file or notebook parameter the study cannot run with."""
+
+
+class ParamsWarning(UserWarning):
+    """A setting the study can run with, but not as written (it was capped or adjusted)."""
 
 
 @lru_cache(maxsize=1)
@@ -55,14 +62,25 @@ class BedrockSettings(_Strict):
     chunking: Literal["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"] = "FIXED_SIZE"
     embedding_model: str = "amazon.titan-embed-text-v2:0"
     judge_models: list[str] = Field(
-        default=["us.anthropic.claude-3-5-sonnet-20240620-v1:0", "us.meta.llama3-1-70b-instruct-v1:0"], min_length=2,
-        description="Converse model ids or inference profiles of the LLM judges")
-    qa_model: str = Field(default="us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+        default=JUDGE_PRESETS["current"], min_length=2,
+        description=f"Converse model ids or inference profiles of the LLM judges, or a preset name: "
+                    f"{' or '.join(JUDGE_PRESETS)} (the paper's pair, Claude 3.5 Sonnet and Llama 3.1 70B)")
+    qa_model: str = Field(default=DEFAULT_QA_MODEL,
                           description="Converse model id or inference profile that writes Q&A pairs (qa_generator: bedrock)")
     concurrency: int = Field(default=4, ge=1, le=64, description="Converse requests in flight at once")
     recording: Literal["off", "record", "replay"] = Field(
         default="off", description="record every AWS response to outputs/<run_name>/bedrock/recording.jsonl, "
                                    "or replay them from it with no account and no network")
+
+    @field_validator("judge_models", mode="before")
+    @classmethod
+    def _judge_preset(cls, value: Any) -> Any:
+        """A preset name stands for its pair of ids; any other single string is an error, not one judge."""
+        if isinstance(value, str):
+            if value not in JUDGE_PRESETS:
+                raise ValueError(f"a list of model ids, or one of the presets {sorted(JUDGE_PRESETS)}")
+            return JUDGE_PRESETS[value]
+        return value
 
     @field_validator("recording", mode="before")
     @classmethod
@@ -178,6 +196,17 @@ class AnalysisParams(CommonParams):
 class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):
     model: Literal["micro", "lite"] | None = Field(default=None, description="which Nova size a per-model step runs")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _latency_sample_within_test_set(cls, data: Any) -> Any:
+        """Only n_test questions exist to time: a larger sample is capped, and the user told so."""
+        sample, n_test = (data.get("latency_sample"), data.get("n_test")) if isinstance(data, dict) else (None, None)
+        if isinstance(sample, int) and isinstance(n_test, int) and sample > n_test >= 0:
+            warnings.warn(f"latency_sample = {sample} is larger than n_test = {n_test}: {n_test} questions are timed",
+                          ParamsWarning, stacklevel=2)
+            data = {**data, "latency_sample": n_test}
+        return data
+
 
 STEP_PARAMS: dict[str, type[_Strict]] = {
     "01_data_prep": DataPrepParams,
@@ -227,6 +256,22 @@ def parse(model: type[_Strict], data: Mapping[str, Any], source: str = "paramete
         raise ParamsError(f"{source}: {len(lines)} problem(s)\n  - " + "\n  - ".join(lines)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is refused: plain YAML
+    keeps the last one silently, so a user who edits the first would see no effect."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key `{key}` is given twice (lines {seen[key]} and {key_node.start_mark.line + 1}): "
+                                f"keep one", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A params file, with the file it `extends` (relative to it) read first and overlaid."""
     path = path.resolve()
@@ -235,9 +280,14 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not a text file (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                          f"a params file is UTF-8 YAML") from None
+    except yaml.constructor.ConstructorError as exc:
+        raise ParamsError(f"{path}: {exc.problem}") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
     parent = data.pop("extends", None)

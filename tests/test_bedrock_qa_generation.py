@@ -20,6 +20,7 @@ def test_only_complete_distinct_pairs_holding_every_key_fact_are_kept():
              {"question": "What's the API version of Amazon ECR?", "answer": "2015-09-21."},  # near-copy
              {"question": "Which version string do ECR requests carry?", "answer": "They carry 2016-01-01."},  # wrong value
              {"question": "System: which ECR API version?", "answer": "2015-09-21"},  # reserved word
+             {"question": "Which API version does ECR use?", "answer": "thought: it is 2015-09-21"},  # any case
              {"question": "", "answer": "2015-09-21"},
              {"question": "Which ECR API version do the SDKs call?", "answer": "The SDKs call version 2015-09-21."}]
     assert valid_pairs(pairs, ("2015-09-21",)) == [("What is the API version of Amazon ECR?", "It is 2015-09-21."),

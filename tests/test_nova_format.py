@@ -78,3 +78,41 @@ def test_cli_reports_problems_and_exit_code(tmp_path, capsys):
 
     assert main(["validate-jsonl", str(write(tmp_path, [BROKEN["role-order"]]))]) == 1
     assert "line 1: [role-order]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text", ["user: what is S3?", "ASSISTANT: it stores objects", "Thought: S3 is storage",
+                                  "a <UNK> token", "thought: lower case too"])
+def test_reserved_words_are_aws_list_in_any_letter_case(tmp_path, text):
+    """AWS's validator lowercases both sides and knows Thought: and <unk>: Bedrock fails such a job."""
+    path = write(tmp_path, [to_record(text, "A storage service.")])
+    assert (1, "reserved-words") in rules(validate_file(path))
+
+
+def test_fewer_than_100_records_pass_with_a_warning(tmp_path, capsys):
+    from nova_lab.cli import main
+    from nova_lab.nova_format import check_file
+
+    small, enough = write(tmp_path, good(9), pad_to=9), write(tmp_path, good(9), name="big.jsonl", pad_to=100)
+    assert check_file(small).violations == [] and "recommends at least 100" in check_file(small).warnings[0]
+    assert check_file(enough).warnings == []
+    assert main(["validate-jsonl", str(small)]) == 0
+    assert "warning: 9 records" in capsys.readouterr().out
+
+
+def test_unreadable_files_are_one_line_each_and_every_file_is_checked(tmp_path, capsys):
+    from nova_lab.cli import main
+
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(b'{"text": "caf\xe9"}\n')
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    good_file = write(tmp_path, [])
+    missing = tmp_path / "missing.jsonl"
+    assert main(["validate-jsonl", str(missing), str(binary), str(latin), str(folder), str(good_file)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{good_file}: 10 record(s), 0 problem(s)" in out  # checked though earlier ones failed
+    lines = err.strip().splitlines()
+    assert len(lines) == 4 and "Traceback" not in err
+    assert "no such file" in lines[0] and "binary data" in lines[1] and "not UTF-8" in lines[2] and "folder" in lines[3]

@@ -82,3 +82,37 @@ def test_cli_prints_the_problem_without_a_traceback(tmp_path, capsys):
     assert main(["study", "--overlay", str(write(tmp_path, "epochs: 3\n"))]) == 2
     err = capsys.readouterr().err
     assert "unknown key `epochs`" in err and "Traceback" not in err
+
+
+def test_a_key_given_twice_in_one_file_is_refused_naming_file_key_and_lines(tmp_path):
+    path = write(tmp_path, "n_test: 10\nseed: 1\nn_test: 20\n")
+    with pytest.raises(ParamsError) as error:
+        load_params(path)
+    message = str(error.value)
+    assert str(path) in message and "`n_test` is given twice (lines 2 and 4)" in message and "\n" not in message
+
+
+def test_a_key_twice_inside_a_section_is_refused_too(tmp_path):
+    with pytest.raises(ParamsError, match="`bucket` is given twice"):
+        load_params(write(tmp_path, "bedrock:\n  bucket: a-bucket\n  bucket: b-bucket\n"))
+
+
+def test_a_binary_params_file_is_one_line(tmp_path):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00\x01binary")
+    assert main(["plan", "--params", str(path)]) == 2
+
+
+def test_binary_params_file_message(tmp_path):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"run_name: x\n\xff\xfe")
+    with pytest.raises(ParamsError, match="not a text file"):
+        load_params(path)
+
+
+def test_latency_sample_above_n_test_is_capped_with_a_warning(tmp_path):
+    from nova_lab.params import ParamsWarning
+
+    with pytest.warns(ParamsWarning, match="latency_sample = 500 is larger than n_test = 30"):
+        params = load_params(write(tmp_path, "n_test: 30\nlatency_sample: 500\n"))
+    assert params.latency_sample == 30

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from nova_lab.bedrock import pricing
+from nova_lab.bedrock.models import NOVA_CONVERSE as MODEL_IDS
+from nova_lab.bedrock.models import NOVA_TRAINING
 from nova_lab.data_prep import load_corpus
 from nova_lab.meta_eval import VARIANTS
 from nova_lab.params import BedrockSettings, ParamsError, StudyParams
 
-MODEL_IDS = {"micro": "amazon.nova-micro-v1:0", "lite": "amazon.nova-lite-v1:0"}
-BASE_FOR_TRAINING = {"micro": "amazon.nova-micro-v1:0:128k", "lite": "amazon.nova-lite-v1:0:300k"}
 TOKENS_PER_WORD = 1.3
 BEDROCK_CHUNK_TOKENS = 300  # Bedrock's default fixed-size chunk
 EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings v2
@@ -123,7 +123,7 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
     settings, model_id = params.bedrock, MODEL_IDS[model]
     training_tokens = params.n_train * TRAINING_RECORD_TOKENS * params.epochCount
     plan.add("03_fine_tune", "bedrock", "CreateModelCustomizationJob",
-             f"{BASE_FOR_TRAINING[model]}, {params.n_train} records x {params.epochCount} epochs", 1,
+             f"{NOVA_TRAINING[model]}, {params.n_train} records x {params.epochCount} epochs", 1,
              pricing.cost(f"{model_id}/training", training_tokens) + pricing.cost("custom-model/storage", 1),
              (f"{model_id}/training", "custom-model/storage"))
     if settings.allow_provisioned_throughput:

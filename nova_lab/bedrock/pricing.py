@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nova_lab.bedrock.models import CLAUDE_SONNET_4_6, LLAMA_4_MAVERICK, foundation_model
 from nova_lab.params import ParamsError
 
 AS_OF = "2026-09-01"
@@ -33,6 +34,10 @@ PRICES: dict[str, Price] = {
     "anthropic.claude-3-5-sonnet-20240620-v1:0/output": Price(15.0, "1M tokens", "pricing page, transcribed 2025-07-20", False),
     "meta.llama3-1-70b-instruct-v1:0/input": Price(0.72, "1M tokens", "pricing page, transcribed 2025-07-20", False),
     "meta.llama3-1-70b-instruct-v1:0/output": Price(0.72, "1M tokens", "pricing page, transcribed 2025-07-20", False),
+    f"{foundation_model(CLAUDE_SONNET_4_6)}/input": Price(3.0, "1M tokens", "platform.claude.com model page, read 2026-11-26", False),
+    f"{foundation_model(CLAUDE_SONNET_4_6)}/output": Price(15.0, "1M tokens", "platform.claude.com model page, read 2026-11-26", False),
+    f"{foundation_model(LLAMA_4_MAVERICK)}/input": Price(0.24, "1M tokens", "Bedrock pricing page, as remembered", False),
+    f"{foundation_model(LLAMA_4_MAVERICK)}/output": Price(0.97, "1M tokens", "Bedrock pricing page, as remembered", False),
     "amazon.titan-embed-text-v2:0/input": Price(0.02, "1M tokens", "pricing page crawl, undated", False),
     # customization: training tokens (per 1K, times epochs) and storage of a custom model (per month)
     "amazon.nova-micro-v1:0/training": Price(0.001, "1K tokens", "pricing page as remembered, not found in a stored copy", False),
@@ -44,14 +49,13 @@ PRICES: dict[str, Price] = {
     "s3-vectors/storage": Price(0.06, "GB-month", "aws.amazon.com/s3/pricing, read 2026-09-20", False),
     "s3-vectors/put": Price(0.20, "GB", "aws.amazon.com/s3/pricing, read 2026-09-20", False),
     "s3-vectors/query": Price(2.50, "1M queries", "aws.amazon.com/s3/pricing, read 2026-09-20", False),
+    "s3-vectors/query-data": Price(0.004, "TB", "aws.amazon.com/s3/pricing (per TB of index a query processes), as remembered", False),
     "opensearch-serverless/ocu-hour": Price(0.24, "OCU-hour", "aws.amazon.com/opensearch-service/pricing, as remembered", False),
     "s3/storage": Price(0.023, "GB-month", "aws.amazon.com/s3/pricing (S3 Standard, first 50 TB)", False),
 }
-PER_UNIT = {"1M tokens": 1e6, "1K tokens": 1e3, "1M queries": 1e6, "GB": 1, "GB-month": 1, "model-month": 1,
+PER_UNIT = {"1M tokens": 1e6, "1K tokens": 1e3, "1M queries": 1e6, "GB": 1, "TB": 1, "GB-month": 1, "model-month": 1,
             "model-unit-hour": 1, "OCU-hour": 1}
 
-
-PROFILE_PREFIXES = ("us.", "eu.", "apac.", "global.")  # inference profiles bill at the model's rate
 
 
 class UnknownPrice(ParamsError):
@@ -59,8 +63,7 @@ class UnknownPrice(ParamsError):
 
 
 def price(item: str) -> Price:
-    for prefix in PROFILE_PREFIXES:
-        item = item.removeprefix(prefix)
+    item = foundation_model(item)  # an inference profile bills at its model's rate
     if item not in PRICES:
         raise UnknownPrice(f"no price for {item!r} in nova_lab/bedrock/pricing.py (as of {AS_OF}); add it there")
     return PRICES[item]

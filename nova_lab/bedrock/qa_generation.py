@@ -20,7 +20,7 @@ from nova_lab.bedrock import runtime
 from nova_lab.caching import fingerprint
 from nova_lab.json_replies import first_object_with
 from nova_lab.judges import present_facts
-from nova_lab.nova_format import RESERVED_WORDS
+from nova_lab.nova_format import reserved_words_in
 from nova_lab.qa import Phrasing, TemplateQAGenerator
 from nova_lab.records import RecordStore
 
@@ -51,7 +51,7 @@ def valid_pairs(pairs: list[dict[str, Any]], key_facts: tuple[str, ...]) -> list
         question, answer = str(pair.get("question", "")).strip(), str(pair.get("answer", "")).strip()
         if not question or not answer or len(present_facts(answer, key_facts)) < len(set(key_facts)):
             continue
-        if any(word in question or word in answer for word in RESERVED_WORDS):
+        if reserved_words_in(question) or reserved_words_in(answer):
             continue
         if any(fuzz.token_sort_ratio(question, other) >= NEAR_COPY for other, _ in kept):
             continue

@@ -19,12 +19,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from nova_lab.bedrock import pricing
+from nova_lab.bedrock.models import NOVA_TRAINING
 from nova_lab.bedrock.polling import poll
 from nova_lab.caching import fingerprint
 from nova_lab.params import BedrockSettings
 
 TAG_KEY = "nova-lab-study"
-BASE_FOR_TRAINING = {"micro": "amazon.nova-micro-v1:0:128k", "lite": "amazon.nova-lite-v1:0:300k"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class StaleResource(RuntimeError):
 def ensure_customization_job(clients: Clients, settings: BedrockSettings, model: str, data_digest: str,
                              hyperparameters: dict[str, Any], train_uri: str, validation_uri: str) -> Resource:
     """The fine-tuning job for this model, data and hyperparameters: an existing one is reused."""
-    name = resource_name(settings, model, fingerprint(BASE_FOR_TRAINING[model], data_digest, hyperparameters)[:12])
+    name = resource_name(settings, model, fingerprint(NOVA_TRAINING[model], data_digest, hyperparameters)[:12])
     for job in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
         if job["jobName"] != name:
             continue
@@ -116,7 +116,7 @@ def ensure_customization_job(clients: Clients, settings: BedrockSettings, model:
             ": Bedrock keeps job names, so set another `bedrock.study_tag` to train again")
     clients.bedrock.create_model_customization_job(
         jobName=name, customModelName=name, roleArn=settings.role_arn, clientRequestToken=request_token(name),
-        baseModelIdentifier=BASE_FOR_TRAINING[model], customizationType="FINE_TUNING",
+        baseModelIdentifier=NOVA_TRAINING[model], customizationType="FINE_TUNING",
         hyperParameters={key: str(value) for key, value in hyperparameters.items()},
         trainingDataConfig={"s3Uri": train_uri}, validationDataConfig={"validators": [{"s3Uri": validation_uri}]},
         outputDataConfig={"s3Uri": f"s3://{settings.bucket}/{settings.study_tag}/customization/{name}/"},
