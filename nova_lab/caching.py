@@ -22,18 +22,36 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+MANIFEST = "manifest.json"
+_FILES = "files"  # in the manifest on disk: every file the folder held when it was complete
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / "manifest.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    """What a complete folder says of itself; empty when it is not complete (never written, or files gone)."""
+    manifest = _read(folder)
+    return {k: v for k, v in manifest.items() if k != _FILES} if manifest and _has_its_files(folder, manifest) else {}
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Written last, so a folder with a manifest is complete and one without is not."""
+    """Written last, with the list of the files the folder holds, so a folder is complete only when it
+    has a manifest and every file it lists (a vector store or adapter weights removed by hand make it stale)."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
-    tmp.replace(folder / "manifest.json")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    tmp = folder / f"{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest | {_FILES: files}, indent=2, sort_keys=True, default=str))
+    tmp.replace(folder / MANIFEST)
 
 
 def is_fresh(folder: Path, key: str) -> bool:
+    """Made from these inputs (`key`) and still whole."""
     return read_manifest(folder).get("key") == key
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _has_its_files(folder: Path, manifest: dict[str, Any]) -> bool:
+    files = manifest.get(_FILES)
+    return files is not None and all((folder / name).is_file() for name in files)

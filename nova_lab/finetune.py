@@ -18,13 +18,12 @@ import pandas as pd
 import seaborn as sns
 from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from nova_lab import models, prompts
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
-from nova_lab.params import FineTuneParams
+from nova_lab.params import FineTuneParams, ParamsError
 from nova_lab.results import model_dir
 
 FINETUNE_VERSION = 1
@@ -51,6 +50,38 @@ def tokenize_record(tokenizer: Any, record: dict, max_tokens: int) -> dict[str, 
 
 def load_split(run_name: str, split: str, tokenizer: Any, max_tokens: int) -> list[dict[str, list[int]]]:
     return [tokenize_record(tokenizer, r, max_tokens) for r in read_validated(nova_file(run_name, split))]
+
+
+MIN_SHARE_WITH_ANSWER = 0.9  # below this, max_seq_tokens cuts away what the run is meant to teach
+
+
+def check_answers_kept(examples: list[dict[str, list[int]]], max_tokens: int) -> None:
+    """Refuse a `max_seq_tokens` that cuts the whole answer off many examples: such a run trains on
+    nothing (loss 0, validation NaN) and step 04 would still use its adapter as `ft`."""
+    cut = [e for e in examples if all(label == IGNORE for label in e["labels"])]
+    if examples and len(cut) > (1 - MIN_SHARE_WITH_ANSWER) * len(examples):
+        prompts_from = min(len(e["input_ids"]) for e in cut)
+        raise ParamsError(f"max_seq_tokens = {max_tokens} cuts every answer token from {len(cut)} of the {len(examples)} "
+                          f"training examples (their prompts alone take {prompts_from} tokens or more): raise "
+                          f"max_seq_tokens (params/study.yaml uses 256)")
+
+
+def last_complete_checkpoint(output_dir: Path) -> str | None:
+    """The newest checkpoint that was saved whole; a torn one (a run stopped while saving it) is set
+    aside as `set-aside-checkpoint-N`, so the run resumes from the one before instead of failing on it."""
+    if not output_dir.exists():
+        return None
+    found = sorted((p for p in output_dir.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()),
+                   key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True)
+    for checkpoint in found:
+        if all((checkpoint / name).is_file() for name in CHECKPOINT_FILES):
+            return str(checkpoint)
+        checkpoint.rename(checkpoint.with_name(f"set-aside-{checkpoint.name}"))
+        print(f"nova-lab: {checkpoint} was not saved whole (a stopped run?): set aside, resuming from the one before")
+    return None
+
+
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt")
 
 
 def run_key(cfg: FineTuneParams) -> str:
@@ -93,7 +124,8 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     if is_fresh(folder, key):
         return FineTuneResult(read_manifest(folder) | {"reused": True}, pd.read_parquet(folder / "history.parquet"))
     trainer = _trainer(cfg, key)
-    checkpoint = get_last_checkpoint(trainer.args.output_dir) if Path(trainer.args.output_dir).exists() else None
+    check_answers_kept(trainer.train_dataset, cfg.max_seq_tokens)
+    checkpoint = last_complete_checkpoint(Path(trainer.args.output_dir))
     before_file = Path(trainer.args.output_dir) / "validation_loss_before.json"
     if not before_file.exists():
         before_file.parent.mkdir(parents=True, exist_ok=True)

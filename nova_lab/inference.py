@@ -25,7 +25,8 @@ from nova_lab.caching import fingerprint, read_manifest
 from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
 from nova_lab.params import InferenceParams
-from nova_lab.results import CONFIGURATIONS, answers_path, in_order, latency_path, uses_adapter, uses_rag
+from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_path, rerun, set_current, timed_sample,
+                              uses_adapter, uses_rag)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Request:
     configuration: str
     prompt: str
     passages: tuple[Passage, ...]
+    question: str
 
 
 def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, cfg: InferenceParams,
@@ -87,7 +89,7 @@ def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retr
             prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in context])
             key = fingerprint(models.MODELS[cfg.model].description, _adapter_of(configuration, adapter_key),
                               configuration, q.id, prompt, prompts.PROMPT_VERSION, cfg.max_new_tokens, "greedy")
-            requests.append(Request(key, q.id, configuration, prompt, context))
+            requests.append(Request(key, q.id, configuration, prompt, context, q.question))
     return requests
 
 
@@ -127,24 +129,21 @@ def answer_all(engine: LocalEngine, requests: list[Request], store: RecordStore,
     return made
 
 
-def measure_latency(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, store: RecordStore,
+def measure_latency(engine: LocalEngine, timed: list[Request], retriever: Retriever, store: RecordStore,
                     cfg: InferenceParams, adapter_key: str) -> int:
-    """One request at a time, as a user would wait: retrieval, prompt, generation, decoding."""
-    sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
+    """One request at a time, as a user would wait: retrieval, prompt, generation, decoding. Each timed
+    request is keyed as the batched answer it repeats, so it is timed again whenever that answer changes."""
     done = store.keys()
     made = 0
     for configuration in CONFIGURATIONS:
-        for q in tqdm(sample.itertuples(), total=len(sample), desc=f"latency ({configuration})", unit="q"):
-            key = fingerprint("latency", configuration, q.id, _adapter_of(configuration, adapter_key),
-                              prompts.PROMPT_VERSION, cfg.max_new_tokens, cfg.rag_top_k)
-            if key in done:
-                continue
+        todo = [r for r in timed if r.configuration == configuration and r.key not in done]
+        for request in tqdm(todo, desc=f"latency ({configuration})", unit="q", disable=not todo):
+            question = request.question
             started = time.perf_counter()
-            passages = tuple(retriever.retrieve(q.question, cfg.rag_top_k)) if uses_rag(configuration) else ()
-            prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in passages])
+            passages = tuple(retriever.retrieve(question, cfg.rag_top_k)) if uses_rag(configuration) else ()
+            prompt = prompts.question_prompt(engine.tokenizer, question, [p.text for p in passages])
             generation = engine.generate([prompt], uses_adapter(configuration), cfg.max_new_tokens)[0]
             latency = (time.perf_counter() - started) * 1000
-            request = Request(key, q.id, configuration, prompt, passages)
             store.append([_record(request, generation, cfg, adapter_key, 1, latency)])
             made += 1
     return made
@@ -156,16 +155,20 @@ def adapter_key(run_name: str, model: str) -> str | None:
 
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
         engine_factory: Callable[..., LocalEngine] = LocalEngine) -> dict[str, int]:
-    """Answers and latencies for these questions, resuming from whatever is already stored."""
+    """Answers and latencies for these questions, resuming from whatever is already stored. The keys these
+    settings make are set as the model's current result first, so what follows reads exactly them."""
     key = adapter_key(cfg.run_name, cfg.model)
     if key is None:
-        raise FileNotFoundError(f"no adapter in {adapter_dir(cfg.run_name, cfg.model)}: run "
-                                f"notebooks/03_fine_tune.ipynb with run_name={cfg.run_name!r}, model={cfg.model!r} first")
+        raise FileNotFoundError(f"no adapter in {adapter_dir(cfg.run_name, cfg.model)}: "
+                                f"{rerun('03_fine_tune', cfg.run_name, cfg.model)} first")
     engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
     requests = build_requests(engine, questions, retriever, cfg, key)
+    sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])
+    timed = [r for r in requests if r.question_id in sampled]
+    set_current(cfg.run_name, cfg.model, answers=[r.key for r in requests], latency=[r.key for r in timed])
     made = answer_all(engine, requests, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
-    timed = measure_latency(engine, questions, retriever, RecordStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
-    return {"requests": len(requests), "answered_now": made, "timed_now": timed}
+    timed_now = measure_latency(engine, timed, retriever, RecordStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
+    return {"requests": len(requests), "answered_now": made, "timed_now": timed_now}
 
 
 def summary(answers: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:

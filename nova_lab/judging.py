@@ -13,7 +13,7 @@ from nova_lab.caching import fingerprint
 from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge
 from nova_lab.params import JudgingParams
 from nova_lab.records import RecordStore
-from nova_lab.results import in_order, judgments_path
+from nova_lab.results import MissingRecords, current, in_order, judgments_path, rerun, set_current
 
 JUDGMENT_COLUMNS = ["key", "answer_key", "judge", "kind", "rubric_version", "score", "rationale"]
 _BATCH = 256
@@ -55,23 +55,28 @@ def panel(names: list[str]) -> list[Judge]:
 
 
 def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame, judges: list[Judge]) -> pd.DataFrame:
-    """Judge every answer; returns the answers in long format, one row per (answer, judge)."""
+    """Judge every answer; returns the answers in long format, one row per (answer, judge). The panel is set
+    as the model's current one first, so the analysis reads exactly its verdicts."""
+    names = [judge.name for judge in judges]
+    set_current(cfg.run_name, cfg.model, judges=names)
     store = RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS)
     judge_all(judges, items(answers, questions), store)
-    return read_scored(cfg.run_name, cfg.model, answers, questions, [judge.name for judge in judges])
+    return read_scored(cfg.run_name, cfg.model, answers, questions, names)
 
 
 def read_scored(run_name: str, model: str, answers: pd.DataFrame, questions: pd.DataFrame,
                 judges: list[str] | None = None) -> pd.DataFrame:
-    """The answers joined with the verdicts made on exactly them (stale verdicts are left out)."""
+    """The answers joined with each judge's verdict on exactly them: of `judges`, or of the panel step 05
+    last used. A missing verdict (a judge that was never asked, a request that failed) is an error."""
+    names = judges if judges is not None else current(run_name, model, "judges")
     path = judgments_path(run_name, model)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/05_judging.ipynb with "
-                                f"run_name={run_name!r}, model={model!r} first")
     verdicts = RecordStore(path, JUDGMENT_COLUMNS).frame()
-    names = judges or list(verdicts["judge"].unique())
     wanted = {verdict_key(name, item) for item in items(answers, questions) for name in names}
     verdicts = verdicts[verdicts["key"].isin(wanted)]
+    if len(verdicts) < len(wanted):
+        raise MissingRecords(f"{len(wanted) - len(verdicts)} of the {len(wanted)} verdicts of the panel {names} on "
+                             f"{model!r}'s current answers are not in {path}: "
+                             f"{rerun('05_judging', run_name, model)} to make them")
     return answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key", validate="one_to_many")
 
 

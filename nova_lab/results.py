@@ -5,12 +5,13 @@ Kept apart from inference so that judging and analysis read results without impo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from nova_lab import paths
-from nova_lab.records import RecordStore
+from nova_lab.records import ANSWER_COLUMNS, RecordStore
 
 CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
 
@@ -53,24 +54,76 @@ def meta_eval_judgments_path(run_name: str) -> Path:
     return paths.run_dir(run_name) / "meta_eval_judgments.jsonl"
 
 
+def current_path(run_name: str, model: str) -> Path:
+    """Which records are the current result: the keys step 04 last asked for, the judges 05 last used."""
+    return model_dir(run_name, model) / "current.json"
+
+
+# what each part of the current result is, and the step whose run sets it
+CURRENT_PARTS = {"answers": "04_inference", "latency": "04_inference", "judges": "05_judging"}
+
+
+def set_current(run_name: str, model: str, **parts: list[str]) -> None:
+    """Called by a step before it makes anything: from now on, its settings' records are the result,
+    and a record it has not made yet is missing (so a killed run is never read as another setting's)."""
+    unknown = set(parts) - set(CURRENT_PARTS)
+    if unknown:
+        raise ValueError(f"unknown part(s) of the current result: {sorted(unknown)}; known: {sorted(CURRENT_PARTS)}")
+    path = current_path(run_name, model)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(current | parts, indent=1))
+    tmp.replace(path)
+
+
+def current(run_name: str, model: str, part: str) -> list[str]:
+    """The keys (or names) a step last set as the current result; missing: the step has not run."""
+    path = current_path(run_name, model)
+    chosen = json.loads(path.read_text()).get(part) if path.exists() else None
+    if chosen is None:
+        raise FileNotFoundError(f"no {part} of {model!r} in run {run_name!r}: {rerun(CURRENT_PARTS[part], run_name, model)}")
+    return chosen
+
+
+def rerun(step: str, run_name: str, model: str) -> str:
+    return f"run notebooks/{step}.ipynb with run_name={run_name!r}, model={model!r}"
+
+
+def timed_sample(questions: pd.DataFrame, latency_sample: int, seed: int) -> pd.DataFrame:
+    """The questions asked again one request at a time for latency: the same on both backends."""
+    return questions.sample(min(latency_sample, len(questions)), random_state=seed)
+
+
 def read_answers(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataFrame:
-    """The current answer to each of these questions in each configuration."""
-    return _current(_read(answers_path(run_name, model), run_name, model), questions)
+    """Exactly the answers step 04 last asked for, one per (test question, configuration)."""
+    answers = _read_current(answers_path(run_name, model), run_name, model, "answers")
+    expected = len(questions) * len(CONFIGURATIONS)
+    if set(answers["question_id"]) != set(questions["id"]) or len(answers) != expected:
+        raise ValueError(f"step 04's answers of {model!r} are for another test set ({len(answers)} answers, "
+                         f"{expected} expected): {rerun('04_inference', run_name, model)}")
+    return answers
 
 
 def read_latency(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataFrame:
-    """The current timed request for each of these questions in each configuration."""
-    return _current(_read(latency_path(run_name, model), run_name, model), questions)
+    """Exactly the timed requests step 04 last asked for."""
+    latency = _read_current(latency_path(run_name, model), run_name, model, "latency")
+    if not set(latency["question_id"]) <= set(questions["id"]):
+        raise ValueError(f"step 04's timed requests of {model!r} are for another test set: "
+                         f"{rerun('04_inference', run_name, model)}")
+    return latency
 
 
-def _current(records: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
-    # the stores only grow: a run with other settings adds answers beside the old ones; the last one counts
-    records = records[records["question_id"].isin(questions["id"])]
-    return records.drop_duplicates(["question_id", "configuration"], keep="last").reset_index(drop=True)
+def _read_current(path: Path, run_name: str, model: str, part: str) -> pd.DataFrame:
+    keys = current(run_name, model, part)
+    records = RecordStore(path).frame() if path.exists() else pd.DataFrame(columns=ANSWER_COLUMNS)
+    records = records[records["key"].isin(keys)]
+    missing = len(set(keys)) - len(records)
+    if missing:
+        raise MissingRecords(f"{missing} of the {len(set(keys))} {part} step 04 last asked for are not in {path} "
+                             f"(a run stopped early, or requests failed): {rerun('04_inference', run_name, model)} again "
+                             f"to make them")
+    return records.set_index("key").loc[list(dict.fromkeys(keys))].reset_index()
 
 
-def _read(path: Path, run_name: str, model: str) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/04_inference.ipynb with "
-                                f"run_name={run_name!r}, model={model!r} first")
-    return RecordStore(path).frame()
+class MissingRecords(LookupError):
+    """A step's current result is incomplete; the message names the step that makes the rest."""

@@ -10,6 +10,7 @@ from moto import mock_aws
 from nova_lab import paths
 from nova_lab.bedrock import answering
 from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.runtime import run_jobs
 from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.nova_format import SYSTEM_PROMPT
 from nova_lab.params import BedrockSettings, InferenceParams, for_step, load_params
@@ -74,11 +75,61 @@ def test_four_configurations_become_offline_records_and_resume_with_no_call(tmp_
             c.add_response("converse", converse_reply(f"{configuration} answer"), {
                 "modelId": model_id, "system": [{"text": SYSTEM_PROMPT}], "messages": ANY,
                 "inferenceConfig": {"maxTokens": 32, "temperature": 0.0}})
-        progress = answering.answer_all(converse, agent, "KB12345678", QUESTIONS, cfg, model_ids, store, concurrency=1)
-        again = answering.answer_all(converse, agent, "KB12345678", QUESTIONS, cfg, model_ids, store, concurrency=1)
+        progress, again = (run_jobs(answering.answer_jobs(converse, agent, "KB12345678", QUESTIONS, cfg, model_ids),
+                                    store, concurrency=1, desc="converse") for _ in range(2))
     assert progress["made_now"] == 4 and again["made_now"] == 0  # the Stubbers would fail a fifth call
     records = store.frame().set_index("configuration")
     assert list(store.frame().columns) == ANSWER_COLUMNS
     assert records.loc["rag", "retrieved_chunk_ids"] == ["c1"] and records.loc["base", "retrieved_chunk_ids"] == []
     assert records.loc["ft", "adapter_key"] == DEPLOYMENT and records.loc["ft_rag", "answer"] == "ft_rag answer"
     assert (records["total_tokens"] == 29).all() and (records["backend"] == "bedrock").all()
+
+
+def test_back_to_earlier_settings_under_replay_reads_the_earlier_answers(monkeypatch, tmp_path):
+    """64 -> 32 -> 64 max tokens: recorded against Stubber, then replayed with no account into a fresh
+    tree; the third run asks nothing (a replay would stop on a request it did not record) and step 04,
+    05 and 06 read the 64-token answers and timings, not the 32-token ones appended last."""
+    from nova_lab import results
+    from nova_lab.bedrock import steps
+    from nova_lab.bedrock.recording import Recording
+
+    questions = QUESTIONS.assign(reference_answer="2006-03-01", key_facts=[["2006-03-01"]])
+    settings = SETTINGS.model_copy(update={"concurrency": 1})
+
+    def step_04(max_new_tokens):
+        cfg = InferenceParams(run_name="unit", backend="local", model="micro", seed=1, rag_top_k=1, rrf_k=60,
+                              max_new_tokens=max_new_tokens, batch_size=1, latency_sample=1, bf16=False)
+        return steps.inference(clients, settings, cfg, questions)
+
+    def clients_for(mode):
+        made = Clients(None, None, None, None, boto3.client("bedrock-runtime", region_name="us-east-1"),
+                       boto3.client("bedrock-agent-runtime", region_name="us-east-1"))
+        recording = Recording(tmp_path / "recording.jsonl", mode, "04_inference/micro")
+        for client in (made.bedrock_runtime, made.agent_runtime):
+            recording.attach(client)
+        return made
+
+    def prepare(outputs):
+        monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / outputs))
+        steps.update_state("unit", knowledge_base={"id": "KB12345678"},
+                           models={"micro": {"base": "amazon.nova-micro-v1:0", "serving": DEPLOYMENT}})
+
+    prepare("recorded")
+    clients = clients_for("record")
+    with Stubber(clients.bedrock_runtime) as c, Stubber(clients.agent_runtime) as a:
+        for max_new_tokens in (64, 32):
+            for _ in range(2):  # the answers, then the timed sample (the one question) asked again
+                a.add_response("retrieve", {"retrievalResults": []})
+                for _ in range(4):
+                    c.add_response("converse", converse_reply(f"{max_new_tokens}-token answer"))
+        step_04(64), step_04(32)
+        assert step_04(64)["answered_now"] == 0  # the Stubbers would fail on any further call
+
+    prepare("replayed")
+    clients = clients_for("replay")
+    for max_new_tokens in (64, 32, 64):
+        step_04(max_new_tokens)
+    answers = results.read_answers("unit", "micro", questions)
+    latency = results.read_latency("unit", "micro", questions)
+    assert (answers["answer"] == "64-token answer").all() and (answers["max_new_tokens"] == 64).all()
+    assert len(latency) == 4 and (latency["max_new_tokens"] == 64).all()

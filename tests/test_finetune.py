@@ -92,6 +92,31 @@ def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, 
 
     assert finetune.fine_tune(cfg).manifest["reused"] is True  # nothing changed: no training
 
+    from nova_lab import inference  # the adapter's weights removed by hand: no longer "reused", made again
+    (finetune.adapter_dir(RUN, "micro") / "adapter_model.safetensors").unlink()
+    assert inference.adapter_key(RUN, "micro") is None  # 04 says "run 03", not an unrelated loading error
+    assert finetune.fine_tune(cfg).manifest["reused"] is False
+    assert inference.adapter_key(RUN, "micro") == manifest["key"]
+
+
+def test_a_checkpoint_torn_while_saving_is_set_aside_and_the_one_before_used(tmp_path):
+    for step in (2, 4, 6):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        for name in finetune.CHECKPOINT_FILES:
+            (tmp_path / f"checkpoint-{step}" / name).write_text("saved")
+    (tmp_path / "checkpoint-6" / "trainer_state.json").unlink()  # Ctrl-C while checkpoint-6 was being saved
+    assert finetune.last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert (tmp_path / "set-aside-checkpoint-6").is_dir() and not (tmp_path / "checkpoint-6").exists()
+    assert finetune.last_complete_checkpoint(tmp_path / "none yet") is None
+
+
+def test_a_max_seq_tokens_that_cuts_every_answer_is_refused_with_the_numbers(data, micro):
+    _, tokenizer = micro
+    examples = [finetune.tokenize_record(tokenizer, record, 32) for record in data]
+    with pytest.raises(ParamsError, match=r"max_seq_tokens = 32 cuts every answer token from 16 of the 16 training"):
+        finetune.check_answers_kept(examples, 32)
+    finetune.check_answers_kept([finetune.tokenize_record(tokenizer, r, 256) for r in data], 256)
+
 
 def _with(trainer, callback):
     trainer.add_callback(callback)

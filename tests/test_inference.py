@@ -94,7 +94,7 @@ def test_real_generation_records_the_tokenizers_counts(tokenizer):
         assert generation.input_tokens == len(prompts.encode(tokenizer, text))
         assert generation.output_tokens == len(prompts.encode(tokenizer, generation.text)) or not generation.text
         assert 0 < generation.output_tokens <= 12
-    request = inference.Request("k", "q0", "rag", texts[0], tuple(FixedRetriever().retrieve("x", 2)))
+    request = inference.Request("k", "q0", "rag", texts[0], tuple(FixedRetriever().retrieve("x", 2)), QUESTIONS["question"][0])
     record = inference._record(request, generations[0], CFG, "adapter-1", 3, None)
     assert list(record) == ANSWER_COLUMNS
     assert record["total_tokens"] == record["input_tokens"] + record["output_tokens"]

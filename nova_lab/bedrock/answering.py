@@ -17,7 +17,6 @@ from nova_lab.bedrock import runtime
 from nova_lab.caching import fingerprint
 from nova_lab.knowledge_base import Passage
 from nova_lab.params import InferenceParams
-from nova_lab.records import RecordStore
 from nova_lab.results import CONFIGURATIONS, uses_adapter, uses_rag
 
 
@@ -74,9 +73,9 @@ def _answer(client: Any, retrieval: Retrieval, key: str, question: Any, configur
     return call
 
 
-def answer_all(bedrock_runtime: Any, agent_runtime: Any, knowledge_base_id: str, questions: pd.DataFrame,
-               cfg: InferenceParams, model_ids: dict[str, str], store: RecordStore, concurrency: int,
-               search_type: str | None = None) -> dict[str, Any]:
-    """Every answer not yet stored; failures are reported and asked again on the next run."""
+def answer_jobs(bedrock_runtime: Any, agent_runtime: Any, knowledge_base_id: str, questions: pd.DataFrame,
+                cfg: InferenceParams, model_ids: dict[str, str], search_type: str | None = None) -> list[runtime.Job]:
+    """Every answer of these questions as a job, its passages fetched once and shared by both RAG
+    configurations; `runtime.run_jobs` asks those not yet stored."""
     retrieval = Retrieval(agent_runtime, knowledge_base_id, cfg.rag_top_k, search_type)
-    return runtime.run_jobs(jobs(bedrock_runtime, retrieval, questions, cfg, model_ids), store, concurrency, desc="converse")
+    return jobs(bedrock_runtime, retrieval, questions, cfg, model_ids)

@@ -19,7 +19,7 @@ from nova_lab.bedrock.plan import MODEL_IDS
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.recording import Recording
 from nova_lab.bedrock.resources import Clients
-from nova_lab.bedrock.runtime import SEARCH_TYPES
+from nova_lab.bedrock.runtime import SEARCH_TYPES, run_jobs
 from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.data_prep import data_digests
 from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, ParamsError
@@ -140,10 +140,15 @@ def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams,
     kb = _needs(state, "knowledge_base", "02_kb_build")
     model_ids = {"base": served["base"], "ft": served["serving"]}
     search = SEARCH_TYPES[knowledge_base.search_modes(settings)[0]]  # hybrid like offline, where the store has it
-    answered = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], questions, cfg, model_ids,
-                                    RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency, search)
-    sample = questions.sample(min(cfg.latency_sample, len(questions)), random_state=cfg.seed)
-    timed = answering.answer_all(clients.bedrock_runtime, clients.agent_runtime, kb["id"], sample, cfg, model_ids,
-                                 RecordStore(results.latency_path(cfg.run_name, cfg.model)), 1, search)
-    return {"requests": answered["requests"], "answered_now": answered["made_now"], "timed_now": timed["made_now"],
-            "failed": answered["failed"] + timed["failed"]}
+
+    def answer_jobs(asked: pd.DataFrame) -> list:
+        return answering.answer_jobs(clients.bedrock_runtime, clients.agent_runtime, kb["id"], asked, cfg, model_ids,
+                                     search)
+
+    answer, timed = answer_jobs(questions), answer_jobs(results.timed_sample(questions, cfg.latency_sample, cfg.seed))
+    results.set_current(cfg.run_name, cfg.model, answers=[j.key for j in answer], latency=[j.key for j in timed])
+    answered = run_jobs(answer, RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency,
+                        desc="converse")
+    timed_now = run_jobs(timed, RecordStore(results.latency_path(cfg.run_name, cfg.model)), 1, desc="latency")
+    return {"requests": answered["requests"], "answered_now": answered["made_now"], "timed_now": timed_now["made_now"],
+            "failed": answered["failed"] + timed_now["failed"]}
