@@ -8,6 +8,7 @@ import sys
 from botocore.exceptions import BotoCoreError, ClientError
 from papermill.exceptions import PapermillExecutionError
 
+from nova_lab.bedrock.customization import CredentialsExpired
 from nova_lab.bedrock.resources import TeardownIncomplete
 from nova_lab.params import ParamsError
 from nova_lab.study import MODELS
@@ -77,13 +78,15 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _teardown(args: argparse.Namespace) -> int:
-    from nova_lab.bedrock import resources
+    from nova_lab.bedrock import resources, tokens
     from nova_lab.params import ParamsError, load_params
 
     params = load_params(*args.params)
     if params.bedrock is None:
         raise ParamsError(f"no `bedrock:` section in {' + '.join(args.params)}: teardown needs the bucket and study_tag")
     found = resources.teardown(resources.Clients.create(params.bedrock), params.bedrock, dry_run=args.dry_run)
+    if not args.dry_run:  # what the run makes next is new: its client request tokens must be too
+        tokens.rotate_nonce(params.run_name)
     verb = "would remove" if args.dry_run else "removed"
     print(f"nova-lab: {verb} {len(found)} resource(s) tagged {resources.TAG_KEY}={params.bedrock.study_tag}")
     for resource in found:
@@ -122,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except PapermillExecutionError as exc:
         print(f"nova-lab: a notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        return 1
+    except CredentialsExpired as exc:
+        print(f"nova-lab: {exc}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError, TeardownIncomplete) as exc:  # no credentials, access denied, some left
         print(f"nova-lab: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -40,6 +40,33 @@ def test_the_job_is_polled_with_growing_delays_until_completed(bedrock):
     assert slept == [30.0, 45.0]
 
 
+def test_a_job_not_listed_yet_on_the_first_poll_is_waited_for(bedrock):
+    clients, stub = bedrock
+    stub.add_client_error("get_model_customization_job", "ResourceNotFoundException", http_status_code=404)
+    stub.add_response("get_model_customization_job", job("Completed"), {"jobIdentifier": "unit-micro-job"})
+    assert customization.wait_for_job(clients, "unit-micro-job", sleep=lambda s: None)["status"] == "Completed"
+
+
+def test_credentials_expiring_mid_wait_give_the_way_out(bedrock, capsys, monkeypatch):
+    clients, stub = bedrock
+    stub.add_response("get_model_customization_job", job("InProgress"), {"jobIdentifier": "unit-micro-job"})
+    stub.add_client_error("get_model_customization_job", "ExpiredTokenException", "The security token included "
+                          "in the request is expired", http_status_code=403)
+    with pytest.raises(customization.CredentialsExpired, match="refresh credentials and run again: the job is reused"):
+        customization.wait_for_job(clients, "unit-micro-job", sleep=lambda s: None)
+
+
+def test_the_cli_prints_expired_credentials_as_one_line(monkeypatch, capsys):
+    from nova_lab import cli
+
+    def expire(args):
+        raise customization.CredentialsExpired("the AWS credentials expired ...: refresh credentials and run again")
+
+    monkeypatch.setattr(cli, "_study", expire)
+    assert cli.main(["study"]) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
 def test_a_failed_job_says_why(bedrock):
     clients, stub = bedrock
     stub.add_response("get_model_customization_job", job("Failed", "Failed"))

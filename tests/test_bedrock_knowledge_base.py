@@ -33,7 +33,19 @@ def kb_summary(status="ACTIVE"):
     return {"knowledgeBaseId": "KB12345678", "name": "unit-kb", "status": status, "updatedAt": NOW}
 
 
-def test_vector_index_then_knowledge_base_are_created_once(stubs):
+STORAGE = {"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": INDEX_ARN}}
+EMBEDDING = {"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {
+    "embeddingModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"}}
+
+
+def described(status="ACTIVE", storage=STORAGE):
+    return {"knowledgeBase": {
+        "knowledgeBaseId": "KB12345678", "knowledgeBaseArn": KB_ARN, "name": "unit-kb", "roleArn": SETTINGS.role_arn,
+        "knowledgeBaseConfiguration": EMBEDDING, "storageConfiguration": storage, "status": status,
+        "createdAt": NOW, "updatedAt": NOW}}
+
+
+def test_vector_index_then_knowledge_base_are_created_once_and_waited_for(stubs):
     clients, agent, vectors = stubs
     vectors.add_response("list_vector_buckets", {"vectorBuckets": []}, {"prefix": "unit-vectors"})
     vectors.add_response("create_vector_bucket", {"vectorBucketArn": "arn:aws:s3vectors:us-east-1:123456789012:bucket/unit-vectors"},
@@ -43,17 +55,69 @@ def test_vector_index_then_knowledge_base_are_created_once(stubs):
         "vectorBucketName": "unit-vectors", "indexName": "corpus", "dataType": "float32", "dimension": 1024,
         "distanceMetric": "cosine", "metadataConfiguration": {"nonFilterableMetadataKeys": kb.SEARCHABLE_ONLY}})
     agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": []}, {})
-    agent.add_response("create_knowledge_base", {"knowledgeBase": {
-        "knowledgeBaseId": "KB12345678", "knowledgeBaseArn": KB_ARN, "name": "unit-kb", "roleArn": SETTINGS.role_arn,
-        "knowledgeBaseConfiguration": {"type": "VECTOR"}, "status": "CREATING", "createdAt": NOW, "updatedAt": NOW}}, {
+    agent.add_response("create_knowledge_base", described("CREATING"), {
         "name": "unit-kb", "roleArn": SETTINGS.role_arn, "clientToken": ANY, "tags": {TAG_KEY: "unit"},
-        "knowledgeBaseConfiguration": {"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {
-            "embeddingModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"}},
-        "storageConfiguration": {"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": INDEX_ARN}}})
+        "knowledgeBaseConfiguration": EMBEDDING, "storageConfiguration": STORAGE})
+    # the first poll may not find it yet: that is "not yet", not an error
+    agent.add_client_error("get_knowledge_base", "ResourceNotFoundException", http_status_code=404)
+    agent.add_response("get_knowledge_base", described("CREATING"), {"knowledgeBaseId": "KB12345678"})
+    agent.add_response("get_knowledge_base", described("ACTIVE"), {"knowledgeBaseId": "KB12345678"})
     agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary()]}, {})
+    agent.add_response("get_knowledge_base", described("ACTIVE"), {"knowledgeBaseId": "KB12345678"})  # its settings
+    agent.add_response("get_knowledge_base", described("ACTIVE"), {"knowledgeBaseId": "KB12345678"})  # ready
+    slept = []
     assert kb.ensure_vector_index(clients, SETTINGS) == INDEX_ARN
-    assert not kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN)).reused
-    assert kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN)).reused
+    assert not kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN), sleep=slept.append).reused
+    assert slept == [5.0, 7.5]  # the data source is added only once it is ACTIVE
+    assert kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN), sleep=slept.append).reused
+
+
+def test_a_knowledge_base_on_another_vector_store_is_not_reused(stubs):
+    clients, agent, _ = stubs
+    collection = {"type": "OPENSEARCH_SERVERLESS", "opensearchServerlessConfiguration": {
+        "collectionArn": "arn:aws:aoss:us-east-1:123456789012:collection/abc", "vectorIndexName": "corpus",
+        "fieldMapping": {"vectorField": "v", "textField": "t", "metadataField": "m"}}}
+    agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary()]}, {})
+    agent.add_response("get_knowledge_base", described("ACTIVE", storage=collection), {"knowledgeBaseId": "KB12345678"})
+    with pytest.raises(kb.ResourceMismatch, match=r"knowledge base unit-kb exists with other settings \(storageConfiguration.*"
+                                                   r"OPENSEARCH_SERVERLESS.*S3_VECTORS.*nova-lab teardown.*study_tag"):
+        kb.ensure_knowledge_base(clients, SETTINGS, STORAGE, sleep=lambda s: None)
+
+
+def index_listed(vectors):
+    vectors.add_response("list_vector_buckets", {"vectorBuckets": [{
+        "vectorBucketName": "unit-vectors", "vectorBucketArn": "arn:aws:s3vectors:us-east-1:123456789012:bucket/unit-vectors",
+        "creationTime": NOW}]}, {"prefix": "unit-vectors"})
+    vectors.add_response("list_indexes", {"indexes": [{
+        "vectorBucketName": "unit-vectors", "indexName": "corpus", "indexArn": INDEX_ARN, "creationTime": NOW}]},
+        {"vectorBucketName": "unit-vectors"})
+
+
+def index(dimension=1024, keys=("AMAZON_BEDROCK_METADATA", "AMAZON_BEDROCK_TEXT")):
+    return {"index": {"vectorBucketName": "unit-vectors", "indexName": "corpus", "indexArn": INDEX_ARN, "creationTime": NOW,
+                      "dataType": "float32", "dimension": dimension, "distanceMetric": "cosine",
+                      "metadataConfiguration": {"nonFilterableMetadataKeys": list(keys)}}}
+
+
+def test_an_existing_index_is_reused_only_with_the_same_dimension_metric_and_keys(stubs):
+    clients, _, vectors = stubs
+    index_listed(vectors)
+    vectors.add_response("get_index", index(), {"vectorBucketName": "unit-vectors", "indexName": "corpus"})
+    assert kb.ensure_vector_index(clients, SETTINGS) == INDEX_ARN  # keys in another order: the same index
+    index_listed(vectors)
+    vectors.add_response("get_index", index(dimension=512, keys=("AMAZON_BEDROCK_TEXT",)),
+                         {"vectorBucketName": "unit-vectors", "indexName": "corpus"})
+    with pytest.raises(kb.ResourceMismatch, match="dimension: has 512, the params want 1024.*nonFilterableMetadataKeys"):
+        kb.ensure_vector_index(clients, SETTINGS)
+
+
+def data_source(name, strategy, tokens=200, overlap=30, prefix="unit/smoke/corpus/"):
+    return {"dataSource": {
+        "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": name, "status": "AVAILABLE",
+        "dataSourceConfiguration": {"type": "S3", "s3Configuration": {
+            "bucketArn": "arn:aws:s3:::nova-lab-test-bucket", "inclusionPrefixes": [prefix]}},
+        "vectorIngestionConfiguration": {"chunkingConfiguration": kb.chunking_configuration(strategy, tokens, overlap)},
+        "createdAt": NOW, "updatedAt": NOW}}
 
 
 @pytest.mark.parametrize("strategy", ["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"])
@@ -61,15 +125,28 @@ def test_data_source_takes_each_chunking_strategy(stubs, strategy):
     clients, agent, _ = stubs
     settings = SETTINGS.model_copy(update={"chunking": strategy})
     name = f"unit-smoke-{strategy.lower().replace('_', '-')}-200-30"
+    ids = {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"}
     agent.add_response("list_data_sources", {"dataSourceSummaries": []}, {"knowledgeBaseId": "KB12345678"})
-    agent.add_response("create_data_source", {"dataSource": {
-        "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": name, "status": "AVAILABLE",
-        "dataSourceConfiguration": {"type": "S3"}, "createdAt": NOW, "updatedAt": NOW}}, {
+    agent.add_response("create_data_source", data_source(name, strategy), {
         "knowledgeBaseId": "KB12345678", "name": name, "clientToken": ANY, "dataDeletionPolicy": "DELETE",
         "dataSourceConfiguration": {"type": "S3", "s3Configuration": {
             "bucketArn": "arn:aws:s3:::nova-lab-test-bucket", "inclusionPrefixes": ["unit/smoke/corpus/"]}},
         "vectorIngestionConfiguration": {"chunkingConfiguration": kb.chunking_configuration(strategy, 200, 30)}})
-    assert kb.ensure_data_source(clients, settings, "KB12345678", "smoke", 200, 30).identifier == "DS12345678"
+    agent.add_client_error("get_data_source", "ResourceNotFoundException", http_status_code=404)  # not yet
+    agent.add_response("get_data_source", data_source(name, strategy), ids)
+    assert kb.ensure_data_source(clients, settings, "KB12345678", "smoke", 200, 30,
+                                 sleep=lambda s: None).identifier == "DS12345678"
+
+
+def test_a_second_chunking_on_the_same_corpus_stops_the_run(stubs):
+    clients, agent, _ = stubs
+    ids = {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"}
+    agent.add_response("list_data_sources", {"dataSourceSummaries": [{
+        "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": "unit-smoke-fixed-size-300-20",
+        "status": "AVAILABLE", "updatedAt": NOW}]}, {"knowledgeBaseId": "KB12345678"})
+    agent.add_response("get_data_source", data_source("unit-smoke-fixed-size-300-20", "FIXED_SIZE", 300, 20), ids)
+    with pytest.raises(kb.ResourceMismatch, match="data source unit-smoke-fixed-size-300-20 on the same corpus prefix"):
+        kb.ensure_data_source(clients, SETTINGS, "KB12345678", "smoke", 200, 30, sleep=lambda s: None)
 
 
 def test_fixed_size_chunks_match_the_offline_ones():

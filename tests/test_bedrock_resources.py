@@ -8,6 +8,7 @@ from moto import mock_aws
 
 from nova_lab.bedrock import resources
 from nova_lab.bedrock.resources import TAG_KEY, Clients
+from nova_lab.bedrock.tokens import request_token
 from nova_lab.params import BedrockSettings
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
@@ -32,6 +33,7 @@ class Split:
     """A bedrock client: moto serves what it implements, a stubbed client the serving calls it lacks."""
 
     STUBBED = {"list_custom_model_deployments", "create_custom_model_deployment", "delete_custom_model_deployment",
+               "get_custom_model_deployment",
                "list_provisioned_model_throughputs", "create_provisioned_model_throughput",
                "delete_provisioned_model_throughput"}
 
@@ -85,7 +87,8 @@ def test_serving_is_on_demand_unless_provisioned_throughput_is_allowed():
     name = "unit-micro-serve"
     stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {"nameContains": name})
     stub.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOY_ARN},
-                      {"modelDeploymentName": name, "modelArn": MODEL_ARN, "clientRequestToken": resources.request_token(name),
+                      {"modelDeploymentName": name, "modelArn": MODEL_ARN, "clientRequestToken": request_token(
+                          name, {"modelDeploymentName": name, "modelArn": MODEL_ARN, "tags": OUR_TAGS["tags"]}, ""),
                        "tags": OUR_TAGS["tags"]})
     stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": [{
         "customModelDeploymentArn": DEPLOY_ARN, "customModelDeploymentName": name, "modelArn": MODEL_ARN,
@@ -129,12 +132,18 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
     expect_listing(deployment)  # dry run
     expect_listing(deployment)  # teardown
     stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOY_ARN})
+    stub.add_response("get_custom_model_deployment", {  # its delete finishes later: the custom model waits for it
+        "customModelDeploymentArn": DEPLOY_ARN, "modelDeploymentName": "unit-micro-serve", "modelArn": MODEL_ARN,
+        "createdAt": "2026-11-25T00:00:00Z", "status": "Active"}, {"customModelDeploymentIdentifier": DEPLOY_ARN})
+    stub.add_client_error("get_custom_model_deployment", "ResourceNotFoundException", http_status_code=404)
     expect_listing([])  # second teardown
+    slept = []
     with stub:
         listed = resources.teardown(clients, SETTINGS, dry_run=True)
         assert [r.kind for r in listed] == ["deployment", "customization-job", "custom-model", "s3-bucket"]
         assert moto_clients.s3.list_objects_v2(Bucket=SETTINGS.bucket)["KeyCount"] == 1  # dry run deleted nothing
-        assert resources.teardown(clients, SETTINGS) == listed
+        assert resources.teardown(clients, SETTINGS, sleep=slept.append) == listed
+        assert slept == [5.0]
         assert resources.teardown(clients, SETTINGS) == []
     stub.assert_no_pending_responses()
     assert moto_clients.s3.list_buckets()["Buckets"] == []
@@ -173,3 +182,33 @@ def test_cli_teardown_dry_run_lists_and_keeps(aws, capsys):
         assert main(["teardown", "--params", str(paths.PARAMS / "study.yaml"), str(paths.PARAMS / "bedrock.yaml"), "--dry-run"]) == 0
     assert "would remove 1 resource(s)" in capsys.readouterr().out
     assert clients.s3.list_objects_v2(Bucket="my-nova-lab-bucket")["KeyCount"] == 1
+
+
+def test_a_resource_left_behind_says_what_it_still_bills(monkeypatch):
+    client, stub = stubbed_bedrock()
+    clients = Clients(None, client, None, None)
+    throughput = resources.Resource("provisioned-throughput", "unit-micro-serve", PT_ARN)
+    monkeypatch.setattr(resources, "study_resources", lambda c, s: [throughput])
+    stub.add_client_error("delete_provisioned_model_throughput", "ConflictException", "still creating")
+    with stub, pytest.raises(resources.TeardownIncomplete) as error:
+        resources.teardown(clients, SETTINGS, sleep=lambda s: None)
+    assert "provisioned-throughput unit-micro-serve: ConflictException" in str(error.value)
+    assert "still billing $60.50 an hour" in str(error.value)
+
+
+def test_request_tokens_change_with_the_settings_and_the_run_nonce_only():
+    request = {"modelDeploymentName": "unit-micro-serve", "modelArn": MODEL_ARN}
+    token = request_token("unit-micro-serve", request, "n1")
+    assert token == request_token("unit-micro-serve", dict(reversed(request.items())), "n1")  # a retry: the same
+    assert token != request_token("unit-micro-serve", {**request, "modelArn": MODEL_ARN + "x"}, "n1")  # new settings
+    assert token != request_token("unit-micro-serve", request, "n2")  # after teardown: a new nonce
+    assert len(token) == 64 and token.isalnum()
+
+
+def test_a_run_keeps_its_nonce_until_teardown_rotates_it(tmp_path, monkeypatch):
+    from nova_lab.bedrock import tokens
+
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
+    first = tokens.run_nonce("unit")
+    assert tokens.run_nonce("unit") == first
+    assert tokens.rotate_nonce("unit") != first and tokens.run_nonce("unit") != first

@@ -15,8 +15,10 @@ from typing import Any, Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
+from botocore.exceptions import ClientError
+
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.resources import Clients, if_exists
 
 DONE, FAILED = "Completed", ("Failed", "Stopped")
 
@@ -25,19 +27,48 @@ class CustomizationFailed(RuntimeError):
     """The customization job ended without a model; Bedrock's reason is in the message."""
 
 
+EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+
+
+class CredentialsExpired(RuntimeError):
+    """Short-lived credentials ran out during an hours-long wait; the job itself goes on in Bedrock."""
+
+
+def expired(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in EXPIRED
+
+
 def wait_for_job(clients: Clients, job_name: str, sleep: Callable[[float], None] = time.sleep,
                  first_delay: float = 30.0, max_delay: float = 300.0) -> dict[str, Any]:
-    """Poll the job with growing delays, showing its stage; returns the finished job's description."""
-    fetch = partial(clients.bedrock.get_model_customization_job, jobIdentifier=job_name)
+    """Poll the job with growing delays, showing its stage; returns the finished job's description.
+    A job not found on a first poll right after its creation is "not yet". Credentials that expire
+    during the hours of waiting stop the wait with the way out: the job runs on and is reused."""
+    fetch = partial(if_exists, clients.bedrock.get_model_customization_job, jobIdentifier=job_name)
     with tqdm(desc=f"customization {job_name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        for job in poll(fetch, first_delay, max_delay, sleep):
-            stages = job.get("statusDetails", {})
-            stage = next((name for name, detail in stages.items() if detail.get("status") == "InProgress"), "")
-            bar.set_postfix_str(f"{job['status']} {stage}".strip(), refresh=True)
-            if job["status"] == DONE:
-                return job
-            if job["status"] in FAILED:
-                raise CustomizationFailed(f"customization job {job_name} {job['status']}: {job.get('failureMessage', '')}")
+        try:
+            return _until_done(fetch, job_name, bar, first_delay, max_delay, sleep)
+        except ClientError as exc:
+            if expired(exc):
+                raise CredentialsExpired(f"the AWS credentials expired while waiting for customization job {job_name} "
+                                         f"({exc.response['Error']['Code']}); it goes on in Bedrock: refresh "
+                                         f"credentials and run again: the job is reused") from None
+            raise
+
+
+def _until_done(fetch: Callable[[], dict[str, Any] | None], job_name: str, bar: Any, first_delay: float,
+                max_delay: float, sleep: Callable[[float], None]) -> dict[str, Any]:
+    for job in poll(fetch, first_delay, max_delay, sleep):
+        if job is None:
+            bar.set_postfix_str("not listed yet", refresh=True)
+            continue
+        stages = job.get("statusDetails", {})
+        stage = next((name for name, detail in stages.items() if detail.get("status") == "InProgress"), "")
+        bar.set_postfix_str(f"{job['status']} {stage}".strip(), refresh=True)
+        if job["status"] == DONE:
+            return job
+        if job["status"] in FAILED:
+            raise CustomizationFailed(f"customization job {job_name} {job['status']}: {job.get('failureMessage', '')}")
+    raise AssertionError("poll() never ends on its own")
 
 
 def _csv(clients: Clients, bucket: str, prefix: str, name: str) -> pd.DataFrame:

@@ -1,7 +1,9 @@
 """Step 02 on Bedrock: a knowledge base over the corpus in S3, on S3 Vectors, ingested with progress.
 
 Every piece (vector bucket, index, knowledge base, data source) is found by name and reused,
-so a second run re-ingests into the same knowledge base instead of building a twin. The
+so a second run re-ingests into the same knowledge base instead of building a twin; one found
+with other settings (most are immutable) stops the run with the difference and the way out.
+Each new piece is waited for until ready before the next is built on it. The
 chunking strategy is a parameter; fixed-size chunks take the offline chunk size and overlap,
 so the two backends cut the corpus alike.
 """
@@ -14,7 +16,8 @@ from typing import Any, Callable
 from tqdm.auto import tqdm
 
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, pages, request_token, resource_name
+from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, if_exists, pages, resource_name
+from nova_lab.bedrock.tokens import request_token
 from nova_lab.bedrock.study_data import corpus_prefix
 from nova_lab.knowledge_base import Mode
 from nova_lab.params import BedrockSettings
@@ -25,6 +28,35 @@ SEARCHABLE_ONLY = ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]  # Bedrock'
 
 class IngestionFailed(RuntimeError):
     """The ingestion job ended in FAILED or STOPPED; its reasons are in the message."""
+
+
+class ResourceMismatch(RuntimeError):
+    """A resource with the study's name exists with other settings; reusing it would mix two set-ups."""
+
+
+class NotReady(RuntimeError):
+    """A new knowledge base or data source ended in a failed state instead of becoming ready."""
+
+
+def _mismatch(what: str, differences: dict[str, tuple[Any, Any]]) -> ResourceMismatch:
+    shown = "; ".join(f"{key}: has {found!r}, the params want {wanted!r}" for key, (found, wanted) in differences.items())
+    return ResourceMismatch(f"{what} exists with other settings ({shown}); run `nova-lab teardown` for this "
+                            f"study_tag, or set another `bedrock.study_tag`")
+
+
+def _differences(found: dict[str, Any], wanted: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {key: (found.get(key), value) for key, value in wanted.items() if found.get(key) != value}
+
+
+def wait_until_ready(describe: Callable[[], dict[str, Any] | None], ready: str, failed: tuple[str, ...], what: str,
+                     sleep: Callable[[float], None], first_delay: float = 5.0) -> dict[str, Any]:
+    """Poll a new resource until `ready`; "not found" (a first poll right after the create) counts as not yet."""
+    for state in poll(describe, first_delay, 30.0, sleep):
+        status = (state or {}).get("status")
+        if status == ready:
+            return state
+        if status in failed:
+            raise NotReady(f"{what} is {status}: {state.get('failureReasons', '')}; run `nova-lab teardown` and again")
 
 
 def search_modes(settings: BedrockSettings) -> tuple[Mode, ...]:
@@ -55,47 +87,89 @@ def ensure_vector_index(clients: Clients, settings: BedrockSettings) -> str:
     known = {b["vectorBucketName"] for b in pages(clients.s3vectors, "list_vector_buckets", "vectorBuckets", prefix=bucket)}
     if bucket not in known:
         clients.s3vectors.create_vector_bucket(vectorBucketName=bucket, tags={TAG_KEY: settings.study_tag})
+    wanted = {"dataType": "float32", "dimension": EMBEDDING_DIMENSIONS, "distanceMetric": "cosine",
+              "metadataConfiguration": {"nonFilterableMetadataKeys": SEARCHABLE_ONLY}}
     indexes = {i["indexName"]: i["indexArn"] for i in pages(clients.s3vectors, "list_indexes", "indexes", vectorBucketName=bucket)}
-    if "corpus" in indexes:
-        return indexes["corpus"]
-    return clients.s3vectors.create_index(
-        vectorBucketName=bucket, indexName="corpus", dataType="float32", dimension=EMBEDDING_DIMENSIONS,
-        distanceMetric="cosine", metadataConfiguration={"nonFilterableMetadataKeys": SEARCHABLE_ONLY})["indexArn"]
+    if "corpus" not in indexes:
+        return clients.s3vectors.create_index(vectorBucketName=bucket, indexName="corpus", **wanted)["indexArn"]
+    found = clients.s3vectors.get_index(vectorBucketName=bucket, indexName="corpus")["index"]
+    found["metadataConfiguration"] = {"nonFilterableMetadataKeys": sorted(
+        found.get("metadataConfiguration", {}).get("nonFilterableMetadataKeys", []))}
+    wanted["metadataConfiguration"]["nonFilterableMetadataKeys"] = sorted(SEARCHABLE_ONLY)
+    if differences := _differences(found, wanted):  # all immutable once the index exists
+        raise _mismatch(f"S3 Vectors index {bucket}/corpus", differences)
+    return indexes["corpus"]
 
 
 def s3_vectors_storage(index_arn: str) -> dict[str, Any]:
     return {"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": index_arn}}
 
 
-def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, storage: dict[str, Any]) -> Resource:
-    """The study's knowledge base over `storage` (S3 Vectors or OpenSearch Serverless), reused when it exists."""
+def _describe_knowledge_base(clients: Clients, knowledge_base_id: str) -> dict[str, Any] | None:
+    found = if_exists(clients.bedrock_agent.get_knowledge_base, knowledgeBaseId=knowledge_base_id)
+    return found and found["knowledgeBase"]
+
+
+def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, storage: dict[str, Any],
+                          sleep: Callable[[float], None] = time.sleep) -> Resource:
+    """The study's knowledge base over `storage` (S3 Vectors or OpenSearch Serverless), reused when it exists
+    with the same store and embedding model; returned once ACTIVE, so a data source can be added to it."""
     name = resource_name(settings, "kb")
+    embedding_arn = f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"
+    configuration = {"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": embedding_arn}}
+    resource = None
     for summary in pages(clients.bedrock_agent, "list_knowledge_bases", "knowledgeBaseSummaries"):
         if summary["name"] == name and summary["status"] not in ("DELETING", "FAILED", "DELETE_UNSUCCESSFUL"):
-            return Resource("knowledge-base", name, summary["knowledgeBaseId"], reused=True)
-    embedding_arn = f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"
-    created = clients.bedrock_agent.create_knowledge_base(
-        name=name, roleArn=settings.role_arn, clientToken=request_token(name), tags={TAG_KEY: settings.study_tag},
-        knowledgeBaseConfiguration={"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": embedding_arn}},
-        storageConfiguration=storage)
-    return Resource("knowledge-base", name, created["knowledgeBase"]["knowledgeBaseId"])
+            found = _describe_knowledge_base(clients, summary["knowledgeBaseId"]) or {}
+            embedding = found.get("knowledgeBaseConfiguration", {}).get("vectorKnowledgeBaseConfiguration", {})
+            if differences := _differences({"storageConfiguration": found.get("storageConfiguration"),
+                                            "embeddingModelArn": embedding.get("embeddingModelArn")},
+                                           {"storageConfiguration": storage, "embeddingModelArn": embedding_arn}):
+                raise _mismatch(f"knowledge base {name}", differences)
+            resource = Resource("knowledge-base", name, summary["knowledgeBaseId"], reused=True)
+    if resource is None:
+        request = dict(name=name, roleArn=settings.role_arn, tags={TAG_KEY: settings.study_tag},
+                       knowledgeBaseConfiguration=configuration, storageConfiguration=storage)
+        created = clients.bedrock_agent.create_knowledge_base(
+            **request, clientToken=request_token(name, request, clients.nonce))
+        resource = Resource("knowledge-base", name, created["knowledgeBase"]["knowledgeBaseId"])
+    wait_until_ready(lambda: _describe_knowledge_base(clients, resource.identifier), "ACTIVE", ("FAILED",),
+                     f"knowledge base {name}", sleep)
+    return resource
+
+
+def _describe_data_source(clients: Clients, knowledge_base_id: str, data_source_id: str) -> dict[str, Any] | None:
+    found = if_exists(clients.bedrock_agent.get_data_source, knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id)
+    return found and found["dataSource"]
 
 
 def ensure_data_source(clients: Clients, settings: BedrockSettings, knowledge_base_id: str, run_name: str,
-                       chunk_tokens: int, chunk_overlap: int) -> Resource:
-    """The run's corpus prefix as the knowledge base's source, chunked as the params say."""
+                       chunk_tokens: int, chunk_overlap: int, sleep: Callable[[float], None] = time.sleep) -> Resource:
+    """The run's corpus prefix as the knowledge base's source, chunked as the params say. Another data
+    source on the same prefix (other chunking) stops the run: Retrieve would return chunks cut two ways."""
     name = resource_name(settings, run_name, settings.chunking.lower(), f"{chunk_tokens}-{chunk_overlap}")
+    source = {"type": "S3", "s3Configuration": {"bucketArn": f"arn:aws:s3:::{settings.bucket}",
+                                                "inclusionPrefixes": [f"{settings.study_tag}/{corpus_prefix(run_name)}"]}}
+    chunking = chunking_configuration(settings.chunking, chunk_tokens, chunk_overlap)
+    resource = None
     for summary in pages(clients.bedrock_agent, "list_data_sources", "dataSourceSummaries", knowledgeBaseId=knowledge_base_id):
-        if summary["name"] == name:
-            return Resource("data-source", name, summary["dataSourceId"], reused=True)
-    created = clients.bedrock_agent.create_data_source(
-        knowledgeBaseId=knowledge_base_id, name=name, clientToken=request_token(name), dataDeletionPolicy="DELETE",
-        dataSourceConfiguration={"type": "S3", "s3Configuration": {
-            "bucketArn": f"arn:aws:s3:::{settings.bucket}",
-            "inclusionPrefixes": [f"{settings.study_tag}/{corpus_prefix(run_name)}"]}},
-        vectorIngestionConfiguration={"chunkingConfiguration": chunking_configuration(
-            settings.chunking, chunk_tokens, chunk_overlap)})
-    return Resource("data-source", name, created["dataSource"]["dataSourceId"])
+        found = _describe_data_source(clients, knowledge_base_id, summary["dataSourceId"]) or {}
+        if found.get("dataSourceConfiguration", {}).get("s3Configuration", {}).get("inclusionPrefixes") != \
+                source["s3Configuration"]["inclusionPrefixes"]:
+            continue  # another run's corpus
+        found_chunking = found.get("vectorIngestionConfiguration", {}).get("chunkingConfiguration")
+        if summary["name"] != name or found_chunking != chunking:
+            raise _mismatch(f"data source {summary['name']} on the same corpus prefix",
+                            {"chunkingConfiguration": (found_chunking, chunking)})
+        resource = Resource("data-source", name, summary["dataSourceId"], reused=True)
+    if resource is None:
+        request = dict(knowledgeBaseId=knowledge_base_id, name=name, dataDeletionPolicy="DELETE",
+                       dataSourceConfiguration=source, vectorIngestionConfiguration={"chunkingConfiguration": chunking})
+        created = clients.bedrock_agent.create_data_source(**request, clientToken=request_token(name, request, clients.nonce))
+        resource = Resource("data-source", name, created["dataSource"]["dataSourceId"])
+    wait_until_ready(lambda: _describe_data_source(clients, knowledge_base_id, resource.identifier), "AVAILABLE",
+                     ("DELETE_UNSUCCESSFUL",), f"data source {name}", sleep)
+    return resource
 
 
 def _running_ingestion(clients: Clients, knowledge_base_id: str, data_source_id: str) -> str | None:

@@ -4,7 +4,9 @@ policies, a vector search collection, and the vector index Bedrock writes to.
 
 The collection is billed by the OCU-hour while it exists (`nova-lab plan` prices it); `nova-lab
 teardown` removes it and its policies. The index is made through the collection's own REST API
-(boto3 has no call for it), in a request signed by botocore for the `aoss` service.
+(boto3 has no call for it) with `opensearch-py` and its `AWSV4SignerAuth(credentials, region, "aoss")`,
+as AWS's knowledge-base samples do: it signs the body's SHA-256 (`X-Amz-Content-SHA256`), which
+OpenSearch Serverless requires and a plain SigV4 signature leaves out.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.httpsession import URLLib3Session
+from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
+from opensearchpy.exceptions import AuthenticationException, AuthorizationException, TransportError
 from tqdm.auto import tqdm
 
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import TAG_KEY, Clients, if_exists, request_token, resource_name
+from nova_lab.bedrock.resources import TAG_KEY, Clients, if_exists, resource_name
+from nova_lab.bedrock.tokens import request_token
 from nova_lab.params import BedrockSettings
 
 INDEX = "corpus"
@@ -51,11 +53,12 @@ def role_principal(caller_arn: str) -> str:
     return f"arn:aws:iam::{account}:role/{caller_arn.split(':assumed-role/')[1].split('/')[0]}"
 
 
-def policies(name: str, principals: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The three policies a collection needs before Bedrock can use it, by type."""
+def policies(name: str, principals: list[str]) -> dict[str, Any]:
+    """The three policies a collection needs before Bedrock can use it, by type. An encryption policy
+    is one JSON object; network and data access policies are JSON arrays of rule sets."""
     collection = [f"collection/{name}"]
     return {
-        "encryption": [{"Rules": [{"ResourceType": "collection", "Resource": collection}], "AWSOwnedKey": True}],
+        "encryption": {"Rules": [{"ResourceType": "collection", "Resource": collection}], "AWSOwnedKey": True},
         "network": [{"Rules": [{"ResourceType": "collection", "Resource": collection}], "AllowFromPublic": True}],
         "data": [{"Rules": [
             {"ResourceType": "collection", "Resource": collection,
@@ -67,12 +70,18 @@ def policies(name: str, principals: list[str]) -> dict[str, list[dict[str, Any]]
     }
 
 
-def _ensure_policy(clients: Clients, name: str, kind: str, document: list[dict[str, Any]]) -> None:
+def _ensure_policy(clients: Clients, name: str, kind: str, document: Any) -> None:
     api = POLICY_TYPES[kind]
     if if_exists(getattr(clients.opensearch, f"get_{api}_policy"), type=kind, name=name) is not None:
         return  # reused
+    request = dict(type=kind, name=name, policy=json.dumps(document))
     getattr(clients.opensearch, f"create_{api}_policy")(
-        type=kind, name=name, policy=json.dumps(document), clientToken=request_token(f"{kind}-{name}"))
+        **request, clientToken=request_token(f"{kind}-{name}", request, clients.nonce))
+
+
+def _collection_detail(clients: Clients, name: str) -> dict[str, Any] | None:
+    """The collection's details, or None while a new one is not listed yet."""
+    return next(iter(clients.opensearch.batch_get_collection(names=[name]).get("collectionDetails", [])), None)
 
 
 def ensure_collection(clients: Clients, settings: BedrockSettings,
@@ -82,13 +91,11 @@ def ensure_collection(clients: Clients, settings: BedrockSettings,
     principals = sorted({settings.role_arn, role_principal(clients.sts.get_caller_identity()["Arn"])})
     for kind, document in policies(name, principals).items():
         _ensure_policy(clients, name, kind, document)
-    found = clients.opensearch.batch_get_collection(names=[name]).get("collectionDetails", [])
-    if not found:
-        clients.opensearch.create_collection(name=name, type="VECTORSEARCH", clientToken=request_token(name),
-                                             tags=[{"key": TAG_KEY, "value": settings.study_tag}])
+    if _collection_detail(clients, name) is None:
+        request = dict(name=name, type="VECTORSEARCH", tags=[{"key": TAG_KEY, "value": settings.study_tag}])
+        clients.opensearch.create_collection(**request, clientToken=request_token(name, request, clients.nonce))
     with tqdm(desc=f"collection {name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        for detail in poll(lambda: clients.opensearch.batch_get_collection(names=[name])["collectionDetails"][0],
-                           10.0, 60.0, sleep):
+        for detail in poll(lambda: _collection_detail(clients, name) or {"status": "not listed yet"}, 10.0, 60.0, sleep):
             bar.set_postfix_str(detail["status"], refresh=True)
             if detail["status"] == "ACTIVE":
                 return Collection(name, detail["arn"], detail["collectionEndpoint"])
@@ -105,35 +112,65 @@ def index_body(dimensions: int) -> dict[str, Any]:
         METADATA_FIELD: {"type": "text", "index": False}}}}
 
 
-def _signed(method: str, url: str, body: str | None, credentials: Any, region: str) -> AWSRequest:
-    request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
-    SigV4Auth(credentials, "aoss", region).add_auth(request)
-    return request
+def index_client(collection: Collection, credentials: Any, region: str) -> OpenSearch:
+    """The collection's REST API, every request SigV4-signed for `aoss` with its payload hash."""
+    return OpenSearch(hosts=[{"host": collection.endpoint.removeprefix("https://"), "port": 443}],
+                      http_auth=AWSV4SignerAuth(credentials, region, "aoss"), use_ssl=True, verify_certs=True,
+                      connection_class=RequestsHttpConnection, timeout=60)
 
 
 class IndexNotCreated(RuntimeError):
     """The collection refused the vector index; its HTTP status and reply are in the message."""
 
 
+SIGNATURE_REFUSED = ("signature", "security token", "authentication token", "credential", "expired")
+
+
+def _signature_refused(exc: TransportError) -> bool:
+    """A 403 is either a bad signature (credentials, region, clock: retrying cannot help) or the data
+    access policy not (yet) granting the caller (a new policy takes minutes to apply)."""
+    reply = str(exc.info or exc.error).lower()
+    return isinstance(exc, AuthenticationException) or any(word in reply for word in SIGNATURE_REFUSED)
+
+
+def _refusal(exc: TransportError, url: str, principals: str) -> IndexNotCreated:
+    reply = str(exc.info or exc.error)[:300]
+    if _signature_refused(exc):
+        return IndexNotCreated(f"the collection refused the request's signature for {url} (HTTP {exc.status_code} "
+                               f"{reply}): check the credentials, their region and the clock; not a policy problem")
+    if isinstance(exc, AuthorizationException):
+        return IndexNotCreated(f"the data access policy does not let the caller create {url} (HTTP 403 {reply}); "
+                               f"it names {principals}: run as one of them, or teardown and run again")
+    return IndexNotCreated(f"could not create the vector index {url}: HTTP {exc.status_code} {reply}")
+
+
 def ensure_index(collection: Collection, credentials: Any, region: str, dimensions: int,
-                 send: Callable[[AWSRequest], Any] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, attempts: int = 6) -> bool:
-    """The vector index in the collection; returns whether it was created now. A new data access
-    policy takes a while to apply, so a 403 is asked again with back-off before it is an error."""
-    send = send or (lambda request: URLLib3Session().send(request.prepare()))
+                 client: OpenSearch | None = None, sleep: Callable[[float], None] = time.sleep,
+                 attempts: int = 6, principals: str = "the role and the caller") -> bool:
+    """The vector index in the collection, visible before this returns (the knowledge base checks it
+    at creation); returns whether it was created now. A new data access policy takes a while to
+    apply, so an authorization 403 is asked again with back-off; a signature 403 is not."""
+    client = client or index_client(collection, credentials, region)
     url = f"{collection.endpoint}/{INDEX}"
+    created = False
 
-    def attempt() -> Any:
-        if send(_signed("HEAD", url, None, credentials, region)).status_code == 200:
-            return None  # it exists
-        return send(_signed("PUT", url, json.dumps(index_body(dimensions)), credentials, region))
+    def attempt() -> TransportError | None:
+        nonlocal created
+        try:
+            if client.indices.exists(index=INDEX):
+                return None
+            client.indices.create(index=INDEX, body=index_body(dimensions))
+            created = True
+            return None if client.indices.exists(index=INDEX) else TransportError(404, "not visible yet", "")
+        except TransportError as exc:
+            return exc
 
-    for tries, response in enumerate(poll(attempt, 10.0, 60.0, sleep), 1):
-        if response is None or response.status_code == 200:
-            return response is not None
-        if response.status_code != 403 or tries == attempts:
-            raise IndexNotCreated(f"could not create the vector index {url}: HTTP {response.status_code} "
-                                  f"{response.text[:300]}")
+    for tries, failure in enumerate(poll(attempt, 10.0, 60.0, sleep), 1):
+        if failure is None:
+            return created
+        waiting = failure.status_code == 404 or (failure.status_code == 403 and not _signature_refused(failure))
+        if not waiting or tries == attempts:
+            raise _refusal(failure, url, principals)
 
 
 def storage_configuration(collection: Collection) -> dict[str, Any]:

@@ -3,13 +3,13 @@
 Every resource carries the tag `nova-lab-study=<study_tag>`, and its name is derived from the
 study tag and its inputs, so a second run finds the first one's bucket, job or deployment
 instead of paying for a new one. Creation calls carry a client request token derived from
-the same name, so a retried request cannot create a twin. Provisioned throughput, billed by
+the name, the request's settings and the run's nonce (`tokens.py`), so a retried request
+cannot create a twin and a changed or post-teardown request is not mistaken for an old one. Provisioned throughput, billed by
 the hour, is only ever requested with `allow_provisioned_throughput: true`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from nova_lab.bedrock import pricing
 from nova_lab.bedrock.models import NOVA_TRAINING
 from nova_lab.bedrock.polling import poll
+from nova_lab.bedrock.tokens import request_token
 from nova_lab.caching import fingerprint
 from nova_lab.params import BedrockSettings
 
@@ -49,6 +50,7 @@ class Clients:
     agent_runtime: Any = None
     opensearch: Any = None  # OpenSearch Serverless, with `vector_store: opensearch_serverless`
     sts: Any = None
+    nonce: str = ""  # the run's, from its state (tokens.run_nonce): part of every client request token
 
     @classmethod
     def create(cls, settings: BedrockSettings) -> "Clients":
@@ -65,11 +67,6 @@ def resource_name(settings: BedrockSettings, *parts: str) -> str:
     if len(name) > 63:
         raise ValueError(f"resource name {name!r} is longer than 63 characters")
     return name
-
-
-def request_token(name: str) -> str:
-    """The same request gets the same token: Bedrock then returns the first resource, not a twin."""
-    return hashlib.sha256(name.encode()).hexdigest()[:64]
 
 
 def _tags(settings: BedrockSettings) -> list[dict[str, str]]:
@@ -114,13 +111,15 @@ def ensure_customization_job(clients: Clients, settings: BedrockSettings, model:
         raise StaleResource(f"customization job {name} is {job['status']}" + (
             " but its custom model was deleted" if job["status"] == "Completed" else "") +
             ": Bedrock keeps job names, so set another `bedrock.study_tag` to train again")
-    clients.bedrock.create_model_customization_job(
-        jobName=name, customModelName=name, roleArn=settings.role_arn, clientRequestToken=request_token(name),
+    request = dict(
+        jobName=name, customModelName=name, roleArn=settings.role_arn,
         baseModelIdentifier=NOVA_TRAINING[model], customizationType="FINE_TUNING",
         hyperParameters={key: str(value) for key, value in hyperparameters.items()},
         trainingDataConfig={"s3Uri": train_uri}, validationDataConfig={"validators": [{"s3Uri": validation_uri}]},
         outputDataConfig={"s3Uri": f"s3://{settings.bucket}/{settings.study_tag}/customization/{name}/"},
         jobTags=_tags(settings), customModelTags=_tags(settings))
+    clients.bedrock.create_model_customization_job(
+        **request, clientRequestToken=request_token(name, request, clients.nonce))
     return Resource("customization-job", name, name)
 
 
@@ -144,9 +143,9 @@ def ensure_serving(clients: Clients, settings: BedrockSettings, model_arn: str, 
         for found in pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries", nameContains=name):
             if found["customModelDeploymentName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
                 return Resource("deployment", name, found["customModelDeploymentArn"], reused=True)
+        request = dict(modelDeploymentName=name, modelArn=model_arn, tags=_tags(settings))
         arn = clients.bedrock.create_custom_model_deployment(
-            modelDeploymentName=name, modelArn=model_arn, clientRequestToken=request_token(name),
-            tags=_tags(settings))["customModelDeploymentArn"]
+            **request, clientRequestToken=request_token(name, request, clients.nonce))["customModelDeploymentArn"]
         return Resource("deployment", name, arn)
     for found in pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries", nameContains=name):
         if found["provisionedModelName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
@@ -154,9 +153,9 @@ def ensure_serving(clients: Clients, settings: BedrockSettings, model_arn: str, 
     hourly = pricing.price("provisioned-throughput/no-commitment").usd
     print(f"nova-lab: requesting provisioned throughput {name}: 1 model unit, no commitment, "
           f"about ${hourly:.2f} an hour until `nova-lab teardown` removes it")
+    request = dict(modelUnits=1, provisionedModelName=name, modelId=model_arn, tags=_tags(settings))
     arn = clients.bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName=name, modelId=model_arn, clientRequestToken=request_token(name),
-        tags=_tags(settings))["provisionedModelArn"]
+        **request, clientRequestToken=request_token(name, request, clients.nonce))["provisionedModelArn"]
     return Resource("provisioned-throughput", name, arn)
 
 
@@ -229,15 +228,17 @@ def _study_storage(clients: Clients, settings: BedrockSettings) -> list[Resource
 
 def _gone(describe: Callable[[], dict[str, Any]]) -> bool:
     described = if_exists(describe)
-    if described is None:
+    if described is None or described.get("collectionDetails") == []:  # batch_get_collection lists none
         return True
-    if described.get("knowledgeBase", {}).get("status") == "DELETE_UNSUCCESSFUL":
-        raise TeardownIncomplete("Bedrock could not delete it (DELETE_UNSUCCESSFUL): see the console for why")
+    if described.get("knowledgeBase", {}).get("status") == "DELETE_UNSUCCESSFUL" or \
+            described.get("status") == "Failed":
+        raise TeardownIncomplete("the service could not delete it: see the console for why")
     return False
 
 
 def _wait_until_gone(describe: Callable[[], dict[str, Any]], sleep: Callable[[float], None], attempts: int = 30) -> None:
-    """A knowledge base is deleted asynchronously; the vector store it writes to goes only after it."""
+    """Deletes that finish later (a deployment, a provisioned throughput, a knowledge base, a collection)
+    are waited for: what depends on them (custom model, vector store, policies) goes only after."""
     for tries, gone in enumerate(poll(lambda: _gone(describe), 5.0, 30.0, sleep), 1):
         if gone:
             return
@@ -248,8 +249,12 @@ def _wait_until_gone(describe: Callable[[], dict[str, Any]], sleep: Callable[[fl
 def _delete(clients: Clients, resource: Resource, sleep: Callable[[float], None] = time.sleep) -> None:
     if resource.kind == "provisioned-throughput":
         clients.bedrock.delete_provisioned_model_throughput(provisionedModelId=resource.identifier)
+        _wait_until_gone(lambda: clients.bedrock.get_provisioned_model_throughput(
+            provisionedModelId=resource.identifier), sleep)
     elif resource.kind == "deployment":
         clients.bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource.identifier)
+        _wait_until_gone(lambda: clients.bedrock.get_custom_model_deployment(
+            customModelDeploymentIdentifier=resource.identifier), sleep)
     elif resource.kind == "customization-job":
         clients.bedrock.stop_model_customization_job(jobIdentifier=resource.identifier)
     elif resource.kind == "custom-model":
@@ -265,6 +270,7 @@ def _delete(clients: Clients, resource: Resource, sleep: Callable[[float], None]
         clients.s3vectors.delete_vector_bucket(vectorBucketName=resource.identifier)
     elif resource.kind == "collection":  # then the policies named after it, which carry no tags
         clients.opensearch.delete_collection(id=resource.identifier)
+        _wait_until_gone(lambda: clients.opensearch.batch_get_collection(ids=[resource.identifier]), sleep)
         for kind in ("encryption", "network"):
             if_exists(clients.opensearch.delete_security_policy, type=kind, name=resource.name)  # gone already: fine
         if_exists(clients.opensearch.delete_access_policy, type="data", name=resource.name)
@@ -281,6 +287,22 @@ class TeardownIncomplete(RuntimeError):
     """Some resources could not be removed; the message lists them with the service's reason."""
 
 
+STILL_BILLING = {  # what a resource left behind keeps costing, by kind
+    "provisioned-throughput": lambda: f"${pricing.price('provisioned-throughput/no-commitment').usd:.2f} an hour",
+    "collection": lambda: f"{2 * pricing.price('opensearch-serverless/ocu-hour').usd:.2f} USD an hour (2 OCUs at least)",
+    "custom-model": lambda: f"${pricing.price('custom-model/storage').usd:.2f} a month of storage",
+    "vector-bucket": lambda: f"${pricing.price('s3-vectors/storage').usd:.2f} per GB-month",
+    "s3-bucket": lambda: f"${pricing.price('s3/storage').usd:.3f} per GB-month",
+    "s3-prefix": lambda: f"${pricing.price('s3/storage').usd:.3f} per GB-month",
+}
+
+
+def still_billing(resource: Resource) -> str:
+    """What a resource that could not be removed goes on costing (nothing idle for on-demand ones)."""
+    rate = STILL_BILLING.get(resource.kind)
+    return f"still billing {rate()}" if rate else "no charge while idle"
+
+
 def teardown(clients: Clients, settings: BedrockSettings, dry_run: bool = False,
              sleep: Callable[[float], None] = time.sleep) -> list[Resource]:
     """Remove every resource of the study (found by tag); with dry_run, only list them. Safe to repeat:
@@ -292,9 +314,9 @@ def teardown(clients: Clients, settings: BedrockSettings, dry_run: bool = False,
             _delete(clients, resource, sleep)
         except ClientError as exc:
             failed.append(f"{resource.kind} {resource.name}: {exc.response['Error']['Code']}: "
-                          f"{exc.response['Error'].get('Message', '')}")
+                          f"{exc.response['Error'].get('Message', '')} ({still_billing(resource)})")
         except TeardownIncomplete as exc:
-            failed.append(f"{resource.kind} {resource.name}: {exc}")
+            failed.append(f"{resource.kind} {resource.name}: {exc} ({still_billing(resource)})")
     if failed:
         raise TeardownIncomplete("not removed (run teardown again once they settle):\n  " + "\n  ".join(failed))
     return found

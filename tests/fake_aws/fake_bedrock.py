@@ -78,6 +78,12 @@ class FakeBedrock:
                                       "vectorBucketArn": f"arn:aws:s3vectors:{REGION}:{ACCOUNT}:bucket/{p['vectorBucketName']}"}
         return {"vectorBucketArn": self.made["vector_bucket"]["vectorBucketArn"]}
 
+    def GetIndex(self, p):
+        index = self.made["index"]
+        return {"index": {**index, "vectorBucketName": p["vectorBucketName"], "dataType": "float32", "dimension": 1024,
+                          "distanceMetric": "cosine", "metadataConfiguration": {
+                              "nonFilterableMetadataKeys": ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]}}}
+
     def ListIndexes(self, p):
         return {"indexes": [self.made["index"]] if "index" in self.made else []}
 
@@ -100,6 +106,21 @@ class FakeBedrock:
             "knowledgeBaseArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:knowledge-base/{KB_ID}",
             "knowledgeBaseConfiguration": p["knowledgeBaseConfiguration"],
             "storageConfiguration": p["storageConfiguration"], "createdAt": NOW, "updatedAt": NOW}}
+
+    def GetKnowledgeBase(self, p):
+        kb = self.made["kb"]
+        return {"knowledgeBase": {
+            "knowledgeBaseId": KB_ID, "name": kb["name"], "roleArn": kb["roleArn"], "status": "ACTIVE",
+            "knowledgeBaseArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:knowledge-base/{KB_ID}",
+            "knowledgeBaseConfiguration": kb["knowledgeBaseConfiguration"],
+            "storageConfiguration": kb["storageConfiguration"], "createdAt": NOW, "updatedAt": NOW}}
+
+    def GetDataSource(self, p):
+        source = self.made["source"]
+        return {"dataSource": {"knowledgeBaseId": KB_ID, "dataSourceId": SOURCE_ID, "name": source["name"],
+                               "status": "AVAILABLE", "dataSourceConfiguration": source["dataSourceConfiguration"],
+                               "vectorIngestionConfiguration": source["vectorIngestionConfiguration"],
+                               "createdAt": NOW, "updatedAt": NOW}}
 
     def ListDataSources(self, p):
         source = self.made.get("source")
