@@ -116,3 +116,31 @@ def _write_overlay(text: str):
     path = Path(tempfile.mkdtemp()) / "overlay.yaml"
     path.write_text(text)
     return path
+
+
+def test_an_opensearch_collection_is_priced_from_02_until_teardown():
+    """It bills while the customization jobs run too, not only for the serving hours."""
+    params = load_params(*SMOKE_BEDROCK)
+    opensearch = params.model_copy(update={"bedrock": params.bedrock.model_copy(update={
+        "vector_store": "opensearch_serverless"})})
+    line = plan.build(opensearch, ["micro", "lite"]).table().set_index("service").loc["opensearchserverless"]
+    hours = 2 * plan.CUSTOMIZATION_HOURS + params.bedrock.serving_hours
+    assert hours > params.bedrock.serving_hours and f"for {hours:g} h" in line["what"]
+    assert line["usd"] == pytest.approx(2 * hours * pricing.price("opensearch-serverless/ocu-hour").usd)
+
+
+def test_chunks_and_rag_prompts_follow_chunk_tokens():
+    params = load_params(*SMOKE_BEDROCK)
+    small, large = (plan.build(params.model_copy(update={"chunk_tokens": size, "chunk_overlap": 0}), ["micro"]).table()
+                    for size in (64, 256))
+    rag = [t[t["what"] == "micro rag"].iloc[0]["usd"] for t in (small, large)]
+    ingestion = [t[t["call"] == "StartIngestionJob"].iloc[0]["what"] for t in (small, large)]
+    assert rag[0] < rag[1] and ingestion[0] != ingestion[1]
+
+
+def test_s3_vectors_queries_pay_for_the_data_they_process():
+    params = load_params(*SMOKE_BEDROCK)
+    line = plan.build(params, ["micro"]).table().query("notebook == '04_inference' and call == 'Retrieve'").iloc[0]
+    per_call = pricing.cost("s3-vectors/query", line["count"])
+    assert line["usd"] > per_call
+    assert "s3-vectors/query-data" in " ".join(plan.build(params, ["micro"]).unverified_prices())

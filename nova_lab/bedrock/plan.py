@@ -19,8 +19,9 @@ from nova_lab.meta_eval import VARIANTS
 from nova_lab.params import BedrockSettings, ParamsError, StudyParams
 
 TOKENS_PER_WORD = 1.3
-BEDROCK_CHUNK_TOKENS = 300  # Bedrock's default fixed-size chunk
 EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings v2
+VECTOR_RECORD_BYTES = EMBEDDING_DIMENSIONS * 4 + 1024  # float32 vector + its text and metadata (~1 KB)
+CUSTOMIZATION_HOURS = 4  # one Nova customization job on a small data set, from submission to model (estimate)
 PROMPT_TOKENS = 60  # system prompt + question
 TRAINING_RECORD_TOKENS = 80  # system + question + one-sentence answer
 JUDGE_PROMPT_TOKENS = 330  # rubric, question, reference, answer
@@ -29,8 +30,10 @@ QA_PROMPT_TOKENS = 850  # instructions, the fact and up to 3,000 characters of i
 QA_REPLY_TOKENS = 250  # four question/answer pairs as JSON
 META_EVAL_ANSWERS = len(VARIANTS)  # answers of known rank per check question
 ASSUMPTIONS = [
-    f"{TOKENS_PER_WORD} tokens per word of corpus text; {BEDROCK_CHUNK_TOKENS}-token chunks, {EMBEDDING_DIMENSIONS}-d float32 vectors",
-    f"prompts: {PROMPT_TOKENS} tokens + rag_top_k x {BEDROCK_CHUNK_TOKENS} for RAG; every answer runs to max_new_tokens",
+    f"{TOKENS_PER_WORD} tokens per word of corpus text; chunk_tokens-token chunks, {EMBEDDING_DIMENSIONS}-d float32 vectors",
+    f"prompts: {PROMPT_TOKENS} tokens + rag_top_k x chunk_tokens for RAG; every answer runs to max_new_tokens",
+    f"an OpenSearch collection bills from 02 to teardown: {CUSTOMIZATION_HOURS} h per customization job, then serving_hours",
+    f"an S3 Vectors query processes the whole index (~{VECTOR_RECORD_BYTES:,} bytes a chunk)",
     f"training: {TRAINING_RECORD_TOKENS} tokens a record, times epochCount",
     f"judging: {JUDGE_PROMPT_TOKENS} tokens in and {JUDGE_REPLY_TOKENS} out per answer and judge",
     f"Q&A generation (qa_generator: bedrock): one call per fact, {QA_PROMPT_TOKENS} tokens in and {QA_REPLY_TOKENS} out",
@@ -79,18 +82,33 @@ def _tokens_cost(model_id: str, tokens_in: float, tokens_out: float) -> tuple[fl
     return pricing.cost(items[0], tokens_in) + pricing.cost(items[1], tokens_out), items
 
 
-def _queries(settings: BedrockSettings, count: int) -> tuple[float, tuple[str, ...]]:
-    """Retrieve's cost: S3 Vectors bills each query; an OpenSearch collection's OCU-hours already pay for them."""
-    if settings.vector_store != "s3_vectors":
+def _chunks(params: StudyParams) -> int:
+    """Chunks of the corpus as the data source cuts it: `chunk_tokens` each, at least one a document."""
+    stats = load_corpus(params.services).stats()
+    return int(stats["words"] * TOKENS_PER_WORD / params.chunk_tokens) + stats["documents"]
+
+
+def _queries(params: StudyParams, count: int) -> tuple[float, tuple[str, ...]]:
+    """Retrieve's cost: S3 Vectors bills each query and the index data it processes; an OpenSearch
+    collection's OCU-hours already pay for them."""
+    if params.bedrock.vector_store != "s3_vectors":
         return 0.0, ()
-    return pricing.cost("s3-vectors/query", count), ("s3-vectors/query",)
+    index_tb = _chunks(params) * VECTOR_RECORD_BYTES / 1e12
+    return (pricing.cost("s3-vectors/query", count) + pricing.cost("s3-vectors/query-data", count * index_tb),
+            ("s3-vectors/query", "s3-vectors/query-data"))
 
 
-def _shared_steps(plan: Plan, params: StudyParams) -> None:
+def collection_hours(params: StudyParams, models: list[str]) -> float:
+    """How long the run holds an OpenSearch collection: made in 02, it lives through every
+    customization job of 03 and the serving hours of 04-05, until teardown."""
+    return CUSTOMIZATION_HOURS * len(models) + params.bedrock.serving_hours
+
+
+def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
     settings = params.bedrock
     stats = load_corpus(params.services).stats()
     corpus_tokens = stats["words"] * TOKENS_PER_WORD
-    chunks = int(corpus_tokens / BEDROCK_CHUNK_TOKENS) + stats["documents"]
+    chunks = _chunks(params)
     prefix = f"s3://{settings.bucket}/{settings.study_tag}"
     if params.qa_generator == "bedrock":
         facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test
@@ -107,16 +125,17 @@ def _shared_steps(plan: Plan, params: StudyParams) -> None:
                  pricing.cost("s3-vectors/put", vector_gb) + pricing.cost("s3-vectors/storage", vector_gb),
                  ("s3-vectors/put", "s3-vectors/storage"))
     else:
+        hours = collection_hours(params, models)
         plan.add("02_kb_build", "opensearchserverless", "CreateSecurityPolicy x2 + CreateAccessPolicy + CreateCollection",
-                 f"vector search collection and its k-NN index, 2 OCUs for {settings.serving_hours} h", 4,
-                 pricing.cost("opensearch-serverless/ocu-hour", 2 * settings.serving_hours),
+                 f"vector search collection and its k-NN index, 2 OCUs for {hours:g} h (02 until teardown)", 4,
+                 pricing.cost("opensearch-serverless/ocu-hour", 2 * hours),
                  ("opensearch-serverless/ocu-hour",))
     plan.add("02_kb_build", "bedrock-agent", "CreateKnowledgeBase + CreateDataSource",
              f"{settings.vector_store}, chunking {settings.chunking}, {settings.embedding_model}", 2)
     plan.add("02_kb_build", "bedrock-agent", "StartIngestionJob", f"~{chunks:,} chunks embedded", 1,
              pricing.cost(f"{settings.embedding_model}/input", corpus_tokens), (f"{settings.embedding_model}/input",))
     plan.add("02_kb_build", "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the test questions", params.n_test,
-             *_queries(settings, params.n_test))
+             *_queries(params, params.n_test))
 
 
 def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
@@ -133,16 +152,16 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
                  ("provisioned-throughput/no-commitment",))
     else:
         plan.add("03_fine_tune", "bedrock", "CreateCustomModelDeployment", "on demand: billed per token in 04", 1)
-    rag_tokens = PROMPT_TOKENS + params.rag_top_k * BEDROCK_CHUNK_TOKENS
+    rag_tokens = PROMPT_TOKENS + params.rag_top_k * params.chunk_tokens
     n = params.n_test
     plan.add("04_inference", "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
-             *_queries(settings, n))
+             *_queries(params, n))
     for configuration, tokens_in in (("base", PROMPT_TOKENS), ("rag", rag_tokens), ("ft", PROMPT_TOKENS), ("ft_rag", rag_tokens)):
         usd, items = _tokens_cost(model_id, n * tokens_in, n * params.max_new_tokens)
         plan.add("04_inference", "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
     timed = min(params.latency_sample, n)
     usd, items = _tokens_cost(model_id, timed * (2 * PROMPT_TOKENS + 2 * rag_tokens), timed * 4 * params.max_new_tokens)
-    query_usd, query_items = _queries(settings, timed)
+    query_usd, query_items = _queries(params, timed)
     plan.add("04_inference", "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time",
              timed * 5, usd + query_usd, items + query_items)
@@ -157,7 +176,7 @@ def build(params: StudyParams, models: list[str]) -> Plan:
     if params.bedrock is None:
         raise ParamsError("the plan needs a `bedrock:` section (see params/bedrock.yaml)")
     plan = Plan()
-    _shared_steps(plan, params)
+    _shared_steps(plan, params, models)
     for model in models:
         _model_steps(plan, params, model)
     checks = params.meta_eval_questions * META_EVAL_ANSWERS
