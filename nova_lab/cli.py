@@ -77,6 +77,40 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bedrock_params(files: list[str]):
+    from nova_lab.params import load_params
+
+    params = load_params(*files)
+    if params.bedrock is None:
+        raise ParamsError(f"no `bedrock:` section in {' + '.join(files)}: add params/bedrock.yaml (with your bucket and role)")
+    return params
+
+
+def _preflight(args: argparse.Namespace) -> int:
+    from nova_lab.bedrock import preflight
+
+    params = _bedrock_params(args.params)
+    models = [params.model] if params.model else list(params.models)
+    checks = preflight.run(preflight.PreflightClients.create(params.bedrock.region), params, models)
+    print(preflight.table(checks))
+    missing = sum(not check.ready for check in checks)
+    print(f"\n{'ready: nothing billable has been made' if not missing else f'{missing} check(s) NOT READY: fix them first'}")
+    return 1 if missing else 0
+
+
+def _iam_policy(args: argparse.Namespace) -> int:
+    import json
+
+    from nova_lab.bedrock import iam
+
+    params = _bedrock_params(args.params)
+    role = iam.role_policies(params)
+    for title, document in (("role trust policy", role["trust"]), ("role permissions", role["permissions"]),
+                            ("caller permissions", iam.caller_policy(params))):
+        print(f"# {title}\n{json.dumps(document, indent=2)}\n")
+    return 0
+
+
 def _teardown(args: argparse.Namespace) -> int:
     from nova_lab.bedrock import resources, tokens
     from nova_lab.params import ParamsError, load_params
@@ -111,6 +145,12 @@ def parser() -> argparse.ArgumentParser:
     remover.add_argument("--params", nargs="+", required=True, help="the params files of the Bedrock run")
     remover.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     remover.set_defaults(run=_teardown)
+    checker = commands.add_parser("preflight", help="check models, profiles, bucket, role and quotas before a Bedrock run")
+    checker.add_argument("--params", nargs="+", required=True, help="the params files of the Bedrock run")
+    checker.set_defaults(run=_preflight)
+    policy = commands.add_parser("iam-policy", help="print the IAM policies (the role's and the caller's) a Bedrock run needs")
+    policy.add_argument("--params", nargs="+", required=True, help="the params files of the Bedrock run")
+    policy.set_defaults(run=_iam_policy)
     services = commands.add_parser("services", help="list the botocore services the corpus can use")
     services.set_defaults(run=_services)
     return top

@@ -32,6 +32,11 @@ JUDGE_PRESETS: dict[str, list[str]] = {
 }
 DEFAULT_QA_MODEL = CLAUDE_SONNET_4_6
 
+DISPLAY_NAMES = {  # as Bedrock's service quotas name them ("On-demand ... tokens per minute for <name>")
+    CLAUDE_SONNET_4_6: "Claude Sonnet 4.6", LLAMA_4_MAVERICK: "Llama 4 Maverick",
+    STUDY_CLAUDE: "Claude 3.5 Sonnet", STUDY_LLAMA: "Llama 3.1 70B",
+}
+
 LIFECYCLE_NOTES = {
     CLAUDE_SONNET_4_6: "Anthropic Claude Sonnet 4.6, released 2026-02-17; Bedrock keeps a model >= 12 months "
                        "after launch (EOL no sooner than 2027-02-17); Anthropic's own API calls it legacy "

@@ -1,0 +1,99 @@
+"""The IAM policies a Bedrock run needs, written from the calls it makes (`nova-lab iam-policy`).
+
+Two principals act: the role Bedrock assumes (`role_arn`: the customization job reads and writes
+the bucket, the knowledge base embeds and writes vectors), and the caller who runs the notebooks
+(every control-plane and runtime call, passing the role, tagging on create, invoking models
+through cross-region inference profiles, whose requests land in any of the profile's regions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nova_lab.bedrock.models import foundation_model
+from nova_lab.bedrock.resources import resource_name
+from nova_lab.params import StudyParams
+
+# What the caller's run calls, by service (`nova-lab plan` lists when; teardown's list and delete calls included).
+CALLER_ACTIONS = {
+    "bedrock": ["GetFoundationModel", "GetInferenceProfile", "ListFoundationModels",
+                "CreateModelCustomizationJob", "GetModelCustomizationJob", "ListModelCustomizationJobs",
+                "StopModelCustomizationJob", "GetCustomModel", "ListCustomModels", "DeleteCustomModel",
+                "CreateCustomModelDeployment", "GetCustomModelDeployment", "ListCustomModelDeployments",
+                "DeleteCustomModelDeployment", "CreateProvisionedModelThroughput", "GetProvisionedModelThroughput",
+                "ListProvisionedModelThroughputs", "DeleteProvisionedModelThroughput",
+                "CreateKnowledgeBase", "GetKnowledgeBase", "ListKnowledgeBases", "DeleteKnowledgeBase",
+                "CreateDataSource", "GetDataSource", "ListDataSources", "DeleteDataSource",
+                "StartIngestionJob", "GetIngestionJob", "ListIngestionJobs", "Retrieve",
+                "TagResource", "ListTagsForResource"],  # TagResource: tags given on create need it
+    "s3vectors": ["CreateVectorBucket", "ListVectorBuckets", "DeleteVectorBucket", "CreateIndex", "GetIndex",
+                  "ListIndexes", "DeleteIndex"],
+    "aoss": ["CreateSecurityPolicy", "GetSecurityPolicy", "DeleteSecurityPolicy", "CreateAccessPolicy",
+             "GetAccessPolicy", "DeleteAccessPolicy", "CreateCollection", "BatchGetCollection", "ListCollections",
+             "DeleteCollection", "TagResource", "ListTagsForResource", "APIAccessAll"],
+    "servicequotas": ["ListServiceQuotas", "GetServiceQuota"],
+    "iam": ["GetRole", "SimulatePrincipalPolicy"],
+    "sts": ["GetCallerIdentity"],
+}
+
+
+def _account(params: StudyParams) -> str:
+    return params.bedrock.role_arn.split(":")[4]
+
+
+def _invocable(params: StudyParams) -> list[str]:
+    """Every model the run invokes, as the ARNs InvokeModel/Converse are authorised on: a profile in
+    the run's region, and its foundation model in every region (a profile routes anywhere it covers)."""
+    settings, account = params.bedrock, _account(params)
+    ids = {*settings.judge_models, settings.qa_model, settings.embedding_model}
+    arns = {f"arn:aws:bedrock:*::foundation-model/{foundation_model(model_id)}" for model_id in ids}
+    arns |= {f"arn:aws:bedrock:{settings.region}:{account}:inference-profile/{model_id}"
+             for model_id in ids if model_id != foundation_model(model_id)}
+    arns |= {"arn:aws:bedrock:*::foundation-model/amazon.nova-*",
+             f"arn:aws:bedrock:{settings.region}:{account}:custom-model-deployment/*",
+             f"arn:aws:bedrock:{settings.region}:{account}:provisioned-model/*"}
+    return sorted(arns)
+
+
+def _bucket_statement(params: StudyParams) -> list[dict[str, Any]]:
+    bucket, tag = params.bedrock.bucket, params.bedrock.study_tag
+    return [{"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{bucket}",
+             "Condition": {"StringLike": {"s3:prefix": [f"{tag}/*"]}}},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+             "Resource": f"arn:aws:s3:::{bucket}/{tag}/*"}]
+
+
+def role_policies(params: StudyParams) -> dict[str, Any]:
+    """The role's trust policy (Bedrock may assume it, from this account) and its permissions."""
+    settings, account = params.bedrock, _account(params)
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]}
+    store = ({"Effect": "Allow", "Action": ["s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors",
+                                             "s3vectors:QueryVectors", "s3vectors:GetIndex"],
+              "Resource": f"arn:aws:s3vectors:{settings.region}:{account}:bucket/{resource_name(settings, 'vectors')}/*"}
+             if settings.vector_store == "s3_vectors" else
+             {"Effect": "Allow", "Action": ["aoss:APIAccessAll"],
+              "Resource": f"arn:aws:aoss:{settings.region}:{account}:collection/*"})
+    permissions = {"Version": "2012-10-17", "Statement": [
+        *_bucket_statement(params),
+        {"Effect": "Allow", "Action": ["bedrock:InvokeModel"],
+         "Resource": f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"},
+        store]}
+    return {"trust": trust, "permissions": permissions}
+
+
+def caller_policy(params: StudyParams) -> dict[str, Any]:
+    """What the person (or CI role) running the study needs."""
+    settings = params.bedrock
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": sorted(f"{service}:{action}" for service, actions in CALLER_ACTIONS.items()
+                                             for action in actions), "Resource": "*"},
+        {"Effect": "Allow", "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+         "Resource": _invocable(params)},  # Converse is authorised as InvokeModel
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": settings.role_arn,
+         "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
+        {"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketTagging",
+                                       "s3:GetBucketLocation", "s3:DeleteBucket"],
+         "Resource": f"arn:aws:s3:::{settings.bucket}"},
+        *_bucket_statement(params)]}
