@@ -136,6 +136,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     history = pd.DataFrame(trainer.state.log_history)
     folder.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(folder)
+    _name_base_model(folder / "adapter_config.json", cfg.model)
     history.to_parquet(folder / "history.parquet")
     train_losses = history["loss"].dropna() if "loss" in history else pd.Series(dtype=float)
     manifest = {
@@ -153,6 +154,14 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     }
     write_manifest(folder, manifest)
     return FineTuneResult(manifest | {"reused": False}, history)
+
+
+def _name_base_model(config: Path, model: str) -> None:
+    """peft writes the base model's folder (a path on this machine) into the adapter's config; name the
+    model instead, so a shared adapter says what it adapts (loading passes the base model itself)."""
+    settings = json.loads(config.read_text())
+    settings["base_model_name_or_path"] = models.MODELS[model].description
+    config.write_text(json.dumps(settings, indent=2, sort_keys=True))
 
 
 def plot_losses(history: pd.DataFrame) -> plt.Figure:

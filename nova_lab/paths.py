@@ -40,3 +40,13 @@ def model_cache_dir() -> Path:
     path = Path(os.environ.get("NOVA_LAB_MODEL_CACHE", default))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def shareable(path: Path) -> str:
+    """A path as it may appear in what others read (an executed notebook, a manifest): relative to the
+    project or to the outputs tree, never naming this machine's folders."""
+    path = Path(path).resolve()
+    for root, shown in ((outputs_root(), "outputs"), (PROJ_ROOT, ".")):
+        if path.is_relative_to(root):
+            return str(Path(shown) / path.relative_to(root))
+    return path.name

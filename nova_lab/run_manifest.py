@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib.metadata import version
 from typing import Any
 
@@ -14,15 +15,41 @@ PACKAGES = ("torch", "transformers", "peft", "sentence-transformers", "lancedb",
             "statsmodels", "seaborn", "papermill")
 
 
+PRIVATE_KEYS = {"bucket", "role_arn", "kms_key_arn", "profile"}  # settings that name an account's resources
+_PRIVATE_TEXT = re.compile(r"arn:aws[\w-]*:|(?<!\d)\d{12}(?!\d)|AKIA[0-9A-Z]{16}")  # ARNs, account ids, access keys
+REDACTED = "<redacted>"
+
+
 def _json(path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def redact(value: Any, where: str = "") -> tuple[Any, list[str]]:
+    """`value` with every setting that names an account (bucket, role ARN, account id, access key) replaced,
+    and where each was: the rendered analysis is shared, the account is not."""
+    if isinstance(value, dict):
+        cleaned, found = {}, []
+        for key, item in value.items():
+            at = f"{where}.{key}" if where else str(key)
+            if key in PRIVATE_KEYS and item:
+                cleaned[key], more = REDACTED, [at]
+            else:
+                cleaned[key], more = redact(item, at)
+            found += more
+        return cleaned, found
+    if isinstance(value, list):
+        parts = [redact(item, f"{where}[{n}]") for n, item in enumerate(value)]
+        return [p[0] for p in parts], [f for p in parts for f in p[1]]
+    if isinstance(value, str) and _PRIVATE_TEXT.search(value):
+        return REDACTED, [where]
+    return value, []
 
 
 def collect(run_name: str, models: list[str]) -> dict[str, Any]:
     """Everything the run's own manifests say, gathered in one place for the analysis notebook."""
     folder = paths.outputs_root() / run_name
     adapters = {m: read_manifest(folder / m / "adapter") for m in models}
-    return {
+    manifest, redacted = redact({
         "packages": {name: version(name) for name in PACKAGES},
         "models": {m: {"stands_for": MODELS[m].stands_for, "weights": MODELS[m].description} for m in models},
         "params": _json(folder / "params.json"),
@@ -33,4 +60,6 @@ def collect(run_name: str, models: list[str]) -> dict[str, Any]:
         # this run's notebooks: a re-run that reuses cached answers and adapters is fast; the first
         # run's training time is in fine_tuning.wall_time_s
         "notebook_wall_time_s_this_run": _json(folder / "timings.json"),
-    }
+    })
+    # the settings shown as <redacted>: they name the AWS account's resources
+    return manifest | {"redacted_settings": redacted}

@@ -7,9 +7,14 @@ hidden). An overlay (such as `params/smoke.yaml`) is applied last to all of them
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import socket
 import time
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import papermill
@@ -24,15 +29,51 @@ ANALYSIS_STEP = "06_analysis"
 MODELS = ("micro", "lite")
 
 
+class RunLocked(RuntimeError):
+    """Another study is writing to the same run folder; two would do the same work twice."""
+
+
+@contextlib.contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """One study at a time per run folder; a second one stops at once and says who holds the folder.
+    An advisory lock (flock): the system releases it when its holder ends, however it ends."""
+    path = folder / ".lock"
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise RunLocked(f"{folder} is in use by another study ({handle.read().strip() or 'holder unknown'}): "
+                            f"wait for it to finish, or stop it and run again (the run resumes)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        yield
+
+
 def run_notebook(step: str, params: StudyParams, executed_dir: Path) -> float:
     """Execute one notebook into `executed_dir`; returns its wall time in seconds."""
-    print(f"nova-lab: running {step} -> {executed_dir / (step + '.ipynb')}", flush=True)
+    output = executed_dir / f"{step}.ipynb"
+    print(f"nova-lab: running {step} -> {output}", flush=True)
     started = time.perf_counter()
     papermill.execute_notebook(
-        paths.NOTEBOOKS / f"{step}.ipynb", executed_dir / f"{step}.ipynb",
+        paths.NOTEBOOKS / f"{step}.ipynb", output,
         parameters=for_step(params, step), cwd=str(paths.NOTEBOOKS), progress_bar=True,
     )
+    _relative_paths(output)
     return round(time.perf_counter() - started, 1)
+
+
+def _relative_paths(notebook: Path) -> None:
+    """papermill records where it read and wrote the notebook as absolute paths, which name this machine's
+    folders in a notebook others read; keep them relative to the project (or the outputs tree)."""
+    node = nbformat.read(notebook, as_version=4)
+    recorded = node.metadata.get("papermill", {})
+    for name in ("input_path", "output_path"):
+        if recorded.get(name):
+            recorded[name] = paths.shareable(Path(recorded[name]))
+    nbformat.write(node, notebook)
 
 
 def render_html(notebook: Path) -> Path:
@@ -46,10 +87,13 @@ def render_html(notebook: Path) -> Path:
     return html
 
 
-def run_study(models: tuple[str, ...] = MODELS, overlay: str | Path | None = None) -> dict[str, float]:
-    """The whole study; executed notebooks, parameters and wall times go to outputs/<run_name>/."""
+def run_study(models: tuple[str, ...] | None = None, overlay: str | Path | None = None) -> dict[str, float]:
+    """The whole study; executed notebooks, parameters and wall times go to outputs/<run_name>/.
+    `models` chooses the model sizes; without it, the params' `models:` (an overlay's included) does."""
     extra = [overlay] if overlay else []
-    shared = load_params(paths.PARAMS / "study.yaml", *extra).model_copy(update={"models": list(models)})
+    shared = load_params(paths.PARAMS / "study.yaml", *extra)
+    models = tuple(models or shared.models)
+    shared = shared.model_copy(update={"models": list(models)})
     per_model = {m: load_params(paths.PARAMS / f"{m}.yaml", *extra) for m in models}
     mismatched = [m for m, p in per_model.items() if p.run_name != shared.run_name]
     if mismatched:
@@ -58,7 +102,21 @@ def run_study(models: tuple[str, ...] = MODELS, overlay: str | Path | None = Non
         from nova_lab.bedrock import plan
 
         plan.check_budget(plan.build(shared, list(models)), shared.bedrock.max_usd)  # before any request
+        _check_credentials()  # before step 01's local work, not after it
     folder = paths.run_dir(shared.run_name)
+    with run_lock(folder):
+        return _run_steps(shared, per_model, folder)
+
+
+def _check_credentials() -> None:
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise ParamsError("backend: bedrock, but boto3 finds no AWS credentials: set AWS_PROFILE (or "
+                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or replay a recording (bedrock.recording: replay)")
+
+
+def _run_steps(shared: StudyParams, per_model: dict[str, StudyParams], folder: Path) -> dict[str, float]:
     (folder / "params.json").write_text(json.dumps(
         {"shared": shared.model_dump(), **{m: p.model_dump() for m, p in per_model.items()}}, indent=2))
     timings: dict[str, float] = {}

@@ -47,7 +47,11 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_AWS), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("NOVA_LAB_FAKE_AWS", str(tmp_path / "fake-aws.pickle"))
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(recorded))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # a recording is made with an account's credentials
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     run_study(MODELS, overlay(tmp_path, "record"))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     run_name = "smoke"
     recording = paths.run_dir(run_name, "bedrock") / "recording.jsonl"
     operations = {json.loads(line)["operation"] for line in recording.read_text().splitlines()}

@@ -1,0 +1,78 @@
+"""Faults a user meets around a study run: a second run on the same folder, an overlay's models, no
+credentials for Bedrock, and nothing private or machine-specific in what is shared."""
+
+import json
+
+import nbformat
+import pytest
+
+from nova_lab import paths, run_manifest, study
+from nova_lab.params import ParamsError
+
+
+@pytest.fixture
+def outputs(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "outputs"))
+    return tmp_path
+
+
+@pytest.fixture
+def steps_ran(monkeypatch):
+    """The study's steps, not run: which models they would have run for."""
+    ran = []
+    monkeypatch.setattr(study, "_run_steps", lambda shared, per_model, folder: ran.append(list(per_model)) or {})
+    return ran
+
+
+def test_a_second_study_on_the_same_run_folder_stops_and_says_who_holds_it(outputs):
+    folder = paths.run_dir("smoke")
+    with study.run_lock(folder):
+        with pytest.raises(study.RunLocked, match=rf"{folder} is in use by another study \(pid \d+ on .*, started "):
+            with study.run_lock(folder):
+                pass
+    with study.run_lock(folder):  # released when its holder is done
+        pass
+
+
+def test_models_in_an_overlay_choose_the_models(outputs, steps_ran):
+    overlay = outputs / "micro-only.yaml"
+    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nmodels: [micro]\n")
+    study.run_study(overlay=overlay)
+    study.run_study(("lite",), overlay=overlay)  # --models, when given, has the last word
+    assert steps_ran == [["micro"], ["lite"]]
+
+
+def test_a_bedrock_study_without_credentials_stops_before_any_work(outputs, steps_ran, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    overlay = outputs / "bedrock.yaml"
+    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nbedrock:\n  bucket: my-bucket\n"
+                       "  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n  study_tag: unit\n  max_usd: 50\n")
+    with pytest.raises(ParamsError, match="no AWS credentials"):
+        study.run_study(overlay=overlay)
+    assert steps_ran == [] and not (paths.outputs_root() / "smoke" / "data").exists()
+
+
+def test_the_run_manifest_publishes_no_account_bucket_or_role(outputs):
+    params = {"shared": {"seed": 13, "bedrock": {"bucket": "acme-private-bucket", "region": "us-east-1",
+                                                 "role_arn": "arn:aws:iam::123456789012:role/NovaLabBedrock",
+                                                 "judge_models": ["us.amazon.nova-pro-v1:0"]}}}
+    (paths.run_dir("r") / "params.json").write_text(json.dumps(params))
+    manifest = run_manifest.collect("r", ["micro"])
+    shown = json.dumps(manifest)
+    assert "123456789012" not in shown and "acme-private-bucket" not in shown and "arn:aws" not in shown
+    assert manifest["redacted_settings"] == ["params.shared.bedrock.bucket", "params.shared.bedrock.role_arn"]
+    assert manifest["params"]["shared"]["bedrock"]["judge_models"] == ["us.amazon.nova-pro-v1:0"]  # the rest stays
+
+
+def test_an_executed_notebook_records_paths_relative_to_the_project(outputs):
+    notebook = paths.run_dir("r") / "06_analysis.ipynb"
+    node = nbformat.v4.new_notebook(metadata={"papermill": {
+        "input_path": str(paths.NOTEBOOKS / "06_analysis.ipynb"), "output_path": str(notebook)}})
+    nbformat.write(node, notebook)
+    study._relative_paths(notebook)
+    recorded = nbformat.read(notebook, as_version=4).metadata["papermill"]
+    assert recorded["input_path"] == "notebooks/06_analysis.ipynb"
+    assert recorded["output_path"] == "outputs/r/06_analysis.ipynb"
