@@ -87,6 +87,33 @@ def render_html(notebook: Path) -> Path:
     return html
 
 
+STEPS = (*SHARED_STEPS, *MODEL_STEPS, ANALYSIS_STEP)
+
+
+def step_named(name: str) -> str:
+    """A step by its number ("02") or its notebook's name ("02_kb_build")."""
+    found = [step for step in STEPS if step == name or step.split("_", 1)[0] == name.zfill(2)]
+    if not found:
+        raise ParamsError(f"no step {name!r}: the steps are {', '.join(STEPS)} (or their numbers 01-06)")
+    return found[0]
+
+
+def run_step(name: str, params_files: list[str | Path]) -> Path:
+    """One notebook with the study's settings, as `nova-lab study` would run it: the params files are read
+    as the study reads them (`extends:` followed, an unknown key refused), unlike `papermill -f`, which
+    warns and runs the notebook on its demo defaults. Returns the executed notebook."""
+    step = step_named(name)
+    params = load_params(*params_files)
+    if step in MODEL_STEPS and params.model is None:
+        raise ParamsError(f"{step} runs per model: give a model's params, e.g. --params params/micro.yaml")
+    executed_dir = paths.run_dir(params.run_name, params.model) if step in MODEL_STEPS else paths.run_dir(params.run_name)
+    with run_lock(paths.run_dir(params.run_name)):
+        run_notebook(step, params, executed_dir)
+        if step == ANALYSIS_STEP:
+            render_html(executed_dir / f"{step}.ipynb")
+    return executed_dir / f"{step}.ipynb"
+
+
 def run_study(models: tuple[str, ...] | None = None, overlay: str | Path | None = None) -> dict[str, float]:
     """The whole study; executed notebooks, parameters and wall times go to outputs/<run_name>/.
     `models` chooses the model sizes; without it, the params' `models:` (an overlay's included) does."""

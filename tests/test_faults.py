@@ -76,3 +76,18 @@ def test_an_executed_notebook_records_paths_relative_to_the_project(outputs):
     recorded = nbformat.read(notebook, as_version=4).metadata["papermill"]
     assert recorded["input_path"] == "notebooks/06_analysis.ipynb"
     assert recorded["output_path"] == "outputs/r/06_analysis.ipynb"
+
+
+def test_one_notebook_runs_with_the_study_settings_extends_followed_unknown_keys_refused(outputs):
+    from nova_lab.notebook_utils import read_notebook
+
+    mine = outputs / "mine.yaml"
+    mine.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nrun_name: one-step\n")
+    executed = study.run_step("1", [mine])
+    assert executed == paths.run_dir("one-step") / "01_data_prep.ipynb"
+    assert read_notebook(executed)["corpus"]["services"] == 2  # smoke.yaml's two services, not the demo's
+    mine.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nrun_name: one-step\nrag_topk: 3\n")
+    with pytest.raises(ParamsError, match="rag_topk"):
+        study.run_step("04", [mine])
+    with pytest.raises(ParamsError, match="runs per model"):
+        study.run_step("04", [paths.PARAMS / "study.yaml"])
