@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import re
 import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,15 +13,23 @@ from papermill.exceptions import PapermillExecutionError
 from nova_lab.bedrock.customization import CredentialsExpired
 from nova_lab.bedrock.resources import TeardownIncomplete
 from nova_lab.params import ParamsError
-from nova_lab.study import MODELS
+from nova_lab.results import MissingRecords
+from nova_lab.study import MODELS, RunLocked
 
 
 def _study(args: argparse.Namespace) -> int:
     from nova_lab.study import run_study
 
-    timings = run_study(tuple(args.models), args.overlay)
+    timings = run_study(tuple(args.models) if args.models else None, args.overlay)
     for step, seconds in timings.items():
         print(f"{step}: {seconds:.0f} s")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from nova_lab.study import run_step
+
+    print(f"nova-lab: wrote {run_step(args.step, args.params)}")
     return 0
 
 
@@ -132,9 +142,15 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nova-lab", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
     study = commands.add_parser("study", help="run the study's notebooks with papermill")
-    study.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which model sizes to run")
+    study.add_argument("--models", nargs="+", choices=MODELS,
+                       help="which model sizes to run (default: the params' `models:`, both in params/study.yaml)")
     study.add_argument("--overlay", help="a params file applied over every step's params (e.g. params/smoke.yaml)")
     study.set_defaults(run=_study)
+    one = commands.add_parser("run", help="run one notebook with the study's params (extends followed, unknown keys refused)")
+    one.add_argument("step", help="the step's number or name: 01 .. 06, or 02_kb_build")
+    one.add_argument("--params", nargs="+", required=True,
+                     help="params files, later ones override earlier ones (per-model steps: params/<model>.yaml)")
+    one.set_defaults(run=_run)
     check = commands.add_parser("validate-jsonl", help="check Nova fine-tuning JSONL files as Bedrock would")
     check.add_argument("files", nargs="+")
     check.set_defaults(run=_validate_jsonl)
@@ -163,15 +179,51 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamsError, FileNotFoundError) as exc:
         print(f"nova-lab: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("nova-lab: interrupted; run the same command to resume", file=sys.stderr)
+        return 130
     except PapermillExecutionError as exc:
+        if exc.ename in _STOPS:
+            return main_error(_stop_message(exc.ename, exc.evalue))
         print(f"nova-lab: a notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        return main_error(_no_space(exc.filename))
+    except (RunLocked, MissingRecords) as exc:
+        return main_error(str(exc))
     except CredentialsExpired as exc:
         print(f"nova-lab: {exc}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError, TeardownIncomplete) as exc:  # no credentials, access denied, some left
         print(f"nova-lab: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, a file-size limit, a quota
+# a notebook's errors whose message is the way out: shown as one line, without the notebook's traceback
+_STOPS = {"OSError", "KeyboardInterrupt", "RunLocked", "MissingRecords", "ParamsError", "NotReady", "CredentialsExpired"}
+
+
+def main_error(message: str) -> int:
+    print(f"nova-lab: {message}", file=sys.stderr)
+    return 1
+
+
+def _no_space(filename: str | None) -> str:
+    return (f"no space left while writing {filename or 'the outputs'}: free some space (or point NOVA_LAB_OUTPUTS "
+            f"elsewhere) and run the same command to resume")
+
+
+def _stop_message(ename: str, evalue: str) -> str:
+    """One line for a notebook that stopped on a fault the user can fix, instead of its traceback."""
+    if ename == "KeyboardInterrupt":
+        return "interrupted; run the same command to resume"
+    space = re.search(r"\[Errno (\d+)\][^:]*(?::\s*'([^']+)')?", evalue)
+    if ename == "OSError" and space and int(space.group(1)) in NO_SPACE:
+        return _no_space(space.group(2))
+    return f"{ename}: {evalue}"
 
 
 if __name__ == "__main__":

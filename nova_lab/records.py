@@ -73,10 +73,13 @@ class RecordStore:
 
     def append(self, records: list[dict]) -> None:
         self.repair_tail()
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:  # a full disk: say which file (a write on an open file names none); the next append repairs
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
 
     def frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(list(self._records()), columns=self.columns)

@@ -8,6 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 from nova_lab import paths
+from nova_lab.bedrock import models as bedrock_models
 from nova_lab.caching import read_manifest
 from nova_lab.models import MODELS
 
@@ -62,4 +63,15 @@ def collect(run_name: str, models: list[str]) -> dict[str, Any]:
         "notebook_wall_time_s_this_run": _json(folder / "timings.json"),
     })
     # the settings shown as <redacted>: they name the AWS account's resources
-    return manifest | {"redacted_settings": redacted}
+    return manifest | {"redacted_settings": redacted} | _judges(manifest["params"])
+
+
+def _judges(params: dict[str, Any] | None) -> dict[str, Any]:
+    """On Bedrock, which LLM judges scored the answers, and why they are not the study's."""
+    shared = (params or {}).get("shared", {})
+    if shared.get("backend") != "bedrock":
+        return {}
+    judges = shared["bedrock"]["judge_models"]
+    differ = judges != bedrock_models.JUDGE_PRESETS["study"]
+    return {"judge_models": judges, "models_checked": bedrock_models.CHECKED,
+            **({"judges_note": bedrock_models.JUDGES_DIFFER_NOTE} if differ else {})}

@@ -130,6 +130,7 @@ def run_study(models: tuple[str, ...] | None = None, overlay: str | Path | None 
 
         plan.check_budget(plan.build(shared, list(models)), shared.bedrock.max_usd)  # before any request
         _check_credentials()  # before step 01's local work, not after it
+        bedrock_preflight(shared, list(models))
     folder = paths.run_dir(shared.run_name)
     with run_lock(folder):
         return _run_steps(shared, per_model, folder)
@@ -141,6 +142,14 @@ def _check_credentials() -> None:
     if boto3.Session().get_credentials() is None:
         raise ParamsError("backend: bedrock, but boto3 finds no AWS credentials: set AWS_PROFILE (or "
                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or replay a recording (bedrock.recording: replay)")
+
+
+def bedrock_preflight(params: StudyParams, models: list[str]) -> None:
+    """Models ACTIVE and offered in the region, bucket, role and quotas: checked before anything is billed."""
+    from nova_lab.bedrock import preflight
+
+    clients = preflight.PreflightClients.create(params.bedrock.region)
+    preflight.require_ready(preflight.run(clients, params, models))
 
 
 def _run_steps(shared: StudyParams, per_model: dict[str, StudyParams], folder: Path) -> dict[str, float]:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from nova_lab import paths, results
+from nova_lab import study
 from nova_lab.study import MODELS, run_study
 
 FAKE_AWS = Path(__file__).parent / "fake_aws"
@@ -49,6 +50,8 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(recorded))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # a recording is made with an account's credentials
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # the preflight asks the real Bedrock (tested with Stubber in test_preflight.py); the fake lives in the kernels
+    monkeypatch.setattr(study, "bedrock_preflight", lambda params, models: None)
     run_study(MODELS, overlay(tmp_path, "record"))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -77,4 +80,7 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
         for mine, theirs in zip(before[model], after[model]):
             pd.testing.assert_frame_equal(mine, theirs)  # same answers, tokens, latencies and verdicts
     html = (paths.run_dir(run_name) / "06_analysis.html").read_text()
-    assert "us.anthropic.claude-3-5-sonnet" in html  # the LLM judges made the panel
+    from nova_lab.bedrock.models import JUDGE_PRESETS
+
+    assert all(judge in html for judge in JUDGE_PRESETS["current"])  # the LLM judges made the panel
+    assert "differ from the study" in html and "123456789012" not in html  # said why; no account id published

@@ -67,6 +67,18 @@ def test_the_run_manifest_publishes_no_account_bucket_or_role(outputs):
     assert manifest["params"]["shared"]["bedrock"]["judge_models"] == ["us.amazon.nova-pro-v1:0"]  # the rest stays
 
 
+def test_a_bedrock_run_manifest_says_its_judges_are_not_the_studys(outputs):
+    from nova_lab.bedrock import models
+
+    params = {"shared": {"backend": "bedrock", "bedrock": {"judge_models": models.JUDGE_PRESETS["current"]}}}
+    (paths.run_dir("r") / "params.json").write_text(json.dumps(params))
+    manifest = run_manifest.collect("r", ["micro"])
+    assert manifest["judge_models"] == models.JUDGE_PRESETS["current"] and "differ from the study's" in manifest["judges_note"]
+    params["shared"]["bedrock"]["judge_models"] = models.JUDGE_PRESETS["study"]
+    (paths.run_dir("r") / "params.json").write_text(json.dumps(params))
+    assert "judges_note" not in run_manifest.collect("r", ["micro"])
+
+
 def test_an_executed_notebook_records_paths_relative_to_the_project(outputs):
     notebook = paths.run_dir("r") / "06_analysis.ipynb"
     node = nbformat.v4.new_notebook(metadata={"papermill": {
@@ -91,3 +103,43 @@ def test_one_notebook_runs_with_the_study_settings_extends_followed_unknown_keys
         study.run_step("04", [mine])
     with pytest.raises(ParamsError, match="runs per model"):
         study.run_step("04", [paths.PARAMS / "study.yaml"])
+
+
+def test_a_full_disk_is_one_line_that_names_the_file_and_the_store_resumes(outputs, monkeypatch, capsys):
+    import resource
+
+    from nova_lab import cli
+    from nova_lab.records import RecordStore
+
+    store = RecordStore(paths.run_dir("r") / "answers.jsonl")
+    store.append([{"key": "a", "answer": "kept"}])
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (store.path.stat().st_size + 40, hard))  # a disk that fills up
+    try:
+        with pytest.raises(OSError) as full:
+            store.append([{"key": "b", "answer": "x" * 200}])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    store.append([{"key": "b", "answer": "made again once there is space"}])
+    assert store.keys() == {"a", "b"}
+
+    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(full.value))
+    assert cli.main(["study"]) == 1
+    assert capsys.readouterr().err == (f"nova-lab: no space left while writing {store.path}: free some space (or point "
+                                       f"NOVA_LAB_OUTPUTS elsewhere) and run the same command to resume\n")
+
+
+def test_ctrl_c_and_a_notebook_fault_are_one_line(monkeypatch, capsys):
+    from papermill.exceptions import PapermillExecutionError
+
+    from nova_lab import cli
+
+    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert cli.main(["study"]) == 130
+    assert capsys.readouterr().err == "nova-lab: interrupted; run the same command to resume\n"
+    stopped = PapermillExecutionError(3, 4, "kb_build.build(cfg)", "OSError", "[Errno 28] No space left on device: '/o/smoke/kb/chunks.parquet'",
+                                      ["a 20-frame traceback"])
+    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(stopped))
+    assert cli.main(["study"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nova-lab: no space left while writing /o/smoke/kb/chunks.parquet") and "traceback" not in err

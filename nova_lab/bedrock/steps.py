@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -11,10 +12,11 @@ from typing import Any, Callable
 
 import boto3
 import pandas as pd
+from botocore.exceptions import ClientError
 from tqdm.auto import tqdm
 
 from nova_lab import paths, results
-from nova_lab.bedrock import answering, customization, knowledge_base, opensearch, resources
+from nova_lab.bedrock import answering, customization, knowledge_base, opensearch, resources, tokens
 from nova_lab.bedrock.plan import MODEL_IDS
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.recording import Recording
@@ -39,11 +41,12 @@ def state_path(run_name: str) -> Path:
 def open_clients(settings: BedrockSettings, run_name: str, scope: str) -> Clients:
     """The run's AWS clients, recording every response to (or replaying it from) the run's
     `bedrock/recording.jsonl` under `scope` (the step and model) when `settings.recording` asks for it."""
-    clients = Clients.create(settings)
+    clients = dataclasses.replace(Clients.create(settings), nonce=tokens.run_nonce(run_name))
     if settings.recording != "off":
         recording = Recording(state_path(run_name).with_name("recording.jsonl"), settings.recording, scope)
         for client in vars(clients).values():
-            recording.attach(client)
+            if hasattr(client, "meta"):  # the boto3 clients, not the run's nonce
+                recording.attach(client)
     return clients
 
 
@@ -77,7 +80,7 @@ def _vector_store(clients: Clients, settings: BedrockSettings, sleep: Callable[[
     collection = opensearch.ensure_collection(clients, settings, sleep)
     if settings.recording != "replay":  # made over the collection's REST API, which a recording does not hold
         opensearch.ensure_index(collection, boto3.Session().get_credentials(), settings.region,
-                                knowledge_base.EMBEDDING_DIMENSIONS, sleep=sleep)
+                                knowledge_base.EMBEDDING_DIMENSIONS, sleep=sleep, principals=settings.role_arn)
     return opensearch.storage_configuration(collection), {"collection_arn": collection.arn}
 
 
@@ -86,17 +89,31 @@ def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_t
     """Vector store, knowledge base and data source (reused when they exist), then an ingestion."""
     _needs(read_state(run_name), "data", "01_data_prep")
     storage, kept = _vector_store(clients, settings, sleep)
-    kb = knowledge_base.ensure_knowledge_base(clients, settings, storage)
-    source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, run_name, chunk_tokens, chunk_overlap)
+    kb = knowledge_base.ensure_knowledge_base(clients, settings, storage, sleep=sleep)
+    source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, run_name, chunk_tokens, chunk_overlap,
+                                               sleep=sleep)
     statistics = knowledge_base.ingest(clients, kb.identifier, source.identifier, sleep=sleep)
     return update_state(run_name, knowledge_base={"id": kb.identifier, "data_source": source.identifier,
                                                   **kept, "ingestion": statistics})["knowledge_base"]
 
 
 def _serving_status(clients: Clients, serving: resources.Resource) -> str:
-    if serving.kind == "deployment":
-        return clients.bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving.identifier)["status"]
-    return clients.bedrock.get_provisioned_model_throughput(provisionedModelId=serving.identifier)["status"]
+    """The deployment's (or provisioned throughput's) status; one not found yet, just after its create, is
+    still being made. Credentials that expired during the wait stop with the way out, not a traceback."""
+    try:
+        if serving.kind == "deployment":
+            found = resources.if_exists(clients.bedrock.get_custom_model_deployment,
+                                        customModelDeploymentIdentifier=serving.identifier)
+        else:
+            found = resources.if_exists(clients.bedrock.get_provisioned_model_throughput,
+                                        provisionedModelId=serving.identifier)
+    except ClientError as exc:
+        if customization.expired(exc):
+            raise customization.CredentialsExpired(
+                f"the AWS credentials expired while waiting for {serving.kind} {serving.name}: refresh "
+                f"credentials and run again: the {serving.kind} is reused") from None
+        raise
+    return (found or {"status": "Creating"})["status"]
 
 
 def _wait_until_serving(clients: Clients, serving: resources.Resource, sleep: Callable[[float], None]) -> None:
