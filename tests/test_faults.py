@@ -143,3 +143,12 @@ def test_ctrl_c_and_a_notebook_fault_are_one_line(monkeypatch, capsys):
     assert cli.main(["study"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("nova-lab: no space left while writing /o/smoke/kb/chunks.parquet") and "traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["06_analysis.ipynb", "06_analysis.html"])
+def test_the_committed_analysis_names_no_folder_of_a_machine_and_no_account(name):
+    import re
+
+    text = (paths.PROJ_ROOT / "outputs" / "study" / name).read_text(encoding="utf-8")
+    assert not re.search(r"(?<![\w.])/(tmp|home|root|work|Users)/", text)
+    assert not re.search(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:", text)
