@@ -18,6 +18,7 @@ MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-mic
 DEPLOY_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef012345"
 PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef012345"
 OUR_TAGS = {"tags": [{"key": TAG_KEY, "value": "unit"}]}
+DATA = f"s3://{SETTINGS.bucket}/unit"  # a bucket name has 3 to 63 characters (the s3Uri pattern)
 
 
 @pytest.fixture
@@ -67,12 +68,12 @@ def test_bucket_is_created_tagged_then_reused(aws):
 
 def test_customization_job_is_created_once_with_tags_and_nova_hyperparameters(aws):
     clients = Clients.create(SETTINGS)
-    args = (clients, SETTINGS, "micro", "0123456789abcdef", HYPER, "s3://b/unit/train.jsonl", "s3://b/unit/val.jsonl")
+    args = (clients, SETTINGS, "micro", "0123456789abcdef", HYPER, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     first = resources.ensure_customization_job(*args)
     again = resources.ensure_customization_job(*args)
     assert first.name == again.name and first.name.startswith("unit-micro-") and again.reused
     other = resources.ensure_customization_job(clients, SETTINGS, "micro", "0123456789abcdef", {**HYPER, "epochCount": 3},
-                                               "s3://b/unit/train.jsonl", "s3://b/unit/val.jsonl")
+                                               f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     assert other.name != first.name and not other.reused  # other hyperparameters: another job, not the old one
     jobs = clients.bedrock.list_model_customization_jobs(nameContains=first.name)["modelCustomizationJobSummaries"]
     assert len(jobs) == 1
@@ -116,7 +117,7 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
     moto_clients = Clients.create(SETTINGS)
     resources.ensure_bucket(moto_clients, SETTINGS)
     resources.upload(moto_clients, SETTINGS, "corpus/a.txt", b"a")
-    resources.ensure_customization_job(moto_clients, SETTINGS, "micro", "0123456789abcdef", HYPER, "s3://b/t", "s3://b/v")
+    resources.ensure_customization_job(moto_clients, SETTINGS, "micro", "0123456789abcdef", HYPER, f"{DATA}/t", f"{DATA}/v")
     client, stub = stubbed_bedrock()
     clients = Clients(moto_clients.s3, Split(moto_clients.bedrock, client), moto_clients.bedrock_agent, moto_clients.s3vectors,
                       opensearch=moto_clients.opensearch)

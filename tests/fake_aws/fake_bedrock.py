@@ -2,12 +2,16 @@
 with no account. It answers at botocore's `before-call` event, after the request was validated
 against the service model, and every response it gives is validated against the model's output
 shape (as `botocore.stub.Stubber` does), so what gets recorded is what the services could send.
+Every request is also checked against what the service model allows beyond botocore's own checks
+(strict_requests.py: enums, patterns, maximums); one the service would refuse stops the notebook, and
+what was checked is written beside the state file (`<state>.strict.json`, read by tests/conftest.py).
 
 Its answers are made up (a judge scores word overlap): it is for testing the wiring, never a result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pickle
@@ -21,8 +25,19 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 from botocore.validate import ParamValidator
 
+try:
+    from . import strict_requests
+except ImportError:  # imported as a top-level module by sitecustomize.py in the notebooks' kernels
+    import strict_requests
+
 ACCOUNT, REGION, NOW = "123456789012", "us-east-1", "2026-11-25T00:00:00Z"
 KB_ID, SOURCE_ID, JOB_ID = "KBFAKE0001", "DSFAKE0001", "INGFAKE001"
+
+
+def _arn(kind: str, name: str, base_model: str | None = None) -> str:
+    """An ARN as Bedrock writes it: `<kind>/[<base model id>/]<12 lowercase characters>`."""
+    within = f"{base_model.rsplit('/', 1)[-1]}/" if base_model else ""
+    return f"arn:aws:bedrock:{REGION}:{ACCOUNT}:{kind}/{within}{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
 def _words(text: str) -> set[str]:
@@ -39,6 +54,9 @@ class FakeBedrock:
         self.made: dict[str, dict[str, Any]] = {}  # kind -> created resource's description
         if state.exists():
             self.objects, self.buckets, self.made = pickle.loads(state.read_bytes())
+        self.strict_report = state.with_name(state.name + ".strict.json")
+        self.strict = json.loads(self.strict_report.read_text()) if self.strict_report.exists() else \
+            {"checked": 0, "violations": []}
 
     # --- S3
     def HeadBucket(self, p):
@@ -172,14 +190,16 @@ class FakeBedrock:
             b"step_number,epoch_number,training_loss\n1,0,2.5\n2,0,1.9\n3,1,1.2\n"
         self.objects[(bucket, f"{prefix}job/validation_metrics.csv")] = b"step_number,epoch_number,validation_loss\n3,1,1.4\n"
         self.made["job"] = p
-        return {"jobArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{p['jobName']}"}
+        return {"jobArn": _arn("model-customization-job", p["jobName"], p["baseModelIdentifier"])}
 
     def GetModelCustomizationJob(self, p):
         job = self.made["job"]
-        return {"jobArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{job['jobName']}",
+        base = job["baseModelIdentifier"]
+        return {"jobArn": _arn("model-customization-job", job["jobName"], base),
                 "jobName": job["jobName"], "outputModelName": job["customModelName"], "status": "Completed",
-                "outputModelArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{job['customModelName']}",
-                "roleArn": job["roleArn"], "creationTime": NOW, "baseModelArn": job["baseModelIdentifier"],
+                "outputModelArn": _arn("custom-model", job["customModelName"], base),
+                "roleArn": job["roleArn"], "creationTime": NOW,
+                "baseModelArn": base if base.startswith("arn:") else f"arn:aws:bedrock:{REGION}::foundation-model/{base}",
                 "trainingDataConfig": job["trainingDataConfig"], "outputDataConfig": job["outputDataConfig"],
                 "validationDataConfig": job["validationDataConfig"],
                 "hyperParameters": job["hyperParameters"]}
@@ -189,7 +209,7 @@ class FakeBedrock:
 
     def CreateCustomModelDeployment(self, p):
         self.made["deployment"] = p
-        return {"customModelDeploymentArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/fake0001"}
+        return {"customModelDeploymentArn": _arn("custom-model-deployment", p["modelDeploymentName"])}
 
     def GetCustomModelDeployment(self, p):
         d = self.made["deployment"]
@@ -228,6 +248,12 @@ class FakeBedrock:
 
     def __call__(self, model: Any, context: dict, **kwargs: Any) -> tuple[AWSResponse, dict]:
         with self.lock:
+            problems = strict_requests.check(model, context["fake_params"])
+            self.strict["checked"] += 1
+            self.strict["violations"] += problems
+            self.strict_report.write_text(json.dumps(self.strict))
+            if problems:
+                raise strict_requests.StrictRequestError("a request the service would refuse:\n" + "\n".join(problems))
             reply = getattr(self, model.name)(context["fake_params"])
             self.state.write_bytes(pickle.dumps((self.objects, self.buckets, self.made)))
         if isinstance(reply, tuple):  # an error: (code, message)
