@@ -85,3 +85,15 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     html = (folder / "06_analysis.html").read_text()
     assert "Did the study's findings replicate?" in html and "<img" in html
     assert "analysis.load(" not in html  # code hidden
+
+
+def test_the_smoke_studys_key_figures_stay_where_they_are_pinned(smoke_run):
+    """A change that moves the study's numbers (a prompt, a judge, a split, a store) fails here; if the move is
+    meant, edit tests/pinned/smoke_figures.json in the same change, where a reviewer sees it."""
+    from pathlib import Path
+
+    from nova_lab import key_figures
+
+    _, folder = smoke_run
+    pinned = key_figures.read_pinned(Path(__file__).parent / "pinned" / "smoke_figures.json")
+    assert key_figures.moved(key_figures.collect(folder, ["micro", "lite"]), pinned) == []

@@ -1,0 +1,82 @@
+"""The study's key figures, read from a run's executed notebooks, and their comparison with pinned values.
+
+The smoke study's figures are pinned in `tests/pinned/smoke_figures.json`, so that a change to
+a prompt, a judge, a split or a store that moves the study's numbers is seen in the tests and
+changed there on purpose (a reviewed edit of that file), never by accident. Each figure's
+tolerance fits the run-to-run noise measured on fresh outputs trees (`pin`; the file says how).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from nova_lab.notebook_utils import read_notebook
+
+TOKENS = ("input_tokens", "output_tokens", "total_tokens")
+QUALITY_CHANGES = ("rag", "ft", "ft_rag")
+
+
+def collect(folder: Path, models: list[str]) -> dict[str, float]:
+    """Every key figure of the run in `folder`, by a name that says what it is."""
+    figures: dict[str, float] = {}
+    data = read_notebook(folder / "01_data_prep.ipynb")
+    for row in data["qa_counts"]:
+        figures[f"questions/{row['split']}/{row['stratum']}"] = row["questions"]
+    retrieval = {(r["mode"], r["stratum"]): r for r in read_notebook(folder / "02_kb_build.ipynb")["retrieval"]}
+    for mode in ("hybrid", "vector", "keyword"):
+        if (mode, "all") in retrieval:
+            figures[f"recall@5/{mode}"] = retrieval[(mode, "all")]["recall@5"]
+    for model in models:
+        tuned = read_notebook(folder / model / "03_fine_tune.ipynb")["fine_tune"]
+        figures[f"{model}/validation_loss/before"] = tuned["validation_loss_before"]
+        figures[f"{model}/validation_loss/after"] = tuned["validation_loss_after"]
+        for row in read_notebook(folder / model / "04_inference.ipynb")["inference"]:
+            for tokens in TOKENS:
+                figures[f"{model}/{row['configuration']}/{tokens}"] = row[tokens]
+        judged = read_notebook(folder / model / "05_judging.ipynb")
+        for row in judged["judging"]:
+            figures[f"{model}/{row['configuration']}/panel_mean"] = row["panel_mean"]
+        for row in judged["meta_eval"]:
+            figures[f"{model}/ordering_rate/{row['judge']}"] = row["ordering_rate"]
+    for row in read_notebook(folder / "06_analysis.ipynb")["changes"]:
+        if row["metric"] == "quality" and row["configuration"] in QUALITY_CHANGES:
+            figures[f"{row['model']}/quality_change_pct/{row['configuration']}"] = row["change_pct"]
+    return figures
+
+
+def read_pinned(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def pin(runs: list[dict[str, float]], floor: float = 1e-6, noise_factor: float = 2.0) -> dict[str, dict[str, float]]:
+    """Pinned values from several runs on fresh outputs: each figure's median, and a tolerance of
+    `noise_factor` times its spread between the runs (at least `floor`, relative): a figure that did not
+    move between runs is pinned tightly, one downstream of training as loosely as training's own noise."""
+    pinned = {}
+    for name in sorted(runs[0]):
+        values = sorted(run[name] for run in runs)
+        median = values[len(values) // 2]
+        spread = values[-1] - values[0]
+        pinned[name] = {"value": median, "spread": spread,
+                        "tolerance": max(noise_factor * spread, floor * max(1.0, abs(median)))}
+    return pinned
+
+
+def moved(figures: dict[str, float], pinned: dict[str, Any]) -> list[str]:
+    """Each figure that left its pinned value by more than its tolerance, or that appeared or went missing."""
+    problems = []
+    for name in sorted(set(figures) | set(pinned["figures"])):
+        if name not in figures or name not in pinned["figures"]:
+            problems.append(f"{name}: {'not pinned' if name in figures else 'no longer made'}")
+            continue
+        value, expected = figures[name], pinned["figures"][name]
+        if value is None or expected["value"] is None:
+            if value != expected["value"]:
+                problems.append(f"{name}: {value} (pinned {expected['value']})")
+            continue
+        if not math.isclose(value, expected["value"], abs_tol=expected["tolerance"], rel_tol=0):
+            problems.append(f"{name}: {value:.6g} (pinned {expected['value']:.6g} ± {expected['tolerance']:.3g})")
+    return problems
