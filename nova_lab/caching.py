@@ -37,9 +37,14 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     has a manifest and every file it lists (a vector store or adapter weights removed by hand make it stale)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
-    tmp = folder / f"{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest | {_FILES: files}, indent=2, sort_keys=True, default=str))
-    tmp.replace(folder / MANIFEST)
+    write_json(folder / MANIFEST, manifest | {_FILES: files})
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Written whole or not at all (a temporary file renamed over it): a stopped run never leaves half a file."""
+    tmp = path.with_name(f"{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
 
 
 def is_fresh(folder: Path, key: str) -> bool:

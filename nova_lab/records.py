@@ -46,8 +46,9 @@ class RecordStore:
                 problems.append(f"line {number} ({problem})")
             elif record is not None:
                 yield record
-        if torn_tail and _parse(torn_tail)[1] is None:
-            yield _parse(torn_tail)[0]  # a whole record whose newline was lost
+        last = _parse(torn_tail)[0]
+        if last is not None:
+            yield last  # a whole record whose newline was lost
         if problems:
             warnings.warn(f"{self.path}: skipped {len(problems)} unreadable line(s), whose records will be made "
                           f"again: {', '.join(problems[:5])}{' ...' if len(problems) > 5 else ''}",

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from nova_lab import paths
-from nova_lab.records import ANSWER_COLUMNS, RecordStore
+from nova_lab.caching import write_json
+from nova_lab.records import RecordStore
 
 CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
 
@@ -70,10 +71,7 @@ def set_current(run_name: str, model: str, **parts: list[str]) -> None:
     if unknown:
         raise ValueError(f"unknown part(s) of the current result: {sorted(unknown)}; known: {sorted(CURRENT_PARTS)}")
     path = current_path(run_name, model)
-    current = json.loads(path.read_text()) if path.exists() else {}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(current | parts, indent=1))
-    tmp.replace(path)
+    write_json(path, (json.loads(path.read_text()) if path.exists() else {}) | parts)
 
 
 def current(run_name: str, model: str, part: str) -> list[str]:
@@ -115,7 +113,7 @@ def read_latency(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataF
 
 def _read_current(path: Path, run_name: str, model: str, part: str) -> pd.DataFrame:
     keys = current(run_name, model, part)
-    records = RecordStore(path).frame() if path.exists() else pd.DataFrame(columns=ANSWER_COLUMNS)
+    records = RecordStore(path).frame()
     records = records[records["key"].isin(keys)]
     missing = len(set(keys)) - len(records)
     if missing:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from nova_lab.bedrock import pricing
-from nova_lab.bedrock.models import NOVA_CONVERSE as MODEL_IDS
-from nova_lab.bedrock.models import NOVA_TRAINING
+from nova_lab.bedrock.models import NOVA_CONVERSE, NOVA_TRAINING
 from nova_lab.data_prep import load_corpus
 from nova_lab.meta_eval import VARIANTS
 from nova_lab.params import BedrockSettings, ParamsError, StudyParams
@@ -139,7 +138,7 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
 
 
 def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
-    settings, model_id = params.bedrock, MODEL_IDS[model]
+    settings, model_id = params.bedrock, NOVA_CONVERSE[model]
     training_tokens = params.n_train * TRAINING_RECORD_TOKENS * params.epochCount
     plan.add("03_fine_tune", "bedrock", "CreateModelCustomizationJob",
              f"{NOVA_TRAINING[model]}, {params.n_train} records x {params.epochCount} epochs", 1,

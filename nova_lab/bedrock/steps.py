@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from nova_lab import paths, results
 from nova_lab.bedrock import answering, customization, knowledge_base, opensearch, resources, tokens
-from nova_lab.bedrock.plan import MODEL_IDS
+from nova_lab.bedrock.models import NOVA_CONVERSE
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.recording import Recording
 from nova_lab.bedrock.resources import Clients
@@ -141,7 +141,7 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
     _wait_until_serving(clients, serving, sleep)
     models = read_state(cfg.run_name).get("models", {}) | {cfg.model: {
         "job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,
-        "serving_kind": serving.kind, "base": MODEL_IDS[cfg.model]}}
+        "serving_kind": serving.kind, "base": NOVA_CONVERSE[cfg.model]}}
     update_state(cfg.run_name, models=models)
     return customization.loss_history(clients, finished["outputDataConfig"]["s3Uri"])
 

@@ -119,19 +119,10 @@ class FakeBedrock:
 
     def CreateKnowledgeBase(self, p):
         self.made["kb"] = p
-        return {"knowledgeBase": {
-            "knowledgeBaseId": KB_ID, "name": p["name"], "roleArn": p["roleArn"], "status": "CREATING",
-            "knowledgeBaseArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:knowledge-base/{KB_ID}",
-            "knowledgeBaseConfiguration": p["knowledgeBaseConfiguration"],
-            "storageConfiguration": p["storageConfiguration"], "createdAt": NOW, "updatedAt": NOW}}
+        return {"knowledgeBase": _knowledge_base(p, "CREATING")}
 
     def GetKnowledgeBase(self, p):
-        kb = self.made["kb"]
-        return {"knowledgeBase": {
-            "knowledgeBaseId": KB_ID, "name": kb["name"], "roleArn": kb["roleArn"], "status": "ACTIVE",
-            "knowledgeBaseArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:knowledge-base/{KB_ID}",
-            "knowledgeBaseConfiguration": kb["knowledgeBaseConfiguration"],
-            "storageConfiguration": kb["storageConfiguration"], "createdAt": NOW, "updatedAt": NOW}}
+        return {"knowledgeBase": _knowledge_base(self.made["kb"], "ACTIVE")}
 
     def GetDataSource(self, p):
         source = self.made["source"]
@@ -272,3 +263,11 @@ def install(state: Path) -> FakeBedrock:
     boto3.DEFAULT_SESSION.events.register("before-parameter-build.*.*", fake.keep_params)
     boto3.DEFAULT_SESSION.events.register("before-call.*.*", fake)
     return fake
+
+
+def _knowledge_base(request, status):
+    """The knowledge base the fake made from `request` (CreateKnowledgeBase's parameters), in `status`."""
+    return {"knowledgeBaseId": KB_ID, "name": request["name"], "roleArn": request["roleArn"], "status": status,
+            "knowledgeBaseArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:knowledge-base/{KB_ID}",
+            "knowledgeBaseConfiguration": request["knowledgeBaseConfiguration"],
+            "storageConfiguration": request["storageConfiguration"], "createdAt": NOW, "updatedAt": NOW}
