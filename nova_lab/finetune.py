@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from peft import LoraConfig, get_peft_model
-from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
 from nova_lab import models, prompts
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
@@ -109,6 +109,7 @@ def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
         logging_steps=max(1, cfg.eval_every_steps // 2), save_total_limit=2, seed=cfg.seed, use_cpu=True,
         report_to=[], include_num_input_tokens_seen="non_padding", dataloader_num_workers=0, bf16=cfg.bf16,
     )
+    set_seed(cfg.seed)  # LoRA's initial weights are drawn here, before Trainer seeds: same seed, same adapter
     return Trainer(
         model=get_peft_model(base, lora), args=args,
         train_dataset=load_split(cfg.run_name, "train", tokenizer, cfg.max_seq_tokens),
