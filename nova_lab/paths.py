@@ -26,7 +26,7 @@ def cache_dir(name: str) -> Path:
 
 
 def run_dir(run_name: str, *parts: str) -> Path:
-    """Artefacts of one run (`demo` when a notebook runs as it is, `study` for `make study`)."""
+    """Artefacts of one run (`smoke` when a notebook runs as it is or for `make quick`, `study` for `make study`)."""
     path = outputs_root() / run_name
     for part in parts:
         path = path / part

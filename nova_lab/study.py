@@ -101,7 +101,7 @@ def step_named(name: str) -> str:
 def run_step(name: str, params_files: list[str | Path]) -> Path:
     """One notebook with the study's settings, as `nova-lab study` would run it: the params files are read
     as the study reads them (`extends:` followed, an unknown key refused), unlike `papermill -f`, which
-    warns and runs the notebook on its demo defaults. Returns the executed notebook."""
+    warns and runs the notebook on its own defaults. Returns the executed notebook."""
     step = step_named(name)
     params = load_params(*params_files)
     if step in MODEL_STEPS and params.model is None:

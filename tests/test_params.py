@@ -116,3 +116,23 @@ def test_latency_sample_above_n_test_is_capped_with_a_warning(tmp_path):
     with pytest.warns(ParamsWarning, match="latency_sample = 500 is larger than n_test = 30"):
         params = load_params(write(tmp_path, "n_test: 30\nlatency_sample: 500\n"))
     assert params.latency_sample == 30
+
+
+@pytest.mark.parametrize("step", ["01_data_prep", "02_kb_build", "03_fine_tune", "04_inference", "05_judging",
+                                  "06_analysis"])
+def test_a_notebook_run_as_it_is_runs_the_smoke_settings(step):
+    """A notebook opened in JupyterLab runs `make quick`'s settings into outputs/smoke/, so it shares that run's
+    caches (nbval, after the smoke study in make test, re-runs the notebooks warm). 06 defaults to micro alone:
+    run as it is, only micro's 03-05 have run."""
+    import nbformat
+
+    notebook = nbformat.read(paths.NOTEBOOKS / f"{step}.ipynb", as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    defaults: dict = {}
+    exec(cell.source, {}, defaults)
+    defaults.pop("__annotations__", None)
+    files = [paths.PARAMS / ("micro.yaml" if step[:2] in ("03", "04", "05") else "study.yaml"), paths.PARAMS / "smoke.yaml"]
+    expected = for_step(load_params(*files), step)
+    if step == "06_analysis":
+        expected["models"] = ["micro"]
+    assert defaults == expected
