@@ -86,7 +86,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
         return finetune.fine_tune(cfg)
     history = steps.fine_tune(_clients(cfg, "03_fine_tune"), cfg.bedrock, cfg, _sleep(cfg))
     served = steps.read_state(cfg.run_name)["models"][cfg.model]
-    hyperparameters = {name: getattr(cfg, name) for name in steps.HYPERPARAMETERS}
+    hyperparameters = steps.job_hyperparameters(cfg)
     return finetune.FineTuneResult({**served, "hyperparameters": hyperparameters}, history)
 
 

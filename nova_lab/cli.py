@@ -14,7 +14,8 @@ from nova_lab.bedrock.customization import CredentialsExpired
 from nova_lab.bedrock.resources import TeardownIncomplete
 from nova_lab.params import ParamsError
 from nova_lab.results import MissingRecords
-from nova_lab.study import MODELS, RunLocked
+from nova_lab.study import RunLocked
+from nova_lab.study_models import STUDY_MODELS
 
 
 def _study(args: argparse.Namespace) -> int:
@@ -142,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nova-lab", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
     study = commands.add_parser("study", help="run the study's notebooks with papermill")
-    study.add_argument("--models", nargs="+", choices=MODELS,
+    study.add_argument("--models", nargs="+", choices=list(STUDY_MODELS),
                        help="which model sizes to run (default: the params' `models:`, both in params/study.yaml)")
     study.add_argument("--overlay", help="a params file applied over every step's params (e.g. params/smoke.yaml)")
     study.set_defaults(run=_study)

@@ -25,6 +25,7 @@ from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
 from nova_lab.params import FineTuneParams, ParamsError
 from nova_lab.results import model_dir
+from nova_lab.study_models import STUDY_MODELS
 
 FINETUNE_VERSION = 1
 IGNORE = -100  # label of tokens that do not count in the loss
@@ -142,7 +143,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     train_losses = history["loss"].dropna() if "loss" in history else pd.Series(dtype=float)
     manifest = {
         "key": key, "model": cfg.model, "base_model": models.MODELS[cfg.model].description,
-        "stands_for": models.MODELS[cfg.model].stands_for,
+        "stands_for": STUDY_MODELS[cfg.model].converse_id,
         "data": data_digests(cfg.run_name),
         "hyperparameters": cfg.model_dump(exclude={"run_name", "backend", "bedrock"}),
         "steps": trainer.state.global_step, "resumed_from": checkpoint,

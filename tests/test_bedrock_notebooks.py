@@ -14,7 +14,10 @@ import pytest
 
 from nova_lab import paths, results
 from nova_lab import study
-from nova_lab.study import MODELS, run_study
+from nova_lab.params import load_params
+from nova_lab.study import run_study
+
+MODELS = tuple(load_params(paths.PARAMS / "study.yaml").models)  # the study's two sizes
 
 FAKE_AWS = Path(__file__).parent / "fake_aws"
 

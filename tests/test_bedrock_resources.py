@@ -6,6 +6,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from nova_lab import paths
 from nova_lab.bedrock import resources
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.tokens import request_token
@@ -213,3 +214,24 @@ def test_a_run_keeps_its_nonce_until_teardown_rotates_it(tmp_path, monkeypatch):
     first = tokens.run_nonce("unit")
     assert tokens.run_nonce("unit") == first
     assert tokens.rotate_nonce("unit") != first and tokens.run_nonce("unit") != first
+
+
+def test_nova_2_lite_trains_from_its_own_base_with_its_own_hyperparameters_and_no_validation_file(aws):
+    """Nova 2 Lite's Bedrock job takes epochCount and learningRate and no validation data (study_models.py says
+    where that comes from); Nova 1's takes warmup steps and the validation file."""
+    from nova_lab.bedrock.steps import job_hyperparameters
+    from nova_lab.params import FineTuneParams, for_step, load_params
+
+    lite2 = load_params(paths.PARAMS / "nova2_lite.yaml", paths.PARAMS / "bedrock.yaml")
+    assert job_hyperparameters(FineTuneParams(**for_step(lite2, "03_fine_tune"))) == {"epochCount": 2, "learningRate": 1e-4}
+    clients = Clients.create(SETTINGS)
+    new = resources.ensure_customization_job(clients, SETTINGS, "nova2_lite", "0123456789abcdef",
+                                             {"epochCount": 2, "learningRate": 1e-5}, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
+    job = clients.bedrock.get_model_customization_job(jobIdentifier=new.name)
+    assert job["baseModelArn"].endswith("foundation-model/amazon.nova-2-lite-v1:0:256k")
+    assert job["hyperParameters"] == {"epochCount": "2", "learningRate": "1e-05"}
+    assert not job.get("validationDataConfig", {}).get("validators")
+    old = resources.ensure_customization_job(clients, SETTINGS, "lite", "0123456789abcdef", HYPER,
+                                             f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
+    job = clients.bedrock.get_model_customization_job(jobIdentifier=old.name)
+    assert job["validationDataConfig"]["validators"] == [{"s3Uri": f"{DATA}/val.jsonl"}]

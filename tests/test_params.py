@@ -136,3 +136,20 @@ def test_a_notebook_run_as_it_is_runs_the_smoke_settings(step):
     if step == "06_analysis":
         expected["models"] = ["micro"]
     assert defaults == expected
+
+
+def test_nova_2_lite_runs_on_bedrock_only_and_the_model_names_come_from_one_table(tmp_path):
+    from typing import get_args
+
+    from nova_lab.params import FineTuneParams
+    from nova_lab.study_models import STUDY_MODELS, ModelName
+
+    assert get_args(ModelName) == tuple(STUDY_MODELS)
+    with pytest.raises(ParamsError, match="model nova2_lite has no offline stand-in: run it with backend: bedrock"):
+        load_params(paths.PARAMS / "nova2_lite.yaml")
+    with pytest.raises(ParamsError, match="model nova2_lite has no offline stand-in"):
+        load_params(write(tmp_path, "models: [micro, nova2_lite]\n"))
+    on_bedrock = load_params(paths.PARAMS / "nova2_lite.yaml", paths.PARAMS / "bedrock.yaml")
+    assert FineTuneParams(**for_step(on_bedrock, "03_fine_tune")).model == "nova2_lite"
+    with pytest.raises(ParamsError, match="`model` = 'nova3': Input should be 'micro', 'lite' or 'nova2_lite'"):
+        load_params(write(tmp_path, "model: nova3\n"))

@@ -11,6 +11,7 @@ from nova_lab import paths
 from nova_lab.bedrock import iam, models, preflight
 from nova_lab.cli import main
 from nova_lab.params import load_params
+from nova_lab.study_models import STUDY_MODELS
 
 NOW = "2026-11-26T00:00:00Z"
 ROLE = "arn:aws:iam::123456789012:role/NovaLabBedrock"
@@ -103,11 +104,20 @@ def test_preflight_finds_a_legacy_model_a_missing_profile_a_bucket_elsewhere_and
     print(table)  # the README shows this table
 
 
-def test_the_default_models_all_ready(stubbed):
+@pytest.mark.parametrize("nova", [["lite"], ["micro", "lite", "nova2_lite"]])
+def test_the_default_models_all_ready(stubbed, nova, capsys):
+    """Nova 2 Lite is asked for through its US inference profile, then its foundation model, as the judges are."""
     clients, stub = stubbed
     params = load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "bedrock.yaml")
     b = stub["bedrock"]
-    b.add_response("get_foundation_model", foundation("amazon.nova-lite-v1:0"))
+    for model in nova:
+        model_id = STUDY_MODELS[model].converse_id
+        if model_id != models.foundation_model(model_id):
+            b.add_response("get_inference_profile", profile(model_id), {"inferenceProfileIdentifier": model_id})
+            b.add_response("get_foundation_model", foundation(models.foundation_model(model_id), on_demand=False),
+                           {"modelIdentifier": models.foundation_model(model_id)})
+        else:
+            b.add_response("get_foundation_model", foundation(model_id), {"modelIdentifier": model_id})
     for judge in params.bedrock.judge_models:
         b.add_response("get_inference_profile", profile(judge), {"inferenceProfileIdentifier": judge})
         b.add_response("get_foundation_model", foundation(models.foundation_model(judge), on_demand=False))
@@ -121,13 +131,14 @@ def test_the_default_models_all_ready(stubbed):
     stub["iam"].add_response("simulate_principal_policy", {"EvaluationResults": [
         {"EvalActionName": "iam:PassRole", "EvalDecision": "allowed"}]})
     stub["quotas"].add_response("list_service_quotas", {"Quotas": [
-        {"QuotaName": "Custom model deployments per account", "Value": 2.0},
+        {"QuotaName": "Custom model deployments per account", "Value": 3.0},
         {"QuotaName": "On-demand model inference tokens per minute for Anthropic Claude Sonnet 4.6", "Value": 200000.0},
         {"QuotaName": "On-demand model inference tokens per minute for Meta Llama 4 Maverick", "Value": 300000.0}]})
     b.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
-    checks = preflight.run(clients, params, ["lite"])
+    checks = preflight.run(clients, params, nova)
     assert all(check.ready for check in checks), preflight.table(checks)
-    preflight.require_ready(checks, show=lambda text: None)
+    preflight.require_ready(checks)
+    assert f"Nova {nova[-1]}: ACTIVE" in capsys.readouterr().out
 
 
 def test_iam_policy_names_passrole_tag_on_create_and_the_profiles(capsys):

@@ -15,9 +15,7 @@ SOURCES = (
     "Bedrock model cards; AWS GetFoundationModel `modelLifecycle.status` is the authority at run time (preflight)",
 )
 
-# The Nova models fine-tuned and asked: Converse id of the base model, and the id a customization job starts from.
-NOVA_CONVERSE = {"micro": "amazon.nova-micro-v1:0", "lite": "amazon.nova-lite-v1:0"}
-NOVA_TRAINING = {"micro": "amazon.nova-micro-v1:0:128k", "lite": "amazon.nova-lite-v1:0:300k"}
+# The Nova models fine-tuned and asked are in nova_lab/study_models.py, one row per model size.
 
 # Judges from two model families (a family does not grade itself more kindly than the other: PoLL,
 # Verga et al. 2024), through US cross-region inference profiles (on-demand in us-east-1 only that way).

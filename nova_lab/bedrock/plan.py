@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from nova_lab.bedrock import pricing
-from nova_lab.bedrock.models import NOVA_CONVERSE, NOVA_TRAINING
 from nova_lab.data_prep import load_corpus
 from nova_lab.meta_eval import VARIANTS
 from nova_lab.params import BedrockSettings, ParamsError, StudyParams
+from nova_lab.study_models import STUDY_MODELS
 
 TOKENS_PER_WORD = 1.3
 EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings v2
@@ -138,10 +138,10 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
 
 
 def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
-    settings, model_id = params.bedrock, NOVA_CONVERSE[model]
+    settings, model_id = params.bedrock, STUDY_MODELS[model].converse_id
     training_tokens = params.n_train * TRAINING_RECORD_TOKENS * params.epochCount
     plan.add("03_fine_tune", "bedrock", "CreateModelCustomizationJob",
-             f"{NOVA_TRAINING[model]}, {params.n_train} records x {params.epochCount} epochs", 1,
+             f"{STUDY_MODELS[model].training_id}, {params.n_train} records x {params.epochCount} epochs", 1,
              pricing.cost(f"{model_id}/training", training_tokens) + pricing.cost("custom-model/storage", 1),
              (f"{model_id}/training", "custom-model/storage"))
     if settings.allow_provisioned_throughput:

@@ -14,10 +14,11 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from nova_lab.bedrock.models import DISPLAY_NAMES, NOVA_CONVERSE, foundation_model
+from nova_lab.bedrock.models import DISPLAY_NAMES, foundation_model
 from nova_lab.bedrock.opensearch import role_principal
 from nova_lab.bedrock.resources import pages
 from nova_lab.params import ParamsError, StudyParams
+from nova_lab.study_models import STUDY_MODELS
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def run(clients: PreflightClients, params: StudyParams, models: list[str]) -> li
     conversing = {f"judge {i + 1}": judge for i, judge in enumerate(settings.judge_models)}
     if params.qa_generator == "bedrock":
         conversing["Q&A model"] = settings.qa_model
-    used = {**{f"Nova {m}": NOVA_CONVERSE[m] for m in models}, **conversing, "embedding": settings.embedding_model}
+    used = {**{f"Nova {m}": STUDY_MODELS[m].converse_id for m in models}, **conversing, "embedding": settings.embedding_model}
     checks = [check for role, model_id in used.items() for check in _model(clients, role, model_id, settings.region)]
     checks += [_converse(clients, role, model_id) for role, model_id in conversing.items()]
     checks.append(_bucket(clients, settings.bucket, settings.region))

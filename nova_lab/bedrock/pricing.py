@@ -30,6 +30,8 @@ PRICES: dict[str, Price] = {
     "amazon.nova-micro-v1:0/output": Price(0.14, "1M tokens", PAGE, True),
     "amazon.nova-lite-v1:0/input": Price(0.06, "1M tokens", PAGE, True),
     "amazon.nova-lite-v1:0/output": Price(0.24, "1M tokens", PAGE, True),
+    "amazon.nova-2-lite-v1:0/input": Price(0.30, "1M tokens", "Nova 2 launch pricing (2025-12), as remembered", False),
+    "amazon.nova-2-lite-v1:0/output": Price(2.50, "1M tokens", "Nova 2 launch pricing (2025-12), as remembered", False),
     "anthropic.claude-3-5-sonnet-20240620-v1:0/input": Price(3.0, "1M tokens", "pricing page, transcribed 2025-07-20", False),
     "anthropic.claude-3-5-sonnet-20240620-v1:0/output": Price(15.0, "1M tokens", "pricing page, transcribed 2025-07-20", False),
     "meta.llama3-1-70b-instruct-v1:0/input": Price(0.72, "1M tokens", "pricing page, transcribed 2025-07-20", False),
@@ -42,6 +44,7 @@ PRICES: dict[str, Price] = {
     # customization: training tokens (per 1K, times epochs) and storage of a custom model (per month)
     "amazon.nova-micro-v1:0/training": Price(0.001, "1K tokens", "pricing page as remembered, not found in a stored copy", False),
     "amazon.nova-lite-v1:0/training": Price(0.002, "1K tokens", "pricing page as remembered, not found in a stored copy", False),
+    "amazon.nova-2-lite-v1:0/training": Price(0.002, "1K tokens", "no source found: Nova Lite's rate stands in", False),
     "custom-model/storage": Price(1.95, "model-month", "pricing page rows of older models (2024-03-13)", False),
     # serving a custom model: on demand bills tokens at the base model's rate; provisioned throughput by the hour
     "provisioned-throughput/no-commitment": Price(60.50, "model-unit-hour", "AWS Price List API 2026-09-01", False),

@@ -19,11 +19,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from nova_lab.bedrock import pricing
-from nova_lab.bedrock.models import NOVA_TRAINING
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.caching import fingerprint
 from nova_lab.params import BedrockSettings
+from nova_lab.study_models import STUDY_MODELS
 
 TAG_KEY = "nova-lab-study"
 
@@ -102,7 +102,7 @@ class StaleResource(RuntimeError):
 def ensure_customization_job(clients: Clients, settings: BedrockSettings, model: str, data_digest: str,
                              hyperparameters: dict[str, Any], train_uri: str, validation_uri: str) -> Resource:
     """The fine-tuning job for this model, data and hyperparameters: an existing one is reused."""
-    name = resource_name(settings, model, fingerprint(NOVA_TRAINING[model], data_digest, hyperparameters)[:12])
+    name = resource_name(settings, model, fingerprint(STUDY_MODELS[model].training_id, data_digest, hyperparameters)[:12])
     for job in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
         if job["jobName"] != name:
             continue
@@ -113,9 +113,11 @@ def ensure_customization_job(clients: Clients, settings: BedrockSettings, model:
             ": Bedrock keeps job names, so set another `bedrock.study_tag` to train again")
     request = dict(
         jobName=name, customModelName=name, roleArn=settings.role_arn,
-        baseModelIdentifier=NOVA_TRAINING[model], customizationType="FINE_TUNING",
+        baseModelIdentifier=STUDY_MODELS[model].training_id, customizationType="FINE_TUNING",
         hyperParameters={key: str(value) for key, value in hyperparameters.items()},
-        trainingDataConfig={"s3Uri": train_uri}, validationDataConfig={"validators": [{"s3Uri": validation_uri}]},
+        trainingDataConfig={"s3Uri": train_uri},
+        **({"validationDataConfig": {"validators": [{"s3Uri": validation_uri}]}}
+           if STUDY_MODELS[model].job_takes_validation else {}),
         outputDataConfig={"s3Uri": f"s3://{settings.bucket}/{settings.study_tag}/customization/{name}/"},
         jobTags=_tags(settings), customModelTags=_tags(settings))
     clients.bedrock.create_model_customization_job(

@@ -17,7 +17,6 @@ from tqdm.auto import tqdm
 
 from nova_lab import paths, results
 from nova_lab.bedrock import answering, customization, knowledge_base, opensearch, resources, tokens
-from nova_lab.bedrock.models import NOVA_CONVERSE
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.recording import Recording
 from nova_lab.bedrock.resources import Clients
@@ -26,8 +25,8 @@ from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.data_prep import data_digests
 from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, ParamsError
 from nova_lab.records import RecordStore
+from nova_lab.study_models import STUDY_MODELS
 
-HYPERPARAMETERS = ("epochCount", "learningRate", "learningRateWarmupSteps")  # what a Nova job takes
 
 
 class ServingFailed(RuntimeError):
@@ -127,13 +126,18 @@ def _wait_until_serving(clients: Clients, serving: resources.Resource, sleep: Ca
                 raise ServingFailed(f"{serving.kind} {serving.name} failed: see the Bedrock console for the reason")
 
 
+def job_hyperparameters(cfg: FineTuneParams) -> dict[str, Any]:
+    """The hyperparameters this model's customization job takes, by Nova's API names (Nova 2 takes fewer)."""
+    return {name: getattr(cfg, name) for name in STUDY_MODELS[cfg.model].hyperparameters}
+
+
 def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
               sleep: Callable[[float], None] = time.sleep) -> pd.DataFrame:
     """The customization job (reused when one exists for this data), its custom model served; the loss history."""
     uris = _needs(read_state(cfg.run_name), "data", "01_data_prep")
     digest = "".join(data_digests(cfg.run_name).values())
     job = resources.ensure_customization_job(
-        clients, settings, cfg.model, digest, {name: getattr(cfg, name) for name in HYPERPARAMETERS},
+        clients, settings, cfg.model, digest, job_hyperparameters(cfg),
         uris["train"], uris["validation"])
     finished = customization.wait_for_job(clients, job.name, sleep=sleep)
     serving = resources.ensure_serving(clients, settings, finished["outputModelArn"], resources.resource_name(
@@ -141,7 +145,7 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
     _wait_until_serving(clients, serving, sleep)
     models = read_state(cfg.run_name).get("models", {}) | {cfg.model: {
         "job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,
-        "serving_kind": serving.kind, "base": NOVA_CONVERSE[cfg.model]}}
+        "serving_kind": serving.kind, "base": STUDY_MODELS[cfg.model].converse_id}}
     update_state(cfg.run_name, models=models)
     return customization.loss_history(clients, finished["outputDataConfig"]["s3Uri"])
 
