@@ -1,5 +1,7 @@
 """LoRA fine-tuning: bounds of Nova's hyperparameters, the prompt mask, learning, resuming."""
 
+import json
+
 import pytest
 import torch
 from transformers import TrainerCallback
@@ -91,12 +93,29 @@ def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, 
     assert after[0] < before[0] - 0.1  # and a training answer moved toward its reference
 
     assert finetune.fine_tune(cfg).manifest["reused"] is True  # nothing changed: no training
+    shared = json.loads((finetune.adapter_dir(RUN, "micro") / "adapter_config.json").read_text())
+    assert shared["base_model_name_or_path"] == models.MODELS["micro"].description  # not a folder of this machine
 
     from nova_lab import inference  # the adapter's weights removed by hand: no longer "reused", made again
     (finetune.adapter_dir(RUN, "micro") / "adapter_model.safetensors").unlink()
     assert inference.adapter_key(RUN, "micro") is None  # 04 says "run 03", not an unrelated loading error
     assert finetune.fine_tune(cfg).manifest["reused"] is False
     assert inference.adapter_key(RUN, "micro") == manifest["key"]
+
+
+def test_the_same_settings_start_from_the_same_adapter(data):
+    """LoRA's initial weights are drawn from the seed, not from whatever the process drew before (an earlier run in
+    the same kernel, a first model conversion): that was the run-to-run noise of the pinned figures."""
+    cfg = FineTuneParams(**settings())
+
+    def initial_lora() -> dict:
+        model = finetune._trainer(cfg, "same-start").model
+        return {name: value.detach().clone() for name, value in model.named_parameters() if "lora_A" in name}
+
+    first = initial_lora()
+    torch.rand(1000)  # another draw in between
+    second = initial_lora()
+    assert first and all(torch.equal(first[name], second[name]) for name in first)
 
 
 def test_a_checkpoint_torn_while_saving_is_set_aside_and_the_one_before_used(tmp_path):
