@@ -55,6 +55,11 @@ def meta_eval_judgments_path(run_name: str) -> Path:
     return paths.run_dir(run_name) / "meta_eval_judgments.jsonl"
 
 
+def graded_judgments_path(run_name: str) -> Path:
+    """The graded set is the same for every model and run: its verdicts are kept once per run."""
+    return paths.run_dir(run_name) / "graded_judgments.jsonl"
+
+
 def current_path(run_name: str, model: str) -> Path:
     """Which records are the current result: the keys step 04 last asked for, the judges 05 last used."""
     return model_dir(run_name, model) / "current.json"

@@ -1,0 +1,181 @@
+"""The judges checked against blind grades of real answers.
+
+The check set of step 05 is built from the same key facts the offline judges look for, so it
+cannot fail the way that matters: does a judge score real answers as a careful grader would?
+Here real answers of a full default run, stratified over model, configuration and stratum, are
+graded 0-10 against the reference by two graders who read question, reference and answer only
+(never the model, the configuration or a judge's score); a difference of more than
+`SETTLE_GAP` points is settled by a third reading. The set is committed with the package
+(`nova_lab/graded/`, whose README says who graded it, how and when). Step 05 scores it with the
+panel it runs (offline or on Bedrock, so both panels meet one yardstick) and 06 reports how far
+each judge, and the panel, agree with the grades. Half of the set is held out: a change to a
+judge may be checked on the other half only, and both halves are always reported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.inter_rater import cohens_kappa
+
+from nova_lab.agreement import krippendorff_alpha_interval
+from nova_lab.caching import fingerprint
+from nova_lab.judges import Item, Judge
+from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, verdict_key
+from nova_lab.records import RecordStore
+from nova_lab.results import MissingRecords, graded_judgments_path
+
+GRADED_DIR = Path(__file__).parent / "graded"
+GRADED_FILE = GRADED_DIR / "graded_set.jsonl"
+SETTLE_GAP = 3  # points between the two readings beyond which a third reading settles the grade
+FIT_ALPHA = 0.8  # below this alpha against the grades, a judge is not fit to score alone
+BINS = {"wrong (0-3)": (0, 3.5), "partial (4-6)": (3.5, 6.5), "right (7-10)": (6.5, 10.01)}
+PARTS = ("development", "held_out")
+CELL = ["model", "configuration"]
+
+
+def draw(answers: pd.DataFrame, questions: pd.DataFrame, per_cell: int, seed: int) -> pd.DataFrame:
+    """`per_cell` answers of each (model, configuration, stratum), each cell drawn by its own seed (so one model's
+    answers can be drawn and graded before the other's exist), split in two halves per cell: `development` (may be
+    read when a judge is changed) and `held_out` (never). Items are named by a hash of their answer, so a sheet in
+    item order is shuffled."""
+    joined = answers.merge(questions[["id", "question", "reference_answer", "key_facts", "stratum"]],
+                           left_on="question_id", right_on="id", validate="many_to_one")
+    picked = []
+    for cell_name, cell in joined.groupby([*CELL, "stratum"], sort=True):
+        cell_seed = int(fingerprint(seed, *cell_name)[:8], 16)
+        chosen = cell.sample(min(per_cell, len(cell)), random_state=cell_seed)
+        halves = np.random.default_rng(cell_seed).permutation([PARTS[i % 2] for i in range(len(chosen))])
+        picked.append(chosen.assign(part=halves))
+    drawn = pd.concat(picked)
+    drawn = drawn.assign(item=["g" + fingerprint(key)[:8] for key in drawn["key"]]).sort_values("item")
+    return pd.DataFrame({
+        "item": drawn["item"], "part": drawn["part"], "question": drawn["question"],
+        "reference": drawn["reference_answer"], "key_facts": drawn["key_facts"].map(list), "answer": drawn["answer"],
+        "answer_key": drawn["key"], "model": drawn["model"], "configuration": drawn["configuration"],
+        "stratum": drawn["stratum"]}).reset_index(drop=True)
+
+
+def blind(drawn: pd.DataFrame) -> pd.DataFrame:
+    """What a grader sees: the item number, question, reference and answer, nothing that names its origin."""
+    return drawn[["item", "question", "reference", "answer"]]
+
+
+def settle(first: float, second: float, third: float | None) -> float:
+    """The grade: the two readings' mean, or, when they are more than SETTLE_GAP apart, the median of three."""
+    if abs(first - second) <= SETTLE_GAP:
+        return (first + second) / 2
+    if third is None or pd.isna(third):
+        raise ValueError(f"readings {first} and {second} differ by more than {SETTLE_GAP}: a third reading is needed")
+    return float(np.median([first, second, third]))
+
+
+def read(path: Path = GRADED_FILE) -> pd.DataFrame:
+    """The committed graded set, one row per answer."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the graded set is not there (it is committed with the package; "
+                                f"see {GRADED_DIR / 'README.md'})")
+    return pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+
+
+def items(graded: pd.DataFrame) -> list[Item]:
+    return [Item(f"graded/{r.item}/{fingerprint(r.answer_key, r.answer)[:12]}", r.question, r.reference,
+                 tuple(r.key_facts), r.answer) for r in graded.itertuples()]
+
+
+def score(graded: pd.DataFrame, judges: list[Judge], store: RecordStore) -> pd.DataFrame:
+    """Every judge's score of every graded answer (long: item, judge, score); verdicts kept in `store`, so the
+    set is judged once per run, whichever model's step 05 comes first."""
+    judge_all(judges, items(graded), store)
+    return read_scores(graded, [judge.name for judge in judges], store)
+
+
+def read_scores(graded: pd.DataFrame, judge_names: list[str], store: RecordStore) -> pd.DataFrame:
+    """The scores step 05 gave the graded set, by judge name; a judge that has not scored it is an error."""
+    graded_items = items(graded)
+    verdicts = store.frame().drop_duplicates("key", keep="last").set_index("key")["score"]
+    missing = [name for name in judge_names if verdict_key(name, graded_items[0]) not in verdicts.index]
+    if missing:
+        raise MissingRecords(f"judge(s) {missing} have not scored the graded set in {store.path}: run step 05")
+    return pd.concat([pd.DataFrame({"item": graded["item"], "judge": name, "score": [
+        verdicts.get(verdict_key(name, item), float("nan")) for item in graded_items]}) for name in judge_names],
+        ignore_index=True)
+
+
+def store(run_name: str) -> RecordStore:
+    return RecordStore(graded_judgments_path(run_name), JUDGMENT_COLUMNS)
+
+
+def _wide(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per graded answer: its grade, each judge's score and the panel's (the judges' mean)."""
+    wide = scores.pivot(index="item", columns="judge", values="score")
+    wide["panel"] = wide.mean(axis=1, skipna=False)
+    return graded.set_index("item")[["part", *CELL, "stratum", "grade"]].join(wide)
+
+
+def _kappa(grades: pd.Series, scores: pd.Series) -> float:
+    edges = [low for low, _ in BINS.values()] + [10.01]
+    to_bin = lambda values: pd.cut(values, edges, right=False, labels=False)  # noqa: E731
+    table = pd.crosstab(to_bin(grades), to_bin(scores)).reindex(index=range(3), columns=range(3), fill_value=0)
+    return float(cohens_kappa(table.to_numpy()).kappa)
+
+
+def judges_against_grades(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Per part of the set (and both together) and per judge (and the panel): Spearman's rho, Krippendorff's
+    interval alpha of judge and grade, Cohen's kappa on three bins, mean absolute error, and whether the judge is
+    fit to score alone (alpha at least FIT_ALPHA)."""
+    wide = _wide(graded, scores)
+    judges = [c for c in wide.columns if c not in {"part", *CELL, "stratum", "grade"}]
+    rows = []
+    for part, rows_of in [*wide.groupby("part"), ("whole set", wide)]:
+        for judge in judges:
+            pair = rows_of[["grade", judge]].dropna()
+            alpha = krippendorff_alpha_interval(pair)
+            rows.append({"part": part, "judge": judge, "answers": len(pair),
+                         "spearman": stats.spearmanr(pair["grade"], pair[judge]).statistic,
+                         "alpha": alpha, "kappa_3_bins": _kappa(pair["grade"], pair[judge]),
+                         "mean_abs_error": (pair[judge] - pair["grade"]).abs().mean(),
+                         "mean_score": pair[judge].mean(), "mean_grade": pair["grade"].mean(),
+                         "fit_to_stand_alone": bool(alpha >= FIT_ALPHA)})
+    return pd.DataFrame(rows)
+
+
+def cell_levels(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, configuration): the grades' mean and the panel's, and how far apart they are. A change
+    against base in percent is only as good as the base's level, so the level matters, not only the order."""
+    wide = _wide(graded, scores)
+    table = wide.groupby(CELL)[["grade", "panel"]].mean()
+    return table.assign(panel_minus_grade=table["panel"] - table["grade"], answers=wide.groupby(CELL).size())
+
+
+def cell_ranking(graded: pd.DataFrame, scores: pd.DataFrame, resamples: int, seed: int) -> dict[str, float]:
+    """Kendall's tau between the panel's and the grades' order of the (model, configuration) cells, with a 95%
+    interval from resampling the answers within each cell."""
+    wide = _wide(graded, scores).dropna(subset=["panel"])
+    point = _tau(wide)
+    rng = np.random.default_rng(seed)
+    cells = [cell for _, cell in wide.groupby(CELL)]
+    draws = [_tau(pd.concat([c.iloc[rng.integers(0, len(c), len(c))] for c in cells])) for _ in range(resamples)]
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return {"cells": len(cells), "kendall_tau": point, "ci_low": float(low), "ci_high": float(high)}
+
+
+def _tau(wide: pd.DataFrame) -> float:
+    means = wide.groupby(CELL)[["grade", "panel"]].mean()
+    return float(stats.kendalltau(means["grade"], means["panel"]).statistic)
+
+
+def error_correlation(graded: pd.DataFrame, scores: pd.DataFrame) -> dict[str, float]:
+    """How correlated the judges' errors (score minus grade) are, and how many independent votes the panel is
+    then worth: k / (1 + (k - 1) r) for k judges with mean pairwise error correlation r."""
+    wide = _wide(graded, scores)
+    judges = sorted(scores["judge"].unique())
+    errors = wide[judges].sub(wide["grade"], axis=0).dropna()
+    corr = errors.corr().to_numpy()
+    k = len(judges)
+    r = float(corr[np.triu_indices(k, 1)].mean()) if k > 1 else float("nan")
+    return {"judges": k, "mean_error_correlation": r, "effective_votes": k / (1 + (k - 1) * r) if k > 1 else 1.0}

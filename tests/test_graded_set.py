@@ -1,0 +1,91 @@
+"""The judges against blind grades: drawing the set, settling two readings, and each agreement figure on
+constructed judges whose answer is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nova_lab import graded_set
+
+
+def answers_and_questions(n_questions=20):
+    questions = pd.DataFrame({"id": [f"q{i}" for i in range(n_questions)], "question": "Q?", "reference_answer": "R.",
+                              "key_facts": [("X",)] * n_questions,
+                              "stratum": ["seen" if i % 2 else "unseen" for i in range(n_questions)]})
+    answers = pd.DataFrame([{"key": f"{m}-{c}-{q}", "question_id": q, "model": m, "configuration": c, "answer": "A"}
+                            for m in ("micro", "lite") for c in ("base", "rag", "ft", "ft_rag") for q in questions["id"]])
+    return answers, questions
+
+
+def test_the_set_is_stratified_shuffled_split_in_halves_and_the_sheet_is_blind():
+    answers, questions = answers_and_questions()
+    drawn = graded_set.draw(answers, questions, per_cell=4, seed=1)
+    assert len(drawn) == 2 * 4 * 2 * 4 and drawn["answer_key"].is_unique
+    assert drawn.groupby(["model", "configuration", "stratum"]).size().eq(4).all()
+    assert drawn.groupby(["model", "configuration", "stratum", "part"]).size().eq(2).all()  # half held out per cell
+    assert drawn["model"].head(8).nunique() > 1 or drawn["configuration"].head(8).nunique() > 1  # shuffled
+    assert list(graded_set.blind(drawn).columns) == ["item", "question", "reference", "answer"]
+    assert drawn.equals(graded_set.draw(answers, questions, per_cell=4, seed=1))
+    one_model = graded_set.draw(answers[answers["model"] == "micro"], questions, per_cell=4, seed=1)
+    assert one_model.equals(drawn[drawn["model"] == "micro"].reset_index(drop=True))  # a model can be drawn alone
+
+
+def test_two_readings_are_averaged_unless_a_third_settles_them():
+    assert graded_set.settle(2, 4, None) == 3
+    assert graded_set.settle(0, 8, 1) == 1  # the median of three
+    with pytest.raises(ValueError, match="a third reading is needed"):
+        graded_set.settle(0, 8, None)
+
+
+def graded_and_scores(seed=0, n=160):
+    rng = np.random.default_rng(seed)
+    grade = rng.integers(0, 11, n).astype(float)
+    graded = pd.DataFrame({"item": [f"g{i:03d}" for i in range(n)], "part": ["development", "held_out"] * (n // 2),
+                           "model": ["micro", "lite"] * (n // 2), "stratum": "seen",
+                           "configuration": np.repeat(["base", "rag", "ft", "ft_rag"], n // 4), "grade": grade})
+    judges = {"exact": grade, "lenient": np.clip(grade + 4, 0, 10), "noise": rng.integers(0, 11, n).astype(float)}
+    scores = pd.concat([pd.DataFrame({"item": graded["item"], "judge": j, "score": s}) for j, s in judges.items()])
+    return graded, scores
+
+
+def test_a_judge_that_agrees_is_fit_a_lenient_one_ranks_well_but_is_not():
+    graded, scores = graded_and_scores()
+    table = graded_set.judges_against_grades(graded, scores).set_index(["part", "judge"])
+    exact, lenient, noise = (table.loc[("whole set", j)] for j in ("exact", "lenient", "noise"))
+    assert exact["alpha"] == pytest.approx(1) and exact["kappa_3_bins"] == pytest.approx(1)
+    assert exact["mean_abs_error"] == 0 and exact["fit_to_stand_alone"]
+    assert lenient["spearman"] > 0.9 and lenient["alpha"] < graded_set.FIT_ALPHA and not lenient["fit_to_stand_alone"]
+    assert abs(noise["alpha"]) < 0.3 and not noise["fit_to_stand_alone"]
+    assert set(table.index.get_level_values("part")) == {"development", "held_out", "whole set"}
+    assert table.loc[("held_out", "panel"), "answers"] == 80
+
+
+def test_cell_levels_ranking_and_error_correlation():
+    graded, scores = graded_and_scores()
+    levels = graded_set.cell_levels(graded, scores)
+    assert len(levels) == 8 and levels["answers"].sum() == 160
+    same = scores[scores["judge"] == "exact"]
+    ranking = graded_set.cell_ranking(graded, pd.concat([same, same.assign(judge="copy")]), resamples=50, seed=1)
+    assert ranking["kendall_tau"] == pytest.approx(1) and ranking["cells"] == 8
+    twins = pd.concat([scores[scores["judge"] == "noise"], scores[scores["judge"] == "noise"].assign(judge="twin")])
+    errors = graded_set.error_correlation(graded, twins)
+    assert errors["mean_error_correlation"] == pytest.approx(1) and errors["effective_votes"] == pytest.approx(1)
+
+
+def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named(tmp_path, monkeypatch):
+    from nova_lab import judging
+    from nova_lab.results import MissingRecords
+
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
+    graded = pd.DataFrame({"item": ["g001", "g002"], "question": ["What protocol does Amazon SQS use?"] * 2,
+                           "reference": ["Amazon SQS uses the query protocol."] * 2, "key_facts": [["query"]] * 2,
+                           "answer": ["It uses the query protocol.", "It uses gRPC."], "answer_key": ["k1", "k2"]})
+    store = graded_set.store("graded-unit")
+    scores = graded_set.score(graded, judging.panel(["semantic", "fact_check"]), store)
+    wide = scores.pivot(index="item", columns="judge", values="score")
+    assert (wide.loc["g001"] > wide.loc["g002"]).all()  # the right answer above the wrong one, for both judges
+    assert len(store.frame()) == 4 and graded_set.score(graded, judging.panel(["fact_check"]), store).equals(
+        scores[scores["judge"] == "fact_check"].reset_index(drop=True))  # nothing judged twice
+    assert len(store.frame()) == 4
+    with pytest.raises(MissingRecords, match=r"judge\(s\) \['claude'\] have not scored the graded set"):
+        graded_set.read_scores(graded, ["claude"], store)
