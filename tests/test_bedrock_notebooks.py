@@ -17,6 +17,8 @@ from nova_lab import study
 from nova_lab.params import load_params
 from nova_lab.study import run_study
 
+pytestmark = pytest.mark.slow  # runs the smoke study's notebooks against a fake Bedrock
+
 MODELS = tuple(load_params(paths.PARAMS / "study.yaml").models)  # the study's two sizes
 
 FAKE_AWS = Path(__file__).parent / "fake_aws"

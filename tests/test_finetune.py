@@ -10,6 +10,8 @@ from nova_lab import data_prep, finetune, models
 from nova_lab.nova_format import read_validated
 from nova_lab.params import DataPrepParams, FineTuneParams, ParamsError, parse
 
+pytestmark = pytest.mark.slow  # loads and trains a model
+
 RUN = "ft-unit"
 
 

@@ -13,6 +13,8 @@ from nova_lab.results import CONFIGURATIONS
 from nova_lab.knowledge_base import Passage
 from nova_lab.params import InferenceParams
 
+pytestmark = pytest.mark.slow  # loads a model and generates
+
 RUN = "inference-unit"
 CFG = InferenceParams(run_name=RUN, backend="local", model="micro", seed=1, rag_top_k=2, rrf_k=60,
                       max_new_tokens=12, batch_size=3, latency_sample=2, bf16=False)

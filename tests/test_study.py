@@ -9,6 +9,8 @@ from nova_lab import paths
 from nova_lab.notebook_utils import read_notebook
 from nova_lab.study import run_study
 
+pytestmark = pytest.mark.slow  # runs the whole smoke study
+
 
 @pytest.fixture(scope="module")
 def smoke_run():
