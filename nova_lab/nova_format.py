@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from nova_lab.registry import registrar
+
 SCHEMA_VERSION = "bedrock-conversation-2024"
 SYSTEM_PROMPT = "You are an AWS expert. Answer the question about AWS APIs in one short, accurate sentence."
 # AWS's own validator (aws-samples/amazon-nova-samples, customization/bedrock-finetuning/understanding/
@@ -59,13 +61,7 @@ def write_jsonl(qa: pd.DataFrame, path: Path) -> Path:
 # --- record rules: each returns the problems of one parsed record -------------------------
 RecordRule = Callable[[Any], Iterable[str]]
 RECORD_RULES: dict[str, RecordRule] = {}
-
-
-def _rule(name: str) -> Callable[[RecordRule], RecordRule]:
-    def wrap(check: RecordRule) -> RecordRule:
-        RECORD_RULES[name] = check
-        return check
-    return wrap
+_rule = registrar(RECORD_RULES)
 
 
 def _texts(blocks: Any) -> list[Any]:

@@ -8,6 +8,7 @@ the run with one line per problem naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nova_lab.bedrock.models import DEFAULT_QA_MODEL, JUDGE_PRESETS
+from nova_lab.judges import JUDGES
+from nova_lab.qa import GENERATORS
 from nova_lab.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
 
 
@@ -112,7 +115,7 @@ class CommonParams(_Strict):
 class DataPrepParams(CommonParams):
     seed: int = Field(ge=0)
     services: list[str] = Field(min_length=1, description="botocore service names for the corpus")
-    qa_generator: Literal["template", "bedrock"] = Field(
+    qa_generator: Literal[(*GENERATORS, "bedrock")] = Field(  # the registered generators, and the LLM's on Bedrock
         description="`template` writes Q&A pairs from the facts; `bedrock` has an LLM write them (bedrock.qa_model)")
     n_train: int = Field(ge=8, le=20_000, description="training pairs (Nova accepts 8-20,000)")
     train_phrasings_per_fact: int = Field(ge=1, le=2, description="training phrasings of each taught fact")
@@ -184,7 +187,7 @@ class InferenceParams(CommonParams):
 
 class JudgingParams(CommonParams):
     model: ModelName = Field(description=MODEL_HELP)
-    judges: list[Literal["semantic", "fact_check"]] = Field(
+    judges: list[Literal[tuple(JUDGES)]] = Field(  # the registered offline judges
         min_length=2, description="the panel: at least two judges of different kinds")
     meta_eval_questions: int = Field(ge=2, description="test questions whose references make the judges' check set")
 
@@ -252,6 +255,9 @@ def _describe(model: type[BaseModel], error: dict[str, Any], data: Mapping[str, 
         fields = model.model_fields if len(loc) == 1 else {}
         return f"missing key `{key}`: {getattr(fields.get(loc[0]), 'description', None) or 'required'}"
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "literal_error":  # a misspelt name: say which allowed one it is close to
+        close = _did_you_mean(str(error["input"]), re.findall(r"'([^']*)'", error["ctx"]["expected"]), "")
+        message += f"; {close}" if close else ""
     value = data.get(loc[0], error["input"]) if len(loc) == 1 else error["input"]
     shown = f" = {value!r}" if loc else ""
     return f"`{key}`{shown}: {message}"

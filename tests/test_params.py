@@ -153,3 +153,13 @@ def test_nova_2_lite_runs_on_bedrock_only_and_the_model_names_come_from_one_tabl
     assert FineTuneParams(**for_step(on_bedrock, "03_fine_tune")).model == "nova2_lite"
     with pytest.raises(ParamsError, match="`model` = 'nova3': Input should be 'micro', 'lite' or 'nova2_lite'"):
         load_params(write(tmp_path, "model: nova3\n"))
+
+
+def test_the_allowed_names_are_the_registered_ones_and_a_misspelt_one_gets_a_suggestion(tmp_path):
+    from nova_lab.judges import JUDGES
+
+    with pytest.raises(ParamsError) as error:
+        load_params(write(tmp_path, "judges: [semantic, factcheck]\nqa_generator: templates\n"))
+    assert "`judges.1` = 'factcheck': Input should be" in str(error.value) and "did you mean fact_check?" in str(error.value)
+    assert "did you mean template?" in str(error.value)
+    assert load_params(write(tmp_path, f"judges: {sorted(JUDGES)}\n")).judges == sorted(JUDGES)
