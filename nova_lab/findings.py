@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nova_lab import report
 from nova_lab.analysis import STUDY_REPORTED
 
 NAMES = {"rag": "RAG", "ft": "fine-tuning", "ft_rag": "fine-tuning + RAG"}
@@ -38,7 +39,7 @@ def replication(changes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _change(row: pd.Series) -> str:
-    return f"{row.change_pct:+.0f}% (95% CI {row.ci_low:+.0f}% to {row.ci_high:+.0f}%)"
+    return report.change(row.change_pct, row.ci_low, row.ci_high, row.base)
 
 
 def _model_paragraph(model: str, changes: pd.DataFrame, additivity: pd.Series) -> str:

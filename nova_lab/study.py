@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import jinja2
 import nbformat
 import papermill
 from nbconvert import HTMLExporter
@@ -75,12 +76,25 @@ def _relative_paths(notebook: Path) -> None:
     nbformat.write(node, notebook)
 
 
+# JupyterLab's HTML template without what it fetches from the network (require.js, MathJax, Mermaid and the
+# widget renderer from CDNs): the rendered analysis holds no widget, formula or diagram, and must open offline.
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
 def render_html(notebook: Path) -> Path:
     """The executed notebook as HTML for readers: figures, tables and prose; no code, no recorded values."""
     node = nbformat.read(notebook, as_version=4)
     for cell in node.cells:
         cell["outputs"] = [o for o in cell.get("outputs", []) if notebook_utils.MIME_TYPE not in o.get("data", {})]
-    body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(node)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+                            template_file="offline.html.j2")
+    body, _ = exporter.from_notebook_node(node)
     html = notebook.with_suffix(".html")
     html.write_text(body, encoding="utf-8")
     return html

@@ -77,6 +77,10 @@ def test_judging_scores_every_answer_with_two_judges(smoke_run, model):
 
 
 def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
+    import re
+
+    from nova_lab import recommend
+
     _, folder = smoke_run
     values = read_notebook(folder / "06_analysis.ipynb")
     table = {(r["model"], r["configuration"]) for r in values["study_table"]}
@@ -87,6 +91,14 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     html = (folder / "06_analysis.html").read_text()
     assert "Did the study's findings replicate?" in html and "<img" in html
     assert "analysis.load(" not in html  # code hidden
+    glance = html.index("At a glance")
+    assert glance < html.index("<img") < html.index("What to choose") < html.index("What an answer costs")
+    assert "no clear winner" in html or "against" in html  # the recommendation says by how much, or that none won
+    # opens offline: nothing the page loads (scripts, styles, images, CSS imports) comes from the network
+    assert re.findall(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", html) == []
+    assert re.findall(r"(?:url\(|@import)\s*[\"']?(?:https?:)?//", html) == []
+    decisions = values["decisions"]
+    assert {(d["model"], d["need"]) for d in decisions} == {(m, n) for m in ("micro", "lite") for n in recommend.NEEDS}
 
 
 def test_the_smoke_studys_key_figures_stay_where_they_are_pinned(smoke_run):

@@ -1,0 +1,114 @@
+"""The analysis's numbers as a reader meets them: configurations and metrics in words, units in
+the headers, changes written `+134% [+109, +160]`, p-values as `< 0.001`, a change against a
+base of zero as "n/a (base is 0)", and no positional index. The analysis modules compute; this
+one only writes what they computed for people.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+CONFIGURATION_NAMES = {"base": "base", "rag": "RAG", "ft": "fine-tuned", "ft_rag": "fine-tuned + RAG"}
+METRIC_NAMES = {
+    "quality": "quality (panel mean, 0-10)", "latency_ms": "latency (ms, one request)",
+    "input_tokens": "input tokens per answer", "output_tokens": "output tokens per answer",
+    "total_tokens": "total tokens per answer",
+}
+
+
+def metric_name(metric: str) -> str:
+    """A metric in words with its unit; a judge's column is its score on the 0-10 scale."""
+    return METRIC_NAMES.get(metric, f"{metric.replace('_', ' ')} judge (0-10)")
+
+
+def change(pct: float, low: float, high: float, base: float) -> str:
+    """`+134% [+109, +160]`; a change against a base of zero has no percentage."""
+    if base == 0:
+        return "n/a (base is 0)"
+    if not math.isfinite(pct):
+        return "n/a"
+    interval = f" [{low:+.0f}, {high:+.0f}]" if math.isfinite(low) and math.isfinite(high) else ""
+    return f"{pct:+.0f}%{interval}"
+
+
+def p_value(p: float) -> str:
+    if not math.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def changes_table(changes: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`analysis.changes` for people: one row per model (and `by` group), metric and configuration against base."""
+    return pd.DataFrame({
+        "model": changes["model"], **{column: changes[column] for column in by},
+        "metric": changes["metric"].map(metric_name),
+        "configuration": changes["configuration"].map(CONFIGURATION_NAMES),
+        "questions": changes["n"],
+        "base": changes["base"].round(2),
+        "this configuration": changes["value"].round(2),
+        "change against base [95% CI]": [change(r.change_pct, r.ci_low, r.ci_high, r.base) for r in changes.itertuples()],
+        "p (Wilcoxon, Holm)": changes["p_holm"].map(p_value),
+        "study, Nova Lite": changes["study_lite_pct"].map(lambda v: f"{v:+.0f}%" if math.isfinite(v) else ""),
+    })
+
+
+def study_table(table: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.study_table` for people: model and configuration as columns, metrics in words."""
+    shown = table.reset_index(names=["model", "configuration"])
+    shown["configuration"] = shown["configuration"].map(CONFIGURATION_NAMES)
+    names = {"latency_mean_ms": "latency mean (ms)", "latency_p50_ms": "latency p50 (ms)",
+             "latency_p90_ms": "latency p90 (ms)"}
+    return shown.rename(columns=lambda c: names.get(c) or (metric_name(c) if c not in ("model", "configuration") else c))
+
+
+def replication_table(replication: pd.DataFrame) -> pd.DataFrame:
+    """`findings.replication` for people."""
+    return pd.DataFrame({
+        "model": replication["model"], "metric": replication["metric"].map(metric_name),
+        "configuration": replication["configuration"].map(CONFIGURATION_NAMES),
+        "study, Nova Lite": replication["study_lite_pct"].map(lambda v: f"{v:+.0f}%"),
+        "ours [95% CI]": [change(r.ours_pct, r.ci_low, r.ci_high, 1) for r in replication.itertuples()],
+        "p (Wilcoxon, Holm)": replication["p_holm"].map(p_value), "verdict": replication["verdict"]})
+
+
+def additivity_table(additivity: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.additivity` for people, in panel points."""
+    return pd.DataFrame({
+        "model": additivity["model"], "questions": additivity["n"],
+        "both against base (points)": additivity["both_minus_base"].round(2),
+        "the two single gains added (points)": additivity["sum_of_single_gains"].round(2),
+        "interaction [95% CI] (points)": [f"{r.interaction:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
+                                          for r in additivity.itertuples()],
+        "p (Wilcoxon)": additivity["p"].map(p_value)})
+
+
+def cost_table(per_answer: pd.DataFrame) -> pd.DataFrame:
+    """`costs.per_answer` for people."""
+    return pd.DataFrame({
+        "model": per_answer["model"], "configuration": per_answer["configuration"].map(CONFIGURATION_NAMES),
+        "priced as": per_answer["priced as"], "input tokens per answer": per_answer["input tokens"].round(1),
+        "output tokens per answer": per_answer["output tokens"].round(1),
+        "USD per 1,000 answers": per_answer["usd_per_1000_answers"].map(lambda v: f"{v:.5f}"),
+        "USD per million answers": per_answer["usd_per_1000_answers"].map(lambda v: f"{1000 * v:,.2f}")})
+
+
+def break_even_table(break_even: pd.DataFrame) -> pd.DataFrame:
+    """`costs.break_even` for people: a saving of nothing or less never pays back."""
+    return pd.DataFrame({
+        "model": break_even["model"], "fine-tuned": break_even["fine-tuned"].map(CONFIGURATION_NAMES),
+        "against": break_even["against"].map(CONFIGURATION_NAMES),
+        "saving, USD per million answers": break_even["saving_usd_per_1000_answers"].map(lambda v: f"{1000 * v:,.2f}"),
+        "fine-tuning, USD a month": break_even["fine_tuning_usd_per_month"].map(lambda v: f"{v:,.2f}"),
+        "answers a month to break even": break_even["answers_per_month_to_break_even"].map(
+            lambda v: f"{v:,.0f}" if math.isfinite(v) else "never (no saving)")})
+
+
+def show(frame: pd.DataFrame, digits: int = 2) -> Styler:
+    """A table without its positional index, numbers rounded, words left-aligned, as the rendered HTML shows it."""
+    words = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
+    return (frame.style.hide(axis="index").format(precision=digits, na_rep="")
+            .set_properties(subset=words, **{"text-align": "left"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))

@@ -1,0 +1,92 @@
+"""The analysis for readers: tables in words, the cost of an answer, the recommendation, the at-a-glance figure."""
+
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from nova_lab import costs, figures, recommend, report
+from nova_lab.bedrock import pricing
+
+matplotlib.use("Agg")
+
+
+def test_numbers_are_written_for_people():
+    assert report.change(134.2, 109.4, 160.0, 2.0) == "+134% [+109, +160]"
+    assert report.change(math.inf, math.nan, math.nan, 0.0) == "n/a (base is 0)"
+    assert report.change(-3.0, math.nan, math.nan, 1.0) == "-3%"
+    assert report.p_value(0.0) == "< 0.001" and report.p_value(0.0412) == "0.041" and report.p_value(math.nan) == "n/a"
+    assert report.metric_name("latency_ms") == "latency (ms, one request)"
+    assert report.metric_name("fact_check") == "fact check judge (0-10)"
+
+
+def test_the_changes_table_has_words_units_and_no_index():
+    changes = pd.DataFrame([{"model": "micro", "metric": "quality", "configuration": "ft_rag", "n": 300, "base": 1.5,
+                             "value": 3.51, "change_pct": 134.0, "ci_low": 109.0, "ci_high": 160.0, "p": 1e-9,
+                             "p_holm": 1e-8, "study_lite_pct": 83.0}])
+    row = report.changes_table(changes).iloc[0]
+    assert row["configuration"] == "fine-tuned + RAG" and row["metric"] == "quality (panel mean, 0-10)"
+    assert row["change against base [95% CI]"] == "+134% [+109, +160]" and row["p (Wilcoxon, Holm)"] == "< 0.001"
+    assert row["study, Nova Lite"] == "+83%"
+    assert "<th class=\"blank level0\"" not in report.show(report.changes_table(changes)).to_html()  # no index
+
+
+def answers(quality: dict[str, list[float]], tokens_in: dict[str, int], model="micro") -> pd.DataFrame:
+    rows = []
+    for configuration, scores in quality.items():
+        for question, score in enumerate(scores):
+            rows.append({"model": model, "configuration": configuration, "question_id": f"q{question}",
+                         "quality": score, "input_tokens": tokens_in[configuration], "output_tokens": 20})
+    return pd.DataFrame(rows)
+
+
+def test_the_cost_of_an_answer_is_its_tokens_at_the_nova_prices():
+    frame = answers({"base": [1, 2], "rag": [3, 4]}, {"base": 50, "rag": 650})
+    table = costs.per_answer(frame).set_index("configuration")
+    expected = 1000 * (650 * pricing.price("amazon.nova-micro-v1:0/input").usd
+                       + 20 * pricing.price("amazon.nova-micro-v1:0/output").usd) / 1e6
+    assert table.loc["rag", "usd_per_1000_answers"] == pytest.approx(expected)
+    assert table.loc["rag", "priced as"] == "Amazon Nova Micro"
+    tuning = costs.fine_tuning({"micro": {"tokens_seen": 100_000}})
+    assert tuning.loc[0, "training_usd"] == pytest.approx(100 * pricing.price("amazon.nova-micro-v1:0/training").usd)
+
+
+def test_fine_tuning_breaks_even_where_its_saving_covers_its_monthly_cost():
+    per_answer = pd.DataFrame({"model": "micro", "configuration": ["base", "ft", "rag", "ft_rag"],
+                               "usd_per_1000_answers": [1.0, 0.5, 2.0, 2.0]})
+    tuning = pd.DataFrame({"model": ["micro"], "training_usd": [12.0], "storage_usd_per_month": [2.0]})
+    table = costs.break_even(per_answer, tuning).set_index("fine-tuned")
+    assert table.loc["ft", "answers_per_month_to_break_even"] == pytest.approx(1000 * 3.0 / 0.5)  # (2 + 12/12) / 0.0005
+    assert table.loc["ft_rag", "answers_per_month_to_break_even"] == math.inf
+    assert report.break_even_table(costs.break_even(per_answer, tuning))["answers a month to break even"].tolist() == [
+        "6,000", "never (no saving)"]
+
+
+def test_the_recommendation_follows_the_intervals():
+    rng = np.random.default_rng(0)
+    clear = answers({"base": list(rng.normal(2, 0.3, 40)), "rag": list(rng.normal(6, 0.3, 40)),
+                     "ft": list(rng.normal(2.5, 0.3, 40)), "ft_rag": list(rng.normal(4, 0.3, 40))},
+                    {"base": 50, "rag": 650, "ft": 50, "ft_rag": 650})
+    latency = clear.assign(latency_ms=clear["input_tokens"] * 2.0)
+    table = recommend.table(clear, latency, acceptable_share=0.9, resamples=200, seed=0).set_index("need")
+    assert table.loc["best quality", "choice"] == "rag" and table.loc["best quality", "clear"]
+    assert table.loc["lowest latency at acceptable quality", "runner_up"] == ""  # only rag is acceptable
+    noise = list(rng.normal(5, 2, 40))
+    unclear = answers({"base": noise, "rag": [x + rng.normal(0, 2) for x in noise], "ft": noise, "ft_rag": noise},
+                      {"base": 50, "rag": 650, "ft": 50, "ft_rag": 650})
+    decided = recommend.table(unclear, unclear.assign(latency_ms=1.0), 0.5, 200, 0).set_index("need")
+    assert not decided.loc["best quality", "clear"]
+    assert recommend.in_words(decided.reset_index()).iloc[0]["choose"].startswith("no clear winner (")
+
+
+def test_the_at_a_glance_figure_draws_the_studys_changes_as_markers():
+    rows = [{"model": m, "metric": metric, "configuration": c, "change_pct": 10.0, "ci_low": 5.0, "ci_high": 15.0,
+             "study_lite_pct": {("quality", "rag"): 30.0, ("latency_ms", "ft"): -50.0}.get((metric, c), np.nan)}
+            for m in ("micro", "lite") for metric in ("quality", "latency_ms", "total_tokens")
+            for c in ("rag", "ft", "ft_rag")]
+    figure = figures.at_a_glance(pd.DataFrame(rows))
+    diamonds = [line for axes in figure.axes for line in axes.get_lines() if line.get_marker() == "D"]
+    assert len(diamonds) == 4  # two reported changes, for each model
+    assert figure.axes[0].get_title() == "micro: answer quality" and "change against base (%)" in figure.axes[3].get_xlabel()
