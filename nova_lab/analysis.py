@@ -34,6 +34,7 @@ class StudyResults:
     scores: pd.DataFrame  # one row per (answer, judge)
     latency: pd.DataFrame  # one row per request timed one at a time
     judges: list[str]
+    questions: pd.DataFrame | None = None  # the test questions (question, reference, stratum)
 
 
 def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
@@ -69,7 +70,7 @@ def load(run_name: str, models: list[str]) -> StudyResults:
         latency.append(results.read_latency(run_name, model, questions).assign(model=model))
         judges += [j for j in model_scores["judge"].unique() if j not in judges]
     return StudyResults(pd.concat(answers, ignore_index=True), pd.concat(scores, ignore_index=True),
-                        pd.concat(latency, ignore_index=True), judges)
+                        pd.concat(latency, ignore_index=True), judges, questions)
 
 
 def _relative_change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -145,3 +146,18 @@ def quality_by(res: StudyResults, column: str) -> pd.DataFrame:
     table = res.answers.pivot_table(index=["model", column], columns="configuration", values="quality", aggfunc="mean")
     counts = res.answers[res.answers["configuration"] == "base"].groupby(["model", column]).size().rename("questions")
     return table[list(CONFIGURATIONS)].join(counts)
+
+
+def examples(res: StudyResults, per_stratum: int = 3) -> pd.DataFrame:
+    """The questions on which the answers differ most in quality (the spread of the panel's score over every model's
+    four answers), `per_stratum` of each stratum, ties broken by question id: each answer with each judge's score."""
+    spread = res.answers.groupby("question_id")["quality"].agg(lambda s: s.max() - s.min())
+    strata = res.questions.set_index("id")["stratum"].reindex(spread.index)
+    chosen = [question for stratum in sorted(strata.dropna().unique())
+              for question in spread[strata == stratum].sort_index().sort_values(ascending=False, kind="stable")
+              .index[:per_stratum]]
+    picked = res.answers[res.answers["question_id"].isin(chosen)]
+    picked = picked.assign(order=picked["question_id"].map({q: n for n, q in enumerate(chosen)}),
+                           configuration_order=picked["configuration"].map(CONFIGURATIONS.index))
+    return picked.sort_values(["order", "model", "configuration_order"])[
+        ["question_id", "stratum", "model", "configuration", "answer", *res.judges, "quality"]].reset_index(drop=True)

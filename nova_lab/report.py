@@ -106,6 +106,20 @@ def break_even_table(break_even: pd.DataFrame) -> pd.DataFrame:
             lambda v: f"{v:,.0f}" if math.isfinite(v) else "never (no saving)")})
 
 
+def examples(picked: pd.DataFrame, questions: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """`analysis.examples` as one heading (question, stratum, reference) and one table of answers per question."""
+    texts = questions.set_index("id")
+    blocks = []
+    for question_id, answers in picked.groupby("question_id", sort=False):
+        q = texts.loc[question_id]
+        heading = f"**{q['question']}** ({q['stratum']})  \nReference: {q['reference_answer']}"
+        table = answers.drop(columns=["question_id", "stratum"]).assign(
+            configuration=answers["configuration"].map(CONFIGURATION_NAMES))
+        blocks.append((heading, table.rename(columns=lambda c: metric_name(c) if c not in (
+            "model", "configuration", "answer") else c)))
+    return blocks
+
+
 def show(frame: pd.DataFrame, digits: int = 2) -> Styler:
     """A table without its positional index, numbers rounded, words left-aligned, as the rendered HTML shows it."""
     words = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]

@@ -90,3 +90,23 @@ def test_the_at_a_glance_figure_draws_the_studys_changes_as_markers():
     diamonds = [line for axes in figure.axes for line in axes.get_lines() if line.get_marker() == "D"]
     assert len(diamonds) == 4  # two reported changes, for each model
     assert figure.axes[0].get_title() == "micro: answer quality" and "change against base (%)" in figure.axes[3].get_xlabel()
+
+
+def test_the_examples_are_the_questions_whose_answers_differ_most_per_stratum():
+    from nova_lab import analysis
+
+    rows = []
+    spreads = {"q1": 1, "q2": 5, "q3": 3, "q4": 2, "q5": 9, "q6": 0}
+    for question, spread in spreads.items():
+        for n, configuration in enumerate(("base", "rag", "ft", "ft_rag")):
+            rows.append({"question_id": question, "model": "micro", "configuration": configuration, "answer": "a",
+                         "judge_a": n * spread / 3, "quality": n * spread / 3,
+                         "stratum": "seen" if question in ("q1", "q2", "q3") else "unseen"})
+    questions = pd.DataFrame({"id": list(spreads), "question": "Q?", "reference_answer": "R.",
+                              "stratum": ["seen"] * 3 + ["unseen"] * 3})
+    res = analysis.StudyResults(pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(), ["judge_a"], questions)
+    picked = analysis.examples(res, per_stratum=2)
+    assert list(dict.fromkeys(picked["question_id"])) == ["q2", "q3", "q5", "q4"]
+    heading, table = report.examples(picked, questions)[0]
+    assert heading.startswith("**Q?** (seen)") and list(table["configuration"]) == ["base", "RAG", "fine-tuned",
+                                                                                   "fine-tuned + RAG"]
