@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nova_lab import models, prompts
-from nova_lab.records import RecordStore
+from nova_lab.records import RecordStore, answer_record
 from nova_lab.caching import fingerprint, read_manifest
 from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
@@ -99,17 +99,12 @@ def _adapter_of(configuration: str, adapter_key: str) -> str | None:
 
 def _record(request: Request, generation: Generation, cfg: InferenceParams, adapter_key: str,
             batch_size: int, latency_ms: float | None) -> dict[str, Any]:
-    return {
-        "key": request.key, "question_id": request.question_id, "model": cfg.model,
-        "configuration": request.configuration, "answer": generation.text,
-        "input_tokens": generation.input_tokens, "output_tokens": generation.output_tokens,
-        "total_tokens": generation.input_tokens + generation.output_tokens, "latency_ms": latency_ms,
-        "batch_size": batch_size, "stopped": generation.stopped,
-        "retrieved_chunk_ids": [p.chunk_id for p in request.passages],
-        "retrieved_scores": [p.score for p in request.passages], "prompt_version": prompts.PROMPT_VERSION,
-        "adapter_key": _adapter_of(request.configuration, adapter_key),
-        "max_new_tokens": cfg.max_new_tokens, "backend": cfg.backend,
-    }
+    return answer_record(
+        key=request.key, question_id=request.question_id, model=cfg.model, configuration=request.configuration,
+        answer=generation.text, input_tokens=generation.input_tokens, output_tokens=generation.output_tokens,
+        latency_ms=latency_ms, batch_size=batch_size, stopped=generation.stopped, passages=request.passages,
+        adapter_key=_adapter_of(request.configuration, adapter_key), max_new_tokens=cfg.max_new_tokens,
+        backend=cfg.backend, prompt_version=prompts.PROMPT_VERSION)
 
 
 def answer_all(engine: LocalEngine, requests: list[Request], store: RecordStore, cfg: InferenceParams,

@@ -24,6 +24,21 @@ ANSWER_COLUMNS = [
 ]
 
 
+def answer_record(*, key: str, question_id: str, model: str, configuration: str, answer: str, input_tokens: int,
+                  output_tokens: int, latency_ms: float | None, batch_size: int, stopped: bool, passages: Iterable,
+                  adapter_key: str | None, max_new_tokens: int, backend: str, prompt_version: str) -> dict:
+    """One answer as both backends store it (ANSWER_COLUMNS): the record is built here and nowhere else."""
+    passages = list(passages)
+    return {
+        "key": key, "question_id": question_id, "model": model, "configuration": configuration, "answer": answer,
+        "input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens,
+        "latency_ms": latency_ms, "batch_size": batch_size, "stopped": stopped,
+        "retrieved_chunk_ids": [p.chunk_id for p in passages], "retrieved_scores": [p.score for p in passages],
+        "prompt_version": prompt_version, "adapter_key": adapter_key, "max_new_tokens": max_new_tokens,
+        "backend": backend,
+    }
+
+
 class UnreadableRecordWarning(UserWarning):
     """A line of a record store that is not a JSON object with a `key`: skipped, its record made again."""
 

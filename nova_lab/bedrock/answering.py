@@ -17,6 +17,7 @@ from nova_lab.bedrock import runtime
 from nova_lab.caching import fingerprint
 from nova_lab.knowledge_base import Passage
 from nova_lab.params import InferenceParams
+from nova_lab.records import answer_record
 from nova_lab.results import CONFIGURATIONS, uses_adapter, uses_rag
 
 
@@ -61,15 +62,12 @@ def _answer(client: Any, retrieval: Retrieval, key: str, question: Any, configur
         passages, retrieval_ms = retrieval.get(question.id, question.question) if uses_rag(configuration) else ((), 0.0)
         reply = runtime.converse(client, model_id, prompts.user_message(question.question, [p.text for p in passages]),
                                  cfg.max_new_tokens)
-        return {
-            "key": key, "question_id": question.id, "model": cfg.model, "configuration": configuration,
-            "answer": reply.text, "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
-            "total_tokens": reply.total_tokens, "latency_ms": round(reply.wall_ms + retrieval_ms, 1), "batch_size": 1,
-            "stopped": reply.stop_reason == "end_turn", "retrieved_chunk_ids": [p.chunk_id for p in passages],
-            "retrieved_scores": [p.score for p in passages], "prompt_version": prompts.PROMPT_VERSION,
-            "adapter_key": model_id if uses_adapter(configuration) else None,
-            "max_new_tokens": cfg.max_new_tokens, "backend": "bedrock",
-        }
+        return answer_record(
+            key=key, question_id=question.id, model=cfg.model, configuration=configuration, answer=reply.text,
+            input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+            latency_ms=round(reply.wall_ms + retrieval_ms, 1), batch_size=1, stopped=reply.stop_reason == "end_turn",
+            passages=passages, adapter_key=model_id if uses_adapter(configuration) else None,
+            max_new_tokens=cfg.max_new_tokens, backend="bedrock", prompt_version=prompts.PROMPT_VERSION)
     return call
 
 
