@@ -23,6 +23,7 @@ from nova_lab.judges import Judge
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 from nova_lab.params import CommonParams, DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.records import RecordStore
+from nova_lab.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
 if TYPE_CHECKING:
     from nova_lab.finetune import FineTuneResult
@@ -42,7 +43,7 @@ def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
     """Step 01 here; on Bedrock the Q&A pairs may come from an LLM, and the corpus and Nova files go to S3."""
     if cfg.backend == "local":
         return data_prep.prepare(cfg)
-    clients = _clients(cfg, "01_data_prep")
+    clients = _clients(cfg, DATA_PREP.name)
     generator = None
     if cfg.qa_generator == "bedrock":
         store = RecordStore(steps.state_path(cfg.run_name).with_name("qa_replies.jsonl"), REPLY_COLUMNS)
@@ -63,7 +64,7 @@ def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
     """Step 02: LanceDB here; a Bedrock knowledge base (S3 Vectors searches by vector only)."""
     if cfg.backend == "local":
         return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES)
-    clients = _clients(cfg, "02_kb_build")
+    clients = _clients(cfg, KB_BUILD.name)
     built = steps.kb_build(clients, cfg.bedrock, cfg.run_name, cfg.chunk_tokens, cfg.chunk_overlap, _sleep(cfg))
     return KnowledgeBase(built, BedrockRetriever(clients.agent_runtime, built["id"]), search_modes(cfg.bedrock))
 
@@ -84,7 +85,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
 
     if cfg.backend == "local":
         return finetune.fine_tune(cfg)
-    history = steps.fine_tune(_clients(cfg, "03_fine_tune"), cfg.bedrock, cfg, _sleep(cfg))
+    history = steps.fine_tune(_clients(cfg, FINE_TUNE.name), cfg.bedrock, cfg, _sleep(cfg))
     served = steps.read_state(cfg.run_name)["models"][cfg.model]
     hyperparameters = steps.job_hyperparameters(cfg)
     return finetune.FineTuneResult({**served, "hyperparameters": hyperparameters}, history)
@@ -96,12 +97,12 @@ def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
         from nova_lab import inference  # torch
 
         return inference.run(cfg, questions, kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k))
-    return steps.inference(_clients(cfg, "04_inference"), cfg.bedrock, cfg, questions)
+    return steps.inference(_clients(cfg, INFERENCE.name), cfg.bedrock, cfg, questions)
 
 
 def judge_panel(cfg: JudgingParams) -> list[Judge]:
     """Step 05's panel: the offline judges here; on Bedrock the study's LLM judges (`bedrock.judge_models`)."""
     if cfg.backend == "local":
         return judging.panel(cfg.judges)
-    client = _clients(cfg, "05_judging").bedrock_runtime
+    client = _clients(cfg, JUDGING.name).bedrock_runtime
     return [BedrockJudge(client, model_id, cfg.bedrock.concurrency) for model_id in cfg.bedrock.judge_models]

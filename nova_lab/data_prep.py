@@ -13,6 +13,7 @@ from nova_lab.corpus import Corpus, botocore_version, extract_corpus
 from nova_lab.leakage import leakage_report
 from nova_lab.params import DataPrepParams
 from nova_lab.qa import GENERATORS, QAGenerator, SplitSizes, build_qa_set
+from nova_lab.study_steps import DATA_PREP, run_this
 
 CORPUS_VERSION = 1  # bump when the extraction changes what it writes
 
@@ -97,5 +98,5 @@ def documents_key(run_name: str) -> str:
 def _read(run_name: str, name: str) -> pd.DataFrame:
     path = data_dir(run_name) / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/01_data_prep.ipynb with run_name={run_name!r} first")
+        raise FileNotFoundError(f"{path} is missing: {run_this(DATA_PREP, run_name)} first")
     return pd.read_parquet(path)

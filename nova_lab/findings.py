@@ -118,5 +118,6 @@ if __name__ == "__main__":  # python -m nova_lab.findings [executed 06 notebook]
 
     from nova_lab import paths
     from nova_lab.notebook_utils import read_notebook
+    from nova_lab.study_steps import ANALYSIS
 
-    print(readme_section(read_notebook(sys.argv[1] if len(sys.argv) > 1 else paths.run_dir("study") / "06_analysis.ipynb")))
+    print(readme_section(read_notebook(sys.argv[1] if len(sys.argv) > 1 else paths.run_dir("study") / f"{ANALYSIS.name}.ipynb")))

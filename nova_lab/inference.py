@@ -20,13 +20,14 @@ import torch
 from tqdm.auto import tqdm
 
 from nova_lab import models, prompts
-from nova_lab.records import RecordStore, answer_record
 from nova_lab.caching import fingerprint, read_manifest
 from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
 from nova_lab.params import InferenceParams
-from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_path, rerun, set_current, timed_sample,
+from nova_lab.records import RecordStore, answer_record
+from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_path, set_current, timed_sample,
                               uses_adapter, uses_rag)
+from nova_lab.study_steps import FINE_TUNE, run_this
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     key = adapter_key(cfg.run_name, cfg.model)
     if key is None:
         raise FileNotFoundError(f"no adapter in {adapter_dir(cfg.run_name, cfg.model)}: "
-                                f"{rerun('03_fine_tune', cfg.run_name, cfg.model)} first")
+                                f"{run_this(FINE_TUNE, cfg.run_name, cfg.model)} first")
     engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
     requests = build_requests(engine, questions, retriever, cfg, key)
     sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])

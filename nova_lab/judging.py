@@ -13,7 +13,8 @@ from nova_lab.caching import fingerprint
 from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge
 from nova_lab.params import JudgingParams
 from nova_lab.records import RecordStore
-from nova_lab.results import MissingRecords, current, in_order, judgments_path, rerun, set_current
+from nova_lab.results import MissingRecords, current, in_order, judgments_path, set_current
+from nova_lab.study_steps import JUDGING, run_this
 
 JUDGMENT_COLUMNS = ["key", "answer_key", "judge", "kind", "rubric_version", "score", "rationale"]
 _BATCH = 256
@@ -76,7 +77,7 @@ def read_scored(run_name: str, model: str, answers: pd.DataFrame, questions: pd.
     if len(verdicts) < len(wanted):
         raise MissingRecords(f"{len(wanted) - len(verdicts)} of the {len(wanted)} verdicts of the panel {names} on "
                              f"{model!r}'s current answers are not in {path}: "
-                             f"{rerun('05_judging', run_name, model)} to make them")
+                             f"{run_this(JUDGING, run_name, model)} to make them")
     return answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key", validate="one_to_many")
 
 

@@ -12,6 +12,7 @@ from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifes
 from nova_lab.data_prep import documents_key, read_documents
 from nova_lab.knowledge_base import LanceKnowledgeBase, build_table
 from nova_lab.params import KnowledgeBaseParams
+from nova_lab.study_steps import KB_BUILD, run_this
 
 KB_VERSION = 1  # bump when chunking or the table layout changes
 
@@ -56,5 +57,5 @@ def read_chunks(run_name: str) -> pd.DataFrame:
 def open_knowledge_base(run_name: str, rrf_k: int = 60) -> LanceKnowledgeBase:
     folder = kb_dir(run_name)
     if not read_manifest(folder):
-        raise FileNotFoundError(f"no knowledge base in {folder}: run notebooks/02_kb_build.ipynb with run_name={run_name!r} first")
+        raise FileNotFoundError(f"no knowledge base in {folder}: {run_this(KB_BUILD, run_name)} first")
     return LanceKnowledgeBase(folder / "lancedb", lambda query: embeddings.embed([query], progress=False)[0], rrf_k)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_lab.notebook_utils import read_notebook
+from nova_lab.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
 TOKENS = ("input_tokens", "output_tokens", "total_tokens")
 PINNED = Path(__file__).resolve().parents[1] / "tests" / "pinned" / "smoke_figures.json"
@@ -35,26 +36,26 @@ QUALITY_CHANGES = ("rag", "ft", "ft_rag")
 def collect(folder: Path, models: list[str]) -> dict[str, float]:
     """Every key figure of the run in `folder`, by a name that says what it is."""
     figures: dict[str, float] = {}
-    data = read_notebook(folder / "01_data_prep.ipynb")
+    data = read_notebook(folder / f"{DATA_PREP.name}.ipynb")
     for row in data["qa_counts"]:
         figures[f"questions/{row['split']}/{row['stratum']}"] = row["questions"]
-    retrieval = {(r["mode"], r["stratum"]): r for r in read_notebook(folder / "02_kb_build.ipynb")["retrieval"]}
+    retrieval = {(r["mode"], r["stratum"]): r for r in read_notebook(folder / f"{KB_BUILD.name}.ipynb")["retrieval"]}
     for mode in ("hybrid", "vector", "keyword"):
         if (mode, "all") in retrieval:
             figures[f"recall@5/{mode}"] = retrieval[(mode, "all")]["recall@5"]
     for model in models:
-        tuned = read_notebook(folder / model / "03_fine_tune.ipynb")["fine_tune"]
+        tuned = read_notebook(folder / model / f"{FINE_TUNE.name}.ipynb")["fine_tune"]
         figures[f"{model}/validation_loss/before"] = tuned["validation_loss_before"]
         figures[f"{model}/validation_loss/after"] = tuned["validation_loss_after"]
-        for row in read_notebook(folder / model / "04_inference.ipynb")["inference"]:
+        for row in read_notebook(folder / model / f"{INFERENCE.name}.ipynb")["inference"]:
             for tokens in TOKENS:
                 figures[f"{model}/{row['configuration']}/{tokens}"] = row[tokens]
-        judged = read_notebook(folder / model / "05_judging.ipynb")
+        judged = read_notebook(folder / model / f"{JUDGING.name}.ipynb")
         for row in judged["judging"]:
             figures[f"{model}/{row['configuration']}/panel_mean"] = row["panel_mean"]
         for row in judged["meta_eval"]:
             figures[f"{model}/ordering_rate/{row['judge']}"] = row["ordering_rate"]
-    for row in read_notebook(folder / "06_analysis.ipynb")["changes"]:
+    for row in read_notebook(folder / f"{ANALYSIS.name}.ipynb")["changes"]:
         if row["metric"] == "quality" and row["configuration"] in QUALITY_CHANGES:
             figures[f"{row['model']}/quality_change_pct/{row['configuration']}"] = row["change_pct"]
     return figures

@@ -21,6 +21,7 @@ from nova_lab.bedrock.models import DEFAULT_QA_MODEL, JUDGE_PRESETS
 from nova_lab.judges import JUDGES
 from nova_lab.qa import GENERATORS
 from nova_lab.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
+from nova_lab.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
 
 class ParamsError(ValueError):
@@ -223,12 +224,12 @@ class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, Inference
 
 
 STEP_PARAMS: dict[str, type[_Strict]] = {
-    "01_data_prep": DataPrepParams,
-    "02_kb_build": KnowledgeBaseParams,
-    "03_fine_tune": FineTuneParams,
-    "04_inference": InferenceParams,
-    "05_judging": JudgingParams,
-    "06_analysis": AnalysisParams,
+    DATA_PREP.name: DataPrepParams,
+    KB_BUILD.name: KnowledgeBaseParams,
+    FINE_TUNE.name: FineTuneParams,
+    INFERENCE.name: InferenceParams,
+    JUDGING.name: JudgingParams,
+    ANALYSIS.name: AnalysisParams,
 }
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 from nova_lab import paths
 from nova_lab.caching import write_json
 from nova_lab.records import RecordStore
+from nova_lab.study_steps import INFERENCE, JUDGING, run_this
 
 CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
 
@@ -66,7 +67,7 @@ def current_path(run_name: str, model: str) -> Path:
 
 
 # what each part of the current result is, and the step whose run sets it
-CURRENT_PARTS = {"answers": "04_inference", "latency": "04_inference", "judges": "05_judging"}
+CURRENT_PARTS = {"answers": INFERENCE, "latency": INFERENCE, "judges": JUDGING}
 
 
 def set_current(run_name: str, model: str, **parts: list[str]) -> None:
@@ -84,12 +85,8 @@ def current(run_name: str, model: str, part: str) -> list[str]:
     path = current_path(run_name, model)
     chosen = json.loads(path.read_text()).get(part) if path.exists() else None
     if chosen is None:
-        raise FileNotFoundError(f"no {part} of {model!r} in run {run_name!r}: {rerun(CURRENT_PARTS[part], run_name, model)}")
+        raise FileNotFoundError(f"no {part} of {model!r} in run {run_name!r}: {run_this(CURRENT_PARTS[part], run_name, model)}")
     return chosen
-
-
-def rerun(step: str, run_name: str, model: str) -> str:
-    return f"run notebooks/{step}.ipynb with run_name={run_name!r}, model={model!r}"
 
 
 def timed_sample(questions: pd.DataFrame, latency_sample: int, seed: int) -> pd.DataFrame:
@@ -103,7 +100,7 @@ def read_answers(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataF
     expected = len(questions) * len(CONFIGURATIONS)
     if set(answers["question_id"]) != set(questions["id"]) or len(answers) != expected:
         raise ValueError(f"step 04's answers of {model!r} are for another test set ({len(answers)} answers, "
-                         f"{expected} expected): {rerun('04_inference', run_name, model)}")
+                         f"{expected} expected): {run_this(INFERENCE, run_name, model)}")
     return answers
 
 
@@ -112,7 +109,7 @@ def read_latency(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataF
     latency = _read_current(latency_path(run_name, model), run_name, model, "latency")
     if not set(latency["question_id"]) <= set(questions["id"]):
         raise ValueError(f"step 04's timed requests of {model!r} are for another test set: "
-                         f"{rerun('04_inference', run_name, model)}")
+                         f"{run_this(INFERENCE, run_name, model)}")
     return latency
 
 
@@ -123,7 +120,7 @@ def _read_current(path: Path, run_name: str, model: str, part: str) -> pd.DataFr
     missing = len(set(keys)) - len(records)
     if missing:
         raise MissingRecords(f"{missing} of the {len(set(keys))} {part} step 04 last asked for are not in {path} "
-                             f"(a run stopped early, or requests failed): {rerun('04_inference', run_name, model)} again "
+                             f"(a run stopped early, or requests failed): {run_this(INFERENCE, run_name, model)} again "
                              f"to make them")
     return records.set_index("key").loc[list(dict.fromkeys(keys))].reset_index()
 

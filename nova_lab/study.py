@@ -23,10 +23,8 @@ from nbconvert import HTMLExporter
 
 from nova_lab import notebook_utils, paths
 from nova_lab.params import ParamsError, StudyParams, for_step, load_params
+from nova_lab.study_steps import ANALYSIS, MODEL_STEPS, SHARED_STEPS, STEPS
 
-SHARED_STEPS = ("01_data_prep", "02_kb_build")
-MODEL_STEPS = ("03_fine_tune", "04_inference", "05_judging")
-ANALYSIS_STEP = "06_analysis"
 
 
 class RunLocked(RuntimeError):
@@ -100,12 +98,11 @@ def render_html(notebook: Path) -> Path:
     return html
 
 
-STEPS = (*SHARED_STEPS, *MODEL_STEPS, ANALYSIS_STEP)
 
 
 def step_named(name: str) -> str:
     """A step by its number ("02") or its notebook's name ("02_kb_build")."""
-    found = [step for step in STEPS if step == name or step.split("_", 1)[0] == name.zfill(2)]
+    found = [step.name for step in STEPS.values() if name in (step.name, step.number) or step.number == name.zfill(2)]
     if not found:
         raise ParamsError(f"no step {name!r}: the steps are {', '.join(STEPS)} (or their numbers 01-06)")
     return found[0]
@@ -122,7 +119,7 @@ def run_step(name: str, params_files: list[str | Path]) -> Path:
     executed_dir = paths.run_dir(params.run_name, params.model) if step in MODEL_STEPS else paths.run_dir(params.run_name)
     with run_lock(paths.run_dir(params.run_name)):
         run_notebook(step, params, executed_dir)
-        if step == ANALYSIS_STEP:
+        if step == ANALYSIS.name:
             render_html(executed_dir / f"{step}.ipynb")
     return executed_dir / f"{step}.ipynb"
 
@@ -179,9 +176,9 @@ def _run_steps(shared: StudyParams, per_model: dict[str, StudyParams], folder: P
     for model, params in per_model.items():
         for name in MODEL_STEPS:
             step(name, f"{model}/{name}", params, paths.run_dir(shared.run_name, model))
-    step(ANALYSIS_STEP, ANALYSIS_STEP, shared, folder)
+    step(ANALYSIS.name, ANALYSIS.name, shared, folder)
     started = time.perf_counter()
-    render_html(folder / f"{ANALYSIS_STEP}.ipynb")
+    render_html(folder / f"{ANALYSIS.name}.ipynb")
     timings["render_html"] = round(time.perf_counter() - started, 1)
     (folder / "timings.json").write_text(json.dumps(timings, indent=2))
     return timings

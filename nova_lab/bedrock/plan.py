@@ -16,6 +16,7 @@ from nova_lab.data_prep import load_corpus
 from nova_lab.meta_eval import VARIANTS
 from nova_lab.params import BedrockSettings, ParamsError, StudyParams
 from nova_lab.study_models import STUDY_MODELS
+from nova_lab.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
 TOKENS_PER_WORD = 1.3
 EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings v2
@@ -112,62 +113,62 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
     if params.qa_generator == "bedrock":
         facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test
         usd, items = _tokens_cost(settings.qa_model, facts * QA_PROMPT_TOKENS, facts * QA_REPLY_TOKENS)
-        plan.add("01_data_prep", "bedrock-runtime", "Converse", f"Q&A pairs by {settings.qa_model}, one call per fact",
+        plan.add(DATA_PREP.name, "bedrock-runtime", "Converse", f"Q&A pairs by {settings.qa_model}, one call per fact",
                  facts, usd, items)
-    plan.add("01_data_prep", "s3", "CreateBucket", f"{settings.bucket}, tagged (reused if it exists)", 1)
-    plan.add("01_data_prep", "s3", "PutObject", f"corpus documents -> {prefix}/corpus/", stats["documents"],
+    plan.add(DATA_PREP.name, "s3", "CreateBucket", f"{settings.bucket}, tagged (reused if it exists)", 1)
+    plan.add(DATA_PREP.name, "s3", "PutObject", f"corpus documents -> {prefix}/corpus/", stats["documents"],
              pricing.cost("s3/storage", stats["words"] * 7 / 1e9), ("s3/storage",))
-    plan.add("01_data_prep", "s3", "PutObject", f"Nova JSONL -> {prefix}/data/{{train,validation}}.jsonl", 2)
+    plan.add(DATA_PREP.name, "s3", "PutObject", f"Nova JSONL -> {prefix}/data/{{train,validation}}.jsonl", 2)
     if settings.vector_store == "s3_vectors":
         vector_gb = chunks * EMBEDDING_DIMENSIONS * 4 / 1e9
-        plan.add("02_kb_build", "s3vectors", "CreateVectorBucket + CreateIndex", f"{EMBEDDING_DIMENSIONS}-d cosine index", 2,
+        plan.add(KB_BUILD.name, "s3vectors", "CreateVectorBucket + CreateIndex", f"{EMBEDDING_DIMENSIONS}-d cosine index", 2,
                  pricing.cost("s3-vectors/put", vector_gb) + pricing.cost("s3-vectors/storage", vector_gb),
                  ("s3-vectors/put", "s3-vectors/storage"))
     else:
         hours = collection_hours(params, models)
-        plan.add("02_kb_build", "opensearchserverless", "CreateSecurityPolicy x2 + CreateAccessPolicy + CreateCollection",
+        plan.add(KB_BUILD.name, "opensearchserverless", "CreateSecurityPolicy x2 + CreateAccessPolicy + CreateCollection",
                  f"vector search collection and its k-NN index, 2 OCUs for {hours:g} h (02 until teardown)", 4,
                  pricing.cost("opensearch-serverless/ocu-hour", 2 * hours),
                  ("opensearch-serverless/ocu-hour",))
-    plan.add("02_kb_build", "bedrock-agent", "CreateKnowledgeBase + CreateDataSource",
+    plan.add(KB_BUILD.name, "bedrock-agent", "CreateKnowledgeBase + CreateDataSource",
              f"{settings.vector_store}, chunking {settings.chunking}, {settings.embedding_model}", 2)
-    plan.add("02_kb_build", "bedrock-agent", "StartIngestionJob", f"~{chunks:,} chunks embedded", 1,
+    plan.add(KB_BUILD.name, "bedrock-agent", "StartIngestionJob", f"~{chunks:,} chunks embedded", 1,
              pricing.cost(f"{settings.embedding_model}/input", corpus_tokens), (f"{settings.embedding_model}/input",))
-    plan.add("02_kb_build", "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the test questions", params.n_test,
+    plan.add(KB_BUILD.name, "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the test questions", params.n_test,
              *_queries(params, params.n_test))
 
 
 def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
     settings, model_id = params.bedrock, STUDY_MODELS[model].converse_id
     training_tokens = params.n_train * TRAINING_RECORD_TOKENS * params.epochCount
-    plan.add("03_fine_tune", "bedrock", "CreateModelCustomizationJob",
+    plan.add(FINE_TUNE.name, "bedrock", "CreateModelCustomizationJob",
              f"{STUDY_MODELS[model].training_id}, {params.n_train} records x {params.epochCount} epochs", 1,
              pricing.cost(f"{model_id}/training", training_tokens) + pricing.cost("custom-model/storage", 1),
              (f"{model_id}/training", "custom-model/storage"))
     if settings.allow_provisioned_throughput:
-        plan.add("03_fine_tune", "bedrock", "CreateProvisionedModelThroughput",
+        plan.add(FINE_TUNE.name, "bedrock", "CreateProvisionedModelThroughput",
                  f"1 model unit, no commitment, for {settings.serving_hours} h", 1,
                  pricing.cost("provisioned-throughput/no-commitment", settings.serving_hours),
                  ("provisioned-throughput/no-commitment",))
     else:
-        plan.add("03_fine_tune", "bedrock", "CreateCustomModelDeployment", "on demand: billed per token in 04", 1)
+        plan.add(FINE_TUNE.name, "bedrock", "CreateCustomModelDeployment", "on demand: billed per token in 04", 1)
     rag_tokens = PROMPT_TOKENS + params.rag_top_k * params.chunk_tokens
     n = params.n_test
-    plan.add("04_inference", "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
+    plan.add(INFERENCE.name, "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
              *_queries(params, n))
     for configuration, tokens_in in (("base", PROMPT_TOKENS), ("rag", rag_tokens), ("ft", PROMPT_TOKENS), ("ft_rag", rag_tokens)):
         usd, items = _tokens_cost(model_id, n * tokens_in, n * params.max_new_tokens)
-        plan.add("04_inference", "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
+        plan.add(INFERENCE.name, "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
     timed = min(params.latency_sample, n)
     usd, items = _tokens_cost(model_id, timed * (2 * PROMPT_TOKENS + 2 * rag_tokens), timed * 4 * params.max_new_tokens)
     query_usd, query_items = _queries(params, timed)
-    plan.add("04_inference", "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
+    plan.add(INFERENCE.name, "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time",
              timed * 5, usd + query_usd, items + query_items)
     for judge in settings.judge_models:
         answers = n * 4
         usd, items = _tokens_cost(judge, answers * JUDGE_PROMPT_TOKENS, answers * JUDGE_REPLY_TOKENS)
-        plan.add("05_judging", "bedrock-runtime", "Converse", f"judge {judge} on {model}'s answers", answers, usd, items)
+        plan.add(JUDGING.name, "bedrock-runtime", "Converse", f"judge {judge} on {model}'s answers", answers, usd, items)
 
 
 def build(params: StudyParams, models: list[str]) -> Plan:
@@ -181,7 +182,7 @@ def build(params: StudyParams, models: list[str]) -> Plan:
     checks = params.meta_eval_questions * META_EVAL_ANSWERS
     for judge in params.bedrock.judge_models:
         usd, items = _tokens_cost(judge, checks * JUDGE_PROMPT_TOKENS, checks * JUDGE_REPLY_TOKENS)
-        plan.add("05_judging", "bedrock-runtime", "Converse",
+        plan.add(JUDGING.name, "bedrock-runtime", "Converse",
                  f"judge {judge} on the check set of answers of known rank (once for all models)", checks, usd, items)
     return plan
 

@@ -26,6 +26,7 @@ from nova_lab.data_prep import data_digests
 from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, ParamsError
 from nova_lab.records import RecordStore
 from nova_lab.study_models import STUDY_MODELS
+from nova_lab.study_steps import DATA_PREP, FINE_TUNE, KB_BUILD, Step, run_this
 
 
 
@@ -60,9 +61,9 @@ def update_state(run_name: str, **parts: Any) -> dict[str, Any]:
     return state
 
 
-def _needs(state: dict[str, Any], part: str, step: str) -> Any:
+def _needs(state: dict[str, Any], part: str, step: Step, run_name: str) -> Any:
     if part not in state:
-        raise ParamsError(f"no `{part}` in the Bedrock state of this run: run notebooks/{step}.ipynb on Bedrock first")
+        raise ParamsError(f"no `{part}` in the Bedrock state of this run: {run_this(step, run_name)} on Bedrock first")
     return state[part]
 
 
@@ -86,7 +87,7 @@ def _vector_store(clients: Clients, settings: BedrockSettings, sleep: Callable[[
 def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_tokens: int, chunk_overlap: int,
              sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Vector store, knowledge base and data source (reused when they exist), then an ingestion."""
-    _needs(read_state(run_name), "data", "01_data_prep")
+    _needs(read_state(run_name), "data", DATA_PREP, run_name)
     storage, kept = _vector_store(clients, settings, sleep)
     kb = knowledge_base.ensure_knowledge_base(clients, settings, storage, sleep=sleep)
     source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, run_name, chunk_tokens, chunk_overlap,
@@ -134,7 +135,7 @@ def job_hyperparameters(cfg: FineTuneParams) -> dict[str, Any]:
 def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
               sleep: Callable[[float], None] = time.sleep) -> pd.DataFrame:
     """The customization job (reused when one exists for this data), its custom model served; the loss history."""
-    uris = _needs(read_state(cfg.run_name), "data", "01_data_prep")
+    uris = _needs(read_state(cfg.run_name), "data", DATA_PREP, cfg.run_name)
     digest = "".join(data_digests(cfg.run_name).values())
     job = resources.ensure_customization_job(
         clients, settings, cfg.model, digest, job_hyperparameters(cfg),
@@ -155,10 +156,10 @@ def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams,
     time; then the latency sample asked again one request at a time, as offline, so that no timing
     waits behind another request or a throttled neighbour's retries."""
     state = read_state(cfg.run_name)
-    served = _needs(state, "models", "03_fine_tune").get(cfg.model)
+    served = _needs(state, "models", FINE_TUNE, cfg.run_name).get(cfg.model)
     if served is None:
-        raise ParamsError(f"no served {cfg.model} model in the Bedrock state: run notebooks/03_fine_tune.ipynb first")
-    kb = _needs(state, "knowledge_base", "02_kb_build")
+        raise ParamsError(f"no served {cfg.model} model in the Bedrock state: {run_this(FINE_TUNE, cfg.run_name, cfg.model)} first")
+    kb = _needs(state, "knowledge_base", KB_BUILD, cfg.run_name)
     model_ids = {"base": served["base"], "ft": served["serving"]}
     search = SEARCH_TYPES[knowledge_base.search_modes(settings)[0]]  # hybrid like offline, where the store has it
 
