@@ -179,3 +179,39 @@ def error_correlation(graded: pd.DataFrame, scores: pd.DataFrame) -> dict[str, f
     k = len(judges)
     r = float(corr[np.triu_indices(k, 1)].mean()) if k > 1 else float("nan")
     return {"judges": k, "mean_error_correlation": r, "effective_votes": k / (1 + (k - 1) * r) if k > 1 else 1.0}
+
+
+READING_COLUMNS = ("item", "grade", "reason")
+
+
+def read_readings(path: Path) -> pd.DataFrame:
+    """One grader's readings (JSONL: item, grade 0-10, reason); a grade outside 0-10 or an item twice is refused."""
+    readings = pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+    missing = set(READING_COLUMNS) - set(readings.columns)
+    if missing:
+        raise ValueError(f"{path}: readings lack {sorted(missing)}; each line is {{item, grade, reason}}")
+    bad = readings[~readings["grade"].between(0, 10)]
+    if len(bad) or readings["item"].duplicated().any():
+        raise ValueError(f"{path}: grades outside 0-10 ({bad['item'].tolist()}) or items read twice")
+    return readings[list(READING_COLUMNS)]
+
+
+def assemble(drawn: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame, third: pd.DataFrame | None,
+             run: str, graded_on: str) -> pd.DataFrame:
+    """The graded set: each drawn answer with both readings, the third where they were more than SETTLE_GAP apart,
+    and the settled grade. Every drawn item must have been read by both graders."""
+    readings = drawn.merge(first.add_suffix("_a").rename(columns={"item_a": "item"}), on="item", validate="one_to_one")
+    readings = readings.merge(second.add_suffix("_b").rename(columns={"item_b": "item"}), on="item", validate="one_to_one")
+    if len(readings) != len(drawn):
+        raise ValueError(f"{len(drawn) - len(readings)} drawn answers lack a reading by both graders")
+    third = third if third is not None else pd.DataFrame(columns=list(READING_COLUMNS))
+    readings = readings.merge(third.add_suffix("_c").rename(columns={"item_c": "item"}), on="item", how="left")
+    readings["grade"] = [settle(a, b, c) for a, b, c in zip(readings["grade_a"], readings["grade_b"], readings["grade_c"])]
+    return readings.assign(run=run, graded_on=graded_on)
+
+
+def write(graded: pd.DataFrame, path: Path = GRADED_FILE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()},
+                        ensure_ascii=False) for row in graded.to_dict("records")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

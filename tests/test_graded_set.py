@@ -89,3 +89,22 @@ def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named
     assert len(store.frame()) == 4
     with pytest.raises(MissingRecords, match=r"judge\(s\) \['claude'\] have not scored the graded set"):
         graded_set.read_scores(graded, ["claude"], store)
+
+
+def test_readings_are_assembled_and_a_wide_gap_needs_the_third(tmp_path):
+    answers, questions = answers_and_questions(4)
+    drawn = graded_set.draw(answers[answers["model"] == "micro"], questions, per_cell=1, seed=1)
+    first = pd.DataFrame({"item": drawn["item"], "grade": 2.0, "reason": "a"})
+    second = first.assign(grade=[9.0] + [3.0] * (len(drawn) - 1), reason="b")
+    with pytest.raises(ValueError, match="a third reading is needed"):
+        graded_set.assemble(drawn, first, second, None, "study", "2026-11-30")
+    third = pd.DataFrame({"item": [drawn["item"][0]], "grade": [4.0], "reason": ["c"]})
+    graded = graded_set.assemble(drawn, first, second, third, "study", "2026-11-30")
+    assert graded["grade"].tolist() == [4.0] + [2.5] * (len(drawn) - 1)
+    path = tmp_path / "graded.jsonl"
+    graded_set.write(graded, path)
+    again = graded_set.read(path)
+    assert again["grade"].tolist() == graded["grade"].tolist() and again["key_facts"].iloc[0] == ["X"]
+    (tmp_path / "bad.jsonl").write_text('{"item": "g1", "grade": 11, "reason": "x"}\n')
+    with pytest.raises(ValueError, match="outside 0-10"):
+        graded_set.read_readings(tmp_path / "bad.jsonl")
