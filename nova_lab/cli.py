@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from papermill.exceptions import PapermillExecutionError
 
 from nova_lab.bedrock.customization import CredentialsExpired
-from nova_lab.bedrock.resources import TeardownIncomplete
+from nova_lab.bedrock.teardown import TeardownIncomplete
 from nova_lab.params import ParamsError
 from nova_lab.results import MissingRecords
 from nova_lab.study import RunLocked
@@ -123,13 +123,13 @@ def _iam_policy(args: argparse.Namespace) -> int:
 
 
 def _teardown(args: argparse.Namespace) -> int:
-    from nova_lab.bedrock import resources, tokens
+    from nova_lab.bedrock import resources, teardown, tokens
     from nova_lab.params import ParamsError, load_params
 
     params = load_params(*args.params)
     if params.bedrock is None:
         raise ParamsError(f"no `bedrock:` section in {' + '.join(args.params)}: teardown needs the bucket and study_tag")
-    found = resources.teardown(resources.Clients.create(params.bedrock), params.bedrock, dry_run=args.dry_run)
+    found = teardown.teardown(resources.Clients.create(params.bedrock), params.bedrock, dry_run=args.dry_run)
     if not args.dry_run:  # what the run makes next is new: its client request tokens must be too
         tokens.rotate_nonce(params.run_name)
     verb = "would remove" if args.dry_run else "removed"

@@ -6,7 +6,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from nova_lab.bedrock import knowledge_base as kb
-from nova_lab.bedrock import resources
+from nova_lab.bedrock import resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.params import BedrockSettings
 
@@ -224,11 +224,11 @@ def test_teardown_removes_the_knowledge_base_its_sources_and_vectors(stubs):
         {"vectorBucketName": "unit-vectors"})
     vectors.add_response("delete_index", {}, {"vectorBucketName": "unit-vectors", "indexName": "corpus"})
     vectors.add_response("delete_vector_bucket", {}, {"vectorBucketName": "unit-vectors"})
-    found = resources._knowledge_bases(clients, SETTINGS)
+    found = teardown._knowledge_bases(clients, SETTINGS)
     found += [resources.Resource("vector-bucket", b["vectorBucketName"], b["vectorBucketName"])
               for b in clients.s3vectors.list_vector_buckets(prefix="unit-vectors")["vectorBuckets"]]
     slept = []
     for resource in found:
-        resources._delete(clients, resource, sleep=slept.append)
+        teardown._delete(clients, resource, sleep=slept.append)
     assert slept == [5.0]  # the vector bucket waited for the knowledge base to go
     assert [r.kind for r in found] == ["knowledge-base", "vector-bucket"]

@@ -3,7 +3,6 @@ the knowledge base pointed at them, and teardown; every request checked by Stubb
 service model, the index's REST calls by a stand-in for the HTTP session."""
 
 import hashlib
-import json
 
 import boto3
 import pytest
@@ -12,7 +11,7 @@ from botocore.credentials import Credentials
 from botocore.stub import ANY, Stubber
 from opensearchpy.exceptions import AuthorizationException, RequestError
 
-from nova_lab.bedrock import knowledge_base, opensearch, resources, steps
+from nova_lab.bedrock import knowledge_base, opensearch, resources, steps, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.params import BedrockSettings
 
@@ -208,8 +207,8 @@ def test_teardown_removes_the_collection_and_its_policies(clients):
     aoss.add_response("delete_security_policy", {}, {"type": "encryption", "name": "unit-kb"})
     not_found(aoss, "delete_security_policy")  # already gone: a second teardown goes on
     aoss.add_response("delete_access_policy", {}, {"type": "data", "name": "unit-kb"})
-    [found] = resources._collections(made, SETTINGS)
+    [found] = teardown._collections(made, SETTINGS)
     assert found == resources.Resource("collection", "unit-kb", "abcdef0123456789")
     slept = []
-    resources._delete(made, found, sleep=slept.append)
+    teardown._delete(made, found, sleep=slept.append)
     assert slept == [5.0]  # the policies went only once the collection was gone

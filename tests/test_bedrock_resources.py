@@ -7,7 +7,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from nova_lab import paths
-from nova_lab.bedrock import resources
+from nova_lab.bedrock import resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.params import BedrockSettings
@@ -141,12 +141,12 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
     expect_listing([])  # second teardown
     slept = []
     with stub:
-        listed = resources.teardown(clients, SETTINGS, dry_run=True)
+        listed = teardown.teardown(clients, SETTINGS, dry_run=True)
         assert [r.kind for r in listed] == ["deployment", "customization-job", "custom-model", "s3-bucket"]
         assert moto_clients.s3.list_objects_v2(Bucket=SETTINGS.bucket)["KeyCount"] == 1  # dry run deleted nothing
-        assert resources.teardown(clients, SETTINGS, sleep=slept.append) == listed
+        assert teardown.teardown(clients, SETTINGS, sleep=slept.append) == listed
         assert slept == [5.0]
-        assert resources.teardown(clients, SETTINGS) == []
+        assert teardown.teardown(clients, SETTINGS) == []
     stub.assert_no_pending_responses()
     assert moto_clients.s3.list_buckets()["Buckets"] == []
     assert moto_clients.bedrock.list_custom_models()["modelSummaries"] == []
@@ -157,9 +157,9 @@ def test_a_bucket_the_user_brought_loses_only_the_study_prefix(aws):
     clients.s3.create_bucket(Bucket=SETTINGS.bucket)
     clients.s3.put_object(Bucket=SETTINGS.bucket, Key="theirs.txt", Body=b"x")
     resources.upload(clients, SETTINGS, "data/train.jsonl", b"{}")
-    [prefix] = resources._study_storage(clients, SETTINGS)
+    [prefix] = teardown._study_storage(clients, SETTINGS)
     assert prefix.kind == "s3-prefix"
-    resources._delete(clients, prefix)
+    teardown._delete(clients, prefix)
     keys = [o["Key"] for o in clients.s3.list_objects_v2(Bucket=SETTINGS.bucket)["Contents"]]
     assert keys == ["theirs.txt"]
 
@@ -190,10 +190,10 @@ def test_a_resource_left_behind_says_what_it_still_bills(monkeypatch):
     client, stub = stubbed_bedrock()
     clients = Clients(None, client, None, None)
     throughput = resources.Resource("provisioned-throughput", "unit-micro-serve", PT_ARN)
-    monkeypatch.setattr(resources, "study_resources", lambda c, s: [throughput])
+    monkeypatch.setattr(teardown, "study_resources", lambda c, s: [throughput])
     stub.add_client_error("delete_provisioned_model_throughput", "ConflictException", "still creating")
-    with stub, pytest.raises(resources.TeardownIncomplete) as error:
-        resources.teardown(clients, SETTINGS, sleep=lambda s: None)
+    with stub, pytest.raises(teardown.TeardownIncomplete) as error:
+        teardown.teardown(clients, SETTINGS, sleep=lambda s: None)
     assert "provisioned-throughput unit-micro-serve: ConflictException" in str(error.value)
     assert "still billing $60.50 an hour" in str(error.value)
 

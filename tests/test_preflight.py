@@ -3,7 +3,6 @@ against the service model), a Legacy model, a missing profile, a bucket elsewher
 
 import json
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 

@@ -14,7 +14,7 @@ import pandas as pd
 from nova_lab.bedrock import pricing
 from nova_lab.data_prep import load_corpus
 from nova_lab.meta_eval import VARIANTS
-from nova_lab.params import BedrockSettings, ParamsError, StudyParams
+from nova_lab.params import ParamsError, StudyParams
 from nova_lab.study_models import STUDY_MODELS
 from nova_lab.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
