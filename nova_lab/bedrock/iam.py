@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nova_lab.bedrock.models import foundation_model
-from nova_lab.bedrock.resources import resource_name
+from nova_lab.bedrock.resources import vector_bucket_name
 from nova_lab.params import StudyParams
 
 # What the caller's run calls, by service (`nova-lab plan` lists when; teardown's list and delete calls included).
@@ -71,7 +71,7 @@ def role_policies(params: StudyParams) -> dict[str, Any]:
         "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]}
     store = ({"Effect": "Allow", "Action": ["s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors",
                                              "s3vectors:QueryVectors", "s3vectors:GetIndex"],
-              "Resource": f"arn:aws:s3vectors:{settings.region}:{account}:bucket/{resource_name(settings, 'vectors')}/*"}
+              "Resource": f"arn:aws:s3vectors:{settings.region}:{account}:bucket/{vector_bucket_name(settings)}/*"}
              if settings.vector_store == "s3_vectors" else
              {"Effect": "Allow", "Action": ["aoss:APIAccessAll"],
               "Resource": f"arn:aws:aoss:{settings.region}:{account}:collection/*"})

@@ -16,7 +16,8 @@ from typing import Any, Callable
 from tqdm.auto import tqdm
 
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, if_exists, pages, resource_name
+from nova_lab.bedrock.resources import (TAG_KEY, Clients, Resource, data_source_name, if_exists, knowledge_base_name, pages,
+                                        vector_bucket_name)
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.bedrock.study_data import corpus_prefix
 from nova_lab.knowledge_base import Mode
@@ -83,7 +84,7 @@ def chunking_configuration(strategy: str, chunk_tokens: int, chunk_overlap: int)
 
 def ensure_vector_index(clients: Clients, settings: BedrockSettings) -> str:
     """An S3 Vectors bucket and cosine index for Titan v2 vectors; returns the index ARN."""
-    bucket = resource_name(settings, "vectors")
+    bucket = vector_bucket_name(settings)
     known = {b["vectorBucketName"] for b in pages(clients.s3vectors, "list_vector_buckets", "vectorBuckets", prefix=bucket)}
     if bucket not in known:
         clients.s3vectors.create_vector_bucket(vectorBucketName=bucket, tags={TAG_KEY: settings.study_tag})
@@ -114,7 +115,7 @@ def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, storage: 
                           sleep: Callable[[float], None] = time.sleep) -> Resource:
     """The study's knowledge base over `storage` (S3 Vectors or OpenSearch Serverless), reused when it exists
     with the same store and embedding model; returned once ACTIVE, so a data source can be added to it."""
-    name = resource_name(settings, "kb")
+    name = knowledge_base_name(settings)
     embedding_arn = f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"
     configuration = {"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": embedding_arn}}
     resource = None
@@ -147,7 +148,7 @@ def ensure_data_source(clients: Clients, settings: BedrockSettings, knowledge_ba
                        chunk_tokens: int, chunk_overlap: int, sleep: Callable[[float], None] = time.sleep) -> Resource:
     """The run's corpus prefix as the knowledge base's source, chunked as the params say. Another data
     source on the same prefix (other chunking) stops the run: Retrieve would return chunks cut two ways."""
-    name = resource_name(settings, run_name, settings.chunking.lower(), f"{chunk_tokens}-{chunk_overlap}")
+    name = data_source_name(settings, run_name, chunk_tokens, chunk_overlap)
     source = {"type": "S3", "s3Configuration": {"bucketArn": f"arn:aws:s3:::{settings.bucket}",
                                                 "inclusionPrefixes": [f"{settings.study_tag}/{corpus_prefix(run_name)}"]}}
     chunking = chunking_configuration(settings.chunking, chunk_tokens, chunk_overlap)

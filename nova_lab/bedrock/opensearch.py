@@ -21,7 +21,7 @@ from opensearchpy.exceptions import AuthenticationException, AuthorizationExcept
 from tqdm.auto import tqdm
 
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import TAG_KEY, Clients, if_exists, resource_name
+from nova_lab.bedrock.resources import TAG_KEY, Clients, collection_name, if_exists
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.params import BedrockSettings
 
@@ -39,10 +39,6 @@ class Collection:
     name: str
     arn: str
     endpoint: str
-
-
-def collection_name(settings: BedrockSettings) -> str:
-    return resource_name(settings, "kb")  # <= 28 characters: collection names take 3-32
 
 
 def role_principal(caller_arn: str) -> str:

@@ -67,6 +67,34 @@ def resource_name(settings: BedrockSettings, *parts: str) -> str:
     return name
 
 
+# Every resource's name, built here and nowhere else (teardown, IAM and preflight find them by these).
+def knowledge_base_name(settings: BedrockSettings) -> str:
+    return resource_name(settings, "kb")
+
+
+def collection_name(settings: BedrockSettings) -> str:
+    """The OpenSearch Serverless collection the knowledge base writes to: <= 28 characters (collections take 3-32)."""
+    return resource_name(settings, "kb")
+
+
+def vector_bucket_name(settings: BedrockSettings) -> str:
+    return resource_name(settings, "vectors")
+
+
+def data_source_name(settings: BedrockSettings, run_name: str, chunk_tokens: int, chunk_overlap: int) -> str:
+    """One per run and chunking, so a second chunking of the same corpus is seen (and refused), not added."""
+    return resource_name(settings, run_name, settings.chunking.lower(), f"{chunk_tokens}-{chunk_overlap}")
+
+
+def job_name(settings: BedrockSettings, model: str, data_digest: str, hyperparameters: dict[str, Any]) -> str:
+    """Named by base model, data and hyperparameters: the same training is found and reused, another one is new."""
+    return resource_name(settings, model, fingerprint(STUDY_MODELS[model].training_id, data_digest, hyperparameters)[:12])
+
+
+def serving_name(settings: BedrockSettings, job: str) -> str:
+    return resource_name(settings, job.removeprefix(f"{settings.study_tag}-"), "serve")
+
+
 def _tags(settings: BedrockSettings) -> list[dict[str, str]]:
     return [{"key": TAG_KEY, "value": settings.study_tag}]
 
@@ -100,7 +128,7 @@ class StaleResource(RuntimeError):
 def ensure_customization_job(clients: Clients, settings: BedrockSettings, model: str, data_digest: str,
                              hyperparameters: dict[str, Any], train_uri: str, validation_uri: str) -> Resource:
     """The fine-tuning job for this model, data and hyperparameters: an existing one is reused."""
-    name = resource_name(settings, model, fingerprint(STUDY_MODELS[model].training_id, data_digest, hyperparameters)[:12])
+    name = job_name(settings, model, data_digest, hyperparameters)
     for job in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
         if job["jobName"] != name:
             continue

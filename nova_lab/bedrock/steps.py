@@ -141,8 +141,8 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
         clients, settings, cfg.model, digest, job_hyperparameters(cfg),
         uris["train"], uris["validation"])
     finished = customization.wait_for_job(clients, job.name, sleep=sleep)
-    serving = resources.ensure_serving(clients, settings, finished["outputModelArn"], resources.resource_name(
-        settings, job.name.removeprefix(f"{settings.study_tag}-"), "serve"))
+    serving = resources.ensure_serving(clients, settings, finished["outputModelArn"],
+                                       resources.serving_name(settings, job.name))
     _wait_until_serving(clients, serving, sleep)
     models = read_state(cfg.run_name).get("models", {}) | {cfg.model: {
         "job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,

@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 
 from nova_lab.bedrock import pricing
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, if_exists, pages, resource_name
+from nova_lab.bedrock.resources import (TAG_KEY, Clients, Resource, collection_name, if_exists, pages,
+                                        vector_bucket_name)
 from nova_lab.params import BedrockSettings
 
 
@@ -39,7 +40,7 @@ def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resourc
               for m in pages(clients.bedrock, "list_custom_models", "modelSummaries")
               if _tagged(clients.bedrock, m["modelArn"], settings)]
     found += _knowledge_bases(clients, settings)
-    vectors = resource_name(settings, "vectors")
+    vectors = vector_bucket_name(settings)
     found += [Resource("vector-bucket", b["vectorBucketName"], b["vectorBucketName"])
               for b in clients.s3vectors.list_vector_buckets(prefix=vectors).get("vectorBuckets", [])
               if b["vectorBucketName"] == vectors]
@@ -47,7 +48,7 @@ def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resourc
 
 
 def _collections(clients: Clients, settings: BedrockSettings) -> list[Resource]:
-    name = resource_name(settings, "kb")  # opensearch.collection_name
+    name = collection_name(settings)
     listed = clients.opensearch.list_collections(collectionFilters={"name": name}).get("collectionSummaries", [])
     return [Resource("collection", c["name"], c["id"]) for c in listed
             if c["name"] == name and c.get("status") != "DELETING" and {"key": TAG_KEY, "value": settings.study_tag}
