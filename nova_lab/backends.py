@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -23,10 +23,9 @@ from nova_lab.judges import Judge
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 from nova_lab.params import CommonParams, DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.records import RecordStore
+from nova_lab.results import FineTuneResult
 from nova_lab.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
-if TYPE_CHECKING:
-    from nova_lab.finetune import FineTuneResult
 
 
 def _clients(cfg: CommonParams, step: str) -> steps.Clients:
@@ -81,14 +80,11 @@ def chunk_report(cfg: KnowledgeBaseParams) -> str:
 
 def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     """Step 03: LoRA here; on Bedrock a customization job, its model served, its loss curves read back."""
-    from nova_lab import finetune  # torch: imported by the steps that train or generate, not by 01 and 02
-
     if cfg.backend == "local":
+        from nova_lab import finetune  # torch: imported by the steps that train or generate, not by 01 and 02
+
         return finetune.fine_tune(cfg)
-    history = steps.fine_tune(_clients(cfg, FINE_TUNE.name), cfg.bedrock, cfg, _sleep(cfg))
-    served = steps.read_state(cfg.run_name)["models"][cfg.model]
-    hyperparameters = steps.job_hyperparameters(cfg)
-    return finetune.FineTuneResult({**served, "hyperparameters": hyperparameters}, history)
+    return steps.fine_tune(_clients(cfg, FINE_TUNE.name), cfg.bedrock, cfg, _sleep(cfg))
 
 
 def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifes
 from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
 from nova_lab.params import FineTuneParams, ParamsError
-from nova_lab.results import model_dir
+from nova_lab.results import FineTuneResult, model_dir
 from nova_lab.study_models import STUDY_MODELS
 
 FINETUNE_VERSION = 1
@@ -89,12 +88,6 @@ def run_key(cfg: FineTuneParams) -> str:
     data = list(data_digests(cfg.run_name).values())
     settings = cfg.model_dump(exclude={"run_name", "backend", "bedrock", "eval_every_steps"})
     return fingerprint(FINETUNE_VERSION, models.MODELS[cfg.model].description, data, settings)
-
-
-@dataclass(frozen=True)
-class FineTuneResult:
-    manifest: dict
-    history: pd.DataFrame
 
 
 def _trainer(cfg: FineTuneParams, key: str) -> Trainer:

@@ -6,6 +6,7 @@ Kept apart from inference so that judging and analysis read results without impo
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,15 @@ from nova_lab.records import RecordStore
 from nova_lab.study_steps import INFERENCE, JUDGING, run_this
 
 CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    """What step 03 made, on either backend: its manifest (the adapter's, or the served custom model's) and the
+    loss history in the offline trainer's columns."""
+
+    manifest: dict
+    history: pd.DataFrame
 
 
 def uses_adapter(configuration: str) -> bool:

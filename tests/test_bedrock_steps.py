@@ -76,8 +76,9 @@ def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
             "modelDeploymentName": ANY, "modelArn": MODEL_ARN, "clientRequestToken": ANY, "tags": ANY})
         stub.add_response("get_custom_model_deployment", deployment("Creating"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
         stub.add_response("get_custom_model_deployment", deployment("Active"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
-        history = steps.fine_tune(Clients(s3, bedrock, None, None), SETTINGS, CFG, sleep=lambda s: None)
-    assert history["loss"].tolist() == [2.0, 1.0]
+        result = steps.fine_tune(Clients(s3, bedrock, None, None), SETTINGS, CFG, sleep=lambda s: None)
+    assert result.history["loss"].tolist() == [2.0, 1.0]
+    assert result.manifest["serving"] == DEPLOY_ARN and result.manifest["hyperparameters"]["epochCount"] == CFG.epochCount
     served = steps.read_state("unit")["models"]["micro"]
     assert served["serving"] == DEPLOY_ARN and served["serving_kind"] == "deployment"
     assert served["base"] == "amazon.nova-micro-v1:0"

@@ -25,6 +25,7 @@ from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.data_prep import data_digests
 from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, ParamsError
 from nova_lab.records import RecordStore
+from nova_lab.results import FineTuneResult
 from nova_lab.study_models import STUDY_MODELS
 from nova_lab.study_steps import DATA_PREP, FINE_TUNE, KB_BUILD, Step, run_this
 
@@ -133,8 +134,9 @@ def job_hyperparameters(cfg: FineTuneParams) -> dict[str, Any]:
 
 
 def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
-              sleep: Callable[[float], None] = time.sleep) -> pd.DataFrame:
-    """The customization job (reused when one exists for this data), its custom model served; the loss history."""
+              sleep: Callable[[float], None] = time.sleep) -> FineTuneResult:
+    """The customization job (reused when one exists for this data), its custom model served: what was served
+    (kept in the run's state for step 04) and the loss history."""
     uris = _needs(read_state(cfg.run_name), "data", DATA_PREP, cfg.run_name)
     digest = "".join(data_digests(cfg.run_name).values())
     job = resources.ensure_customization_job(
@@ -144,11 +146,11 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
     serving = resources.ensure_serving(clients, settings, finished["outputModelArn"],
                                        resources.serving_name(settings, job.name))
     _wait_until_serving(clients, serving, sleep)
-    models = read_state(cfg.run_name).get("models", {}) | {cfg.model: {
-        "job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,
-        "serving_kind": serving.kind, "base": STUDY_MODELS[cfg.model].converse_id}}
-    update_state(cfg.run_name, models=models)
-    return customization.loss_history(clients, finished["outputDataConfig"]["s3Uri"])
+    served = {"job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,
+              "serving_kind": serving.kind, "base": STUDY_MODELS[cfg.model].converse_id}
+    update_state(cfg.run_name, models=read_state(cfg.run_name).get("models", {}) | {cfg.model: served})
+    history = customization.loss_history(clients, finished["outputDataConfig"]["s3Uri"])
+    return FineTuneResult({**served, "hyperparameters": job_hyperparameters(cfg)}, history)
 
 
 def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
