@@ -18,8 +18,8 @@ from nova_lab import data_prep, judging, kb_build
 from nova_lab.bedrock import steps
 from nova_lab.bedrock.knowledge_base import search_modes
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
-from nova_lab.bedrock.runtime import BedrockJudge, BedrockRetriever
-from nova_lab.judges import Judge
+from nova_lab.bedrock.runtime import BedrockRetriever
+from nova_lab.judges import BedrockJudge, Judge
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 from nova_lab.params import CommonParams, DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.records import RecordStore

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -180,3 +180,34 @@ def parse_verdict(text: str) -> Verdict:
     if not 0 <= score <= 10:
         return Verdict(math.nan, f"score {score} outside 0-10")
     return Verdict(score, str(reply.get("rationale", "")).strip())
+
+
+class BedrockJudge:
+    """An LLM judge through Amazon Bedrock's Converse: the same RUBRIC, a JSON verdict, NaN when unreadable. Not
+    registered: it needs a client and a model id (`bedrock.judge_models`), so `backends.judge_panel` makes it."""
+
+    kind = "LLM through Bedrock Converse"
+
+    def __init__(self, client: Any, model_id: str, concurrency: int = 4, max_tokens: int = 200):
+        self.client, self.model_id, self.concurrency, self.max_tokens = client, model_id, concurrency, max_tokens
+        self.name = model_id
+
+    def judge(self, items: list[Item]) -> list[Verdict | None]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from nova_lab.bedrock.runtime import converse, transient  # boto's, imported only by a Bedrock run
+
+        def one(item: Item) -> Verdict | None:
+            try:
+                reply = converse(self.client, self.model_id, judge_prompt(item), self.max_tokens,
+                                 system="You are a strict grader of answers about AWS APIs.")
+            except (ClientError, BotoCoreError) as exc:
+                if transient(exc):  # still failing after botocore's retries: no verdict, asked again next run
+                    return None
+                raise  # a wrong model id or missing access: retrying will not help, say so
+            return parse_verdict(reply.text)
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(one, items))

@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from nova_lab import judges
 from nova_lab.bedrock import runtime
 from nova_lab.judges import Item
 from nova_lab.nova_format import SYSTEM_PROMPT
@@ -129,7 +130,7 @@ def test_a_request_that_keeps_failing_is_reported_then_asked_again(tmp_path, no_
 
 def test_bedrock_judge_scores_and_counts_unreadable_replies_as_nan():
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
-    judge = runtime.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
+    judge = judges.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
     item = Item("a", "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.",
                 ("2006-03-01",), "2006-03-01")
     with Stubber(client) as stub:
@@ -144,7 +145,7 @@ def test_a_judge_request_that_fails_is_not_stored_and_is_asked_again(tmp_path, c
     from nova_lab.judging import JUDGMENT_COLUMNS, judge_all
 
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
-    judge = runtime.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
+    judge = judges.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
     items = [Item(key, "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.",
                   ("2006-03-01",), answer) for key, answer in (("a", "2006-03-01"), ("b", "2011-01-01"))]
     store = RecordStore(tmp_path / "judgments.jsonl", JUDGMENT_COLUMNS)
@@ -162,7 +163,7 @@ def test_a_judge_that_cannot_be_called_stops_with_the_service_reason(tmp_path):
     from nova_lab.judging import JUDGMENT_COLUMNS, judge_all
 
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
-    judge = runtime.BedrockJudge(client, "us.anthropic.claude-9", concurrency=1)
+    judge = judges.BedrockJudge(client, "us.anthropic.claude-9", concurrency=1)
     item = Item("a", "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.", ("2006-03-01",), "x")
     with Stubber(client) as stub, pytest.raises(ClientError, match="ValidationException"):
         stub.add_client_error("converse", "ValidationException", "The provided model identifier is invalid.", 400)

@@ -8,7 +8,8 @@ from moto import mock_aws
 
 from nova_lab.bedrock import steps
 from nova_lab.bedrock.resources import Clients
-from nova_lab.bedrock.runtime import BedrockJudge, BedrockRetriever
+from nova_lab.bedrock.runtime import BedrockRetriever
+from nova_lab.judges import BedrockJudge
 from nova_lab.data_prep import nova_file
 from nova_lab.params import BedrockSettings, FineTuneParams, ParamsError
 

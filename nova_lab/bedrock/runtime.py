@@ -19,7 +19,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tqdm.auto import tqdm
 
 from nova_lab.bedrock.recording import RECORDED_WALL_MS, ReplayMissing
-from nova_lab.judges import Item, Verdict, judge_prompt, parse_verdict
 from nova_lab.knowledge_base import Passage
 from nova_lab.nova_format import SYSTEM_PROMPT
 from nova_lab.records import RecordStore
@@ -131,27 +130,3 @@ def transient(exc: Exception) -> bool:
         error = exc.response.get("Error", {})
         return error.get("Code") in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
     return isinstance(exc, BotoCoreError)
-
-
-class BedrockJudge:
-    """An LLM judge through Converse: the package's rubric, a JSON verdict, NaN when unreadable."""
-
-    kind = "LLM through Bedrock Converse"
-
-    def __init__(self, client: Any, model_id: str, concurrency: int = 4, max_tokens: int = 200):
-        self.client, self.model_id, self.concurrency, self.max_tokens = client, model_id, concurrency, max_tokens
-        self.name = model_id
-
-    def judge(self, items: list[Item]) -> list[Verdict | None]:
-        def one(item: Item) -> Verdict | None:
-            try:
-                reply = converse(self.client, self.model_id, judge_prompt(item), self.max_tokens,
-                                 system="You are a strict grader of answers about AWS APIs.")
-            except (ClientError, BotoCoreError) as exc:
-                if transient(exc):  # still failing after botocore's retries: no verdict, asked again next run
-                    return None
-                raise  # a wrong model id or missing access: retrying will not help, say so
-            return parse_verdict(reply.text)
-
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(one, items))
