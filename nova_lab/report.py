@@ -120,6 +120,43 @@ def examples(picked: pd.DataFrame, questions: pd.DataFrame) -> list[tuple[str, p
     return blocks
 
 
+def against_grades_table(table: pd.DataFrame) -> pd.DataFrame:
+    """`graded_set.judges_against_grades` for people."""
+    return pd.DataFrame({
+        "part of the set": table["part"].str.replace("_", " "), "judge": table["judge"].str.replace("_", " "),
+        "answers": table["answers"], "Spearman": table["spearman"].round(2),
+        "Krippendorff's alpha": table["alpha"].round(2), "Cohen's kappa (3 bins)": table["kappa_3_bins"].round(2),
+        "mean absolute error (points)": table["mean_abs_error"].round(2), "judge's mean": table["mean_score"].round(2),
+        "grades' mean": table["mean_grade"].round(2),
+        "fit to score alone": table["fit_to_stand_alone"].map({True: "yes", False: "no (alpha < 0.8)"})})
+
+
+def levels_table(levels: pd.DataFrame) -> pd.DataFrame:
+    """`graded_set.cell_levels` for people."""
+    shown = levels.reset_index()
+    return pd.DataFrame({"model": shown["model"], "configuration": shown["configuration"].map(CONFIGURATION_NAMES),
+                         "answers": shown["answers"], "grades' mean (0-10)": shown["grade"].round(2),
+                         "panel's mean (0-10)": shown["panel"].round(2),
+                         "panel minus grades (points)": shown["panel_minus_grade"].map(lambda v: f"{v:+.2f}")})
+
+
+def graded_summary(ranking: dict, errors: dict) -> str:
+    """The panel's order of the cells against the grades', and what its judges' correlated errors make it worth."""
+    return (f"The panel orders the {ranking['cells']} (model, configuration) cells as the grades do with Kendall's tau "
+            f"{ranking['kendall_tau']:.2f} (95% CI {ranking['ci_low']:.2f} to {ranking['ci_high']:.2f}). Its "
+            f"{errors['judges']} judges' errors (score minus grade) correlate at {errors['mean_error_correlation']:.2f} "
+            f"on average, so the panel is worth {errors['effective_votes']:.1f} independent votes.")
+
+
+def details(title: str, value: object) -> str:
+    """A long record (the run manifest) folded under its title, as JSON, for the reader who wants it."""
+    import html
+    import json
+
+    body = html.escape(json.dumps(value, indent=1, default=str))
+    return f"<details><summary>{html.escape(title)}</summary><pre>{body}</pre></details>"
+
+
 def show(frame: pd.DataFrame, digits: int = 2) -> Styler:
     """A table without its positional index, numbers rounded, words left-aligned, as the rendered HTML shows it."""
     words = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nova_lab import paths
+from nova_lab import graded_set, paths
 from nova_lab.bedrock import plan, pricing
 from nova_lab.cli import main
 from nova_lab.params import ParamsError, load_params
@@ -43,6 +43,8 @@ def test_llm_written_qa_and_the_judges_check_set_are_priced():
     checks = table[table["what"].str.contains("check set")]
     assert len(checks) == len(params.bedrock.judge_models)  # the check set is judged once for both models
     assert (checks["count"] == params.meta_eval_questions * 6).all()
+    graded = table[table["what"].str.contains("blind-graded")]  # once per run, every judge of the panel
+    assert len(graded) == len(params.bedrock.judge_models) and (graded["count"] == len(graded_set.read())).all()
     llm_qa = plan.build(params.model_copy(update={"qa_generator": "bedrock"}), ["micro"]).table()
     line = llm_qa[llm_qa["what"].str.startswith("Q&A pairs")].iloc[0]
     facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test

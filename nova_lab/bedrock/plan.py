@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from nova_lab import graded_set
 from nova_lab.bedrock import pricing
 from nova_lab.data_prep import load_corpus
 from nova_lab.meta_eval import VARIANTS
@@ -180,10 +181,14 @@ def build(params: StudyParams, models: list[str]) -> Plan:
     for model in models:
         _model_steps(plan, params, model)
     checks = params.meta_eval_questions * META_EVAL_ANSWERS
+    graded = len(graded_set.read())
     for judge in params.bedrock.judge_models:
         usd, items = _tokens_cost(judge, checks * JUDGE_PROMPT_TOKENS, checks * JUDGE_REPLY_TOKENS)
         plan.add(JUDGING.name, "bedrock-runtime", "Converse",
                  f"judge {judge} on the check set of answers of known rank (once for all models)", checks, usd, items)
+        usd, items = _tokens_cost(judge, graded * JUDGE_PROMPT_TOKENS, graded * JUDGE_REPLY_TOKENS)
+        plan.add(JUDGING.name, "bedrock-runtime", "Converse",
+                 f"judge {judge} on the blind-graded answers (once for all models)", graded, usd, items)
     return plan
 
 
