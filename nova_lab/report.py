@@ -157,6 +157,27 @@ def details(title: str, value: object) -> str:
     return f"<details><summary>{html.escape(title)}</summary><pre>{body}</pre></details>"
 
 
+AGREEMENT_NAMES = {"n_answers": "answers", "pearson": "Pearson", "spearman": "Spearman",
+                   "alpha_interval": "Krippendorff's alpha (interval)", "ICC2": "ICC(2,1), absolute agreement",
+                   "ICC3": "ICC(3,1), consistency"}
+
+
+def agreement_table(table: pd.DataFrame) -> pd.DataFrame:
+    """`agreement.agreement_table` (indexed by model and configuration) for people."""
+    shown = table.reset_index().rename(columns=AGREEMENT_NAMES)
+    if "configuration" in shown:
+        shown["configuration"] = shown["configuration"].map(CONFIGURATION_NAMES)
+    return shown
+
+
+def check_set_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """`meta_eval.summary` for people: the ordering rate, then each kind of check answer's mean score."""
+    shown = summary.reset_index()
+    shown["judge"] = shown["judge"].str.replace("_", " ")
+    return shown.rename(columns=lambda c: "share of pairs ordered right" if c == "ordering_rate" else
+                        f"mean score: {c.removeprefix('mean_').replace('_', ' ')} (0-10)" if c.startswith("mean_") else c)
+
+
 def show(frame: pd.DataFrame, digits: int = 2) -> Styler:
     """A table without its positional index, numbers rounded, words left-aligned, as the rendered HTML shows it."""
     words = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
