@@ -25,7 +25,7 @@ from statsmodels.stats.inter_rater import cohens_kappa
 from nova_lab.agreement import krippendorff_alpha_interval
 from nova_lab.caching import fingerprint
 from nova_lab.judges import Item, Judge
-from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, verdict_key
+from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
 from nova_lab.records import RecordStore
 from nova_lab.results import MissingRecords, graded_judgments_path
 
@@ -97,13 +97,12 @@ def score(graded: pd.DataFrame, judges: list[Judge], store: RecordStore) -> pd.D
 def read_scores(graded: pd.DataFrame, judge_names: list[str], store: RecordStore) -> pd.DataFrame:
     """The scores step 05 gave the graded set, by judge name; a judge that has not scored it is an error."""
     graded_items = items(graded)
-    verdicts = store.frame().drop_duplicates("key", keep="last").set_index("key")["score"]
-    missing = [name for name in judge_names if verdict_key(name, graded_items[0]) not in verdicts.index]
+    kept = store.keys()
+    missing = [name for name in judge_names if verdict_key(name, graded_items[0]) not in kept]
     if missing:
         raise MissingRecords(f"judge(s) {missing} have not scored the graded set in {store.path}: run step 05")
-    return pd.concat([pd.DataFrame({"item": graded["item"], "judge": name, "score": [
-        verdicts.get(verdict_key(name, item), float("nan")) for item in graded_items]}) for name in judge_names],
-        ignore_index=True)
+    return pd.concat([pd.DataFrame({"item": graded["item"], "judge": name, "score": scores})
+                      for name, scores in stored_scores(store, judge_names, graded_items).items()], ignore_index=True)
 
 
 def store(run_name: str) -> RecordStore:

@@ -51,6 +51,13 @@ def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore
     return made
 
 
+def stored_scores(store: RecordStore, judge_names: list[str], judged: list[Item]) -> dict[str, list[float]]:
+    """Each judge's stored score of each item, in order (NaN where a verdict is missing): how a check set or the
+    graded set reads back what `judge_all` kept."""
+    verdicts = store.frame().drop_duplicates("key", keep="last").set_index("key")["score"]
+    return {name: [verdicts.get(verdict_key(name, item), float("nan")) for item in judged] for name in judge_names}
+
+
 def panel(names: list[str]) -> list[Judge]:
     return [JUDGES[name]() for name in names]
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from nova_lab.caching import fingerprint
 from nova_lab.judges import Item, Judge, value_pattern
-from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, verdict_key
+from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, stored_scores
 from nova_lab.qa import TemplateQAGenerator
 from nova_lab.records import RecordStore
 from nova_lab.results import meta_eval_judgments_path, meta_eval_path
@@ -79,9 +79,8 @@ def score(checks: pd.DataFrame, judges: list[Judge], store: RecordStore) -> pd.D
     items = [Item(f"meta/{r.question_id}/{r.variant}/{fingerprint(r.question)[:12]}", r.question, r.reference,
                   r.key_facts, r.answer) for r in checks.itertuples()]  # the judge reads the question too
     judge_all(judges, items, store)
-    verdicts = store.frame().drop_duplicates("key", keep="last").set_index("key")["score"]
-    frames = [checks[["question_id", "variant"]].assign(
-        judge=j.name, score=[verdicts.get(verdict_key(j.name, item), float("nan")) for item in items]) for j in judges]
+    stored = stored_scores(store, [j.name for j in judges], items)
+    frames = [checks[["question_id", "variant"]].assign(judge=name, score=scores) for name, scores in stored.items()]
     return pd.concat(frames, ignore_index=True)
 
 
