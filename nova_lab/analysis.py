@@ -78,15 +78,21 @@ def _relative_change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
         return (np.mean(x, axis=axis) / np.mean(y, axis=axis) - 1) * 100
 
 
+def paired_interval(statistic, x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> tuple[float, float]:
+    """The 95% paired percentile bootstrap interval of statistic(x, y, axis) on the same questions (scipy)."""
+    interval = stats.bootstrap((x, y), statistic, paired=True, vectorized=True, n_resamples=resamples,
+                               method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+    return float(interval.low), float(interval.high)
+
+
 def paired_change(x: np.ndarray, base: np.ndarray, resamples: int, seed: int) -> dict[str, float]:
     """Mean of x against mean of base in percent, its 95% paired bootstrap interval and Wilcoxon's p."""
     change = float(_relative_change(x, base))
     if len(x) < 2 or not np.isfinite(change):
         return {"change_pct": change, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
-    interval = stats.bootstrap((x, base), _relative_change, paired=True, vectorized=True, n_resamples=resamples,
-                               method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+    low, high = paired_interval(_relative_change, x, base, resamples, seed)
     p = 1.0 if np.allclose(x, base) else float(stats.wilcoxon(x, base).pvalue)
-    return {"change_pct": change, "ci_low": float(interval.low), "ci_high": float(interval.high), "p": p}
+    return {"change_pct": change, "ci_low": low, "ci_high": high, "p": p}
 
 
 def _paired(frame: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from nova_lab.analysis import paired_interval
 from nova_lab.costs import each_answer
 from nova_lab.report import CONFIGURATION_NAMES
 
@@ -28,10 +28,8 @@ def paired_difference(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -
     difference = float(np.mean(x) - np.mean(y))
     if len(x) < 2 or np.allclose(x, y):
         return difference, difference, difference
-    interval = stats.bootstrap((x, y), lambda a, b, axis: np.mean(a, axis=axis) - np.mean(b, axis=axis), paired=True,
-                               vectorized=True, n_resamples=resamples, method="percentile",
-                               rng=np.random.default_rng(seed)).confidence_interval
-    return difference, float(interval.low), float(interval.high)
+    low, high = paired_interval(lambda a, b, axis: np.mean(a, axis=axis) - np.mean(b, axis=axis), x, y, resamples, seed)
+    return difference, low, high
 
 
 def decide(wide: pd.DataFrame, candidates: list[str], better: str, resamples: int, seed: int) -> dict[str, object]:
