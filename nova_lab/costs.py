@@ -25,8 +25,7 @@ WITHOUT_FINE_TUNING = {"ft": "base", "ft_rag": "rag"}
 
 def answer_usd(model: str, tokens_in: float, tokens_out: float) -> float:
     """USD of an answer on demand, at the prices of the Nova model `model` plays."""
-    model_id = STUDY_MODELS[model].converse_id
-    return pricing.cost(f"{model_id}/input", tokens_in) + pricing.cost(f"{model_id}/output", tokens_out)
+    return pricing.tokens_cost(STUDY_MODELS[model].converse_id, tokens_in, tokens_out)
 
 
 def each_answer(answers: pd.DataFrame) -> pd.Series:

@@ -79,8 +79,7 @@ class Plan:
 
 
 def _tokens_cost(model_id: str, tokens_in: float, tokens_out: float) -> tuple[float, tuple[str, ...]]:
-    items = (f"{model_id}/input", f"{model_id}/output")
-    return pricing.cost(items[0], tokens_in) + pricing.cost(items[1], tokens_out), items
+    return pricing.tokens_cost(model_id, tokens_in, tokens_out), (f"{model_id}/input", f"{model_id}/output")
 
 
 def _chunks(params: StudyParams) -> int:

@@ -72,6 +72,11 @@ def price(item: str) -> Price:
     return PRICES[item]
 
 
+def tokens_cost(model_id: str, tokens_in: float, tokens_out: float) -> float:
+    """USD of input and output tokens of a model (an inference profile bills at its model's rate)."""
+    return cost(f"{model_id}/input", tokens_in) + cost(f"{model_id}/output", tokens_out)
+
+
 def cost(item: str, quantity: float) -> float:
     """USD for `quantity` in the unit's own terms (tokens, queries, GB, hours, ...)."""
     entry = price(item)
