@@ -56,7 +56,7 @@ def run_notebook(step: str, params: StudyParams, executed_dir: Path) -> float:
     print(f"nova-lab: running {step} -> {output}", flush=True)
     started = time.perf_counter()
     papermill.execute_notebook(
-        paths.NOTEBOOKS / f"{step}.ipynb", output,
+        STEPS[step].notebook, output,
         parameters=for_step(params, step), cwd=str(paths.NOTEBOOKS), progress_bar=True,
     )
     _relative_paths(output)
