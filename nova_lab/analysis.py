@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
 
-from nova_lab import data_prep, judging, results
+from nova_lab import data_prep, fabrication, judging, qa, results
 from nova_lab.results import CONFIGURATIONS
 
 CHANGED = CONFIGURATIONS[1:]
@@ -34,7 +36,8 @@ class StudyResults:
     scores: pd.DataFrame  # one row per (answer, judge)
     latency: pd.DataFrame  # one row per request timed one at a time
     judges: list[str]
-    questions: pd.DataFrame | None = None  # the test questions (question, reference, stratum)
+    questions: pd.DataFrame | None = None  # the answerable test questions (question, reference, stratum, kind)
+    probes: pd.DataFrame | None = None  # one row per answer to an unanswerable probe, with its `outcome`
 
 
 def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
@@ -50,27 +53,32 @@ def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
 def combine(answers: pd.DataFrame, scores: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
     """Answers with one column per judge, the panel mean as `quality`, the stratum and the retrieval hit."""
     by_judge = scores.pivot(index="key", columns="judge", values="score")  # one verdict per answer and judge
-    # the panel mean needs every judge: one judge alone would stand in for the panel
-    table = answers.join(by_judge, on="key").assign(
-        quality=by_judge.mean(axis=1, skipna=False).reindex(answers["key"]).to_numpy())
-    table = table.join(questions.set_index("id")[["stratum", "fact_type"]], on="question_id")
+    # the panel mean needs every judge that scores the answer (a judge that does not score its kind has no row):
+    # one judge's verdict alone, where another failed to parse, would stand in for the panel
+    panel = scores.groupby("key")["score"].agg(lambda s: s.mean(skipna=False))
+    table = answers.join(by_judge, on="key").assign(quality=panel.reindex(answers["key"]).to_numpy())
+    table = table.join(questions.set_index("id")[["stratum", "fact_type", "kind"]], on="question_id")
     return table.join(retrieval_hits(answers, questions), on="question_id")
 
 
 def load(run_name: str, models: list[str]) -> StudyResults:
     """Both models' answers, verdicts and latencies from a finished run of steps 01-05."""
-    qa = data_prep.read_qa(run_name)
-    questions = qa[qa["split"] == "test"]
-    answers, scores, latency, judges = [], [], [], []
+    test = data_prep.read_test(run_name)
+    questions, probe_questions = qa.answerable(test), qa.probes(test)
+    answers, scores, latency, probes, judges = [], [], [], [], []
     for model in models:
-        model_answers = results.read_answers(run_name, model, questions)
-        model_scores = judging.read_scored(run_name, model, model_answers, questions)
-        answers.append(combine(model_answers, model_scores, questions))
+        model_answers = results.read_answers(run_name, model, test)
+        model_scores = judging.read_scored(run_name, model, model_answers, test)
+        answered = model_answers["question_id"].isin(questions["id"])
+        answers.append(combine(model_answers[answered], qa.answerable(model_scores), questions))
+        probes.append(model_answers[~answered].assign(outcome=model_answers.loc[~answered, "answer"].map(fabrication.outcome)))
         scores.append(model_scores)
-        latency.append(results.read_latency(run_name, model, questions).assign(model=model))
+        latency.append(results.read_latency(run_name, model, test).assign(model=model))
         judges += [j for j in model_scores["judge"].unique() if j not in judges]
+    probe_answers = pd.concat(probes, ignore_index=True).join(
+        probe_questions.set_index("id")[["question", "reference_answer", "fact_type"]], on="question_id")
     return StudyResults(pd.concat(answers, ignore_index=True), pd.concat(scores, ignore_index=True),
-                        pd.concat(latency, ignore_index=True), judges, questions)
+                        pd.concat(latency, ignore_index=True), judges, questions, probe_answers)
 
 
 def _relative_change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -167,3 +175,49 @@ def examples(res: StudyResults, per_stratum: int = 3) -> pd.DataFrame:
                            configuration_order=picked["configuration"].map(CONFIGURATIONS.index))
     return picked.sort_values(["order", "model", "configuration_order"])[
         ["question_id", "stratum", "model", "configuration", "answer", *res.judges, "quality"]].reset_index(drop=True)
+
+
+def fabrication_rates(res: StudyResults) -> pd.DataFrame:
+    """Per model and configuration, on the unanswerable probes: the share of answers that fabricate (Wilson 95%
+    interval), decline, or are empty."""
+    rows = []
+    for (model, configuration), part in res.probes.groupby(["model", "configuration"], sort=False):
+        made_up = int((part["outcome"] == fabrication.FABRICATES).sum())
+        low, high = proportion_confint(made_up, len(part), alpha=0.05, method="wilson")
+        rows.append({"model": model, "configuration": configuration, "probes": len(part),
+                     "fabrication_rate": made_up / len(part), "ci_low": low, "ci_high": high,
+                     "decline_rate": (part["outcome"] == fabrication.DECLINES).mean(),
+                     "empty_rate": (part["outcome"] == fabrication.EMPTY).mean()})
+    return pd.DataFrame(rows)
+
+
+def _difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return (np.mean(x, axis=axis) - np.mean(y, axis=axis)) * 100
+
+
+def fabrication_changes(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
+    """Per model, each configuration's fabrication rate against base's on the same probes: the difference in
+    percentage points, its 95% paired bootstrap interval, and McNemar's exact p."""
+    rows = []
+    made_up = res.probes.assign(fabricated=(res.probes["outcome"] == fabrication.FABRICATES).astype(float))
+    for model, part in made_up.groupby("model", sort=False):
+        wide = _paired(part, "fabricated")
+        for configuration in [c for c in CHANGED if c in wide.columns and "base" in wide.columns]:
+            x, base = wide[configuration].to_numpy(), wide["base"].to_numpy()
+            low, high = paired_interval(_difference, x, base, resamples, seed) if len(x) > 1 else (np.nan, np.nan)
+            table = pd.crosstab(base.astype(bool), x.astype(bool)).reindex(index=[False, True], columns=[False, True],
+                                                                          fill_value=0)
+            rows.append({"model": model, "configuration": configuration, "n": len(wide), "base": base.mean(),
+                         "value": x.mean(), "change_points": float(_difference(x, base)), "ci_low": low,
+                         "ci_high": high, "p": float(mcnemar(table.to_numpy(), exact=True).pvalue)})
+    return pd.DataFrame(rows)
+
+
+def probe_examples(res: StudyResults, n: int = 3) -> pd.DataFrame:
+    """The first `n` probes by question id, every model's and configuration's answer with its outcome: what the
+    rules saw."""
+    chosen = sorted(res.probes["question_id"].unique())[:n]
+    picked = res.probes[res.probes["question_id"].isin(chosen)].assign(
+        configuration_order=lambda f: f["configuration"].map(CONFIGURATIONS.index))
+    picked = picked.sort_values(["question_id", "model", "configuration_order"])
+    return picked[["question", "model", "configuration", "answer", "outcome"]].reset_index(drop=True)

@@ -4,13 +4,19 @@ botocore ships every AWS service's API model, documentation included, so the cor
 download. Each service gives one overview document and one document per operation; each
 structured fact (API version, required parameters, enum values, limits, HTTP mapping,
 errors, pagination) is written into the document it belongs to, so the knowledge base holds
-every fact the Q&A set asks about.
+every fact the Q&A set asks about. Two kinds of facts are free text: what an operation does (the
+first sentence of its documentation, which the operation's document starts with) and which
+operation does it. And each service gives probes: an operation or a parameter name made by
+altering a real one, checked absent from the whole service model, so that a question about it
+has one right answer: there is no such thing.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
+import zlib
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Iterator
@@ -26,6 +32,20 @@ from tqdm.auto import tqdm
 SERVICE_DOC = "_service"
 _IDENTIFIER = re.compile(r"^\w+$")
 MAX_LISTED = 6  # facts with longer lists (enums, errors) make answers nobody could recall
+STATEMENT_WORDS = (5, 30)  # a first sentence shorter says nothing, longer is a paragraph nobody recalls
+# "Deletes the queue ...": a first sentence that starts with what the operation does, as most do
+_ACTION = re.compile(r"(?:This (?:operation|action|API operation|API) )?(?!Does\b|does\b)([A-Z]?[a-z]{2,}s)\b(.*)")
+# plausible replacements: the verb of an operation's name, the last word of a parameter's name
+PROBE_VERBS = ("Archive", "Clone", "Merge", "Rename", "Pause", "Resume", "Validate", "Export", "Import",
+               "Restore", "Rotate", "Purge", "Reset", "Sync", "Promote", "Suspend")
+PROBE_WORDS = ("Mode", "Policy", "Format", "Level", "Window", "Strategy", "Scope", "Priority", "Threshold",
+               "Version", "Region", "Interval")
+ANSWERABLE_TYPES = ("api_version", "protocol", "required_parameters", "enum_values", "length_limits",
+                    "value_range", "http_request", "errors", "pagination", "which_operation", "operation_purpose")
+PROBE_TYPES = ("no_such_operation", "no_such_parameter")
+# paging and dry-run members are on hundreds of operations: altering them makes implausible names
+GENERIC_MEMBERS = {"DryRun", "MaxResults", "NextToken", "MaxItems", "Marker", "NextMarker", "MaxRecords",
+                   "Limit", "ClientToken"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +68,8 @@ class Fact:
     operation: str | None
     parameter: str | None
     key_facts: tuple[str, ...]
-    doc_id: str
+    doc_id: str  # the document that states it; for a probe, the real operation's it was made from
+    statement: str | None = None  # free-text facts: what the operation does, as its documentation says it
 
 
 @dataclass
@@ -61,7 +82,8 @@ class Corpus:
             "services": int(self.documents["service"].nunique()),
             "documents": len(self.documents),
             "words": int(self.documents["text"].str.split().str.len().sum()),
-            "facts": len(self.facts),
+            "facts": int(self.facts["fact_type"].isin(ANSWERABLE_TYPES).sum()),
+            "probes": int(self.facts["fact_type"].isin(PROBE_TYPES).sum()),
         }
 
 
@@ -72,6 +94,19 @@ def html_to_text(html: str | None) -> str:
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         text = BeautifulSoup(html, "html.parser").get_text(" ")
     return re.sub(r"\s+", " ", text).strip()
+
+
+def first_sentence(documentation: str | None) -> str | None:
+    """The documentation's first sentence as a statement of what the operation does ("deletes the queue
+    specified by the QueueUrl, regardless of the queue's contents"), or None when it is not one: it must
+    start with a verb in the third person and be 5-30 words of plain prose."""
+    text = re.sub(r"\s+([.,;:)])", r"\1", html_to_text(documentation))
+    end = re.search(r"(?<!\b[A-Za-z])\.(?=\s|$)", text)  # not the dot of "e.g." or "U.S."
+    match = _ACTION.fullmatch(text[: end.start()].strip()) if end else None
+    if match is None or re.search(r"[:;(){}\[\]<>\"]|deprecated", match.group(0), re.IGNORECASE):
+        return None
+    statement = match.group(1).lower() + match.group(2)
+    return statement if STATEMENT_WORDS[0] <= len(statement.split()) <= STATEMENT_WORDS[1] else None
 
 
 @lru_cache(maxsize=1)
@@ -160,11 +195,58 @@ def _service_document(model) -> Document:
 
 
 def _fact(fact_type: str, model, operation: str | None, parameter: str | None,
-          key_facts: list) -> Fact:
-    doc = f"{model.service_name}/{operation or SERVICE_DOC}"
+          key_facts: list, statement: str | None = None, source: str | None = None) -> Fact:
+    doc = f"{model.service_name}/{source or operation or SERVICE_DOC}"
     fact_id = "/".join(part for part in (fact_type, model.service_name, operation, parameter) if part)
     return Fact(fact_id, fact_type, model.service_name, service_name(model), operation, parameter,
-                tuple(str(k) for k in key_facts), doc)
+                tuple(str(k) for k in key_facts), doc, statement)
+
+
+def _statement_facts(model) -> Iterator[Fact]:
+    """What each operation does, and which operation does it where the statement names only one."""
+    statements = {name: first_sentence(model.operation_model(name).documentation) for name in model.operation_names}
+    shared = {s for s in statements.values() if s and list(statements.values()).count(s) > 1}
+    for name, statement in statements.items():
+        if statement is None:
+            continue
+        yield _fact("operation_purpose", model, name, None, [], statement)
+        if statement not in shared and name.lower() not in statement.lower():  # the question must not name it
+            yield _fact("which_operation", model, name, None, [name], statement)
+
+
+def model_names(raw_model: dict) -> set[str]:
+    """Every name and string value in a raw service model: what a probe's name must not be."""
+    return set(re.findall(r'"([^"]+)"', json.dumps(raw_model)))
+
+
+def _altered(name: str, words: tuple[str, ...], taken: set[str], first: bool) -> str | None:
+    """`name` with its first (or last) CamelCase word replaced by one of `words`, absent from `taken`."""
+    parts = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", name)
+    if len(parts) < 2:
+        return None
+    start = zlib.crc32(name.encode()) % len(words)
+    for word in words[start:] + words[:start]:
+        candidate = "".join([word, *parts[1:]] if first else [*parts[:-1], word])
+        if candidate != name and candidate not in taken:
+            return candidate
+    return None
+
+
+def _probe_facts(model, raw_model: dict) -> Iterator[Fact]:
+    """One probe operation and one probe parameter per operation, each a real name altered."""
+    taken = model_names(raw_model)
+    for name in model.operation_names:
+        probe = _altered(name, PROBE_VERBS, taken, first=True)
+        if probe:
+            yield _fact("no_such_operation", model, probe, None, [], source=name)
+            taken.add(probe)  # two real names may alter to one: it is one probe
+        shape = model.operation_model(name).input_shape
+        members = [m for m in (shape.members if shape else ()) if m not in GENERIC_MEMBERS]
+        if members:
+            real = members[zlib.crc32(name.encode()) % len(members)]
+            param = _altered(real, PROBE_WORDS, taken, first=False)
+            if param:
+                yield _fact("no_such_parameter", model, name, param, [])
 
 
 def _operation_facts(model, name: str, paginator: dict | None) -> Iterator[Fact]:
@@ -193,7 +275,8 @@ def _operation_facts(model, name: str, paginator: dict | None) -> Iterator[Fact]
 
 
 def extract_service(service: str) -> tuple[list[Document], list[Fact]]:
-    model = load_service(service)
+    raw_model = _loader().load_service_model(service, "service-2")
+    model = botocore.model.ServiceModel(raw_model, service)
     paginators = load_paginators(service)
     documents = [_service_document(model)]
     facts = [
@@ -203,6 +286,7 @@ def extract_service(service: str) -> tuple[list[Document], list[Fact]]:
     for name in model.operation_names:
         documents.append(_operation_document(model, name, paginators.get(name)))
         facts.extend(_operation_facts(model, name, paginators.get(name)))
+    facts += [*_statement_facts(model), *_probe_facts(model, raw_model)]
     return documents, facts
 
 

@@ -12,10 +12,10 @@ from nova_lab.caching import file_digest, fingerprint, is_fresh, read_manifest, 
 from nova_lab.corpus import Corpus, botocore_version, extract_corpus
 from nova_lab.leakage import leakage_report
 from nova_lab.params import DataPrepParams
-from nova_lab.qa import GENERATORS, QAGenerator, SplitSizes, build_qa_set
+from nova_lab.qa import GENERATORS, QAGenerator, SplitSizes, answerable, build_qa_set
 from nova_lab.study_steps import DATA_PREP, run_this
 
-CORPUS_VERSION = 1  # bump when the extraction changes what it writes
+CORPUS_VERSION = 2  # bump when the extraction changes what it writes
 
 
 def data_dir(run_name: str) -> Path:
@@ -36,7 +36,7 @@ def load_corpus(services: list[str]) -> Corpus:
 
 
 def build_qa(cfg: DataPrepParams, corpus: Corpus, generator: QAGenerator | None = None) -> pd.DataFrame:
-    sizes = SplitSizes(cfg.n_train, cfg.train_phrasings_per_fact, cfg.n_validation, cfg.n_test)
+    sizes = SplitSizes(cfg.n_train, cfg.train_phrasings_per_fact, cfg.n_validation, cfg.n_test, cfg.n_probes)
     return build_qa_set(corpus.facts, generator or GENERATORS[cfg.qa_generator](), sizes, cfg.seed)
 
 
@@ -85,6 +85,14 @@ def read_documents(run_name: str) -> pd.DataFrame:
 
 def read_qa(run_name: str) -> pd.DataFrame:
     return _read(run_name, "qa.parquet")
+
+
+def read_test(run_name: str, probes: bool = True) -> pd.DataFrame:
+    """The test questions: answerable ones and, with `probes`, the unanswerable probes (what 04 answers and 05
+    judges)."""
+    qa = read_qa(run_name)
+    test = qa[qa["split"] == "test"]
+    return test if probes else answerable(test)
 
 
 def read_facts(run_name: str) -> pd.DataFrame:

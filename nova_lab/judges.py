@@ -6,6 +6,13 @@ a strict fact-check judge. A small local LLM (135M-270M parameters) is not a jud
 should trust, so there is none. Bedrock's LLM judges implement the same `Judge` protocol,
 read the same `RUBRIC`, and go through `parse_verdict`: an output it cannot read becomes a
 NaN score that is counted as a parse failure, never a silent 0.
+
+Not every judge scores every question (`Judge.scores`): a free-text reference (what an operation
+does) has no exact values, so the fact check does not pretend to check it and the semantic judge
+alone scores it offline (by similarity only); on an unanswerable probe the fact check applies
+`fabrication.outcome` (10 when the answer declines, 0 otherwise) and the semantic judge, whose
+similarity to "there is no such parameter" means nothing, does not score it. The panel's score of
+an answer is the mean of the judges that score it. An LLM judge scores everything, by the rubric.
 """
 
 from __future__ import annotations
@@ -17,11 +24,11 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from nova_lab import embeddings
+from nova_lab import embeddings, fabrication
 from nova_lab.json_replies import first_object_with
 from nova_lab.registry import registrar
 
-RUBRIC_VERSION = "r2"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
+RUBRIC_VERSION = "r3"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
 - 10: every key fact of the reference (names, values, numbers) is present and nothing contradicts it;
   wording, order and extra correct detail do not matter.
@@ -29,7 +36,12 @@ RUBRIC = """Score the answer from 0 to 10 against the reference answer to the sa
 - 0: no key fact is present, the answer is empty, or it answers another question.
 Key facts are the exact values an AWS user would act on: API versions, protocol names, parameter
 and error names, enum values, numeric limits, HTTP methods and paths, pagination tokens; they
-count only written as the API writes them (AWS values are case-sensitive)."""
+count only written as the API writes them (AWS values are case-sensitive).
+When the reference says what an operation does in words, score how much of what it says the answer
+says, and take points off for anything the answer says that contradicts it.
+When the reference says that the operation or parameter asked about does not exist, score 10 for an
+answer that says so or says it does not know, and 0 for an answer that states values, a list or a
+description for it: that answer is a fabrication."""
 
 SEMANTIC_FLOOR = 0.3  # MiniLM cosine of unrelated AWS sentences sits around here: it earns nothing
 GENERIC_WORDS = {"aws", "api", "apis", "http", "https", "sdk", "sdks", "cli", "uri", "url", "id", "arn"}
@@ -46,6 +58,7 @@ class Item:
     reference: str
     key_facts: tuple[str, ...]
     answer: str
+    unanswerable: bool = False  # a probe: the reference says the thing asked about does not exist
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,9 @@ class Verdict:
 class Judge(Protocol):
     name: str
     kind: str
+
+    def scores(self, item: Item) -> bool:
+        """Whether this judge scores this kind of item at all (the module's docstring says which)."""
 
     def judge(self, items: list[Item]) -> list[Verdict | None]:
         """One verdict per item; None when the request for it failed (it is asked again on the next run)."""
@@ -121,10 +137,16 @@ class FactCheckJudge:
     name = "fact_check"
     kind = "rule-based fact check"
 
+    def scores(self, item: Item) -> bool:
+        return item.unanswerable or bool(item.key_facts)
+
     def judge(self, items: list[Item]) -> list[Verdict]:
         return [self._one(item) for item in items]
 
     def _one(self, item: Item) -> Verdict:
+        if item.unanswerable:
+            outcome = fabrication.outcome(item.answer)
+            return Verdict(10.0 if outcome == fabrication.DECLINES else 0.0, f"on a probe, the answer {outcome}")
         keys = list(dict.fromkeys(item.key_facts))
         hits = present_facts(item.answer, item.key_facts)
         wrong = wrong_values(item)
@@ -143,6 +165,9 @@ class SemanticJudge:
     name = "semantic"
     kind = "embedding similarity + coverage"
 
+    def scores(self, item: Item) -> bool:
+        return not item.unanswerable
+
     def judge(self, items: list[Item]) -> list[Verdict]:
         texts = [item.answer for item in items] + [item.reference for item in items]
         vectors = embeddings.embed(texts, embeddings.default_cache(), progress=False)
@@ -153,7 +178,9 @@ class SemanticJudge:
     def _one(item: Item, cosine: float) -> Verdict:
         similarity = 0.0 if not item.answer.strip() else min(max((cosine - SEMANTIC_FLOOR) / (1 - SEMANTIC_FLOOR), 0), 1)
         keys = list(dict.fromkeys(item.key_facts))
-        coverage = len(present_facts(item.answer, item.key_facts)) / len(keys) if keys else 0.0
+        if not keys:  # a free-text reference: similarity is all there is to go on
+            return Verdict(round(10 * similarity, 2), f"cosine {cosine:.2f} to the reference (no key facts)")
+        coverage = len(present_facts(item.answer, item.key_facts)) / len(keys)
         return Verdict(round(10 * (similarity + coverage) / 2, 2),
                        f"cosine {cosine:.2f} to the reference; covers {coverage:.0%} of the key facts")
 
@@ -191,6 +218,9 @@ class BedrockJudge:
     def __init__(self, client: Any, model_id: str, concurrency: int = 4, max_tokens: int = 200):
         self.client, self.model_id, self.concurrency, self.max_tokens = client, model_id, concurrency, max_tokens
         self.name = model_id
+
+    def scores(self, item: Item) -> bool:
+        return True  # the rubric has a line for every kind of reference
 
     def judge(self, items: list[Item]) -> list[Verdict | None]:
         from concurrent.futures import ThreadPoolExecutor

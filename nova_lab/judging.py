@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from nova_lab.caching import fingerprint
 from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge
 from nova_lab.params import JudgingParams
+from nova_lab.qa import UNANSWERABLE, answerable
 from nova_lab.records import RecordStore
 from nova_lab.results import MissingRecords, current, in_order, judgments_path, set_current
 from nova_lab.study_steps import JUDGING, run_this
@@ -23,7 +24,8 @@ _BATCH = 256
 def items(answers: pd.DataFrame, questions: pd.DataFrame) -> list[Item]:
     """Each answer with the question, reference and key facts the rubric grounds it in."""
     joined = answers.merge(questions.set_index("id"), left_on="question_id", right_index=True, validate="many_to_one")
-    return [Item(r.key, r.question, r.reference_answer, tuple(r.key_facts), r.answer) for r in joined.itertuples()]
+    return [Item(r.key, r.question, r.reference_answer, tuple(r.key_facts), r.answer, r.stratum == UNANSWERABLE)
+            for r in joined.itertuples()]
 
 
 def verdict_key(judge_name: str, item: Item) -> str:
@@ -37,7 +39,7 @@ def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore
     done = store.keys()
     made = failed = 0
     for judge in judges:
-        todo = [item for item in pending_items if verdict_key(judge.name, item) not in done]
+        todo = [item for item in pending_items if judge.scores(item) and verdict_key(judge.name, item) not in done]
         for start in tqdm(range(0, len(todo), _BATCH), desc=f"judge {judge.name}", unit="batch", disable=not todo):
             batch = todo[start: start + _BATCH]
             verdicts = judge.judge(batch)
@@ -52,8 +54,8 @@ def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore
 
 
 def stored_scores(store: RecordStore, judge_names: list[str], judged: list[Item]) -> dict[str, list[float]]:
-    """Each judge's stored score of each item, in order (NaN where a verdict is missing): how a check set or the
-    graded set reads back what `judge_all` kept."""
+    """Each judge's stored score of each item, in order (NaN where a verdict is missing or the judge does not score
+    that kind of item): how a check set or the graded set reads back what `judge_all` kept."""
     verdicts = store.frame().drop_duplicates("key", keep="last").set_index("key")["score"]
     return {name: [verdicts.get(verdict_key(name, item), float("nan")) for item in judged] for name in judge_names}
 
@@ -63,33 +65,52 @@ def panel(names: list[str]) -> list[Judge]:
 
 
 def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame, judges: list[Judge]) -> pd.DataFrame:
-    """Judge every answer; returns the answers in long format, one row per (answer, judge). The panel is set
-    as the model's current one first, so the analysis reads exactly its verdicts."""
-    names = [judge.name for judge in judges]
-    set_current(cfg.run_name, cfg.model, judges=names)
+    """Judge every answer; returns the answers in long format, one row per (answer, judge that scores it). The
+    panel is set as the model's current one first, so the analysis reads exactly its verdicts."""
+    set_current(cfg.run_name, cfg.model, judges=[judge.name for judge in judges])
     store = RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS)
     judge_all(judges, items(answers, questions), store)
-    return read_scored(cfg.run_name, cfg.model, answers, questions, names)
+    return read_scored(cfg.run_name, cfg.model, answers, questions, judges)
 
 
 def read_scored(run_name: str, model: str, answers: pd.DataFrame, questions: pd.DataFrame,
-                judges: list[str] | None = None) -> pd.DataFrame:
-    """The answers joined with each judge's verdict on exactly them: of `judges`, or of the panel step 05
-    last used. A missing verdict (a judge that was never asked, a request that failed) is an error."""
-    names = judges if judges is not None else current(run_name, model, "judges")
+                judges: list[Judge] | None = None) -> pd.DataFrame:
+    """The answers joined with each judge's verdict on exactly them (with the question's stratum): of
+    `judges`, or of the panel step 05 last used. A missing verdict (a judge that was never asked, a request that
+    failed) is an error."""
+    panel_judges = judges if judges is not None else [_named(name) for name in current(run_name, model, "judges")]
+    names = [judge.name for judge in panel_judges]
     path = judgments_path(run_name, model)
     verdicts = RecordStore(path, JUDGMENT_COLUMNS).frame()
-    wanted = {verdict_key(name, item) for item in items(answers, questions) for name in names}
+    wanted = {verdict_key(judge.name, item) for item in items(answers, questions) for judge in panel_judges
+              if judge.scores(item)}
     verdicts = verdicts[verdicts["key"].isin(wanted)]
     if len(verdicts) < len(wanted):
         raise MissingRecords(f"{len(wanted) - len(verdicts)} of the {len(wanted)} verdicts of the panel {names} on "
                              f"{model!r}'s current answers are not in {path}: "
                              f"{run_this(JUDGING, run_name, model)} to make them")
-    return answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key", validate="one_to_many")
+    scored = answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key", validate="one_to_many")
+    return scored.join(questions.set_index("id")["stratum"], on="question_id")
+
+
+class _ScoresAll:
+    """A judge known by name only (an LLM judge of an earlier run): judges of that kind score every item."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def scores(self, item: Item) -> bool:
+        return True
+
+
+def _named(name: str) -> Judge:
+    return JUDGES[name]() if name in JUDGES else _ScoresAll(name)
 
 
 def summary(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration: each judge's mean score and parse-failure rate, and the panel mean."""
+    """Per configuration, on the answerable questions: each judge's mean score and parse-failure rate, and the
+    panel mean (each answer's mean over the judges that score it)."""
+    scored = answerable(scored)
     by_judge = scored.groupby(["configuration", "judge"])["score"].agg(
         mean="mean", parse_failure_rate=lambda s: s.isna().mean()).unstack("judge")
     by_judge.columns = [f"{judge}_{stat}" for stat, judge in by_judge.columns]

@@ -55,9 +55,12 @@ def collect(folder: Path, models: list[str]) -> dict[str, float]:
             figures[f"{model}/{row['configuration']}/panel_mean"] = row["panel_mean"]
         for row in judged["meta_eval"]:
             figures[f"{model}/ordering_rate/{row['judge']}"] = row["ordering_rate"]
-    for row in read_notebook(folder / f"{ANALYSIS.name}.ipynb")["changes"]:
+    analysis = read_notebook(folder / f"{ANALYSIS.name}.ipynb")
+    for row in analysis["changes"]:
         if row["metric"] == "quality" and row["configuration"] in QUALITY_CHANGES:
             figures[f"{row['model']}/quality_change_pct/{row['configuration']}"] = row["change_pct"]
+    for row in analysis["fabrication"]:
+        figures[f"{row['model']}/{row['configuration']}/fabrication_rate"] = row["fabrication_rate"]
     return figures
 
 

@@ -4,7 +4,9 @@ From each test question's reference we build six answers whose order is known wi
 judge: the reference, a paraphrase (the generator's other answer wording), the reference
 padded with true but idle sentences, the reference with its first key value swapped for a
 value of the same kind from another question, the reference of an unrelated question, and an
-empty answer. A judge is only as good as the rate at which it puts the better one first.
+empty answer. A judge is only as good as the rate at which it puts the better one first. The
+check set is made from answerable questions only; a free-text reference has no key value to
+swap, so its check answers have no `key_changed`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 from nova_lab.caching import fingerprint
 from nova_lab.judges import Item, Judge, value_pattern
 from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, stored_scores
-from nova_lab.qa import TemplateQAGenerator
+from nova_lab.qa import TemplateQAGenerator, answerable
 from nova_lab.records import RecordStore
 from nova_lab.results import meta_eval_judgments_path, meta_eval_path
 
@@ -34,6 +36,8 @@ def _paraphrase(question: pd.Series, fact: pd.Series) -> str:
 
 def _key_changed(question: pd.Series, same_type: pd.DataFrame) -> str | None:
     """The reference with its first key value swapped for another question's, if one differs in more than case."""
+    if not len(question["key_facts"]):
+        return None
     value = question["key_facts"][0]
     taken = {fact.lower() for fact in question["key_facts"]}
     donors = sorted({d[0] for d in same_type["key_facts"] if d[0].lower() not in taken})
@@ -54,8 +58,8 @@ def _other(question: pd.Series, questions: pd.DataFrame, position: int) -> str:
 
 
 def check_set(questions: pd.DataFrame, facts: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Up to six answers of known rank for each of the first `n` test questions (one row each)."""
-    questions = questions.sort_values("id").reset_index(drop=True)
+    """Up to six answers of known rank for each of the first `n` answerable test questions (one row each)."""
+    questions = answerable(questions).sort_values("id").reset_index(drop=True)
     facts = facts.set_index("fact_id")
     rows = []
     for position, question in questions.head(n).iterrows():

@@ -121,7 +121,8 @@ class DataPrepParams(CommonParams):
     n_train: int = Field(ge=8, le=20_000, description="training pairs (Nova accepts 8-20,000)")
     train_phrasings_per_fact: int = Field(ge=1, le=2, description="training phrasings of each taught fact")
     n_validation: int = Field(ge=8, description="validation questions (a Nova validation file takes 8 or more)")
-    n_test: int = Field(ge=2)
+    n_test: int = Field(ge=2, description="answerable test questions, half seen in training, half unseen")
+    n_probes: int = Field(0, ge=0, description="unanswerable test questions (probes of fabrication), beside n_test")
 
     @model_validator(mode="after")
     def _generator_on_its_backend(self) -> "DataPrepParams":

@@ -4,7 +4,9 @@ A generator turns one fact into distinct phrasings (question + one-sentence answ
 split is the generator's business no more: it is shared, so an LLM generator (Bedrock) plugs
 in with the same record schema. The test split has two strata: `seen` facts are taught by
 the training set and asked in a phrasing training never used; `unseen` facts appear only in
-the knowledge base.
+the knowledge base. A third stratum, `unanswerable`, holds the probes: questions about an
+operation or parameter that does not exist (`corpus.PROBE_TYPES`), never trained on, whose right
+answer says so; they measure fabrication and are kept out of every quality figure.
 """
 
 from __future__ import annotations
@@ -17,13 +19,34 @@ from typing import Callable, Protocol
 import pandas as pd
 
 from nova_lab.caching import fingerprint
+from nova_lab.corpus import PROBE_TYPES
 from nova_lab.registry import registrar
 from nova_lab.qa_templates import TEMPLATES
 
 QA_COLUMNS = [
-    "id", "question", "reference_answer", "key_facts", "fact_type", "service", "operation",
+    "id", "question", "reference_answer", "key_facts", "fact_type", "kind", "service", "operation",
     "parameter", "source_doc_id", "split", "stratum", "fact_id", "phrasing",
 ]
+UNANSWERABLE = "unanswerable"  # the probes' stratum
+# what a question asks for, by fact type: an exact value of the API, which operation does something,
+# what an operation does (free text), or about something that does not exist
+KINDS = {"which_operation": "which operation", "operation_purpose": "what it does",
+         **{fact_type: UNANSWERABLE for fact_type in PROBE_TYPES}}
+EXACT_VALUE = "exact value"
+
+
+def kind_of(fact_type: str) -> str:
+    return KINDS.get(fact_type, EXACT_VALUE)
+
+
+def answerable(questions: pd.DataFrame) -> pd.DataFrame:
+    """The questions that have an answer: every quality figure is computed on these only."""
+    return questions[questions["stratum"] != UNANSWERABLE]
+
+
+def probes(questions: pd.DataFrame) -> pd.DataFrame:
+    """The unanswerable probes: what fabrication is measured on."""
+    return questions[questions["stratum"] == UNANSWERABLE]
 
 
 @dataclass(frozen=True)
@@ -65,7 +88,8 @@ class TemplateQAGenerator:
         keys = list(fact["key_facts"])
         fields = {
             "svc": fact["service_name"], "op": fact["operation"], "param": fact["parameter"],
-            "facts": join_list(keys), "a": keys[0], "b": keys[-1],
+            "facts": join_list(keys), "a": keys[0] if keys else "", "b": keys[-1] if keys else "",
+            "does": fact.get("statement"),
         }
         answers = template["answers"]
         return [
@@ -93,6 +117,7 @@ class SplitSizes:
     train_phrasings_per_fact: int
     n_validation: int
     n_test: int
+    n_probes: int = 0  # unanswerable questions, tested beside the n_test answerable ones
 
     @property
     def taught_facts(self) -> int:
@@ -113,6 +138,7 @@ def _record(fact: pd.Series, phrasing: Phrasing, split: str, stratum: str) -> di
         "reference_answer": phrasing.answer,
         "key_facts": list(fact["key_facts"]),
         "fact_type": fact["fact_type"],
+        "kind": kind_of(fact["fact_type"]),
         "service": fact["service"],
         "operation": fact["operation"],
         "parameter": fact["parameter"],
@@ -126,6 +152,27 @@ def _record(fact: pd.Series, phrasing: Phrasing, split: str, stratum: str) -> di
 
 def build_qa_set(facts: pd.DataFrame, generator: QAGenerator, sizes: SplitSizes, seed: int) -> pd.DataFrame:
     """All Q&A records of the study, one row each, in the schema of `QA_COLUMNS`."""
+    is_probe = facts["fact_type"].isin(PROBE_TYPES)
+    records = _answerable_records(facts[~is_probe], generator, sizes, seed)
+    records += _probe_records(facts[is_probe], sizes.n_probes, seed)
+    return pd.DataFrame(records, columns=QA_COLUMNS)
+
+
+def _probe_records(probe_facts: pd.DataFrame, n: int, seed: int) -> list[dict]:
+    """`n` probes spread over services and probe types, each in one phrasing, all in the test split. They are
+    always phrased by the templates: an LLM generator would correct the altered names it was given."""
+    pool = balanced_order(probe_facts, seed)
+    if len(pool) < n:
+        raise NotEnoughFacts(f"the corpus has {len(pool)} probes; n_probes={n} needs more: add services or lower it")
+    template = TemplateQAGenerator()
+    records = []
+    for _, fact in pool.head(n).iterrows():
+        index = random.Random(f"{seed}/{fact['fact_id']}").randrange(template.max_phrasings(fact))
+        records.append(_record(fact, template.phrase(fact, [index])[0], "test", UNANSWERABLE))
+    return records
+
+
+def _answerable_records(facts: pd.DataFrame, generator: QAGenerator, sizes: SplitSizes, seed: int) -> list[dict]:
     k = sizes.train_phrasings_per_fact
     val_seen, val_unseen = sizes.seen_unseen(sizes.n_validation)
     test_seen, test_unseen = sizes.seen_unseen(sizes.n_test)
@@ -157,9 +204,15 @@ def build_qa_set(facts: pd.DataFrame, generator: QAGenerator, sizes: SplitSizes,
         index = random.Random(f"{seed}/{fact['fact_id']}").randrange(generator.max_phrasings(fact))
         split = "test" if n < test_unseen else "validation"
         records.append(_record(fact, generator.phrase(fact, [index])[0], split, "unseen"))
-    return pd.DataFrame(records, columns=QA_COLUMNS)
+    return records
 
 
 def counts(qa: pd.DataFrame) -> pd.DataFrame:
     """Questions by split and stratum: the table every report starts with."""
     return qa.groupby(["split", "stratum"]).size().rename("questions").reset_index()
+
+
+def counts_by_kind(qa: pd.DataFrame) -> pd.DataFrame:
+    """Held-out questions by split and stratum (rows) and kind (columns)."""
+    held = qa[qa["split"] != "train"]
+    return held.pivot_table(index=["split", "stratum"], columns="kind", values="id", aggfunc="count", fill_value=0)

@@ -1,8 +1,10 @@
 """Phrasings of the template Q&A generator, one entry per fact type.
 
 Fields: {svc} service name, {op} operation, {param} parameter, {facts} the key facts joined
-as a list, {a}/{b} the first and second key fact. Four question phrasings a type, so a fact
-can be taught in two and tested in a third; answers are one short sentence with the fact.
+as a list, {a}/{b} the first and second key fact, {does} what the operation does (its
+documentation's first sentence, starting with the verb). Four question phrasings a type, so a
+fact can be taught in two and tested in a third; answers are one short sentence with the fact.
+The probes' answers say that the thing asked about does not exist: that is the right answer.
 """
 
 TEMPLATES: dict[str, dict[str, list[str]]] = {
@@ -92,5 +94,41 @@ TEMPLATES: dict[str, dict[str, list[str]]] = {
             "{svc} {op} pages with {a} in the request and {b} in the response.",
             "To get the next page of {svc} {op}, pass the {b} from the response as {a}.",
         ],
+    },
+    "which_operation": {
+        "questions": [
+            "Which {svc} operation {does}?",
+            "What is the name of the {svc} API operation that {does}?",
+            "In the {svc} API, which operation {does}?",
+            "I need the {svc} API call that {does}. Which operation is it?",
+        ],
+        "answers": ["The {svc} operation that {does} is {a}.", "Use {a}: it {does}."],
+    },
+    "operation_purpose": {
+        "questions": [
+            "What does the {svc} {op} operation do?",
+            "What is the {op} operation of {svc} for?",
+            "Explain what {svc} {op} does.",
+            "What happens when I call {op} in the {svc} API?",
+        ],
+        "answers": ["{svc} {op} {does}.", "The {op} operation {does}."],
+    },
+    "no_such_operation": {
+        "questions": [
+            "What does the {svc} {op} operation do?",
+            "Which parameters are required when calling the {op} operation of {svc}?",
+            "Which errors can the {svc} {op} operation return?",
+            "What HTTP request does {op} in {svc} send?",
+        ],
+        "answers": ["{svc} has no {op} operation.", "There is no operation named {op} in the {svc} API."],
+    },
+    "no_such_parameter": {
+        "questions": [
+            "What values can the {param} parameter of {svc} {op} take?",
+            "What are the minimum and maximum lengths of the {param} parameter of {svc} {op}?",
+            "What is the default value of {param} in the {op} operation of {svc}?",
+            "What does the {param} parameter of {svc} {op} control?",
+        ],
+        "answers": ["{svc} {op} has no parameter named {param}.", "The {op} operation of {svc} takes no {param} parameter."],
     },
 }

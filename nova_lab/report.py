@@ -85,6 +85,33 @@ def additivity_table(additivity: pd.DataFrame) -> pd.DataFrame:
         "p (Wilcoxon)": additivity["p"].map(p_value)})
 
 
+def percent(share: float, low: float, high: float) -> str:
+    """A share with its interval, in percent: `45% [33, 58]`."""
+    return f"{100 * share:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
+
+
+def fabrication_table(rates: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.fabrication_rates` for people."""
+    return pd.DataFrame({
+        "model": rates["model"], "configuration": rates["configuration"].map(CONFIGURATION_NAMES),
+        "probes": rates["probes"],
+        "fabricates [95% CI]": [percent(r.fabrication_rate, r.ci_low, r.ci_high) for r in rates.itertuples()],
+        "says it does not exist or does not know": rates["decline_rate"].map(lambda v: f"{100 * v:.0f}%"),
+        "empty": rates["empty_rate"].map(lambda v: f"{100 * v:.0f}%")})
+
+
+def fabrication_changes_table(changes: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.fabrication_changes` for people, in percentage points."""
+    return pd.DataFrame({
+        "model": changes["model"], "configuration": changes["configuration"].map(CONFIGURATION_NAMES),
+        "probes": changes["n"], "base fabricates": changes["base"].map(lambda v: f"{100 * v:.0f}%"),
+        "this configuration": changes["value"].map(lambda v: f"{100 * v:.0f}%"),
+        "change [95% CI] (points)": [f"{r.change_points:+.0f} [{r.ci_low:+.0f}, {r.ci_high:+.0f}]"
+                                     if math.isfinite(r.ci_low) else f"{r.change_points:+.0f}"
+                                     for r in changes.itertuples()],
+        "p (McNemar, exact)": changes["p"].map(p_value)})
+
+
 def cost_table(per_answer: pd.DataFrame) -> pd.DataFrame:
     """`costs.per_answer` for people."""
     return pd.DataFrame({

@@ -13,6 +13,7 @@ import pandas as pd
 
 from nova_lab import paths
 from nova_lab.caching import write_json
+from nova_lab.qa import answerable
 from nova_lab.records import RecordStore
 from nova_lab.study_steps import INFERENCE, JUDGING, run_this
 
@@ -100,7 +101,9 @@ def current(run_name: str, model: str, part: str) -> list[str]:
 
 
 def timed_sample(questions: pd.DataFrame, latency_sample: int, seed: int) -> pd.DataFrame:
-    """The questions asked again one request at a time for latency: the same on both backends."""
+    """The questions asked again one request at a time for latency: the same on both backends, answerable ones
+    only (the study's design times the questions it scores)."""
+    questions = answerable(questions)
     return questions.sample(min(latency_sample, len(questions)), random_state=seed)
 
 

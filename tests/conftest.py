@@ -10,7 +10,7 @@ from nova_lab.data_prep import load_corpus
 from nova_lab.qa import GENERATORS, SplitSizes, build_qa_set
 
 SERVICES = ["sqs", "sns", "s3", "kms", "lambda", "dynamodb"]
-SIZES = SplitSizes(n_train=200, train_phrasings_per_fact=2, n_validation=20, n_test=60)
+SIZES = SplitSizes(n_train=200, train_phrasings_per_fact=2, n_validation=20, n_test=60, n_probes=20)
 CHECKED = {"here": 0, "kernels": 0}  # requests checked in this process and in the notebooks' kernels
 
 

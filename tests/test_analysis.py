@@ -116,11 +116,33 @@ def test_a_handful_of_questions_replicates_nothing():
     assert findings.verdict(5, 9, 0.001, 40, 30) == "replicated (direction)"
 
 
-def test_the_panel_mean_needs_every_judge():
-    answers = pd.DataFrame({"key": ["a", "b"], "question_id": ["q1", "q1"], "configuration": ["rag", "base"],
-                            "retrieved_chunk_ids": [["d1#0"], []]})
-    scores = pd.DataFrame({"key": ["a", "a", "b", "b"], "judge": ["x", "y", "x", "y"], "score": [8.0, 6.0, 4.0, np.nan]})
-    questions = pd.DataFrame({"id": ["q1"], "stratum": ["seen"], "fact_type": ["errors"], "source_doc_id": ["d1"]})
+def test_the_panel_mean_needs_every_judge_that_scores_the_answer():
+    answers = pd.DataFrame({"key": ["a", "b", "c"], "question_id": ["q1", "q1", "q2"],
+                            "configuration": ["rag", "base", "base"], "retrieved_chunk_ids": [["d1#0"], [], []]})
+    scores = pd.DataFrame({"key": ["a", "a", "b", "b", "c"], "judge": ["x", "y", "x", "y", "x"],
+                           "score": [8.0, 6.0, 4.0, np.nan, 3.0]})  # y does not score q2's kind: no verdict row
+    questions = pd.DataFrame({"id": ["q1", "q2"], "stratum": ["seen", "seen"], "fact_type": ["errors", "operation_purpose"],
+                              "kind": ["exact value", "what it does"], "source_doc_id": ["d1", "d2"]})
     table = analysis.combine(answers, scores, questions).set_index("key")
-    assert table.loc["a", "quality"] == 7.0 and np.isnan(table.loc["b", "quality"])  # not 4.0: y did not score
-    assert table["retrieval_hit"].all()
+    assert table.loc["a", "quality"] == 7.0 and np.isnan(table.loc["b", "quality"])  # not 4.0: y's verdict failed
+    assert table.loc["c", "quality"] == 3.0  # x alone scores this kind
+    assert table.loc["a", "retrieval_hit"]
+
+
+def test_fabrication_rates_and_their_paired_changes_are_the_constructed_ones():
+    from statsmodels.stats.proportion import proportion_confint
+
+    made_up = {"base": 16, "rag": 6, "ft": 18, "ft_rag": 10}  # of 20 probes, the first k fabricate
+    probes = pd.DataFrame([{"model": "m", "question_id": f"p{q}", "configuration": c,
+                            "outcome": "fabricates" if q < k else ("declines" if q % 2 else "empty")}
+                           for c, k in made_up.items() for q in range(20)])
+    res = StudyResults(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [], probes=probes)
+    rates = analysis.fabrication_rates(res).set_index("configuration")
+    assert rates.loc["rag", "fabrication_rate"] == 6 / 20
+    assert (rates.loc["rag", "ci_low"], rates.loc["rag", "ci_high"]) == pytest.approx(proportion_confint(6, 20, method="wilson"))
+    assert rates.loc["rag", ["fabrication_rate", "decline_rate", "empty_rate"]].sum() == pytest.approx(1)
+    changes = analysis.fabrication_changes(res, 500, 0).set_index("configuration")
+    assert changes.loc["rag", "change_points"] == pytest.approx(-50)
+    assert changes.loc["ft", "change_points"] == pytest.approx(10)
+    assert changes.loc["rag", "ci_low"] <= -50 <= changes.loc["rag", "ci_high"] < 0
+    assert changes.loc["rag", "p"] < 0.01 < changes.loc["ft", "p"]  # 10 discordant probes against 2

@@ -26,9 +26,10 @@ def test_plan_lists_every_step_and_prices_the_tokens():
     assert set(table["notebook"]) == {"01_data_prep", "02_kb_build", "03_fine_tune", "04_inference", "05_judging"}
     converse = table[(table["call"] == "Converse") & (table["notebook"] == "04_inference")]
     assert sorted(converse["what"]) == sorted(f"micro {c}" for c in ("base", "rag", "ft", "ft_rag"))
-    assert (converse["count"] == params.n_test).all()
+    assert (converse["count"] == params.n_test + params.n_probes).all()  # the probes are answered too
     base = converse[converse["what"] == "micro base"].iloc[0]
-    expected = (params.n_test * plan.PROMPT_TOKENS * 0.035 + params.n_test * params.max_new_tokens * 0.14) / 1e6
+    asked = params.n_test + params.n_probes
+    expected = (asked * plan.PROMPT_TOKENS * 0.035 + asked * params.max_new_tokens * 0.14) / 1e6
     assert base["usd"] == pytest.approx(expected)
     training = table[table["call"] == "CreateModelCustomizationJob"].iloc[0]
     tokens = params.n_train * plan.TRAINING_RECORD_TOKENS * params.epochCount

@@ -101,7 +101,8 @@ def test_inference_then_judging_fill_the_offline_stores(run, store, search):
     steps.update_state("unit", knowledge_base={"id": "KB12345678"}, models={"micro": {
         "base": "amazon.nova-micro-v1:0", "serving": DEPLOY_ARN}})
     questions = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon ECR?"],
-                              "reference_answer": ["Amazon ECR uses API version 2015-09-21."], "key_facts": [["2015-09-21"]]})
+                              "reference_answer": ["Amazon ECR uses API version 2015-09-21."], "key_facts": [["2015-09-21"]],
+                              "stratum": ["seen"], "kind": ["exact value"]})
     cfg = InferenceParams(run_name="unit", backend="local", model="micro", seed=1, rag_top_k=1, rrf_k=60,
                           max_new_tokens=16, batch_size=1, latency_sample=1, bf16=False)
     converse = boto3.client("bedrock-runtime", region_name="us-east-1")

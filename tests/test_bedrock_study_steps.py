@@ -19,7 +19,8 @@ from nova_lab.records import ANSWER_COLUMNS, RecordStore
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
 DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef012345"
-QUESTIONS = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon S3?"]})
+QUESTIONS = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon S3?"], "stratum": ["seen"],
+                          "kind": ["exact value"]})
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,8 @@ def test_stats_count_what_was_extracted(corpus):
     stats = corpus.stats()
     assert stats["services"] == 6
     assert stats["documents"] == len(corpus.documents) == corpus.documents["doc_id"].nunique()
-    assert stats["facts"] == len(corpus.facts) == corpus.facts["fact_id"].nunique()
+    assert stats["facts"] + stats["probes"] == len(corpus.facts) == corpus.facts["fact_id"].nunique()
+    assert stats["probes"] > 0
     assert stats["words"] > 100_000
 
 

@@ -98,7 +98,8 @@ def test_one_notebook_runs_with_the_study_settings_extends_followed_unknown_keys
     executed = study.run_step("1", [mine])
     assert executed == paths.run_dir("one-step") / "01_data_prep.ipynb"
     counts = read_notebook(executed)["qa_counts"]
-    assert sum(r["questions"] for r in counts if r["split"] == "test") == 10  # this file's n_test, not the notebook's
+    answerable = [r for r in counts if r["split"] == "test" and r["stratum"] != "unanswerable"]
+    assert sum(r["questions"] for r in answerable) == 10  # this file's n_test, not the notebook's
     mine.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nrun_name: one-step\nrag_topk: 3\n")
     with pytest.raises(ParamsError, match="rag_topk"):
         study.run_step("04", [mine])

@@ -78,12 +78,15 @@ class FlakyJudge:
 
     name, kind = "flaky", "llm"
 
+    def scores(self, item):
+        return True
+
     def judge(self, items):
         return [parse_verdict('{"score": 6}' if i % 2 else "no idea") for i, _ in enumerate(items)]
 
 
 def test_parse_failures_are_counted_and_left_out_of_the_mean(tmp_path):
-    answers = pd.DataFrame({"key": [f"a{i}" for i in range(4)], "configuration": ["base"] * 4})
+    answers = pd.DataFrame({"key": [f"a{i}" for i in range(4)], "configuration": ["base"] * 4, "stratum": ["seen"] * 4})
     items = [Item(k, "q", "r", ("x",), "x") for k in answers["key"]]
     store = RecordStore(tmp_path / "judgments.jsonl", judging.JUDGMENT_COLUMNS)
     assert judging.judge_all([FlakyJudge()], items, store) == 4

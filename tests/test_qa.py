@@ -1,20 +1,46 @@
 """The Q&A set: answers true of botocore's model (checked against the raw JSON, not the
 generator), no leakage, and strata as specified."""
 
+import json
+import re
+
 import botocore.loaders
 import pytest
+from bs4 import BeautifulSoup
 
 from nova_lab.leakage import leakage_report
-from nova_lab.qa import GENERATORS, NotEnoughFacts, SplitSizes, build_qa_set, counts
+from nova_lab.qa import GENERATORS, UNANSWERABLE, NotEnoughFacts, SplitSizes, build_qa_set, counts
 
 from conftest import SIZES
 
 LOADER = botocore.loaders.create_loader()
 
 
+def first_sentence(raw_operation: dict) -> str:
+    """The operation's documentation up to its first full stop, lower-cased verb first: read from the raw model."""
+    text = re.sub(r"\s+", " ", BeautifulSoup(raw_operation["documentation"], "html.parser").get_text(" "))
+    text = re.sub(r"\s+([.,;:)])", r"\1", text).strip()
+    sentence = re.split(r"(?<!\b[A-Za-z])\.(?:\s|$)", text, maxsplit=1)[0]
+    sentence = re.sub(r"^This (operation|action|API operation|API) ", "", sentence)
+    return sentence[0].lower() + sentence[1:]
+
+
 def truth(record) -> list[str]:
     """What botocore's raw service model says the key facts of this record are."""
     raw = LOADER.load_service_model(record.service, "service-2")
+    if record.fact_type == "no_such_operation":  # absent from the whole model, not only from its operations
+        assert f'"{record.operation}"' not in json.dumps(raw), record.operation
+        return []
+    if record.fact_type == "no_such_parameter":
+        assert record.operation in raw["operations"] and f'"{record.parameter}"' not in json.dumps(raw)
+        return []
+    if record.fact_type in ("which_operation", "operation_purpose"):
+        statement = first_sentence(raw["operations"][record.operation])
+        assert statement in record.reference_answer, (record.id, statement)
+        if record.fact_type == "which_operation":
+            assert statement in record.question and record.operation not in record.question
+            return [record.operation]
+        return []  # what it does: free text, no key value
     if record.fact_type == "api_version":
         return [raw["metadata"]["apiVersion"]]
     if record.fact_type == "protocol":
@@ -37,6 +63,7 @@ def truth(record) -> list[str]:
 
 
 def test_every_reference_answer_is_true_of_botocore(qa):
+    assert {"exact value", "which operation", "what it does", UNANSWERABLE} <= set(qa["kind"])
     for record in qa.itertuples():
         assert list(record.key_facts) == [str(v) for v in truth(record)], record.id
         for value in record.key_facts:
@@ -47,6 +74,7 @@ def test_sizes_and_strata(qa):
     table = counts(qa).set_index(["split", "stratum"])["questions"]
     assert table["train", "train"] == SIZES.n_train
     assert table["test", "seen"] + table["test", "unseen"] == SIZES.n_test
+    assert table["test", UNANSWERABLE] == SIZES.n_probes
     assert table["test", "seen"] == SIZES.n_test // 2
     assert table["validation", "seen"] + table["validation", "unseen"] == SIZES.n_validation
     assert qa["id"].is_unique
@@ -89,3 +117,14 @@ def test_same_seed_same_set_other_seed_other_set(corpus, qa):
 def test_too_few_facts_is_a_clear_error(corpus):
     with pytest.raises(NotEnoughFacts, match="add services or lower the sizes"):
         build_qa_set(corpus.facts, GENERATORS["template"](), SplitSizes(20_000, 1, 10, 10), seed=1)
+
+
+def test_probes_are_never_trained_on_and_say_the_name_does_not_exist(qa):
+    probes = qa[qa["stratum"] == UNANSWERABLE]
+    assert set(probes["split"]) == {"test"} and set(probes["kind"]) == {UNANSWERABLE}
+    assert not set(probes["fact_id"]) & set(qa.loc[qa["split"] != "test", "fact_id"])
+    assert probes["service"].nunique() > 1 and probes["fact_type"].nunique() == 2  # spread over services and types
+    for probe in probes.itertuples():
+        name = probe.parameter if probe.fact_type == "no_such_parameter" else probe.operation
+        assert name in probe.question and name in probe.reference_answer
+        assert re.search(r"\bno\b", probe.reference_answer)

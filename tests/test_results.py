@@ -19,6 +19,7 @@ from nova_lab.results import CONFIGURATIONS, MissingRecords
 RUN = "current-result"
 QUESTIONS = pd.DataFrame({
     "id": ["q1", "q2", "q3"], "split": "test", "stratum": ["seen", "unseen", "seen"], "fact_type": "protocol",
+    "kind": "exact value",
     "question": ["Which protocol does Amazon SQS use?", "Which protocol does Amazon SNS use?",
                  "Which protocol does AWS Lambda use?"],
     "reference_answer": ["Amazon SQS uses json.", "Amazon SNS uses query.", "AWS Lambda uses rest-json."],

@@ -111,7 +111,7 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
     chunks = _chunks(params)
     prefix = f"s3://{settings.bucket}/{settings.study_tag}"
     if params.qa_generator == "bedrock":
-        facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test
+        facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test  # probes: templates
         usd, items = _tokens_cost(settings.qa_model, facts * QA_PROMPT_TOKENS, facts * QA_REPLY_TOKENS)
         plan.add(DATA_PREP.name, "bedrock-runtime", "Converse", f"Q&A pairs by {settings.qa_model}, one call per fact",
                  facts, usd, items)
@@ -134,8 +134,8 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
              f"{settings.vector_store}, chunking {settings.chunking}, {settings.embedding_model}", 2)
     plan.add(KB_BUILD.name, "bedrock-agent", "StartIngestionJob", f"~{chunks:,} chunks embedded", 1,
              pricing.cost(f"{settings.embedding_model}/input", corpus_tokens), (f"{settings.embedding_model}/input",))
-    plan.add(KB_BUILD.name, "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the test questions", params.n_test,
-             *_queries(params, params.n_test))
+    plan.add(KB_BUILD.name, "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the answerable test questions",
+             params.n_test, *_queries(params, params.n_test))
 
 
 def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
@@ -153,13 +153,13 @@ def _model_steps(plan: Plan, params: StudyParams, model: str) -> None:
     else:
         plan.add(FINE_TUNE.name, "bedrock", "CreateCustomModelDeployment", "on demand: billed per token in 04", 1)
     rag_tokens = PROMPT_TOKENS + params.rag_top_k * params.chunk_tokens
-    n = params.n_test
+    n = params.n_test + params.n_probes
     plan.add(INFERENCE.name, "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
              *_queries(params, n))
     for configuration, tokens_in in (("base", PROMPT_TOKENS), ("rag", rag_tokens), ("ft", PROMPT_TOKENS), ("ft_rag", rag_tokens)):
         usd, items = _tokens_cost(model_id, n * tokens_in, n * params.max_new_tokens)
         plan.add(INFERENCE.name, "bedrock-runtime", "Converse", f"{model} {configuration}", n, usd, items)
-    timed = min(params.latency_sample, n)
+    timed = min(params.latency_sample, params.n_test)
     usd, items = _tokens_cost(model_id, timed * (2 * PROMPT_TOKENS + 2 * rag_tokens), timed * 4 * params.max_new_tokens)
     query_usd, query_items = _queries(params, timed)
     plan.add(INFERENCE.name, "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
