@@ -38,11 +38,13 @@ class StudyResults:
     judges: list[str]
     questions: pd.DataFrame | None = None  # the answerable test questions (question, reference, stratum, kind)
     probes: pd.DataFrame | None = None  # one row per answer to an unanswerable probe, with its `outcome`
+    repeats: pd.DataFrame | None = None  # the other fine-tuning repeats' answers (`ft#1`, ...), with `quality`
 
 
 def retrieval_hits(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.Series:
     """Per question: did the RAG prompt carry a passage of the question's source document?"""
-    rag = answers[answers["configuration"] == "rag"].set_index("question_id")["retrieved_chunk_ids"]
+    rag = answers[answers["configuration"].map(results.uses_rag)].drop_duplicates("question_id")
+    rag = rag.set_index("question_id")["retrieved_chunk_ids"]  # every RAG prompt of a question carries the same passages
     if not rag.index.is_unique:
         raise ValueError("more than one rag answer per question: read answers with results.read_answers")
     docs = rag.map(lambda ids: {chunk.rsplit("#", 1)[0] for chunk in ids})
@@ -65,7 +67,7 @@ def load(run_name: str, models: list[str]) -> StudyResults:
     """Both models' answers, verdicts and latencies from a finished run of steps 01-05."""
     test = data_prep.read_test(run_name)
     questions, probe_questions = qa.answerable(test), qa.probes(test)
-    answers, scores, latency, probes, judges = [], [], [], [], []
+    answers, scores, latency, probes, repeats, judges = [], [], [], [], [], []
     for model in models:
         model_answers = results.read_answers(run_name, model, test)
         model_scores = judging.read_scored(run_name, model, model_answers, test)
@@ -74,11 +76,16 @@ def load(run_name: str, models: list[str]) -> StudyResults:
         probes.append(model_answers[~answered].assign(outcome=model_answers.loc[~answered, "answer"].map(fabrication.outcome)))
         scores.append(model_scores)
         latency.append(results.read_latency(run_name, model, test).assign(model=model))
+        again = results.read_repeats(run_name, model)
+        again = again[again["question_id"].isin(questions["id"])]
+        if len(again):
+            repeats.append(combine(again, judging.read_scored(run_name, model, again, test), questions))
         judges += [j for j in model_scores["judge"].unique() if j not in judges]
     probe_answers = pd.concat(probes, ignore_index=True).join(
         probe_questions.set_index("id")[["question", "reference_answer", "fact_type"]], on="question_id")
     return StudyResults(pd.concat(answers, ignore_index=True), pd.concat(scores, ignore_index=True),
-                        pd.concat(latency, ignore_index=True), judges, questions, probe_answers)
+                        pd.concat(latency, ignore_index=True), judges, questions, probe_answers,
+                        pd.concat(repeats, ignore_index=True) if repeats else None)
 
 
 def _relative_change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -192,7 +199,7 @@ def fabrication_rates(res: StudyResults) -> pd.DataFrame:
 
 
 def _difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return (np.mean(x, axis=axis) - np.mean(y, axis=axis)) * 100
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
 
 def fabrication_changes(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
@@ -208,8 +215,8 @@ def fabrication_changes(res: StudyResults, resamples: int, seed: int) -> pd.Data
             table = pd.crosstab(base.astype(bool), x.astype(bool)).reindex(index=[False, True], columns=[False, True],
                                                                           fill_value=0)
             rows.append({"model": model, "configuration": configuration, "n": len(wide), "base": base.mean(),
-                         "value": x.mean(), "change_points": float(_difference(x, base)), "ci_low": low,
-                         "ci_high": high, "p": float(mcnemar(table.to_numpy(), exact=True).pvalue)})
+                         "value": x.mean(), "change_points": 100 * float(_difference(x, base)), "ci_low": 100 * low,
+                         "ci_high": 100 * high, "p": float(mcnemar(table.to_numpy(), exact=True).pvalue)})
     return pd.DataFrame(rows)
 
 
@@ -221,3 +228,26 @@ def probe_examples(res: StudyResults, n: int = 3) -> pd.DataFrame:
         configuration_order=lambda f: f["configuration"].map(CONFIGURATIONS.index))
     picked = picked.sort_values(["question_id", "model", "configuration_order"])
     return picked[["question", "model", "configuration", "answer", "outcome"]].reset_index(drop=True)
+
+
+def seed_spread(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
+    """Per model and fine-tuned configuration, over the adapters trained with different seeds: each repeat's mean
+    quality and change against base (points), their spread (max - min), and beside it the width of the 95%
+    question-sampling interval of the study adapter's change, so a reader sees which noise is bigger."""
+    if res.repeats is None or not len(res.repeats):
+        return pd.DataFrame()
+    rows = []
+    both = pd.concat([res.answers, res.repeats], ignore_index=True)
+    for model, part in both.groupby("model", sort=False):
+        wide = _paired(part, "quality")
+        for configuration in [c for c in CONFIGURATIONS if results.uses_adapter(c)]:
+            labels = [c for c in wide.columns if results.repeated(c)[0] == configuration]
+            changes = (wide[labels].sub(wide["base"], axis=0)).mean()
+            low, high = paired_interval(_difference, wide[configuration].to_numpy(), wide["base"].to_numpy(),
+                                        resamples, seed)
+            rows.append({"model": model, "configuration": configuration, "repeats": len(labels), "questions": len(wide),
+                         "quality_by_repeat": [round(float(wide[c].mean()), 3) for c in labels],
+                         "change_by_repeat": [round(float(v), 3) for v in changes],
+                         "seed_spread": float(changes.max() - changes.min()),
+                         "question_interval_width": high - low})
+    return pd.DataFrame(rows)

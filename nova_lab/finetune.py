@@ -30,8 +30,9 @@ FINETUNE_VERSION = 1
 IGNORE = -100  # label of tokens that do not count in the loss
 
 
-def adapter_dir(run_name: str, model: str) -> Path:
-    return model_dir(run_name, model) / "adapter"
+def adapter_dir(run_name: str, model: str, repeat: int = 0) -> Path:
+    """The adapter the study's `ft` configurations use, or with `repeat` > 0 the one trained with seed + repeat."""
+    return model_dir(run_name, model) / ("adapter" if repeat == 0 else f"adapter-repeat{repeat}")
 
 
 def tokenize_record(tokenizer: Any, record: dict, max_tokens: int) -> dict[str, list[int]]:
@@ -86,7 +87,7 @@ CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimize
 
 def run_key(cfg: FineTuneParams) -> str:
     data = list(data_digests(cfg.run_name).values())
-    settings = cfg.model_dump(exclude={"run_name", "backend", "bedrock", "eval_every_steps"})
+    settings = cfg.model_dump(exclude={"run_name", "backend", "bedrock", "eval_every_steps", "finetune_repeats"})
     return fingerprint(FINETUNE_VERSION, models.MODELS[cfg.model].description, data, settings)
 
 
@@ -113,9 +114,19 @@ def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
 
 
 def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
-    """Train (or resume, or reuse) the LoRA adapter; returns its manifest and loss history."""
+    """Train (or resume, or reuse) the LoRA adapter, then those of the other repeats (seed + 1, ...); returns the
+    study's adapter's manifest, with each repeat's seed and validation loss under `repeats`, and its loss history."""
+    result = _fine_tune_one(cfg, 0)
+    repeats = [_fine_tune_one(cfg.model_copy(update={"seed": cfg.seed + r}), r).manifest
+               for r in range(1, cfg.finetune_repeats)]
+    summary = [{"repeat": r, "seed": m["hyperparameters"]["seed"], "validation_loss_after": m["validation_loss_after"],
+                "reused": m["reused"]} for r, m in enumerate([result.manifest, *repeats])]
+    return FineTuneResult(result.manifest | {"repeats": summary}, result.history)
+
+
+def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:
     key = run_key(cfg)
-    folder = adapter_dir(cfg.run_name, cfg.model)
+    folder = adapter_dir(cfg.run_name, cfg.model, repeat)
     if is_fresh(folder, key):
         return FineTuneResult(read_manifest(folder) | {"reused": True}, pd.read_parquet(folder / "history.parquet"))
     trainer = _trainer(cfg, key)
@@ -138,7 +149,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
         "key": key, "model": cfg.model, "base_model": models.MODELS[cfg.model].description,
         "stands_for": STUDY_MODELS[cfg.model].converse_id,
         "data": data_digests(cfg.run_name),
-        "hyperparameters": cfg.model_dump(exclude={"run_name", "backend", "bedrock"}),
+        "hyperparameters": cfg.model_dump(exclude={"run_name", "backend", "bedrock", "finetune_repeats"}),
         "steps": trainer.state.global_step, "resumed_from": checkpoint,
         "validation_loss_before": json.loads(before_file.read_text()), "validation_loss_after": final_eval,
         "train_loss_first": float(train_losses.iloc[0]) if len(train_losses) else None,

@@ -25,8 +25,8 @@ from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
 from nova_lab.params import InferenceParams
 from nova_lab.records import RecordStore, answer_record
-from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_path, set_current, timed_sample,
-                              uses_adapter, uses_rag)
+from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_path, repeat_label, set_current,
+                              timed_sample, uses_adapter, uses_rag)
 from nova_lab.study_steps import FINE_TUNE, run_this
 
 
@@ -80,12 +80,12 @@ class Request:
 
 
 def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, cfg: InferenceParams,
-                   adapter_key: str) -> list[Request]:
+                   adapter_key: str, configurations: tuple[str, ...] = CONFIGURATIONS) -> list[Request]:
     """Every (question, configuration) as a rendered prompt and its cache key."""
     requests = []
     for q in tqdm(questions.itertuples(), total=len(questions), desc="retrieval", unit="q"):
         passages = tuple(retriever.retrieve(q.question, cfg.rag_top_k))
-        for configuration in CONFIGURATIONS:
+        for configuration in configurations:
             context = passages if uses_rag(configuration) else ()
             prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in context])
             key = fingerprint(models.MODELS[cfg.model].description, _adapter_of(configuration, adapter_key),
@@ -145,8 +145,8 @@ def measure_latency(engine: LocalEngine, timed: list[Request], retriever: Retrie
     return made
 
 
-def adapter_key(run_name: str, model: str) -> str | None:
-    return read_manifest(adapter_dir(run_name, model)).get("key")
+def adapter_key(run_name: str, model: str, repeat: int = 0) -> str | None:
+    return read_manifest(adapter_dir(run_name, model, repeat)).get("key")
 
 
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
@@ -164,7 +164,28 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     set_current(cfg.run_name, cfg.model, answers=[r.key for r in requests], latency=[r.key for r in timed])
     made = answer_all(engine, requests, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
     timed_now = measure_latency(engine, timed, retriever, RecordStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
-    return {"requests": len(requests), "answered_now": made, "timed_now": timed_now}
+    repeated = answer_repeats(cfg, questions, retriever, engine_factory)
+    return {"requests": len(requests), "answered_now": made, "timed_now": timed_now, **repeated}
+
+
+def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
+                   engine_factory: Callable[..., LocalEngine]) -> dict[str, int]:
+    """The fine-tuned configurations again with each other repeat's adapter (`finetune_repeats` > 1), labelled
+    `ft#1`, `ft_rag#1`, ...: batched answers only, for 06's seed spread (latency is the study adapter's)."""
+    requests: list[Request] = []
+    for repeat in range(1, cfg.finetune_repeats):
+        key = adapter_key(cfg.run_name, cfg.model, repeat)
+        if key is None:
+            raise FileNotFoundError(f"no adapter of repeat {repeat} in {adapter_dir(cfg.run_name, cfg.model, repeat)}: "
+                                    f"{run_this(FINE_TUNE, cfg.run_name, cfg.model)} with finetune_repeats = "
+                                    f"{cfg.finetune_repeats} first")
+        engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
+        labels = tuple(repeat_label(c, repeat) for c in CONFIGURATIONS if uses_adapter(c))
+        mine = build_requests(engine, questions, retriever, cfg, key, labels)
+        answer_all(engine, mine, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
+        requests += mine
+    set_current(cfg.run_name, cfg.model, repeats=[r.key for r in requests])
+    return {"repeat_answers": len(requests)}
 
 
 def summary(answers: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:

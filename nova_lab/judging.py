@@ -14,7 +14,7 @@ from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge
 from nova_lab.params import JudgingParams
 from nova_lab.qa import UNANSWERABLE, answerable
 from nova_lab.records import RecordStore
-from nova_lab.results import MissingRecords, current, in_order, judgments_path, set_current
+from nova_lab.results import MissingRecords, current, in_order, judgments_path, read_repeats, set_current
 from nova_lab.study_steps import JUDGING, run_this
 
 JUDGMENT_COLUMNS = ["key", "answer_key", "judge", "kind", "rubric_version", "score", "rationale"]
@@ -65,11 +65,13 @@ def panel(names: list[str]) -> list[Judge]:
 
 
 def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame, judges: list[Judge]) -> pd.DataFrame:
-    """Judge every answer; returns the answers in long format, one row per (answer, judge that scores it). The
-    panel is set as the model's current one first, so the analysis reads exactly its verdicts."""
+    """Judge every answer, and the other fine-tuning repeats' answers; returns the answers in long format, one row
+    per (answer, judge that scores it). The panel is set as the model's current one first, so the analysis reads
+    exactly its verdicts."""
     set_current(cfg.run_name, cfg.model, judges=[judge.name for judge in judges])
     store = RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS)
-    judge_all(judges, items(answers, questions), store)
+    everything = pd.concat([answers, read_repeats(cfg.run_name, cfg.model)], ignore_index=True)
+    judge_all(judges, items(everything, questions), store)
     return read_scored(cfg.run_name, cfg.model, answers, questions, judges)
 
 

@@ -158,7 +158,19 @@ class KnowledgeBaseParams(CommonParams):
         return self
 
 
-class FineTuneParams(CommonParams):
+class RepeatsParams(CommonParams):
+    finetune_repeats: int = Field(1, ge=1, le=5, description="adapters trained with seeds seed, seed+1, ...: 06 "
+                                                             "reports the spread of the fine-tuned configurations")
+
+    @model_validator(mode="after")
+    def _repeats_offline(self) -> "RepeatsParams":
+        if self.finetune_repeats > 1 and self.backend == "bedrock":
+            raise ValueError(f"finetune_repeats = {self.finetune_repeats} is offline only: on Bedrock each repeat "
+                             "would be a customization job and a served custom model; use 1")
+        return self
+
+
+class FineTuneParams(RepeatsParams):
     """Nova's hyperparameters by their API names and bounds; LoRA settings are ours."""
 
     model: ModelName = Field(description=MODEL_HELP)
@@ -176,7 +188,7 @@ class FineTuneParams(CommonParams):
     bf16: bool = Field(description="bfloat16 autocast: ~1.7x faster on CPUs with AVX512-BF16/AMX")
 
 
-class InferenceParams(CommonParams):
+class InferenceParams(RepeatsParams):
     model: ModelName = Field(description=MODEL_HELP)
     seed: int = Field(ge=0)
     rag_top_k: int = Field(ge=1, le=20, description="passages put into a RAG prompt")

@@ -112,6 +112,18 @@ def fabrication_changes_table(changes: pd.DataFrame) -> pd.DataFrame:
         "p (McNemar, exact)": changes["p"].map(p_value)})
 
 
+def seed_spread_table(spread: pd.DataFrame) -> pd.DataFrame:
+    """`analysis.seed_spread` for people, in panel points."""
+    points = lambda values: ", ".join(f"{v:+.2f}" for v in values)  # noqa: E731
+    return pd.DataFrame({
+        "model": spread["model"], "configuration": spread["configuration"].map(CONFIGURATION_NAMES),
+        "adapters (seeds)": spread["repeats"], "questions": spread["questions"],
+        "quality by adapter (0-10)": spread["quality_by_repeat"].map(lambda v: ", ".join(f"{x:.2f}" for x in v)),
+        "change against base by adapter (points)": spread["change_by_repeat"].map(points),
+        "spread between seeds (points)": spread["seed_spread"].round(2),
+        "width of the 95% question-sampling interval (points)": spread["question_interval_width"].round(2)})
+
+
 def cost_table(per_answer: pd.DataFrame) -> pd.DataFrame:
     """`costs.per_answer` for people."""
     return pd.DataFrame({

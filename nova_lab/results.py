@@ -34,7 +34,18 @@ def uses_adapter(configuration: str) -> bool:
 
 
 def uses_rag(configuration: str) -> bool:
-    return configuration.endswith("rag")
+    return repeated(configuration)[0].endswith("rag")
+
+
+def repeat_label(configuration: str, repeat: int) -> str:
+    """A fine-tuned configuration answered with the adapter of repeat `repeat` (seed + repeat): `ft#1`."""
+    return configuration if repeat == 0 else f"{configuration}#{repeat}"
+
+
+def repeated(label: str) -> tuple[str, int]:
+    """`ft_rag#2` -> ("ft_rag", 2); a configuration of the study itself is repeat 0."""
+    configuration, _, repeat = label.partition("#")
+    return configuration, int(repeat or 0)
 
 
 def in_order(present: set[str] | pd.Index) -> list[str]:
@@ -78,7 +89,7 @@ def current_path(run_name: str, model: str) -> Path:
 
 
 # what each part of the current result is, and the step whose run sets it
-CURRENT_PARTS = {"answers": INFERENCE, "latency": INFERENCE, "judges": JUDGING}
+CURRENT_PARTS = {"answers": INFERENCE, "latency": INFERENCE, "repeats": INFERENCE, "judges": JUDGING}
 
 
 def set_current(run_name: str, model: str, **parts: list[str]) -> None:
@@ -115,6 +126,15 @@ def read_answers(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataF
         raise ValueError(f"step 04's answers of {model!r} are for another test set ({len(answers)} answers, "
                          f"{expected} expected): {run_this(INFERENCE, run_name, model)}")
     return answers
+
+
+def read_repeats(run_name: str, model: str) -> pd.DataFrame:
+    """The fine-tuned configurations' answers with the other repeats' adapters (`finetune_repeats` > 1), as step
+    04 last asked for them; none when it ran one adapter (or before repeats existed)."""
+    path = current_path(run_name, model)
+    if not path.exists() or not json.loads(path.read_text()).get("repeats"):
+        return RecordStore(answers_path(run_name, model)).frame().iloc[0:0]
+    return _read_current(answers_path(run_name, model), run_name, model, "repeats")
 
 
 def read_latency(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataFrame:

@@ -146,3 +146,27 @@ def test_fabrication_rates_and_their_paired_changes_are_the_constructed_ones():
     assert changes.loc["ft", "change_points"] == pytest.approx(10)
     assert changes.loc["rag", "ci_low"] <= -50 <= changes.loc["rag", "ci_high"] < 0
     assert changes.loc["rag", "p"] < 0.01 < changes.loc["ft", "p"]  # 10 discordant probes against 2
+
+
+def test_the_seed_spread_sets_each_adapters_change_beside_the_question_sampling_interval():
+    res = synthetic()
+    again = res.answers[res.answers["configuration"].isin(["ft", "ft_rag"])].copy()
+    again["quality"] = again["quality"] + 0.5  # the second seed's adapter: half a point better on every question
+    again["configuration"] = again["configuration"] + "#1"
+    spread = analysis.seed_spread(StudyResults(res.answers, res.scores, res.latency, res.judges, repeats=again),
+                                  500, 0).set_index("configuration")
+    base = res.answers[res.answers["configuration"] == "base"]["quality"].mean()
+    ft = res.answers[res.answers["configuration"] == "ft"]["quality"].mean()
+    assert spread.loc["ft", "repeats"] == 2
+    assert spread.loc["ft", "change_by_repeat"] == pytest.approx([ft - base, ft - base + 0.5], abs=1e-3)
+    assert spread.loc["ft", "seed_spread"] == pytest.approx(0.5)
+    assert spread.loc["ft", "question_interval_width"] > 0
+    assert analysis.seed_spread(res, 500, 0).empty  # one adapter: nothing to show
+
+
+def test_repeat_labels_keep_what_the_configuration_uses():
+    from nova_lab import results
+
+    assert results.repeated("ft_rag#2") == ("ft_rag", 2) and results.repeated("rag") == ("rag", 0)
+    assert results.uses_rag("ft_rag#1") and results.uses_adapter("ft#1") and not results.uses_rag("ft#1")
+    assert results.repeat_label("ft", 0) == "ft" and results.repeat_label("ft", 3) == "ft#3"

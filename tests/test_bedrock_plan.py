@@ -77,7 +77,7 @@ def test_provisioned_throughput_only_with_opt_in():
 
 def test_a_run_over_budget_refuses_to_start(tmp_path):
     overlay = tmp_path / "tight.yaml"
-    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nbedrock:\n  bucket: my-nova-lab-bucket\n"
+    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nfinetune_repeats: 1\nbedrock:\n  bucket: my-nova-lab-bucket\n"
                        "  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n  max_usd: 0.5\n")
     with pytest.raises(plan.BudgetExceeded, match="exceeds max_usd = 0.5"):
         run_study(("micro",), overlay)

@@ -48,7 +48,7 @@ def test_a_bedrock_study_without_credentials_stops_before_any_work(outputs, step
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     overlay = outputs / "bedrock.yaml"
-    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nbedrock:\n  bucket: my-bucket\n"
+    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nfinetune_repeats: 1\nbedrock:\n  bucket: my-bucket\n"
                        "  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n  study_tag: unit\n  max_usd: 50\n")
     with pytest.raises(ParamsError, match="no AWS credentials"):
         study.run_study(overlay=overlay)

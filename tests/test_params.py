@@ -163,3 +163,11 @@ def test_the_allowed_names_are_the_registered_ones_and_a_misspelt_one_gets_a_sug
     assert "`judges.1` = 'factcheck': Input should be" in str(error.value) and "did you mean fact_check?" in str(error.value)
     assert "did you mean template?" in str(error.value)
     assert load_params(write(tmp_path, f"judges: {sorted(JUDGES)}\n")).judges == sorted(JUDGES)
+
+
+def test_finetune_repeats_are_offline_only():
+    params = load_params(paths.PARAMS / "micro.yaml", paths.PARAMS / "smoke.yaml")
+    assert params.finetune_repeats == 2  # every smoke run takes the repeat path
+    with pytest.raises(ValueError, match="finetune_repeats = 2 is offline only"):
+        params.model_validate(params.model_dump() | {"backend": "bedrock", "bedrock": {
+            "bucket": "my-nova-lab-bucket", "role_arn": "arn:aws:iam::123456789012:role/R", "max_usd": 1}})

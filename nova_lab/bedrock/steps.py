@@ -170,7 +170,8 @@ def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams,
                                      search)
 
     answer, timed = answer_jobs(questions), answer_jobs(results.timed_sample(questions, cfg.latency_sample, cfg.seed))
-    results.set_current(cfg.run_name, cfg.model, answers=[j.key for j in answer], latency=[j.key for j in timed])
+    results.set_current(cfg.run_name, cfg.model, answers=[j.key for j in answer], latency=[j.key for j in timed],
+                        repeats=[])  # one adapter on Bedrock (params refuse finetune_repeats > 1)
     answered = run_jobs(answer, RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency,
                         desc="converse")
     timed_now = run_jobs(timed, RecordStore(results.latency_path(cfg.run_name, cfg.model)), 1, desc="latency")
