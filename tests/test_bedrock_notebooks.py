@@ -26,7 +26,7 @@ FAKE_AWS = Path(__file__).parent / "fake_aws"
 
 def overlay(folder: Path, mode: str) -> Path:
     path = folder / f"bedrock-{mode}.yaml"
-    path.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nqa_generator: bedrock\nbedrock:\n"
+    path.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nfinetune_repeats: 1\nqa_generator: bedrock\nbedrock:\n"
                     "  bucket: nova-lab-test-bucket\n  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n"
                     f"  study_tag: unit\n  max_usd: 50\n  concurrency: 2\n  recording: {mode}\n")
     return path

@@ -76,7 +76,7 @@ def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
 
     silent = FakeEngine(tokenizer, die_after=0)  # a repeated run must not call the model
     assert inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: silent) == {
-        "requests": 20, "answered_now": 0, "timed_now": 0}
+        "requests": 20, "answered_now": 0, "timed_now": 0, "repeat_answers": 0}
 
 
 def test_rag_configurations_carry_their_passages(tokenizer):
@@ -109,3 +109,22 @@ def test_batched_and_single_greedy_answers_agree(tokenizer):
     batched = [g.text for g in engine.generate(texts, adapter=False, max_new_tokens=12)]
     single = [engine.generate([t], adapter=False, max_new_tokens=12)[0].text for t in texts]
     assert batched == single
+
+
+def test_repeats_answer_the_fine_tuned_configurations_with_each_adapter_and_are_read_apart(tokenizer):
+    run = "inference-repeats"
+    cfg = CFG.model_copy(update={"run_name": run, "finetune_repeats": 3})
+    write_manifest(inference.adapter_dir(run, "micro"), {"key": "adapter-seed-1"})
+    write_manifest(inference.adapter_dir(run, "micro", 1), {"key": "adapter-seed-2"})
+    with pytest.raises(FileNotFoundError, match="no adapter of repeat 2 .* finetune_repeats = 3 first"):
+        inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
+    write_manifest(inference.adapter_dir(run, "micro", 2), {"key": "adapter-seed-3"})
+    progress = inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
+    assert progress["repeat_answers"] == len(QUESTIONS) * 2 * 2  # ft and ft_rag, two more adapters
+    repeats = results.read_repeats(run, "micro")
+    assert set(repeats["configuration"]) == {"ft#1", "ft_rag#1", "ft#2", "ft_rag#2"}
+    assert set(repeats["adapter_key"]) == {"adapter-seed-2", "adapter-seed-3"}
+    assert len(results.read_answers(run, "micro", QUESTIONS)) == len(QUESTIONS) * len(CONFIGURATIONS)  # the study's own
+    inference.run(cfg.model_copy(update={"finetune_repeats": 1}), QUESTIONS, FixedRetriever(),
+                  lambda *a: FakeEngine(tokenizer))
+    assert results.read_repeats(run, "micro").empty  # back to one adapter: no stale repeats read
