@@ -198,7 +198,8 @@ def fabrication_rates(res: StudyResults) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+def mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean of x minus mean of y: the statistic of a paired change in points (or shares)."""
     return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
 
@@ -211,11 +212,11 @@ def fabrication_changes(res: StudyResults, resamples: int, seed: int) -> pd.Data
         wide = _paired(part, "fabricated")
         for configuration in [c for c in CHANGED if c in wide.columns and "base" in wide.columns]:
             x, base = wide[configuration].to_numpy(), wide["base"].to_numpy()
-            low, high = paired_interval(_difference, x, base, resamples, seed) if len(x) > 1 else (np.nan, np.nan)
+            low, high = paired_interval(mean_difference, x, base, resamples, seed) if len(x) > 1 else (np.nan, np.nan)
             table = pd.crosstab(base.astype(bool), x.astype(bool)).reindex(index=[False, True], columns=[False, True],
                                                                           fill_value=0)
             rows.append({"model": model, "configuration": configuration, "n": len(wide), "base": base.mean(),
-                         "value": x.mean(), "change_points": 100 * float(_difference(x, base)), "ci_low": 100 * low,
+                         "value": x.mean(), "change_points": 100 * float(mean_difference(x, base)), "ci_low": 100 * low,
                          "ci_high": 100 * high, "p": float(mcnemar(table.to_numpy(), exact=True).pvalue)})
     return pd.DataFrame(rows)
 
@@ -243,7 +244,7 @@ def seed_spread(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
         for configuration in [c for c in CONFIGURATIONS if results.uses_adapter(c)]:
             labels = [c for c in wide.columns if results.repeated(c)[0] == configuration]
             changes = (wide[labels].sub(wide["base"], axis=0)).mean()
-            low, high = paired_interval(_difference, wide[configuration].to_numpy(), wide["base"].to_numpy(),
+            low, high = paired_interval(mean_difference, wide[configuration].to_numpy(), wide["base"].to_numpy(),
                                         resamples, seed)
             rows.append({"model": model, "configuration": configuration, "repeats": len(labels), "questions": len(wide),
                          "quality_by_repeat": [round(float(wide[c].mean()), 3) for c in labels],

@@ -57,6 +57,43 @@ def _model_paragraph(model: str, changes: pd.DataFrame, additivity: pd.Series) -
     return f"**{model}**: " + " ".join(lines)
 
 
+def _by_model(changes: pd.DataFrame, metric: str, configuration: str) -> str:
+    """One change per model, "+134% [+109, +160] (micro) and +277% [+224, +345] (lite)"."""
+    part = changes[(changes["metric"] == metric) & (changes["configuration"] == configuration)]
+    return " and ".join(f"{_change(row)} ({row.model})" for row in part.itertuples())
+
+
+def _additive(row) -> str:
+    return ("more than" if row.ci_low > 0 else "less than" if row.ci_high < 0 else "not clearly different from")
+
+
+def five_sentences(changes: pd.DataFrame, additivity: pd.DataFrame, decisions: pd.DataFrame) -> str:
+    """What each approach buys here, in five sentences written from the tables: RAG, fine-tuning, both, what to
+    choose, and how much of the study replicated. Every number and every verdict comes from the arguments."""
+    sentences = []
+    for configuration, name in (("rag", "RAG"), ("ft", "Fine-tuning")):
+        sentences.append(f"**{name}** changed quality by {_by_model(changes, 'quality', configuration)} against base, "
+                         f"total tokens per answer by {_by_model(changes, 'total_tokens', configuration)}, and the "
+                         f"latency of one request by {_by_model(changes, 'latency_ms', configuration)}.")
+    both = "; ".join(f"{row.model} {row.both_minus_base:+.2f} points, {_additive(row)} the two single gains added up "
+                     f"({row.sum_of_single_gains:+.2f})" for row in additivity.itertuples())
+    sentences.append(f"**Both together** changed quality by {_by_model(changes, 'quality', 'ft_rag')}: {both}.")
+    chosen = []
+    for row in decisions.itertuples():
+        if row.need in ("best quality", "lowest cost per answer at acceptable quality"):
+            pick = report.CONFIGURATION_NAMES[row.choice] if row.clear else (
+                f"no clear winner between {report.CONFIGURATION_NAMES[row.choice]} and "
+                f"{report.CONFIGURATION_NAMES[row.runner_up]}")
+            chosen.append(f"{row.need}, {row.model}: {pick}")
+    sentences.append("**To choose**: " + "; ".join(chosen) + " (the table below has the margins and latency).")
+    replicated = replication(changes)
+    counts = replicated["verdict"].str.startswith("replicated").groupby(replicated["model"], sort=False).agg(["sum", "size"])
+    sentences.append("**Against the study**: " + "; ".join(
+        f"{model} replicates the direction of {row['sum']} of the {row['size']} changes it reported for Nova Lite"
+        for model, row in counts.iterrows()) + " (section 3 says which).")
+    return " ".join(sentences)
+
+
 def summary(changes: pd.DataFrame, additivity: pd.DataFrame, table: pd.DataFrame) -> str:
     """A few paragraphs of Markdown from the overall changes; every number comes from the tables."""
     paragraphs = [_model_paragraph(row.model, changes, row) for row in additivity.itertuples()]

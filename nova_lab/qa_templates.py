@@ -102,7 +102,7 @@ TEMPLATES: dict[str, dict[str, list[str]]] = {
             "In the {svc} API, which operation {does}?",
             "I need the {svc} API call that {does}. Which operation is it?",
         ],
-        "answers": ["The {svc} operation that {does} is {a}.", "Use {a}: it {does}."],
+        "answers": ["The {svc} operation that {does} is {a}.", "Use {a}, which {does}."],
     },
     "operation_purpose": {
         "questions": [

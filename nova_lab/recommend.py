@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nova_lab.analysis import paired_interval
+from nova_lab.analysis import mean_difference, paired_interval
 from nova_lab.costs import each_answer
 from nova_lab.report import CONFIGURATION_NAMES
 
@@ -28,7 +28,7 @@ def paired_difference(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -
     difference = float(np.mean(x) - np.mean(y))
     if len(x) < 2 or np.allclose(x, y):
         return difference, difference, difference
-    low, high = paired_interval(lambda a, b, axis: np.mean(a, axis=axis) - np.mean(b, axis=axis), x, y, resamples, seed)
+    low, high = paired_interval(mean_difference, x, y, resamples, seed)
     return difference, low, high
 
 

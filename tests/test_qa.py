@@ -128,3 +128,16 @@ def test_probes_are_never_trained_on_and_say_the_name_does_not_exist(qa):
         name = probe.parameter if probe.fact_type == "no_such_parameter" else probe.operation
         assert name in probe.question and name in probe.reference_answer
         assert re.search(r"\bno\b", probe.reference_answer)
+
+
+def test_no_phrasing_holds_a_word_that_fails_a_nova_job(corpus):
+    """Every question and answer the templates can write, for every fact: a reserved word ("User:", as in
+    "Use CreateUser: it ...") fails a Bedrock customization job, so it must never be written."""
+    from nova_lab.data_prep import load_corpus
+    from nova_lab.nova_format import reserved_words_in
+
+    generator = GENERATORS["template"]()
+    for facts in (corpus.facts, load_corpus(["iam", "cognito-idp"]).facts):
+        for _, fact in facts.iterrows():
+            for phrasing in generator.phrase(fact, list(range(generator.max_phrasings(fact)))):
+                assert not reserved_words_in(phrasing.question + " " + phrasing.answer), (fact["fact_id"], phrasing)
