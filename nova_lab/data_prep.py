@@ -7,19 +7,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from nova_lab import nova_format, paths
+from nova_lab import artefacts, nova_format, paths
 from nova_lab.caching import file_digest, fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.corpus import Corpus, botocore_version, extract_corpus
 from nova_lab.leakage import leakage_report
 from nova_lab.params import DataPrepParams
 from nova_lab.qa import GENERATORS, QAGenerator, SplitSizes, answerable, build_qa_set
-from nova_lab.study_steps import DATA_PREP, run_this
 
 CORPUS_VERSION = 2  # bump when the extraction changes what it writes
 
 
 def data_dir(run_name: str) -> Path:
-    return paths.run_dir(run_name, "data")
+    return artefacts.path(artefacts.DATA, run_name)
 
 
 def load_corpus(services: list[str]) -> Corpus:
@@ -104,7 +103,4 @@ def documents_key(run_name: str) -> str:
 
 
 def _read(run_name: str, name: str) -> pd.DataFrame:
-    path = data_dir(run_name) / name
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: {run_this(DATA_PREP, run_name)} first")
-    return pd.read_parquet(path)
+    return pd.read_parquet(artefacts.require(artefacts.DATA, run_name, inside=name))

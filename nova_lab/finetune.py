@@ -18,12 +18,12 @@ import seaborn as sns
 from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
-from nova_lab import models, prompts
+from nova_lab import artefacts, models, prompts
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
 from nova_lab.params import FineTuneParams, ParamsError
-from nova_lab.results import FineTuneResult, model_dir
+from nova_lab.results import FineTuneResult
 from nova_lab.study_models import STUDY_MODELS
 
 FINETUNE_VERSION = 1
@@ -32,7 +32,7 @@ IGNORE = -100  # label of tokens that do not count in the loss
 
 def adapter_dir(run_name: str, model: str, repeat: int = 0) -> Path:
     """The adapter the study's `ft` configurations use, or with `repeat` > 0 the one trained with seed + repeat."""
-    return model_dir(run_name, model) / ("adapter" if repeat == 0 else f"adapter-repeat{repeat}")
+    return artefacts.path(artefacts.ADAPTER, run_name, model, repeat)
 
 
 def tokenize_record(tokenizer: Any, record: dict, max_tokens: int) -> dict[str, list[int]]:
@@ -97,7 +97,7 @@ def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
     args = TrainingArguments(
-        output_dir=str(model_dir(cfg.run_name, cfg.model) / "checkpoints" / key),
+        output_dir=str(artefacts.path(artefacts.CHECKPOINTS, cfg.run_name, cfg.model) / key),
         num_train_epochs=cfg.epochCount, learning_rate=cfg.learningRate, warmup_steps=cfg.learningRateWarmupSteps,
         per_device_train_batch_size=cfg.batchSize, per_device_eval_batch_size=cfg.batchSize,
         eval_strategy="steps", eval_steps=cfg.eval_every_steps, save_strategy="steps", save_steps=cfg.eval_every_steps,

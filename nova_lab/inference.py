@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from nova_lab import models, prompts
+from nova_lab import artefacts, models, prompts
 from nova_lab.caching import fingerprint, read_manifest
 from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
@@ -27,7 +27,6 @@ from nova_lab.params import InferenceParams
 from nova_lab.records import RecordStore, answer_record
 from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_path, repeat_label, set_current,
                               timed_sample, uses_adapter, uses_rag)
-from nova_lab.study_steps import FINE_TUNE, run_this
 
 
 @dataclass(frozen=True)
@@ -145,8 +144,9 @@ def measure_latency(engine: LocalEngine, timed: list[Request], retriever: Retrie
     return made
 
 
-def adapter_key(run_name: str, model: str, repeat: int = 0) -> str | None:
-    return read_manifest(adapter_dir(run_name, model, repeat)).get("key")
+def adapter_key(run_name: str, model: str, repeat: int = 0) -> str:
+    """The key of the adapter step 03 made (the error says to run 03 when it has not)."""
+    return read_manifest(artefacts.require(artefacts.ADAPTER, run_name, model, repeat, inside="manifest.json").parent)["key"]
 
 
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
@@ -154,9 +154,6 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     """Answers and latencies for these questions, resuming from whatever is already stored. The keys these
     settings make are set as the model's current result first, so what follows reads exactly them."""
     key = adapter_key(cfg.run_name, cfg.model)
-    if key is None:
-        raise FileNotFoundError(f"no adapter in {adapter_dir(cfg.run_name, cfg.model)}: "
-                                f"{run_this(FINE_TUNE, cfg.run_name, cfg.model)} first")
     engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
     requests = build_requests(engine, questions, retriever, cfg, key)
     sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])
@@ -175,10 +172,6 @@ def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Ret
     requests: list[Request] = []
     for repeat in range(1, cfg.finetune_repeats):
         key = adapter_key(cfg.run_name, cfg.model, repeat)
-        if key is None:
-            raise FileNotFoundError(f"no adapter of repeat {repeat} in {adapter_dir(cfg.run_name, cfg.model, repeat)}: "
-                                    f"{run_this(FINE_TUNE, cfg.run_name, cfg.model)} with finetune_repeats = "
-                                    f"{cfg.finetune_repeats} first")
         engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
         labels = tuple(repeat_label(c, repeat) for c in CONFIGURATIONS if uses_adapter(c))
         mine = build_requests(engine, questions, retriever, cfg, key, labels)

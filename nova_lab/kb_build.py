@@ -7,18 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from nova_lab import chunking, embeddings, paths
+from nova_lab import artefacts, chunking, embeddings
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.data_prep import documents_key, read_documents
 from nova_lab.knowledge_base import LanceKnowledgeBase, build_table
 from nova_lab.params import KnowledgeBaseParams
-from nova_lab.study_steps import KB_BUILD, run_this
 
 KB_VERSION = 1  # bump when chunking or the table layout changes
 
 
 def kb_dir(run_name: str) -> Path:
-    return paths.run_dir(run_name, "kb")
+    return artefacts.path(artefacts.KB, run_name)
 
 
 def folder_size_mb(folder: Path) -> float:
@@ -55,7 +54,5 @@ def read_chunks(run_name: str) -> pd.DataFrame:
 
 
 def open_knowledge_base(run_name: str, rrf_k: int = 60) -> LanceKnowledgeBase:
-    folder = kb_dir(run_name)
-    if not read_manifest(folder):
-        raise FileNotFoundError(f"no knowledge base in {folder}: {run_this(KB_BUILD, run_name)} first")
+    folder = artefacts.require(artefacts.KB, run_name, inside="manifest.json").parent
     return LanceKnowledgeBase(folder / "lancedb", lambda query: embeddings.embed([query], progress=False)[0], rrf_k)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nova_lab import paths
+from nova_lab import artefacts
 from nova_lab.caching import write_json
 from nova_lab.qa import answerable
 from nova_lab.records import RecordStore
@@ -53,39 +53,35 @@ def in_order(present: set[str] | pd.Index) -> list[str]:
     return [c for c in CONFIGURATIONS if c in set(present)]
 
 
-def model_dir(run_name: str, model: str) -> Path:
-    return paths.run_dir(run_name, model)
-
-
 def answers_path(run_name: str, model: str) -> Path:
-    return model_dir(run_name, model) / "answers.jsonl"
+    return artefacts.path(artefacts.ANSWERS, run_name, model)
 
 
 def latency_path(run_name: str, model: str) -> Path:
-    return model_dir(run_name, model) / "latency.jsonl"
+    return artefacts.path(artefacts.LATENCY, run_name, model)
 
 
 def judgments_path(run_name: str, model: str) -> Path:
-    return model_dir(run_name, model) / "judgments.jsonl"
+    return artefacts.path(artefacts.JUDGMENTS, run_name, model)
 
 
 def meta_eval_path(run_name: str, model: str) -> Path:
-    return model_dir(run_name, model) / "meta_eval.parquet"
+    return artefacts.path(artefacts.META_EVAL, run_name, model)
 
 
 def meta_eval_judgments_path(run_name: str) -> Path:
     """The check set is the same for every model, so its verdicts are kept once per run."""
-    return paths.run_dir(run_name) / "meta_eval_judgments.jsonl"
+    return artefacts.path(artefacts.META_EVAL_JUDGMENTS, run_name)
 
 
 def graded_judgments_path(run_name: str) -> Path:
     """The graded set is the same for every model and run: its verdicts are kept once per run."""
-    return paths.run_dir(run_name) / "graded_judgments.jsonl"
+    return artefacts.path(artefacts.GRADED_JUDGMENTS, run_name)
 
 
 def current_path(run_name: str, model: str) -> Path:
     """Which records are the current result: the keys step 04 last asked for, the judges 05 last used."""
-    return model_dir(run_name, model) / "current.json"
+    return artefacts.path(artefacts.CURRENT, run_name, model)
 
 
 # what each part of the current result is, and the step whose run sets it

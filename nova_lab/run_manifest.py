@@ -7,7 +7,7 @@ import re
 from importlib.metadata import version
 from typing import Any
 
-from nova_lab import paths
+from nova_lab import artefacts
 from nova_lab.bedrock import models as bedrock_models
 from nova_lab.caching import read_manifest
 from nova_lab.models import MODELS
@@ -49,9 +49,8 @@ def redact(value: Any, where: str = "") -> tuple[Any, list[str]]:
 
 def collect(run_name: str, models: list[str]) -> dict[str, Any]:
     """Everything the run's own manifests say, gathered in one place for the analysis notebook."""
-    folder = paths.outputs_root() / run_name
-    adapters = {m: read_manifest(folder / m / "adapter") for m in models}
-    params = _json(folder / "params.json")
+    adapters = {m: read_manifest(artefacts.path(artefacts.ADAPTER, run_name, m)) for m in models}
+    params = _json(artefacts.path(artefacts.PARAMS, run_name))
     on_bedrock = (params or {}).get("shared", {}).get("backend") == "bedrock"
     manifest, redacted = redact({
         "packages": {name: version(name) for name in PACKAGES},
@@ -59,13 +58,13 @@ def collect(run_name: str, models: list[str]) -> dict[str, Any]:
                        "weights": f"{STUDY_MODELS[m].plays} on Amazon Bedrock" if on_bedrock else MODELS[m].description}
                    for m in models},
         "params": params,
-        "data": read_manifest(folder / "data"),
-        "knowledge_base": read_manifest(folder / "kb"),
+        "data": read_manifest(artefacts.path(artefacts.DATA, run_name)),
+        "knowledge_base": read_manifest(artefacts.path(artefacts.KB, run_name)),
         "fine_tuning": {m: {k: a.get(k) for k in ("key", "data", "hyperparameters", "steps", "validation_loss_before",
                                                   "validation_loss_after", "wall_time_s")} for m, a in adapters.items()},
         # this run's notebooks: a re-run that reuses cached answers and adapters is fast; the first
         # run's training time is in fine_tuning.wall_time_s
-        "notebook_wall_time_s_this_run": _json(folder / "timings.json"),
+        "notebook_wall_time_s_this_run": _json(artefacts.path(artefacts.TIMINGS, run_name)),
     })
     # the settings shown as <redacted>: they name the AWS account's resources
     return manifest | {"redacted_settings": redacted} | _judges(manifest["params"])

@@ -21,7 +21,7 @@ import nbformat
 import papermill
 from nbconvert import HTMLExporter
 
-from nova_lab import notebook_utils, paths
+from nova_lab import artefacts, notebook_utils, paths
 from nova_lab.params import ParamsError, StudyParams, for_step, load_params
 from nova_lab.study_steps import ANALYSIS, MODEL_STEPS, SHARED_STEPS, STEPS
 
@@ -163,13 +163,13 @@ def bedrock_preflight(params: StudyParams, models: list[str]) -> None:
 
 
 def _run_steps(shared: StudyParams, per_model: dict[str, StudyParams], folder: Path) -> dict[str, float]:
-    (folder / "params.json").write_text(json.dumps(
+    artefacts.path(artefacts.PARAMS, shared.run_name).write_text(json.dumps(
         {"shared": shared.model_dump(), **{m: p.model_dump() for m, p in per_model.items()}}, indent=2))
     timings: dict[str, float] = {}
 
     def step(name: str, label: str, params: StudyParams, executed_dir: Path) -> None:
         timings[label] = run_notebook(name, params, executed_dir)
-        (folder / "timings.json").write_text(json.dumps(timings, indent=2))  # the analysis reads it
+        artefacts.path(artefacts.TIMINGS, shared.run_name).write_text(json.dumps(timings, indent=2))  # 06 reads it
 
     for name in SHARED_STEPS:
         step(name, name, shared, folder)
@@ -180,5 +180,5 @@ def _run_steps(shared: StudyParams, per_model: dict[str, StudyParams], folder: P
     started = time.perf_counter()
     render_html(folder / f"{ANALYSIS.name}.ipynb")
     timings["render_html"] = round(time.perf_counter() - started, 1)
-    (folder / "timings.json").write_text(json.dumps(timings, indent=2))
+    artefacts.path(artefacts.TIMINGS, shared.run_name).write_text(json.dumps(timings, indent=2))
     return timings

@@ -116,7 +116,7 @@ def test_repeats_answer_the_fine_tuned_configurations_with_each_adapter_and_are_
     cfg = CFG.model_copy(update={"run_name": run, "finetune_repeats": 3})
     write_manifest(inference.adapter_dir(run, "micro"), {"key": "adapter-seed-1"})
     write_manifest(inference.adapter_dir(run, "micro", 1), {"key": "adapter-seed-2"})
-    with pytest.raises(FileNotFoundError, match="no adapter of repeat 2 .* finetune_repeats = 3 first"):
+    with pytest.raises(FileNotFoundError, match="adapter-repeat2/manifest.json is missing: .* finetune_repeats = 3 or more first"):
         inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
     write_manifest(inference.adapter_dir(run, "micro", 2), {"key": "adapter-seed-3"})
     progress = inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))

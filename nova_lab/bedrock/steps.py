@@ -15,7 +15,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 from tqdm.auto import tqdm
 
-from nova_lab import paths, results
+from nova_lab import artefacts, results
 from nova_lab.bedrock import answering, customization, knowledge_base, opensearch, resources, tokens
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.recording import Recording
@@ -36,7 +36,7 @@ class ServingFailed(RuntimeError):
 
 
 def state_path(run_name: str) -> Path:
-    return paths.run_dir(run_name, "bedrock") / "state.json"
+    return artefacts.path(artefacts.BEDROCK_STATE, run_name)
 
 
 def open_clients(settings: BedrockSettings, run_name: str, scope: str) -> Clients:
