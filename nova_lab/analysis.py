@@ -195,7 +195,8 @@ def fabrication_rates(res: StudyResults) -> pd.DataFrame:
                      "fabrication_rate": made_up / len(part), "ci_low": low, "ci_high": high,
                      "decline_rate": (part["outcome"] == fabrication.DECLINES).mean(),
                      "empty_rate": (part["outcome"] == fabrication.EMPTY).mean()})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "configuration", "probes", "fabrication_rate", "ci_low", "ci_high",
+                                       "decline_rate", "empty_rate"])  # no rows with n_probes: 0
 
 
 def mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -218,7 +219,8 @@ def fabrication_changes(res: StudyResults, resamples: int, seed: int) -> pd.Data
             rows.append({"model": model, "configuration": configuration, "n": len(wide), "base": base.mean(),
                          "value": x.mean(), "change_points": 100 * float(mean_difference(x, base)), "ci_low": 100 * low,
                          "ci_high": 100 * high, "p": float(mcnemar(table.to_numpy(), exact=True).pvalue)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "configuration", "n", "base", "value", "change_points", "ci_low",
+                                       "ci_high", "p"])
 
 
 def probe_examples(res: StudyResults, n: int = 3) -> pd.DataFrame:

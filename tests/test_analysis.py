@@ -165,6 +165,17 @@ def test_fabrication_rates_and_their_paired_changes_are_the_constructed_ones():
     assert changes.loc["rag", "p"] < 0.01 < changes.loc["ft", "p"]  # 10 discordant probes against 2
 
 
+def test_a_run_without_probes_gets_empty_fabrication_tables_not_an_error():
+    from nova_lab import report
+
+    none = StudyResults(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [],
+                        probes=pd.DataFrame(columns=["model", "question_id", "configuration", "outcome", "question",
+                                                     "answer"]))
+    assert report.fabrication_table(analysis.fabrication_rates(none)).empty
+    assert report.fabrication_changes_table(analysis.fabrication_changes(none, 200, 0)).empty
+    assert analysis.probe_examples(none).empty
+
+
 def test_the_seed_spread_sets_each_adapters_change_beside_the_question_sampling_interval():
     res = synthetic()
     again = res.answers[res.answers["configuration"].isin(["ft", "ft_rag"])].copy()
