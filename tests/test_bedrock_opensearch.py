@@ -190,7 +190,8 @@ def test_replay_makes_no_index_request(clients, monkeypatch):
     for _ in range(2):
         aoss.add_response("batch_get_collection", {"collectionDetails": [detail("ACTIVE")]}, {"names": ["unit-kb"]})
     monkeypatch.setattr(opensearch, "ensure_index", lambda *a, **k: pytest.fail("the index was asked for on replay"))
-    storage, kept = steps._vector_store(made, SETTINGS.model_copy(update={"recording": "replay"}), lambda s: None)
+    storage, kept = steps._vector_store(steps.BedrockRun(made, SETTINGS.model_copy(update={"recording": "replay"}), "unit",
+                                                         lambda s: None))
     assert storage["type"] == "OPENSEARCH_SERVERLESS" and kept == {"collection_arn": COLLECTION_ARN}
 
 

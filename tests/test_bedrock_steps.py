@@ -50,7 +50,7 @@ def deployment(status):
 
 def test_fine_tune_needs_the_uploads_first(run):
     with pytest.raises(ParamsError, match="01_data_prep"):
-        steps.fine_tune(Clients(None, None, None, None), SETTINGS, CFG)
+        steps.fine_tune(steps.BedrockRun(Clients(None, None, None, None), SETTINGS, "unit"), CFG)
 
 
 def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
@@ -77,7 +77,7 @@ def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
             "modelDeploymentName": ANY, "modelArn": MODEL_ARN, "clientRequestToken": ANY, "tags": ANY})
         stub.add_response("get_custom_model_deployment", deployment("Creating"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
         stub.add_response("get_custom_model_deployment", deployment("Active"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
-        result = steps.fine_tune(Clients(s3, bedrock, None, None), SETTINGS, CFG, sleep=lambda s: None)
+        result = steps.fine_tune(steps.BedrockRun(Clients(s3, bedrock, None, None), SETTINGS, "unit", lambda s: None), CFG)
     assert result.history["loss"].tolist() == [2.0, 1.0]
     assert result.manifest["serving"] == DEPLOY_ARN and result.manifest["hyperparameters"]["epochCount"] == CFG.epochCount
     served = steps.read_state("unit")["models"]["micro"]
@@ -119,7 +119,7 @@ def test_inference_then_judging_fill_the_offline_stores(run, store, search):
             for _ in range(4):
                 c.add_response("converse", converse_reply('{"score": 8, "rationale": "right"}'),
                                {"modelId": judge, "system": ANY, "messages": ANY, "inferenceConfig": ANY})
-        progress = steps.inference(clients, settings, cfg, questions)
+        progress = steps.inference(steps.BedrockRun(clients, settings, "unit"), cfg, questions)
         assert (progress["answered_now"], progress["timed_now"], progress["failed"]) == (4, 4, [])
         answers = results.read_answers("unit", "micro", questions)
         judging_cfg = JudgingParams(run_name="unit", backend="local", model="micro", judges=["semantic", "fact_check"],

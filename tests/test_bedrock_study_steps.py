@@ -100,7 +100,7 @@ def test_back_to_earlier_settings_under_replay_reads_the_earlier_answers(monkeyp
     def step_04(max_new_tokens):
         cfg = InferenceParams(run_name="unit", backend="local", model="micro", seed=1, rag_top_k=1, rrf_k=60,
                               max_new_tokens=max_new_tokens, batch_size=1, latency_sample=1, bf16=False)
-        return steps.inference(clients, settings, cfg, questions)
+        return steps.inference(steps.BedrockRun(clients, settings, "unit"), cfg, questions)
 
     def clients_for(mode):
         made = Clients(None, None, None, None, boto3.client("bedrock-runtime", region_name="us-east-1"),

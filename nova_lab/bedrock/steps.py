@@ -1,5 +1,6 @@
 """The study's steps on Bedrock, each resumable: what one step made (URIs, ids, ARNs) is kept in
 `outputs/<run>/bedrock/state.json` for the next step, and every resource is found and reused.
+Each step takes a `BedrockRun`: the run's clients, settings, name and the sleep its polls wait with.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.runtime import SEARCH_TYPES, run_jobs
 from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.data_prep import data_digests
-from nova_lab.params import BedrockSettings, FineTuneParams, InferenceParams, ParamsError
+from nova_lab.params import BedrockSettings, CommonParams, FineTuneParams, InferenceParams, ParamsError
 from nova_lab.records import RecordStore
 from nova_lab.results import FineTuneResult
 from nova_lab.study_models import STUDY_MODELS
@@ -51,6 +52,24 @@ def open_clients(settings: BedrockSettings, run_name: str, scope: str) -> Client
     return clients
 
 
+@dataclasses.dataclass(frozen=True)
+class BedrockRun:
+    """One step of a study on Bedrock: what every Bedrock step needs, passed as one."""
+
+    clients: Clients
+    settings: BedrockSettings
+    name: str  # the run's name: outputs/<name>/, and the nonce of its idempotency tokens
+    sleep: Callable[[float], None] = time.sleep  # how polls wait; a replay has nothing to wait for
+
+    @classmethod
+    def open(cls, cfg: CommonParams, step: str) -> "BedrockRun":
+        """The run of these params for `step`: clients recording or replaying under the step (and model)."""
+        model = getattr(cfg, "model", None)
+        clients = open_clients(cfg.bedrock, cfg.run_name, f"{step}/{model}" if model else step)
+        sleep = (lambda seconds: None) if cfg.bedrock.recording == "replay" else time.sleep
+        return cls(clients, cfg.bedrock, cfg.run_name, sleep)
+
+
 def read_state(run_name: str) -> dict[str, Any]:
     path = state_path(run_name)
     return json.loads(path.read_text()) if path.exists() else {}
@@ -68,13 +87,14 @@ def _needs(state: dict[str, Any], part: str, step: Step, run_name: str) -> Any:
     return state[part]
 
 
-def data_prep(clients: Clients, settings: BedrockSettings, run_name: str) -> dict[str, str]:
+def data_prep(run: BedrockRun) -> dict[str, str]:
     """The corpus and the Nova files of step 01, uploaded; their URIs kept for steps 02-03."""
-    return update_state(run_name, data=upload_study_data(clients, settings, run_name))["data"]
+    return update_state(run.name, data=upload_study_data(run.clients, run.settings, run.name))["data"]
 
 
-def _vector_store(clients: Clients, settings: BedrockSettings, sleep: Callable[[float], None]) -> tuple[dict, dict]:
+def _vector_store(run: BedrockRun) -> tuple[dict, dict]:
     """The knowledge base's storage (made or reused), and what of it the state keeps."""
+    clients, settings, sleep = run.clients, run.settings, run.sleep
     if settings.vector_store == "s3_vectors":
         index_arn = knowledge_base.ensure_vector_index(clients, settings)
         return knowledge_base.s3_vectors_storage(index_arn), {"index_arn": index_arn}
@@ -85,11 +105,11 @@ def _vector_store(clients: Clients, settings: BedrockSettings, sleep: Callable[[
     return opensearch.storage_configuration(collection), {"collection_arn": collection.arn}
 
 
-def kb_build(clients: Clients, settings: BedrockSettings, run_name: str, chunk_tokens: int, chunk_overlap: int,
-             sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def kb_build(run: BedrockRun, chunk_tokens: int, chunk_overlap: int) -> dict[str, Any]:
     """Vector store, knowledge base and data source (reused when they exist), then an ingestion."""
+    clients, settings, run_name, sleep = run.clients, run.settings, run.name, run.sleep
     _needs(read_state(run_name), "data", DATA_PREP, run_name)
-    storage, kept = _vector_store(clients, settings, sleep)
+    storage, kept = _vector_store(run)
     kb = knowledge_base.ensure_knowledge_base(clients, settings, storage, sleep=sleep)
     source = knowledge_base.ensure_data_source(clients, settings, kb.identifier, run_name, chunk_tokens, chunk_overlap,
                                                sleep=sleep)
@@ -133,10 +153,10 @@ def job_hyperparameters(cfg: FineTuneParams) -> dict[str, Any]:
     return {name: getattr(cfg, name) for name in STUDY_MODELS[cfg.model].hyperparameters}
 
 
-def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
-              sleep: Callable[[float], None] = time.sleep) -> FineTuneResult:
+def fine_tune(run: BedrockRun, cfg: FineTuneParams) -> FineTuneResult:
     """The customization job (reused when one exists for this data), its custom model served: what was served
     (kept in the run's state for step 04) and the loss history."""
+    clients, settings, sleep = run.clients, run.settings, run.sleep
     uris = _needs(read_state(cfg.run_name), "data", DATA_PREP, cfg.run_name)
     digest = "".join(data_digests(cfg.run_name).values())
     job = resources.ensure_customization_job(
@@ -153,10 +173,11 @@ def fine_tune(clients: Clients, settings: BedrockSettings, cfg: FineTuneParams,
     return FineTuneResult({**served, "hyperparameters": job_hyperparameters(cfg)}, history)
 
 
-def inference(clients: Clients, settings: BedrockSettings, cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
+def inference(run: BedrockRun, cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
     """The four configurations on Bedrock into the model's answer store, `concurrency` requests at a
     time; then the latency sample asked again one request at a time, as offline, so that no timing
     waits behind another request or a throttled neighbour's retries."""
+    clients, settings = run.clients, run.settings
     state = read_state(cfg.run_name)
     served = _needs(state, "models", FINE_TUNE, cfg.run_name).get(cfg.model)
     if served is None:
