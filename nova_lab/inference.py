@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nova_lab import artefacts, models, prompts
-from nova_lab.caching import fingerprint, read_manifest
+from nova_lab.caching import fingerprint
 from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
 from nova_lab.params import InferenceParams
@@ -146,7 +146,7 @@ def measure_latency(engine: LocalEngine, timed: list[Request], retriever: Retrie
 
 def adapter_key(run_name: str, model: str, repeat: int = 0) -> str:
     """The key of the adapter step 03 made (the error says to run 03 when it has not)."""
-    return read_manifest(artefacts.require(artefacts.ADAPTER, run_name, model, repeat, inside="manifest.json").parent)["key"]
+    return artefacts.require_complete(artefacts.ADAPTER, run_name, model, repeat)["key"]
 
 
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,

@@ -54,5 +54,5 @@ def read_chunks(run_name: str) -> pd.DataFrame:
 
 
 def open_knowledge_base(run_name: str, rrf_k: int = 60) -> LanceKnowledgeBase:
-    folder = artefacts.require(artefacts.KB, run_name, inside="manifest.json").parent
-    return LanceKnowledgeBase(folder / "lancedb", lambda query: embeddings.embed([query], progress=False)[0], rrf_k)
+    artefacts.require_complete(artefacts.KB, run_name)
+    return LanceKnowledgeBase(kb_dir(run_name) / "lancedb", lambda query: embeddings.embed([query], progress=False)[0], rrf_k)

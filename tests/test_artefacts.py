@@ -24,6 +24,18 @@ def test_a_missing_artefact_names_the_notebook_and_the_parameters_that_make_it(o
         inference.adapter_key("r", "lite", 2)
 
 
+def test_a_folder_whose_files_were_removed_is_incomplete_not_used(outputs):
+    from nova_lab.caching import write_manifest
+
+    folder = artefacts.path(artefacts.KB, "r")
+    (folder / "chunks.parquet").write_text("x")
+    write_manifest(folder, {"key": "k"})
+    assert artefacts.require_complete(artefacts.KB, "r")["key"] == "k"
+    (folder / "chunks.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match=r"outputs/r/kb is incomplete .* run notebooks/02_kb_build.* again"):
+        kb_build.open_knowledge_base("r")
+
+
 def test_paths_follow_the_table(outputs):
     assert artefacts.path(artefacts.ANSWERS, "r", "micro") == paths.outputs_root() / "r" / "micro" / "answers.jsonl"
     assert artefacts.path(artefacts.ADAPTER, "r", "micro", 1).name == "adapter-repeat1"

@@ -100,7 +100,8 @@ def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, 
 
     from nova_lab import inference  # the adapter's weights removed by hand: no longer "reused", made again
     (finetune.adapter_dir(RUN, "micro") / "adapter_model.safetensors").unlink()
-    assert inference.adapter_key(RUN, "micro") is None  # 04 says "run 03", not an unrelated loading error
+    with pytest.raises(FileNotFoundError, match="incomplete .* run notebooks/03_fine_tune"):
+        inference.adapter_key(RUN, "micro")  # 04 says "run 03 again", not an unrelated loading error
     assert finetune.fine_tune(cfg).manifest["reused"] is False
     assert inference.adapter_key(RUN, "micro") == manifest["key"]
 
