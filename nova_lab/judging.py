@@ -70,7 +70,8 @@ def run(cfg: JudgingParams, answers: pd.DataFrame, questions: pd.DataFrame, judg
     exactly its verdicts."""
     set_current(cfg.run_name, cfg.model, judges=[judge.name for judge in judges])
     store = RecordStore(judgments_path(cfg.run_name, cfg.model), JUDGMENT_COLUMNS)
-    everything = pd.concat([answers, read_repeats(cfg.run_name, cfg.model)], ignore_index=True)
+    repeats = read_repeats(cfg.run_name, cfg.model)
+    everything = pd.concat([answers, repeats], ignore_index=True) if len(repeats) else answers
     judge_all(judges, items(everything, questions), store)
     return read_scored(cfg.run_name, cfg.model, answers, questions, judges)
 

@@ -14,7 +14,7 @@ import pandas as pd
 from nova_lab import artefacts
 from nova_lab.caching import write_json
 from nova_lab.qa import answerable
-from nova_lab.records import RecordStore
+from nova_lab.records import ANSWER_COLUMNS, RecordStore
 from nova_lab.study_steps import INFERENCE, JUDGING, run_this
 
 CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
@@ -129,7 +129,7 @@ def read_repeats(run_name: str, model: str) -> pd.DataFrame:
     04 last asked for them; none when it ran one adapter (or before repeats existed)."""
     path = current_path(run_name, model)
     if not path.exists() or not json.loads(path.read_text()).get("repeats"):
-        return RecordStore(answers_path(run_name, model)).frame().iloc[0:0]
+        return pd.DataFrame(columns=ANSWER_COLUMNS)  # no need to read the whole store to say "none"
     return _read_current(answers_path(run_name, model), run_name, model, "repeats")
 
 
