@@ -18,7 +18,7 @@ import seaborn as sns
 from peft import LoraConfig, get_peft_model
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
-from nova_lab import artefacts, models, prompts
+from nova_lab import artefacts, models, precision, prompts
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
@@ -116,12 +116,14 @@ def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
 def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     """Train (or resume, or reuse) the LoRA adapter, then those of the other repeats (seed + 1, ...); returns the
     study's adapter's manifest, with each repeat's seed and validation loss under `repeats`, and its loss history."""
+    choice = precision.choose(cfg.bf16)
+    cfg = cfg.model_copy(update={"bf16": choice.bf16})  # the key and the manifest say what ran, not `auto`
     result = _fine_tune_one(cfg, 0)
     repeats = [_fine_tune_one(cfg.model_copy(update={"seed": cfg.seed + r}), r).manifest
                for r in range(1, cfg.finetune_repeats)]
     summary = [{"repeat": r, "seed": m["hyperparameters"]["seed"], "validation_loss_after": m["validation_loss_after"],
                 "reused": m["reused"]} for r, m in enumerate([result.manifest, *repeats])]
-    return FineTuneResult(result.manifest | {"repeats": summary}, result.history)
+    return FineTuneResult(result.manifest | {"repeats": summary, "precision": choice.reason}, result.history)
 
 
 def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from nova_lab import artefacts, models, prompts
+from nova_lab import artefacts, models, precision, prompts
 from nova_lab.caching import fingerprint
 from nova_lab.finetune import adapter_dir
 from nova_lab.knowledge_base import Passage, Retriever
@@ -40,20 +40,18 @@ class Generation:
 class LocalEngine:
     """One base model in memory, with the adapter switched on or off per call."""
 
-    def __init__(self, model: str, adapter: Path | None, bf16: bool = False):
+    def __init__(self, model: str, adapter: Path | None):
         from peft import PeftModel
 
-        self.name, self.bf16 = model, bf16
+        self.name = model
         base, self.tokenizer = models.load(model)
         self.model = PeftModel.from_pretrained(base, adapter).eval() if adapter else base
         self.stop_ids = models.stop_token_ids(model, self.tokenizer)
 
-    def generate(self, texts: list[str], adapter: bool, max_new_tokens: int) -> list[Generation]:
+    def generate(self, texts: list[str], adapter: bool, max_new_tokens: int, bf16: bool = False) -> list[Generation]:
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
         switch = contextlib.nullcontext() if adapter else self._without_adapter()
-        # bf16 pays off in batches only: at batch 1 on this CPU it is slower than float32
-        batched_bf16 = self.bf16 and len(texts) > 1
-        with torch.inference_mode(), switch, torch.autocast("cpu", dtype=torch.bfloat16, enabled=batched_bf16):
+        with torch.inference_mode(), switch, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             output = self.model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens,
                                          eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id)
         results = []
@@ -88,7 +86,8 @@ def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retr
             context = passages if uses_rag(configuration) else ()
             prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in context])
             key = fingerprint(models.MODELS[cfg.model].description, _adapter_of(configuration, adapter_key),
-                              configuration, q.id, prompt, prompts.PROMPT_VERSION, cfg.max_new_tokens, "greedy")
+                              configuration, q.id, prompt, prompts.PROMPT_VERSION, cfg.max_new_tokens, "greedy",
+                              "bf16" if cfg.bf16 else "float32")
             requests.append(Request(key, q.id, configuration, prompt, context, q.question))
     return requests
 
@@ -118,7 +117,7 @@ def answer_all(engine: LocalEngine, requests: list[Request], store: RecordStore,
                        key=lambda r: len(prompts.encode(engine.tokenizer, r.prompt)))
         batches = [group[i: i + cfg.batch_size] for i in range(0, len(group), cfg.batch_size)]
         for batch in tqdm(batches, desc=f"answers ({'adapter' if adapter else 'base'})", unit="batch"):
-            generations = engine.generate([r.prompt for r in batch], adapter, cfg.max_new_tokens)
+            generations = engine.generate([r.prompt for r in batch], adapter, cfg.max_new_tokens, cfg.bf16)
             store.append([_record(r, g, cfg, adapter_key, len(batch), None) for r, g in zip(batch, generations)])
             made += len(batch)
     return made
@@ -126,8 +125,9 @@ def answer_all(engine: LocalEngine, requests: list[Request], store: RecordStore,
 
 def measure_latency(engine: LocalEngine, timed: list[Request], retriever: Retriever, store: RecordStore,
                     cfg: InferenceParams, adapter_key: str) -> int:
-    """One request at a time, as a user would wait: retrieval, prompt, generation, decoding. Each timed
-    request is keyed as the batched answer it repeats, so it is timed again whenever that answer changes."""
+    """One request at a time, as a user would wait: retrieval, prompt, generation, decoding, in float32 (at batch 1
+    bfloat16 is slower than float32 even where it pays in batches). Each timed request is keyed as the batched
+    answer it repeats, so it is timed again whenever that answer changes."""
     done = store.keys()
     made = 0
     for configuration in CONFIGURATIONS:
@@ -152,9 +152,12 @@ def adapter_key(run_name: str, model: str, repeat: int = 0) -> str:
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
         engine_factory: Callable[..., LocalEngine] = LocalEngine) -> dict[str, int]:
     """Answers and latencies for these questions, resuming from whatever is already stored. The keys these
-    settings make are set as the model's current result first, so what follows reads exactly them."""
+    settings make are set as the model's current result first, so what follows reads exactly them. Batched
+    answers run in the precision `bf16` chooses, which is part of each answer's key."""
+    choice = precision.choose(cfg.bf16)
+    cfg = cfg.model_copy(update={"bf16": choice.bf16})
     key = adapter_key(cfg.run_name, cfg.model)
-    engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
+    engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model))
     requests = build_requests(engine, questions, retriever, cfg, key)
     sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])
     timed = [r for r in requests if r.question_id in sampled]
@@ -162,7 +165,8 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     made = answer_all(engine, requests, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
     timed_now = measure_latency(engine, timed, retriever, RecordStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
     repeated = answer_repeats(cfg, questions, retriever, engine_factory)
-    return {"requests": len(requests), "answered_now": made, "timed_now": timed_now, **repeated}
+    return {"requests": len(requests), "answered_now": made, "timed_now": timed_now, **repeated,
+            "precision": choice.reason}
 
 
 def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
@@ -172,7 +176,7 @@ def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Ret
     requests: list[Request] = []
     for repeat in range(1, cfg.finetune_repeats):
         key = adapter_key(cfg.run_name, cfg.model, repeat)
-        engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
+        engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model, repeat))
         labels = tuple(repeat_label(c, repeat) for c in CONFIGURATIONS if uses_adapter(c))
         mine = build_requests(engine, questions, retriever, cfg, key, labels)
         answer_all(engine, mine, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)

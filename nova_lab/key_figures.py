@@ -18,18 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from nova_lab.notebook_utils import read_notebook
+from nova_lab.precision import cpu_kind
 from nova_lab.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
 TOKENS = ("input_tokens", "output_tokens", "total_tokens")
 PINNED = Path(__file__).resolve().parents[1] / "tests" / "pinned" / "smoke_figures.json"
 ANY_CPU = ("questions/", "recall@5/", "/input_tokens")  # figures no model arithmetic goes into
-KERNEL_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # what decides which kernels PyTorch runs
 QUALITY_CHANGES = ("rag", "ft", "ft_rag")
 
 
@@ -66,19 +64,6 @@ def collect(folder: Path, models: list[str]) -> dict[str, float]:
 
 def read_pinned(path: Path = PINNED) -> dict[str, Any]:
     return json.loads(path.read_text())
-
-
-def cpu_kind() -> str:
-    """The CPU's model name and the kernel flags PyTorch chooses by: what the model figures depend on."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        name = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
-        flags = set(next(line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")))
-    except (OSError, StopIteration):
-        name = platform.processor() or platform.machine()
-        flags = set(subprocess.run(["sysctl", "-n", "machdep.cpu.features"], capture_output=True, text=True,
-                                   check=False).stdout.lower().split()) if platform.system() == "Darwin" else set()
-    return f"{name}; {' '.join(f for f in KERNEL_FLAGS if f in flags) or 'no AVX2'}"
 
 
 def any_cpu(name: str) -> bool:

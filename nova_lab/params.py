@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nova_lab.bedrock.models import DEFAULT_QA_MODEL, JUDGE_PRESETS
 from nova_lab.judges import JUDGES
+from nova_lab.precision import Bf16Setting
 from nova_lab.qa import GENERATORS
 from nova_lab.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
 from nova_lab.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
@@ -94,6 +95,7 @@ class BedrockSettings(_Strict):
 
 
 MODEL_HELP = "; ".join(f"{m.name} plays {m.plays}" + ("" if m.offline else " (Bedrock only)") for m in STUDY_MODELS.values())
+BF16_HELP = "bfloat16 autocast: auto measures once whether it pays on this CPU; true/false force it"
 
 
 class CommonParams(_Strict):
@@ -185,7 +187,7 @@ class FineTuneParams(RepeatsParams):
     lora_target_modules: list[str] = Field(min_length=1, description="linear layers that get LoRA adapters")
     eval_every_steps: int = Field(ge=1, description="validation loss and a checkpoint every this many steps")
     max_seq_tokens: int = Field(ge=32, le=4096, description="training examples are cut to this length")
-    bf16: bool = Field(description="bfloat16 autocast: ~1.7x faster on CPUs with AVX512-BF16/AMX")
+    bf16: Bf16Setting = Field(description=BF16_HELP)
 
 
 class InferenceParams(RepeatsParams):
@@ -196,7 +198,7 @@ class InferenceParams(RepeatsParams):
     max_new_tokens: int = Field(ge=1, le=1024)
     batch_size: int = Field(ge=1, le=256, description="prompts per batched generate call")
     latency_sample: int = Field(ge=0, description="questions per configuration timed one at a time")
-    bf16: bool = Field(description="bfloat16 autocast for batched generation (~1.5-2x faster with AVX512-BF16)")
+    bf16: Bf16Setting = Field(description=BF16_HELP + " (batched generation only; single requests run in float32)")
 
 
 class JudgingParams(CommonParams):

@@ -42,7 +42,7 @@ class FakeEngine:
     def __init__(self, tokenizer, die_after=None):
         self.tokenizer, self.die_after, self.calls = tokenizer, die_after, 0
 
-    def generate(self, texts, adapter, max_new_tokens):
+    def generate(self, texts, adapter, max_new_tokens, bf16=False):
         if self.die_after is not None and self.calls >= self.die_after:
             raise RuntimeError("killed")
         self.calls += 1
@@ -76,7 +76,8 @@ def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
 
     silent = FakeEngine(tokenizer, die_after=0)  # a repeated run must not call the model
     assert inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: silent) == {
-        "requests": 20, "answered_now": 0, "timed_now": 0, "repeat_answers": 0}
+        "requests": 20, "answered_now": 0, "timed_now": 0, "repeat_answers": 0,
+        "precision": "float32: forced by bf16: false"}
 
 
 def test_rag_configurations_carry_their_passages(tokenizer):

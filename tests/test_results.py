@@ -38,7 +38,7 @@ class Engine:
     def __init__(self, tokenizer, adapter_name):
         self.tokenizer, self.adapter_name, self.calls = tokenizer, adapter_name, 0
 
-    def generate(self, texts, adapter, max_new_tokens):
+    def generate(self, texts, adapter, max_new_tokens, bf16=False):
         self.calls += 1
         made_by = f"{max_new_tokens} tokens, adapter {self.adapter_name if adapter else 'off'}"
         return [Generation(f"json ({made_by})", len(prompts.encode(self.tokenizer, t)), 3, True) for t in texts]

@@ -1,0 +1,104 @@
+"""bfloat16 or float32 on this CPU: measured once per machine, not guessed.
+
+bfloat16 autocast is a bet on the CPU's kernels. Where the CPU has fast bfloat16 matrix kernels
+(AMX tiles; AVX512-BF16 on some parts) a Linear layer runs several times faster in bfloat16; on
+a CPU without them it runs about 3x slower (29.5 vs 99.5 GFLOP/s on one AVX-512 CPU without AMX).
+CPU flags alone do not tell which: `bf16: auto` times one Linear layer of the stand-ins' shape,
+forward and backward, both ways, and takes bfloat16 only when it is clearly faster. The best of
+several interleaved trials is kept (load from another process only ever adds time), and the
+result is cached in the model cache per CPU kind, thread count and torch version, so a machine
+decides once and every step and every run on it decides alike.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from nova_lab import paths
+
+Bf16Setting = Literal[True, False, "auto"]  # one allowed-values message for a wrong one
+KERNEL_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # what decides which kernels PyTorch runs
+SHAPE = (256, 576, 1536)  # rows x in x out: a batch of tokens through one MLP projection of the stand-ins
+TRIALS, CALLS = 7, 5
+FASTER_BY = 1.2  # bfloat16 must beat float32 by this factor: rounding is not worth a tie
+
+
+@dataclass(frozen=True)
+class Choice:
+    bf16: bool
+    reason: str
+
+
+def cpu_kind() -> str:
+    """The CPU's model name and the kernel flags PyTorch chooses by: what the model figures depend on."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        name = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
+        flags = set(next(line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")))
+    except (OSError, StopIteration):
+        name = platform.processor() or platform.machine()
+        flags = set(subprocess.run(["sysctl", "-n", "machdep.cpu.features"], capture_output=True, text=True,
+                                   check=False).stdout.lower().split()) if platform.system() == "Darwin" else set()
+    return f"{name}; {' '.join(f for f in KERNEL_FLAGS if f in flags) or 'no AVX2'}"
+
+
+def measure() -> dict[str, float]:
+    """Best-of-trials milliseconds for CALLS forward+backward passes of one Linear layer, float32 and bfloat16
+    autocast, the two interleaved so that a burst of load hits both alike (about a second in all)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    rows, inputs, outputs = SHAPE
+    layer = torch.nn.Linear(inputs, outputs)
+    x = torch.randn(rows, inputs, generator=generator, requires_grad=True)
+    best = {"float32_ms": float("inf"), "bf16_ms": float("inf")}
+    for _ in range(TRIALS):
+        for name, bf16 in (("float32_ms", False), ("bf16_ms", True)):
+            started = time.perf_counter()
+            for _ in range(CALLS):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    y = layer(x)
+                y.float().sum().backward()
+            best[name] = min(best[name], (time.perf_counter() - started) * 1000)
+    return {name: round(ms, 2) for name, ms in best.items()}
+
+
+def _cache_key() -> str:
+    import torch
+
+    return f"{cpu_kind()}; {torch.get_num_threads()} threads; torch {torch.__version__}"
+
+
+def _cache_file() -> Path:
+    return paths.model_cache_dir() / "bf16_choice.json"
+
+
+def measured() -> Choice:
+    """The machine's choice, measured on first use and then read from the model cache."""
+    key, file = _cache_key(), _cache_file()
+    cached = json.loads(file.read_text()) if file.exists() else {}
+    if key not in cached:
+        cached[key] = asdict(_decide(measure(), key))
+        file.write_text(json.dumps(cached, indent=1))
+    return Choice(**cached[key])
+
+
+def _decide(timings: dict[str, float], where: str) -> Choice:
+    ratio = timings["float32_ms"] / timings["bf16_ms"]
+    verdict = (f"bfloat16 (auto): it ran {ratio:.1f}x as fast as float32" if ratio >= FASTER_BY else
+               f"float32 (auto): bfloat16 ran at {ratio:.2f}x float32's speed, under the {FASTER_BY}x it must beat")
+    return Choice(ratio >= FASTER_BY, f"{verdict} on a Linear layer's forward and backward "
+                                      f"({timings['float32_ms']} vs {timings['bf16_ms']} ms) on {where}")
+
+
+def choose(setting: Bf16Setting) -> Choice:
+    """The precision a step runs in: forced by `true`/`false`, measured on this CPU for `auto`."""
+    if setting == "auto":
+        return measured()
+    return Choice(bool(setting), f"{'bfloat16' if setting else 'float32'}: forced by bf16: {str(setting).lower()}")

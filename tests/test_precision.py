@@ -1,0 +1,63 @@
+"""bf16: auto chooses by a measurement on this CPU, once per machine; the choice is part of what is cached."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from nova_lab import inference, models, paths, precision
+from nova_lab.params import InferenceParams, ParamsError, load_params
+
+
+def test_forced_settings_are_not_measured(monkeypatch):
+    monkeypatch.setattr(precision, "measure", lambda: pytest.fail("a forced setting must not measure"))
+    assert precision.choose(True).bf16 is True
+    assert precision.choose(False).bf16 is False
+    assert "forced" in precision.choose(False).reason
+
+
+@pytest.mark.parametrize("timings, chosen", [
+    ({"float32_ms": 36.0, "bf16_ms": 10.0}, True),   # AVX512-BF16 that pays: 3.6x
+    ({"float32_ms": 30.0, "bf16_ms": 99.0}, False),  # no fast bf16 kernels: about 3x slower
+    ({"float32_ms": 30.0, "bf16_ms": 28.0}, False),  # a tie is not worth bfloat16's rounding
+])
+def test_auto_takes_bf16_only_when_it_is_clearly_faster_and_says_why(timings, chosen):
+    choice = precision._decide(timings, "this CPU")
+    assert choice.bf16 is chosen
+    assert f"{timings['float32_ms']} vs {timings['bf16_ms']} ms" in choice.reason
+    assert choice.reason.startswith("bfloat16 (auto)" if chosen else "float32 (auto)")
+
+
+def test_a_machine_measures_once_and_then_reads_its_choice(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOVA_LAB_MODEL_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(precision, "measure", lambda: calls.append(1) or {"float32_ms": 30.0, "bf16_ms": 99.0})
+    first, second = precision.choose("auto"), precision.choose("auto")
+    assert first == second and first.bf16 is False and len(calls) == 1
+    assert list(json.loads((tmp_path / "bf16_choice.json").read_text()))[0].startswith(precision.cpu_kind())
+
+
+def test_the_measurement_times_both_precisions():
+    timings = precision.measure()
+    assert set(timings) == {"float32_ms", "bf16_ms"} and all(ms > 0 for ms in timings.values())
+
+
+def test_bf16_takes_true_false_or_auto_only(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {paths.PARAMS / 'study.yaml'}\nbf16: sometimes\n")
+    with pytest.raises(ParamsError, match=r"`bf16` = 'sometimes': Input should be True, False or 'auto'"):
+        load_params(bad)
+
+
+def test_batched_answers_in_another_precision_are_other_answers():
+    """An answer made in bfloat16 is not reused for float32 (the key says which precision made it)."""
+    tokenizer = models.load("micro")[1]
+    engine = type("Engine", (), {"tokenizer": tokenizer})()
+    retriever = type("Retriever", (), {"retrieve": lambda self, q, k: []})()
+    questions = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon SQS?"]})
+    cfg = InferenceParams(run_name="x", backend="local", model="micro", seed=1, rag_top_k=2, rrf_k=60,
+                          max_new_tokens=12, batch_size=3, latency_sample=0, bf16=False)
+    keys = {bf16: [r.key for r in inference.build_requests(engine, questions, retriever,
+                                                           cfg.model_copy(update={"bf16": bf16}), "adapter")]
+            for bf16 in (True, False)}
+    assert not set(keys[True]) & set(keys[False])
