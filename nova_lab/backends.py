@@ -14,10 +14,12 @@ from typing import Any
 import pandas as pd
 
 from nova_lab import data_prep, judging, kb_build
-from nova_lab.bedrock import steps
+from nova_lab.bedrock import customization, steps
 from nova_lab.bedrock.knowledge_base import search_modes
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
+from nova_lab.bedrock.state import state_path
 from nova_lab.judges import BedrockJudge, Judge
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 from nova_lab.params import DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
@@ -31,10 +33,10 @@ def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
     """Step 01 here; on Bedrock the Q&A pairs may come from an LLM, and the corpus and Nova files go to S3."""
     if cfg.backend == "local":
         return data_prep.prepare(cfg)
-    run = steps.BedrockRun.open(cfg, DATA_PREP.name)
+    run = BedrockRun.open(cfg, DATA_PREP.name)
     generator = None
     if cfg.qa_generator == "bedrock":
-        store = RecordStore(steps.state_path(cfg.run_name).with_name("qa_replies.jsonl"), REPLY_COLUMNS)
+        store = RecordStore(state_path(cfg.run_name).with_name("qa_replies.jsonl"), REPLY_COLUMNS)
         generator = BedrockQAGenerator(run.clients.bedrock_runtime, cfg.bedrock.qa_model,
                                        data_prep.load_corpus(cfg.services).documents, store)
     prepared = data_prep.prepare(cfg, generator)
@@ -52,7 +54,7 @@ def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
     """Step 02: LanceDB here; a Bedrock knowledge base (S3 Vectors searches by vector only)."""
     if cfg.backend == "local":
         return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES)
-    run = steps.BedrockRun.open(cfg, KB_BUILD.name)
+    run = BedrockRun.open(cfg, KB_BUILD.name)
     built = steps.kb_build(run, cfg.chunk_tokens, cfg.chunk_overlap)
     return KnowledgeBase(built, BedrockRetriever(run.clients.agent_runtime, built["id"]), search_modes(cfg.bedrock))
 
@@ -73,7 +75,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
         from nova_lab import finetune  # torch: imported by the steps that train or generate, not by 01 and 02
 
         return finetune.fine_tune(cfg)
-    return steps.fine_tune(steps.BedrockRun.open(cfg, FINE_TUNE.name), cfg)
+    return customization.fine_tune(BedrockRun.open(cfg, FINE_TUNE.name), cfg)
 
 
 def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
@@ -82,12 +84,12 @@ def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
         from nova_lab import inference  # torch
 
         return inference.run(cfg, questions, kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k))
-    return steps.inference(steps.BedrockRun.open(cfg, INFERENCE.name), cfg, questions)
+    return steps.inference(BedrockRun.open(cfg, INFERENCE.name), cfg, questions)
 
 
 def judge_panel(cfg: JudgingParams) -> list[Judge]:
     """Step 05's panel: the offline judges here; on Bedrock the study's LLM judges (`bedrock.judge_models`)."""
     if cfg.backend == "local":
         return judging.panel(cfg.judges)
-    client = steps.BedrockRun.open(cfg, JUDGING.name).clients.bedrock_runtime
+    client = BedrockRun.open(cfg, JUDGING.name).clients.bedrock_runtime
     return [BedrockJudge(client, model_id, cfg.bedrock.concurrency) for model_id in cfg.bedrock.judge_models]

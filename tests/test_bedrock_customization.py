@@ -7,6 +7,11 @@ from moto import mock_aws
 
 from nova_lab.bedrock import customization
 from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.run_context import BedrockRun
+from nova_lab.params import BedrockSettings
+
+SETTINGS = BedrockSettings(bucket="nova-b", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock", study_tag="unit",
+                           max_usd=10)
 
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abcdef012345"
 
@@ -36,7 +41,7 @@ def test_the_job_is_polled_with_growing_delays_until_completed(bedrock):
     for status in ("InProgress", "InProgress", "Completed"):
         stub.add_response("get_model_customization_job", job(status), {"jobIdentifier": "unit-micro-job"})
     slept = []
-    assert customization.wait_for_job(clients, "unit-micro-job", sleep=slept.append)["status"] == "Completed"
+    assert customization.wait_for_job(BedrockRun(clients, SETTINGS, "unit", slept.append), "unit-micro-job")["status"] == "Completed"
     assert slept == [30.0, 45.0]
 
 
@@ -44,7 +49,7 @@ def test_a_job_not_listed_yet_on_the_first_poll_is_waited_for(bedrock):
     clients, stub = bedrock
     stub.add_client_error("get_model_customization_job", "ResourceNotFoundException", http_status_code=404)
     stub.add_response("get_model_customization_job", job("Completed"), {"jobIdentifier": "unit-micro-job"})
-    assert customization.wait_for_job(clients, "unit-micro-job", sleep=lambda s: None)["status"] == "Completed"
+    assert customization.wait_for_job(BedrockRun(clients, SETTINGS, "unit", lambda s: None), "unit-micro-job")["status"] == "Completed"
 
 
 def test_credentials_expiring_mid_wait_give_the_way_out(bedrock, capsys, monkeypatch):
@@ -53,7 +58,7 @@ def test_credentials_expiring_mid_wait_give_the_way_out(bedrock, capsys, monkeyp
     stub.add_client_error("get_model_customization_job", "ExpiredTokenException", "The security token included "
                           "in the request is expired", http_status_code=403)
     with pytest.raises(customization.CredentialsExpired, match="refresh credentials and run again: the job is reused"):
-        customization.wait_for_job(clients, "unit-micro-job", sleep=lambda s: None)
+        customization.wait_for_job(BedrockRun(clients, SETTINGS, "unit", lambda s: None), "unit-micro-job")
 
 
 def test_the_cli_prints_expired_credentials_as_one_line(monkeypatch, capsys):
@@ -71,7 +76,7 @@ def test_a_failed_job_says_why(bedrock):
     clients, stub = bedrock
     stub.add_response("get_model_customization_job", job("Failed", "Failed"))
     with pytest.raises(customization.CustomizationFailed, match="3 invalid records"):
-        customization.wait_for_job(clients, "unit-micro-job", sleep=lambda s: None)
+        customization.wait_for_job(BedrockRun(clients, SETTINGS, "unit", lambda s: None), "unit-micro-job")
 
 
 def test_loss_curves_come_back_in_the_offline_history_shape(monkeypatch):
@@ -85,6 +90,6 @@ def test_loss_curves_come_back_in_the_offline_history_shape(monkeypatch):
                       Body=b"step_number,epoch_number,training_loss,perplexity\n0,0,2.5,12.2\n1,0,1.5,4.5\n")
         s3.put_object(Bucket="nova-b", Key=f"{root}/validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv",
                       Body=b"step_number,epoch_number,validation_loss,perplexity\n1,0,1.7,5.5\n")
-        history = customization.loss_history(Clients(s3, None, None, None), "s3://nova-b/unit/customization/")
+        history = customization.loss_history(BedrockRun(Clients(s3, None, None, None), SETTINGS, "unit"), "s3://nova-b/unit/customization/")
     assert history["step"].tolist() == [0, 1, 1]
     assert history["loss"].dropna().tolist() == [2.5, 1.5] and history["eval_loss"].dropna().tolist() == [1.7]

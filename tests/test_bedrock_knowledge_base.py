@@ -8,6 +8,7 @@ from botocore.stub import ANY, Stubber
 from nova_lab.bedrock import knowledge_base as kb
 from nova_lab.bedrock import resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.params import BedrockSettings
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
@@ -66,10 +67,10 @@ def test_vector_index_then_knowledge_base_are_created_once_and_waited_for(stubs)
     agent.add_response("get_knowledge_base", described("ACTIVE"), {"knowledgeBaseId": "KB12345678"})  # its settings
     agent.add_response("get_knowledge_base", described("ACTIVE"), {"knowledgeBaseId": "KB12345678"})  # ready
     slept = []
-    assert kb.ensure_vector_index(clients, SETTINGS) == INDEX_ARN
-    assert not kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN), sleep=slept.append).reused
+    assert kb.ensure_vector_index(BedrockRun(clients, SETTINGS, "unit")) == INDEX_ARN
+    assert not kb.ensure_knowledge_base(BedrockRun(clients, SETTINGS, "unit", slept.append), kb.s3_vectors_storage(INDEX_ARN)).reused
     assert slept == [5.0, 7.5]  # the data source is added only once it is ACTIVE
-    assert kb.ensure_knowledge_base(clients, SETTINGS, kb.s3_vectors_storage(INDEX_ARN), sleep=slept.append).reused
+    assert kb.ensure_knowledge_base(BedrockRun(clients, SETTINGS, "unit", slept.append), kb.s3_vectors_storage(INDEX_ARN)).reused
 
 
 def test_a_knowledge_base_on_another_vector_store_is_not_reused(stubs):
@@ -81,7 +82,7 @@ def test_a_knowledge_base_on_another_vector_store_is_not_reused(stubs):
     agent.add_response("get_knowledge_base", described("ACTIVE", storage=collection), {"knowledgeBaseId": "KB12345678"})
     with pytest.raises(kb.ResourceMismatch, match=r"knowledge base unit-kb exists with other settings \(storageConfiguration.*"
                                                    r"OPENSEARCH_SERVERLESS.*S3_VECTORS.*nova-lab teardown.*study_tag"):
-        kb.ensure_knowledge_base(clients, SETTINGS, STORAGE, sleep=lambda s: None)
+        kb.ensure_knowledge_base(BedrockRun(clients, SETTINGS, "unit", lambda s: None), STORAGE)
 
 
 def index_listed(vectors):
@@ -103,12 +104,12 @@ def test_an_existing_index_is_reused_only_with_the_same_dimension_metric_and_key
     clients, _, vectors = stubs
     index_listed(vectors)
     vectors.add_response("get_index", index(), {"vectorBucketName": "unit-vectors", "indexName": "corpus"})
-    assert kb.ensure_vector_index(clients, SETTINGS) == INDEX_ARN  # keys in another order: the same index
+    assert kb.ensure_vector_index(BedrockRun(clients, SETTINGS, "unit")) == INDEX_ARN  # keys in another order: the same index
     index_listed(vectors)
     vectors.add_response("get_index", index(dimension=512, keys=("AMAZON_BEDROCK_TEXT",)),
                          {"vectorBucketName": "unit-vectors", "indexName": "corpus"})
     with pytest.raises(kb.ResourceMismatch, match="dimension: has 512, the params want 1024.*nonFilterableMetadataKeys"):
-        kb.ensure_vector_index(clients, SETTINGS)
+        kb.ensure_vector_index(BedrockRun(clients, SETTINGS, "unit"))
 
 
 def data_source(name, strategy, tokens=200, overlap=30, prefix="unit/smoke/corpus/"):
@@ -134,8 +135,7 @@ def test_data_source_takes_each_chunking_strategy(stubs, strategy):
         "vectorIngestionConfiguration": {"chunkingConfiguration": kb.chunking_configuration(strategy, 200, 30)}})
     agent.add_client_error("get_data_source", "ResourceNotFoundException", http_status_code=404)  # not yet
     agent.add_response("get_data_source", data_source(name, strategy), ids)
-    assert kb.ensure_data_source(clients, settings, "KB12345678", "smoke", 200, 30,
-                                 sleep=lambda s: None).identifier == "DS12345678"
+    assert kb.ensure_data_source(BedrockRun(clients, settings, "smoke", lambda s: None), "KB12345678", 200, 30).identifier == "DS12345678"
 
 
 def test_a_second_chunking_on_the_same_corpus_stops_the_run(stubs):
@@ -146,7 +146,7 @@ def test_a_second_chunking_on_the_same_corpus_stops_the_run(stubs):
         "status": "AVAILABLE", "updatedAt": NOW}]}, {"knowledgeBaseId": "KB12345678"})
     agent.add_response("get_data_source", data_source("unit-smoke-fixed-size-300-20", "FIXED_SIZE", 300, 20), ids)
     with pytest.raises(kb.ResourceMismatch, match="data source unit-smoke-fixed-size-300-20 on the same corpus prefix"):
-        kb.ensure_data_source(clients, SETTINGS, "KB12345678", "smoke", 200, 30, sleep=lambda s: None)
+        kb.ensure_data_source(BedrockRun(clients, SETTINGS, "smoke", lambda s: None), "KB12345678", 200, 30)
 
 
 def test_fixed_size_chunks_match_the_offline_ones():
@@ -171,7 +171,7 @@ def test_ingestion_is_polled_with_growing_delays_until_complete(stubs):
     for status, scanned in (("IN_PROGRESS", 10), ("IN_PROGRESS", 60), ("COMPLETE", 100)):
         agent.add_response("get_ingestion_job", ingestion(status, scanned), {**ids, "ingestionJobId": "IJ12345678"})
     slept = []
-    assert kb.ingest(clients, "KB12345678", "DS12345678", sleep=slept.append) == {"numberOfDocumentsScanned": 100}
+    assert kb.ingest(BedrockRun(clients, SETTINGS, "unit", slept.append), "KB12345678", "DS12345678") == {"numberOfDocumentsScanned": 100}
     assert slept == [5.0, 7.5]
 
 
@@ -182,7 +182,7 @@ def test_a_running_ingestion_is_waited_for_not_started_again(stubs):
                for key in ("knowledgeBaseId", "dataSourceId", "ingestionJobId", "status", "startedAt", "updatedAt")}
     agent.add_response("list_ingestion_jobs", {"ingestionJobSummaries": [running]}, {**ids, "filters": RUNNING})
     agent.add_response("get_ingestion_job", ingestion("COMPLETE", 100), {**ids, "ingestionJobId": "IJ12345678"})
-    assert kb.ingest(clients, "KB12345678", "DS12345678", sleep=lambda s: None) == {"numberOfDocumentsScanned": 100}
+    assert kb.ingest(BedrockRun(clients, SETTINGS, "unit", lambda s: None), "KB12345678", "DS12345678") == {"numberOfDocumentsScanned": 100}
     # the Stubber fails any StartIngestionJob: none was queued
 
 
@@ -194,7 +194,7 @@ def test_failed_ingestion_says_why(stubs):
     failed["ingestionJob"]["failureReasons"] = ["AccessDenied on s3://nova-lab-test-bucket"]
     agent.add_response("get_ingestion_job", failed)
     with pytest.raises(kb.IngestionFailed, match="AccessDenied"):
-        kb.ingest(clients, "KB12345678", "DS12345678", sleep=lambda s: None)
+        kb.ingest(BedrockRun(clients, SETTINGS, "unit", lambda s: None), "KB12345678", "DS12345678")
 
 
 def test_teardown_removes_the_knowledge_base_its_sources_and_vectors(stubs):

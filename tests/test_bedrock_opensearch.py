@@ -13,6 +13,7 @@ from opensearchpy.exceptions import AuthorizationException, RequestError
 
 from nova_lab.bedrock import knowledge_base, opensearch, resources, steps, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.params import BedrockSettings
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
@@ -61,8 +62,8 @@ def test_policies_and_collection_are_made_once_for_bedrock_and_the_caller(client
     for _ in range(2):
         aoss.add_response("batch_get_collection", {"collectionDetails": [detail("ACTIVE")]}, {"names": ["unit-kb"]})
     slept = []
-    first = opensearch.ensure_collection(made, SETTINGS, sleep=slept.append)
-    again = opensearch.ensure_collection(made, SETTINGS, sleep=slept.append)
+    first = opensearch.ensure_collection(BedrockRun(made, SETTINGS, "unit", slept.append))
+    again = opensearch.ensure_collection(BedrockRun(made, SETTINGS, "unit", slept.append))
     assert first == again == opensearch.Collection("unit-kb", COLLECTION_ARN, ENDPOINT) and slept == [10.0]
     documents = opensearch.policies("unit-kb", [SETTINGS.role_arn, opensearch.role_principal(CALLER)])
     assert documents["data"][0]["Principal"] == [SETTINGS.role_arn, "arn:aws:iam::123456789012:role/Researcher"]
@@ -82,7 +83,7 @@ def test_a_collection_not_listed_yet_is_waited_for_not_an_index_error(clients):
     aoss.add_response("batch_get_collection", {"collectionDetails": []}, {"names": ["unit-kb"]})  # just created
     aoss.add_response("batch_get_collection", {"collectionDetails": [detail("ACTIVE")]}, {"names": ["unit-kb"]})
     slept = []
-    assert opensearch.ensure_collection(made, SETTINGS, sleep=slept.append).arn == COLLECTION_ARN and slept == [10.0]
+    assert opensearch.ensure_collection(BedrockRun(made, SETTINGS, "unit", slept.append)).arn == COLLECTION_ARN and slept == [10.0]
 
 
 class Indices:
@@ -179,7 +180,7 @@ def test_the_knowledge_base_stores_its_vectors_in_the_collection(clients):
         "knowledgeBaseId": "KB12345678", "knowledgeBaseArn": "arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KB12345678",
         "name": "unit-kb", "roleArn": SETTINGS.role_arn, "knowledgeBaseConfiguration": {"type": "VECTOR"},
         "storageConfiguration": storage, "status": "ACTIVE", "createdAt": NOW, "updatedAt": NOW}}, {"knowledgeBaseId": "KB12345678"})
-    assert knowledge_base.ensure_knowledge_base(made, SETTINGS, storage, sleep=lambda s: None).identifier == "KB12345678"
+    assert knowledge_base.ensure_knowledge_base(BedrockRun(made, SETTINGS, "unit", lambda s: None), storage).identifier == "KB12345678"
 
 
 def test_replay_makes_no_index_request(clients, monkeypatch):
@@ -190,7 +191,7 @@ def test_replay_makes_no_index_request(clients, monkeypatch):
     for _ in range(2):
         aoss.add_response("batch_get_collection", {"collectionDetails": [detail("ACTIVE")]}, {"names": ["unit-kb"]})
     monkeypatch.setattr(opensearch, "ensure_index", lambda *a, **k: pytest.fail("the index was asked for on replay"))
-    storage, kept = steps._vector_store(steps.BedrockRun(made, SETTINGS.model_copy(update={"recording": "replay"}), "unit",
+    storage, kept = steps._vector_store(BedrockRun(made, SETTINGS.model_copy(update={"recording": "replay"}), "unit",
                                                          lambda s: None))
     assert storage["type"] == "OPENSEARCH_SERVERLESS" and kept == {"collection_arn": COLLECTION_ARN}
 

@@ -7,8 +7,9 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from nova_lab import paths
-from nova_lab.bedrock import resources, teardown
+from nova_lab.bedrock import customization, resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.params import BedrockSettings
 
@@ -69,12 +70,12 @@ def test_bucket_is_created_tagged_then_reused(aws):
 
 def test_customization_job_is_created_once_with_tags_and_nova_hyperparameters(aws):
     clients = Clients.create(SETTINGS)
-    args = (clients, SETTINGS, "micro", "0123456789abcdef", HYPER, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
-    first = resources.ensure_customization_job(*args)
-    again = resources.ensure_customization_job(*args)
+    args = (BedrockRun(clients, SETTINGS, "unit"), "micro", "0123456789abcdef", HYPER, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
+    first = customization.ensure_customization_job(*args)
+    again = customization.ensure_customization_job(*args)
     assert first.name == again.name and first.name.startswith("unit-micro-") and again.reused
-    other = resources.ensure_customization_job(clients, SETTINGS, "micro", "0123456789abcdef", {**HYPER, "epochCount": 3},
-                                               f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
+    other = customization.ensure_customization_job(BedrockRun(clients, SETTINGS, "unit"), "micro", "0123456789abcdef",
+                                                   {**HYPER, "epochCount": 3}, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     assert other.name != first.name and not other.reused  # other hyperparameters: another job, not the old one
     jobs = clients.bedrock.list_model_customization_jobs(nameContains=first.name)["modelCustomizationJobSummaries"]
     assert len(jobs) == 1
@@ -96,8 +97,8 @@ def test_serving_is_on_demand_unless_provisioned_throughput_is_allowed():
         "customModelDeploymentArn": DEPLOY_ARN, "customModelDeploymentName": name, "modelArn": MODEL_ARN,
         "createdAt": "2026-11-25T00:00:00Z", "status": "Active"}]}, {"nameContains": name})
     with stub:  # a Stubber fails any call it was not told of: no provisioned throughput can slip through
-        assert resources.ensure_serving(clients, SETTINGS, MODEL_ARN, name).kind == "deployment"
-        assert resources.ensure_serving(clients, SETTINGS, MODEL_ARN, name).reused
+        assert customization.ensure_serving(BedrockRun(clients, SETTINGS, "unit"), MODEL_ARN, name).kind == "deployment"
+        assert customization.ensure_serving(BedrockRun(clients, SETTINGS, "unit"), MODEL_ARN, name).reused
     stub.assert_no_pending_responses()
 
 
@@ -110,7 +111,7 @@ def test_provisioned_throughput_with_opt_in_prints_its_cost(capsys):
                       {"modelUnits": 1, "provisionedModelName": name, "modelId": MODEL_ARN,
                        "clientRequestToken": ANY, "tags": OUR_TAGS["tags"]})
     with stub:
-        made = resources.ensure_serving(Clients(None, client, None, None), allowed, MODEL_ARN, name)
+        made = customization.ensure_serving(BedrockRun(Clients(None, client, None, None), allowed, "unit"), MODEL_ARN, name)
     assert made.kind == "provisioned-throughput" and "an hour" in capsys.readouterr().out
 
 
@@ -118,7 +119,7 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
     moto_clients = Clients.create(SETTINGS)
     resources.ensure_bucket(moto_clients, SETTINGS)
     resources.upload(moto_clients, SETTINGS, "corpus/a.txt", b"a")
-    resources.ensure_customization_job(moto_clients, SETTINGS, "micro", "0123456789abcdef", HYPER, f"{DATA}/t", f"{DATA}/v")
+    customization.ensure_customization_job(BedrockRun(moto_clients, SETTINGS, "unit"), "micro", "0123456789abcdef", HYPER, f"{DATA}/t", f"{DATA}/v")
     client, stub = stubbed_bedrock()
     clients = Clients(moto_clients.s3, Split(moto_clients.bedrock, client), moto_clients.bedrock_agent, moto_clients.s3vectors,
                       opensearch=moto_clients.opensearch)
@@ -219,19 +220,18 @@ def test_a_run_keeps_its_nonce_until_teardown_rotates_it(tmp_path, monkeypatch):
 def test_nova_2_lite_trains_from_its_own_base_with_its_own_hyperparameters_and_no_validation_file(aws):
     """Nova 2 Lite's Bedrock job takes epochCount and learningRate and no validation data (study_models.py says
     where that comes from); Nova 1's takes warmup steps and the validation file."""
-    from nova_lab.bedrock.steps import job_hyperparameters
     from nova_lab.params import FineTuneParams, for_step, load_params
 
     lite2 = load_params(paths.PARAMS / "nova2_lite.yaml", paths.PARAMS / "bedrock.yaml")
-    assert job_hyperparameters(FineTuneParams(**for_step(lite2, "03_fine_tune"))) == {"epochCount": 2, "learningRate": 1e-4}
+    assert customization.job_hyperparameters(FineTuneParams(**for_step(lite2, "03_fine_tune"))) == {"epochCount": 2, "learningRate": 1e-4}
     clients = Clients.create(SETTINGS)
-    new = resources.ensure_customization_job(clients, SETTINGS, "nova2_lite", "0123456789abcdef",
+    new = customization.ensure_customization_job(BedrockRun(clients, SETTINGS, "unit"), "nova2_lite", "0123456789abcdef",
                                              {"epochCount": 2, "learningRate": 1e-5}, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     job = clients.bedrock.get_model_customization_job(jobIdentifier=new.name)
     assert job["baseModelArn"].endswith("foundation-model/amazon.nova-2-lite-v1:0:256k")
     assert job["hyperParameters"] == {"epochCount": "2", "learningRate": "1e-05"}
     assert not job.get("validationDataConfig", {}).get("validators")
-    old = resources.ensure_customization_job(clients, SETTINGS, "lite", "0123456789abcdef", HYPER,
+    old = customization.ensure_customization_job(BedrockRun(clients, SETTINGS, "unit"), "lite", "0123456789abcdef", HYPER,
                                              f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     job = clients.bedrock.get_model_customization_job(jobIdentifier=old.name)
     assert job["validationDataConfig"]["validators"] == [{"s3Uri": f"{DATA}/val.jsonl"}]

@@ -6,7 +6,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from nova_lab.bedrock import steps
+from nova_lab.bedrock import customization, steps
+from nova_lab.bedrock.run_context import BedrockRun
+from nova_lab.bedrock.state import read_state, update_state
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.judges import BedrockJudge
@@ -50,11 +52,11 @@ def deployment(status):
 
 def test_fine_tune_needs_the_uploads_first(run):
     with pytest.raises(ParamsError, match="01_data_prep"):
-        steps.fine_tune(steps.BedrockRun(Clients(None, None, None, None), SETTINGS, "unit"), CFG)
+        customization.fine_tune(BedrockRun(Clients(None, None, None, None), SETTINGS, "unit"), CFG)
 
 
 def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
-    steps.update_state("unit", data={"train": "s3://nova-lab-test-bucket/unit/data/train.jsonl",
+    update_state("unit", data={"train": "s3://nova-lab-test-bucket/unit/data/train.jsonl",
                                      "validation": "s3://nova-lab-test-bucket/unit/data/validation.jsonl"})
     bedrock = boto3.client("bedrock", region_name="us-east-1")
     with mock_aws(), Stubber(bedrock) as stub:
@@ -77,10 +79,10 @@ def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
             "modelDeploymentName": ANY, "modelArn": MODEL_ARN, "clientRequestToken": ANY, "tags": ANY})
         stub.add_response("get_custom_model_deployment", deployment("Creating"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
         stub.add_response("get_custom_model_deployment", deployment("Active"), {"customModelDeploymentIdentifier": DEPLOY_ARN})
-        result = steps.fine_tune(steps.BedrockRun(Clients(s3, bedrock, None, None), SETTINGS, "unit", lambda s: None), CFG)
+        result = customization.fine_tune(BedrockRun(Clients(s3, bedrock, None, None), SETTINGS, "unit", lambda s: None), CFG)
     assert result.history["loss"].tolist() == [2.0, 1.0]
     assert result.manifest["serving"] == DEPLOY_ARN and result.manifest["hyperparameters"]["epochCount"] == CFG.epochCount
-    served = steps.read_state("unit")["models"]["micro"]
+    served = read_state("unit")["models"]["micro"]
     assert served["serving"] == DEPLOY_ARN and served["serving_kind"] == "deployment"
     assert served["base"] == "amazon.nova-micro-v1:0"
 
@@ -98,7 +100,7 @@ def test_inference_then_judging_fill_the_offline_stores(run, store, search):
     from nova_lab.params import InferenceParams, JudgingParams
 
     settings = SETTINGS.model_copy(update={"concurrency": 1, "vector_store": store})
-    steps.update_state("unit", knowledge_base={"id": "KB12345678"}, models={"micro": {
+    update_state("unit", knowledge_base={"id": "KB12345678"}, models={"micro": {
         "base": "amazon.nova-micro-v1:0", "serving": DEPLOY_ARN}})
     questions = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon ECR?"],
                               "reference_answer": ["Amazon ECR uses API version 2015-09-21."], "key_facts": [["2015-09-21"]],
@@ -119,7 +121,7 @@ def test_inference_then_judging_fill_the_offline_stores(run, store, search):
             for _ in range(4):
                 c.add_response("converse", converse_reply('{"score": 8, "rationale": "right"}'),
                                {"modelId": judge, "system": ANY, "messages": ANY, "inferenceConfig": ANY})
-        progress = steps.inference(steps.BedrockRun(clients, settings, "unit"), cfg, questions)
+        progress = steps.inference(BedrockRun(clients, settings, "unit"), cfg, questions)
         assert (progress["answered_now"], progress["timed_now"], progress["failed"]) == (4, 4, [])
         answers = results.read_answers("unit", "micro", questions)
         judging_cfg = JudgingParams(run_name="unit", backend="local", model="micro", judges=["semantic", "fact_check"],

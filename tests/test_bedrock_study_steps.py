@@ -10,6 +10,7 @@ from moto import mock_aws
 from nova_lab import paths
 from nova_lab.bedrock import answering
 from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import run_jobs
 from nova_lab.bedrock.study_data import upload_study_data
 from nova_lab.nova_format import SYSTEM_PROMPT
@@ -39,7 +40,7 @@ def test_corpus_and_nova_files_are_uploaded_under_the_study_prefix(monkeypatch, 
         clients = Clients.create(SETTINGS)
         clients.s3.create_bucket(Bucket=SETTINGS.bucket)
         clients.s3.put_object(Bucket=SETTINGS.bucket, Key="unit/smoke/corpus/old/Gone.txt", Body=b"a stale document")
-        uris = upload_study_data(clients, SETTINGS, "smoke")
+        uris = upload_study_data(BedrockRun(clients, SETTINGS, "smoke"))
         keys = [o["Key"] for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=SETTINGS.bucket)
                 for o in page.get("Contents", [])]
     documents = data_prep.read_documents("smoke")
@@ -93,6 +94,7 @@ def test_back_to_earlier_settings_under_replay_reads_the_earlier_answers(monkeyp
     from nova_lab import results
     from nova_lab.bedrock import steps
     from nova_lab.bedrock.recording import Recording
+    from nova_lab.bedrock.state import update_state
 
     questions = QUESTIONS.assign(reference_answer="2006-03-01", key_facts=[["2006-03-01"]])
     settings = SETTINGS.model_copy(update={"concurrency": 1})
@@ -100,7 +102,7 @@ def test_back_to_earlier_settings_under_replay_reads_the_earlier_answers(monkeyp
     def step_04(max_new_tokens):
         cfg = InferenceParams(run_name="unit", backend="local", model="micro", seed=1, rag_top_k=1, rrf_k=60,
                               max_new_tokens=max_new_tokens, batch_size=1, latency_sample=1, bf16=False)
-        return steps.inference(steps.BedrockRun(clients, settings, "unit"), cfg, questions)
+        return steps.inference(BedrockRun(clients, settings, "unit"), cfg, questions)
 
     def clients_for(mode):
         made = Clients(None, None, None, None, boto3.client("bedrock-runtime", region_name="us-east-1"),
@@ -112,8 +114,8 @@ def test_back_to_earlier_settings_under_replay_reads_the_earlier_answers(monkeyp
 
     def prepare(outputs):
         monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / outputs))
-        steps.update_state("unit", knowledge_base={"id": "KB12345678"},
-                           models={"micro": {"base": "amazon.nova-micro-v1:0", "serving": DEPLOYMENT}})
+        update_state("unit", knowledge_base={"id": "KB12345678"},
+                     models={"micro": {"base": "amazon.nova-micro-v1:0", "serving": DEPLOYMENT}})
 
     prepare("recorded")
     clients = clients_for("record")

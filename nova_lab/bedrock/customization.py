@@ -1,4 +1,6 @@
-"""Step 03 on Bedrock: wait for the customization job, then read its loss curves from S3.
+"""Step 03 on Bedrock, whole: the customization job (found or made), the wait for it, its custom
+model served (on-demand deployment, or provisioned throughput only when the params opt in), and
+its loss curves read back from S3.
 
 Bedrock writes `step_wise_training_metrics.csv` and `validation_metrics.csv` under the job's
 output prefix; they come back here in the offline trainer's history shape (`step`, `loss`,
@@ -8,7 +10,6 @@ output prefix; they come back here in the offline trainer's history shape (`step
 from __future__ import annotations
 
 import io
-import time
 from functools import partial
 from typing import Any, Callable
 
@@ -17,14 +18,31 @@ from tqdm.auto import tqdm
 
 from botocore.exceptions import ClientError
 
+from nova_lab.bedrock import pricing
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import Clients, if_exists
+from nova_lab.bedrock.resources import Resource, if_exists, job_name, pages, serving_name, tags
+from nova_lab.bedrock.run_context import BedrockRun
+from nova_lab.bedrock.state import needs, read_state, update_state
+from nova_lab.bedrock.tokens import request_token
+from nova_lab.data_prep import data_digests
+from nova_lab.params import FineTuneParams
+from nova_lab.results import FineTuneResult
+from nova_lab.study_models import STUDY_MODELS
+from nova_lab.study_steps import DATA_PREP
 
 DONE, FAILED = "Completed", ("Failed", "Stopped")
 
 
 class CustomizationFailed(RuntimeError):
     """The customization job ended without a model; Bedrock's reason is in the message."""
+
+
+class StaleResource(RuntimeError):
+    """A resource with the study's name exists but cannot be reused (failed, or its model was deleted)."""
+
+
+class ServingFailed(RuntimeError):
+    """The deployment or provisioned throughput ended in Failed; Bedrock's reason is in the message."""
 
 
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
@@ -38,15 +56,14 @@ def expired(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in EXPIRED
 
 
-def wait_for_job(clients: Clients, job_name: str, sleep: Callable[[float], None] = time.sleep,
-                 first_delay: float = 30.0, max_delay: float = 300.0) -> dict[str, Any]:
+def wait_for_job(run: BedrockRun, job_name: str, first_delay: float = 30.0, max_delay: float = 300.0) -> dict[str, Any]:
     """Poll the job with growing delays, showing its stage; returns the finished job's description.
     A job not found on a first poll right after its creation is "not yet". Credentials that expire
     during the hours of waiting stop the wait with the way out: the job runs on and is reused."""
-    fetch = partial(if_exists, clients.bedrock.get_model_customization_job, jobIdentifier=job_name)
+    fetch = partial(if_exists, run.clients.bedrock.get_model_customization_job, jobIdentifier=job_name)
     with tqdm(desc=f"customization {job_name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
         try:
-            return _until_done(fetch, job_name, bar, first_delay, max_delay, sleep)
+            return _until_done(fetch, job_name, bar, first_delay, max_delay, run.sleep)
         except ClientError as exc:
             if expired(exc):
                 raise CredentialsExpired(f"the AWS credentials expired while waiting for customization job {job_name} "
@@ -71,7 +88,7 @@ def _until_done(fetch: Callable[[], dict[str, Any] | None], job_name: str, bar: 
     raise AssertionError("poll() never ends on its own")
 
 
-def _csv(clients: Clients, bucket: str, prefix: str, name: str) -> pd.DataFrame:
+def _csv(clients: Any, bucket: str, prefix: str, name: str) -> pd.DataFrame:
     for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             if item["Key"].endswith(name):
@@ -79,13 +96,117 @@ def _csv(clients: Clients, bucket: str, prefix: str, name: str) -> pd.DataFrame:
     return pd.DataFrame()
 
 
-def loss_history(clients: Clients, output_uri: str) -> pd.DataFrame:
+def loss_history(run: BedrockRun, output_uri: str) -> pd.DataFrame:
     """Training and validation loss by step, in the offline trainer's history columns."""
     bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
-    training = _csv(clients, bucket, prefix, "step_wise_training_metrics.csv")
-    validation = _csv(clients, bucket, prefix, "validation_metrics.csv")
+    training = _csv(run.clients, bucket, prefix, "step_wise_training_metrics.csv")
+    validation = _csv(run.clients, bucket, prefix, "validation_metrics.csv")
     frames = [training.rename(columns={"step_number": "step", "training_loss": "loss"})[["step", "loss"]]
               if len(training) else pd.DataFrame(columns=["step", "loss"]),
               validation.rename(columns={"step_number": "step", "validation_loss": "eval_loss"})[["step", "eval_loss"]]
               if len(validation) else pd.DataFrame(columns=["step", "eval_loss"])]
     return pd.concat(frames, ignore_index=True).sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def job_hyperparameters(cfg: FineTuneParams) -> dict[str, Any]:
+    """The hyperparameters this model's customization job takes, by Nova's API names (Nova 2 takes fewer)."""
+    return {name: getattr(cfg, name) for name in STUDY_MODELS[cfg.model].hyperparameters}
+
+
+def ensure_customization_job(run: BedrockRun, model: str, data_digest: str, hyperparameters: dict[str, Any],
+                             train_uri: str, validation_uri: str) -> Resource:
+    """The fine-tuning job for this model, data and hyperparameters: an existing one is reused."""
+    clients, settings = run.clients, run.settings
+    name = job_name(settings, model, data_digest, hyperparameters)
+    for job in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
+        if job["jobName"] != name:
+            continue
+        if job["status"] == "InProgress" or (job["status"] == "Completed" and _model_exists(clients, job)):
+            return Resource("customization-job", name, name, reused=True)
+        raise StaleResource(f"customization job {name} is {job['status']}" + (
+            " but its custom model was deleted" if job["status"] == "Completed" else "") +
+            ": Bedrock keeps job names, so set another `bedrock.study_tag` to train again")
+    request = dict(
+        jobName=name, customModelName=name, roleArn=settings.role_arn,
+        baseModelIdentifier=STUDY_MODELS[model].training_id, customizationType="FINE_TUNING",
+        hyperParameters={key: str(value) for key, value in hyperparameters.items()},
+        trainingDataConfig={"s3Uri": train_uri},
+        **({"validationDataConfig": {"validators": [{"s3Uri": validation_uri}]}}
+           if STUDY_MODELS[model].job_takes_validation else {}),
+        outputDataConfig={"s3Uri": f"s3://{settings.bucket}/{settings.study_tag}/customization/{name}/"},
+        jobTags=tags(settings), customModelTags=tags(settings))
+    clients.bedrock.create_model_customization_job(
+        **request, clientRequestToken=request_token(name, request, clients.nonce))
+    return Resource("customization-job", name, name)
+
+
+def _model_exists(clients: Any, job: dict[str, Any]) -> bool:
+    return if_exists(clients.bedrock.get_custom_model, modelIdentifier=job.get("customModelArn") or job["jobName"]) is not None
+
+
+def ensure_serving(run: BedrockRun, model_arn: str, name: str) -> Resource:
+    """On-demand deployment of a custom model, or provisioned throughput when the params opt in."""
+    clients, settings = run.clients, run.settings
+    if not settings.allow_provisioned_throughput:
+        for found in pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries", nameContains=name):
+            if found["customModelDeploymentName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
+                return Resource("deployment", name, found["customModelDeploymentArn"], reused=True)
+        request = dict(modelDeploymentName=name, modelArn=model_arn, tags=tags(settings))
+        arn = clients.bedrock.create_custom_model_deployment(
+            **request, clientRequestToken=request_token(name, request, clients.nonce))["customModelDeploymentArn"]
+        return Resource("deployment", name, arn)
+    for found in pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries", nameContains=name):
+        if found["provisionedModelName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
+            return Resource("provisioned-throughput", name, found["provisionedModelArn"], reused=True)
+    hourly = pricing.price("provisioned-throughput/no-commitment").usd
+    print(f"nova-lab: requesting provisioned throughput {name}: 1 model unit, no commitment, "
+          f"about ${hourly:.2f} an hour until `nova-lab teardown` removes it")
+    request = dict(modelUnits=1, provisionedModelName=name, modelId=model_arn, tags=tags(settings))
+    arn = clients.bedrock.create_provisioned_model_throughput(
+        **request, clientRequestToken=request_token(name, request, clients.nonce))["provisionedModelArn"]
+    return Resource("provisioned-throughput", name, arn)
+
+
+def _serving_status(run: BedrockRun, serving: Resource) -> str:
+    """The deployment's (or provisioned throughput's) status; one not found yet, just after its create, is
+    still being made. Credentials that expired during the wait stop with the way out, not a traceback."""
+    bedrock = run.clients.bedrock
+    try:
+        if serving.kind == "deployment":
+            found = if_exists(bedrock.get_custom_model_deployment, customModelDeploymentIdentifier=serving.identifier)
+        else:
+            found = if_exists(bedrock.get_provisioned_model_throughput, provisionedModelId=serving.identifier)
+    except ClientError as exc:
+        if expired(exc):
+            raise CredentialsExpired(
+                f"the AWS credentials expired while waiting for {serving.kind} {serving.name}: refresh "
+                f"credentials and run again: the {serving.kind} is reused") from None
+        raise
+    return (found or {"status": "Creating"})["status"]
+
+
+def _wait_until_serving(run: BedrockRun, serving: Resource) -> None:
+    ready = "Active" if serving.kind == "deployment" else "InService"
+    with tqdm(desc=f"{serving.kind} {serving.name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
+        for status in poll(lambda: _serving_status(run, serving), 15.0, 120.0, run.sleep):
+            bar.set_postfix_str(status, refresh=True)
+            if status == ready:
+                return
+            if status == "Failed":
+                raise ServingFailed(f"{serving.kind} {serving.name} failed: see the Bedrock console for the reason")
+
+
+def fine_tune(run: BedrockRun, cfg: FineTuneParams) -> FineTuneResult:
+    """The customization job (reused when one exists for this data), its custom model served: what was served
+    (kept in the run's state for step 04) and the loss history."""
+    uris = needs(read_state(cfg.run_name), "data", DATA_PREP, cfg.run_name)
+    digest = "".join(data_digests(cfg.run_name).values())
+    job = ensure_customization_job(run, cfg.model, digest, job_hyperparameters(cfg), uris["train"], uris["validation"])
+    finished = wait_for_job(run, job.name)
+    serving = ensure_serving(run, finished["outputModelArn"], serving_name(run.settings, job.name))
+    _wait_until_serving(run, serving)
+    served = {"job": job.name, "model_arn": finished["outputModelArn"], "serving": serving.identifier,
+              "serving_kind": serving.kind, "base": STUDY_MODELS[cfg.model].converse_id}
+    update_state(cfg.run_name, models=read_state(cfg.run_name).get("models", {}) | {cfg.model: served})
+    history = loss_history(run, finished["outputDataConfig"]["s3Uri"])
+    return FineTuneResult({**served, "hyperparameters": job_hyperparameters(cfg)}, history)

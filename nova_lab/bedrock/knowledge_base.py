@@ -10,7 +10,6 @@ so the two backends cut the corpus alike.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 from tqdm.auto import tqdm
@@ -18,6 +17,7 @@ from tqdm.auto import tqdm
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import (TAG_KEY, Clients, Resource, data_source_name, if_exists, knowledge_base_name, pages,
                                         vector_bucket_name)
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.bedrock.study_data import corpus_prefix
 from nova_lab.knowledge_base import Mode
@@ -82,8 +82,9 @@ def chunking_configuration(strategy: str, chunk_tokens: int, chunk_overlap: int)
     return config
 
 
-def ensure_vector_index(clients: Clients, settings: BedrockSettings) -> str:
+def ensure_vector_index(run: BedrockRun) -> str:
     """An S3 Vectors bucket and cosine index for Titan v2 vectors; returns the index ARN."""
+    clients, settings = run.clients, run.settings
     bucket = vector_bucket_name(settings)
     known = {b["vectorBucketName"] for b in pages(clients.s3vectors, "list_vector_buckets", "vectorBuckets", prefix=bucket)}
     if bucket not in known:
@@ -111,10 +112,10 @@ def _describe_knowledge_base(clients: Clients, knowledge_base_id: str) -> dict[s
     return found and found["knowledgeBase"]
 
 
-def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, storage: dict[str, Any],
-                          sleep: Callable[[float], None] = time.sleep) -> Resource:
+def ensure_knowledge_base(run: BedrockRun, storage: dict[str, Any]) -> Resource:
     """The study's knowledge base over `storage` (S3 Vectors or OpenSearch Serverless), reused when it exists
     with the same store and embedding model; returned once ACTIVE, so a data source can be added to it."""
+    clients, settings = run.clients, run.settings
     name = knowledge_base_name(settings)
     embedding_arn = f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"
     configuration = {"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": embedding_arn}}
@@ -135,7 +136,7 @@ def ensure_knowledge_base(clients: Clients, settings: BedrockSettings, storage: 
             **request, clientToken=request_token(name, request, clients.nonce))
         resource = Resource("knowledge-base", name, created["knowledgeBase"]["knowledgeBaseId"])
     wait_until_ready(lambda: _describe_knowledge_base(clients, resource.identifier), "ACTIVE", ("FAILED",),
-                     f"knowledge base {name}", sleep)
+                     f"knowledge base {name}", run.sleep)
     return resource
 
 
@@ -144,10 +145,10 @@ def _describe_data_source(clients: Clients, knowledge_base_id: str, data_source_
     return found and found["dataSource"]
 
 
-def ensure_data_source(clients: Clients, settings: BedrockSettings, knowledge_base_id: str, run_name: str,
-                       chunk_tokens: int, chunk_overlap: int, sleep: Callable[[float], None] = time.sleep) -> Resource:
+def ensure_data_source(run: BedrockRun, knowledge_base_id: str, chunk_tokens: int, chunk_overlap: int) -> Resource:
     """The run's corpus prefix as the knowledge base's source, chunked as the params say. Another data
     source on the same prefix (other chunking) stops the run: Retrieve would return chunks cut two ways."""
+    clients, settings, run_name = run.clients, run.settings, run.name
     name = data_source_name(settings, run_name, chunk_tokens, chunk_overlap)
     source = {"type": "S3", "s3Configuration": {"bucketArn": f"arn:aws:s3:::{settings.bucket}",
                                                 "inclusionPrefixes": [f"{settings.study_tag}/{corpus_prefix(run_name)}"]}}
@@ -169,7 +170,7 @@ def ensure_data_source(clients: Clients, settings: BedrockSettings, knowledge_ba
         created = clients.bedrock_agent.create_data_source(**request, clientToken=request_token(name, request, clients.nonce))
         resource = Resource("data-source", name, created["dataSource"]["dataSourceId"])
     wait_until_ready(lambda: _describe_data_source(clients, knowledge_base_id, resource.identifier), "AVAILABLE",
-                     ("DELETE_UNSUCCESSFUL",), f"data source {name}", sleep)
+                     ("DELETE_UNSUCCESSFUL",), f"data source {name}", run.sleep)
     return resource
 
 
@@ -181,10 +182,10 @@ def _running_ingestion(clients: Clients, knowledge_base_id: str, data_source_id:
     return jobs[0]["ingestionJobId"] if jobs else None
 
 
-def ingest(clients: Clients, knowledge_base_id: str, data_source_id: str,
-           sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
+def ingest(run: BedrockRun, knowledge_base_id: str, data_source_id: str) -> dict[str, int]:
     """Wait, with back-off and a progress bar, for the data source's ingestion job: the one still
     running (a notebook stopped while it waited) or a new one; returns its statistics."""
+    clients = run.clients
     job_id = _running_ingestion(clients, knowledge_base_id, data_source_id) or clients.bedrock_agent.start_ingestion_job(
         knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id)["ingestionJob"]["ingestionJobId"]
     def fetch() -> dict[str, Any]:
@@ -192,7 +193,7 @@ def ingest(clients: Clients, knowledge_base_id: str, data_source_id: str,
             knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id, ingestionJobId=job_id)["ingestionJob"]
 
     with tqdm(desc="ingestion", unit="doc") as bar:
-        for job in poll(fetch, 5.0, 60.0, sleep):
+        for job in poll(fetch, 5.0, 60.0, run.sleep):
             statistics = job.get("statistics", {})
             bar.n = statistics.get("numberOfDocumentsScanned", 0)
             bar.set_postfix(status=job["status"], refresh=True)

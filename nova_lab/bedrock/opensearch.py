@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import TAG_KEY, Clients, collection_name, if_exists
 from nova_lab.bedrock.tokens import request_token
-from nova_lab.params import BedrockSettings
+from nova_lab.bedrock.run_context import BedrockRun
 
 INDEX = "corpus"
 VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD = "bedrock-knowledge-base-default-vector", "AMAZON_BEDROCK_TEXT_CHUNK", "AMAZON_BEDROCK_METADATA"
@@ -80,9 +80,9 @@ def _collection_detail(clients: Clients, name: str) -> dict[str, Any] | None:
     return next(iter(clients.opensearch.batch_get_collection(names=[name]).get("collectionDetails", [])), None)
 
 
-def ensure_collection(clients: Clients, settings: BedrockSettings,
-                      sleep: Callable[[float], None] = time.sleep) -> Collection:
+def ensure_collection(run: BedrockRun) -> Collection:
     """Policies and collection (each reused when it exists), waited for until ACTIVE."""
+    clients, settings = run.clients, run.settings
     name = collection_name(settings)
     principals = sorted({settings.role_arn, role_principal(clients.sts.get_caller_identity()["Arn"])})
     for kind, document in policies(name, principals).items():
@@ -91,7 +91,7 @@ def ensure_collection(clients: Clients, settings: BedrockSettings,
         request = dict(name=name, type="VECTORSEARCH", tags=[{"key": TAG_KEY, "value": settings.study_tag}])
         clients.opensearch.create_collection(**request, clientToken=request_token(name, request, clients.nonce))
     with tqdm(desc=f"collection {name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        for detail in poll(lambda: _collection_detail(clients, name) or {"status": "not listed yet"}, 10.0, 60.0, sleep):
+        for detail in poll(lambda: _collection_detail(clients, name) or {"status": "not listed yet"}, 10.0, 60.0, run.sleep):
             bar.set_postfix_str(detail["status"], refresh=True)
             if detail["status"] == "ACTIVE":
                 return Collection(name, detail["arn"], detail["collectionEndpoint"])

@@ -4,8 +4,8 @@ Every resource carries the tag `nova-lab-study=<study_tag>`, and its name is der
 study tag and its inputs, so a second run finds the first one's bucket, job or deployment
 instead of paying for a new one. Creation calls carry a client request token derived from
 the name, the request's settings and the run's nonce (`tokens.py`), so a retried request
-cannot create a twin and a changed or post-teardown request is not mistaken for an old one. Provisioned throughput, billed by
-the hour, is only ever requested with `allow_provisioned_throughput: true`.
+cannot create a twin and a changed or post-teardown request is not mistaken for an old one. The
+resources of one step are made where that step lives (`knowledge_base.py`, `customization.py`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from nova_lab.bedrock import pricing
-from nova_lab.bedrock.tokens import request_token
 from nova_lab.caching import fingerprint
 from nova_lab.params import BedrockSettings
 from nova_lab.study_models import STUDY_MODELS
@@ -95,7 +93,7 @@ def serving_name(settings: BedrockSettings, job: str) -> str:
     return resource_name(settings, job.removeprefix(f"{settings.study_tag}-"), "serve")
 
 
-def _tags(settings: BedrockSettings) -> list[dict[str, str]]:
+def tags(settings: BedrockSettings) -> list[dict[str, str]]:
     return [{"key": TAG_KEY, "value": settings.study_tag}]
 
 
@@ -121,36 +119,6 @@ def upload(clients: Clients, settings: BedrockSettings, key: str, body: bytes) -
     return f"s3://{settings.bucket}/{full_key}"
 
 
-class StaleResource(RuntimeError):
-    """A resource with the study's name exists but cannot be reused (failed, or its model was deleted)."""
-
-
-def ensure_customization_job(clients: Clients, settings: BedrockSettings, model: str, data_digest: str,
-                             hyperparameters: dict[str, Any], train_uri: str, validation_uri: str) -> Resource:
-    """The fine-tuning job for this model, data and hyperparameters: an existing one is reused."""
-    name = job_name(settings, model, data_digest, hyperparameters)
-    for job in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
-        if job["jobName"] != name:
-            continue
-        if job["status"] == "InProgress" or (job["status"] == "Completed" and _model_exists(clients, job)):
-            return Resource("customization-job", name, name, reused=True)
-        raise StaleResource(f"customization job {name} is {job['status']}" + (
-            " but its custom model was deleted" if job["status"] == "Completed" else "") +
-            ": Bedrock keeps job names, so set another `bedrock.study_tag` to train again")
-    request = dict(
-        jobName=name, customModelName=name, roleArn=settings.role_arn,
-        baseModelIdentifier=STUDY_MODELS[model].training_id, customizationType="FINE_TUNING",
-        hyperParameters={key: str(value) for key, value in hyperparameters.items()},
-        trainingDataConfig={"s3Uri": train_uri},
-        **({"validationDataConfig": {"validators": [{"s3Uri": validation_uri}]}}
-           if STUDY_MODELS[model].job_takes_validation else {}),
-        outputDataConfig={"s3Uri": f"s3://{settings.bucket}/{settings.study_tag}/customization/{name}/"},
-        jobTags=_tags(settings), customModelTags=_tags(settings))
-    clients.bedrock.create_model_customization_job(
-        **request, clientRequestToken=request_token(name, request, clients.nonce))
-    return Resource("customization-job", name, name)
-
-
 def if_exists(call: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any] | None:
     """The call's response, or None when AWS says the resource is not there (any other error is raised)."""
     try:
@@ -159,32 +127,6 @@ def if_exists(call: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, A
         if exc.response["Error"]["Code"] == "ResourceNotFoundException":
             return None
         raise
-
-
-def _model_exists(clients: Clients, job: dict[str, Any]) -> bool:
-    return if_exists(clients.bedrock.get_custom_model, modelIdentifier=job.get("customModelArn") or job["jobName"]) is not None
-
-
-def ensure_serving(clients: Clients, settings: BedrockSettings, model_arn: str, name: str) -> Resource:
-    """On-demand deployment of a custom model, or provisioned throughput when the params opt in."""
-    if not settings.allow_provisioned_throughput:
-        for found in pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries", nameContains=name):
-            if found["customModelDeploymentName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
-                return Resource("deployment", name, found["customModelDeploymentArn"], reused=True)
-        request = dict(modelDeploymentName=name, modelArn=model_arn, tags=_tags(settings))
-        arn = clients.bedrock.create_custom_model_deployment(
-            **request, clientRequestToken=request_token(name, request, clients.nonce))["customModelDeploymentArn"]
-        return Resource("deployment", name, arn)
-    for found in pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries", nameContains=name):
-        if found["provisionedModelName"] == name and found["status"] != "Failed" and found["modelArn"] == model_arn:
-            return Resource("provisioned-throughput", name, found["provisionedModelArn"], reused=True)
-    hourly = pricing.price("provisioned-throughput/no-commitment").usd
-    print(f"nova-lab: requesting provisioned throughput {name}: 1 model unit, no commitment, "
-          f"about ${hourly:.2f} an hour until `nova-lab teardown` removes it")
-    request = dict(modelUnits=1, provisionedModelName=name, modelId=model_arn, tags=_tags(settings))
-    arn = clients.bedrock.create_provisioned_model_throughput(
-        **request, clientRequestToken=request_token(name, request, clients.nonce))["provisionedModelArn"]
-    return Resource("provisioned-throughput", name, arn)
 
 
 def pages(client: Any, operation: str, key: str, **kwargs: Any):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from nova_lab.bedrock.resources import Clients, ensure_bucket, upload
+from nova_lab.bedrock.resources import ensure_bucket, upload
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.data_prep import nova_file, read_documents
-from nova_lab.params import BedrockSettings
 
 
 def corpus_prefix(run_name: str) -> str:
@@ -16,8 +16,9 @@ def corpus_prefix(run_name: str) -> str:
     return f"{run_name}/corpus/"
 
 
-def upload_study_data(clients: Clients, settings: BedrockSettings, run_name: str) -> dict[str, str]:
+def upload_study_data(run: BedrockRun) -> dict[str, str]:
     """Every corpus document (and no stale one) and both Nova files; returns the Nova files' URIs by split."""
+    clients, settings, run_name = run.clients, run.settings, run.name
     ensure_bucket(clients, settings)
     documents = read_documents(run_name)
     keys = {f"{settings.study_tag}/{corpus_prefix(run_name)}{doc_id}.txt" for doc_id in documents["doc_id"]}

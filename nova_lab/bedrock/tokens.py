@@ -14,6 +14,8 @@ import json
 import secrets
 from typing import Any, Mapping
 
+from nova_lab.bedrock.state import read_state, update_state
+
 
 def request_token(name: str, request: Mapping[str, Any], nonce: str) -> str:
     """64 hex characters (every service's token pattern takes them) from name, settings and nonce."""
@@ -27,13 +29,9 @@ def new_nonce() -> str:
 
 def run_nonce(run_name: str) -> str:
     """The run's nonce from its Bedrock state, made and kept there on first use."""
-    from nova_lab.bedrock import steps  # steps imports the modules that make tokens
-
-    return steps.read_state(run_name).get("nonce") or steps.update_state(run_name, nonce=new_nonce())["nonce"]
+    return read_state(run_name).get("nonce") or update_state(run_name, nonce=new_nonce())["nonce"]
 
 
 def rotate_nonce(run_name: str) -> str:
     """A fresh nonce for the run, once teardown has removed what the old one created."""
-    from nova_lab.bedrock import steps
-
-    return steps.update_state(run_name, nonce=new_nonce())["nonce"]
+    return update_state(run_name, nonce=new_nonce())["nonce"]

@@ -1,0 +1,37 @@
+"""What one Bedrock step made (URIs, ids, ARNs, the run's nonce), kept for the steps after it.
+
+`outputs/<run>/bedrock/state.json` is the only hand-over between Bedrock steps: each step reads
+what it needs from it (and says which step to run when a part is missing) and adds what it made.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nova_lab import artefacts
+from nova_lab.params import ParamsError
+from nova_lab.study_steps import Step, run_this
+
+
+def state_path(run_name: str) -> Path:
+    return artefacts.path(artefacts.BEDROCK_STATE, run_name)
+
+
+def read_state(run_name: str) -> dict[str, Any]:
+    path = state_path(run_name)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def update_state(run_name: str, **parts: Any) -> dict[str, Any]:
+    state = read_state(run_name) | parts
+    state_path(run_name).write_text(json.dumps(state, indent=2, default=str))
+    return state
+
+
+def needs(state: dict[str, Any], part: str, step: Step, run_name: str) -> Any:
+    """The part a step needs from an earlier one; missing, the error says which step to run."""
+    if part not in state:
+        raise ParamsError(f"no `{part}` in the Bedrock state of this run: {run_this(step, run_name)} on Bedrock first")
+    return state[part]
