@@ -86,6 +86,7 @@ CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimize
 
 
 def run_key(cfg: FineTuneParams) -> str:
+    assert isinstance(cfg.bf16, bool), "resolve bf16 (precision.choose) before keying the adapter"
     data = list(data_digests(cfg.run_name).values())
     settings = cfg.model_dump(exclude={"run_name", "backend", "bedrock", "eval_every_steps", "finetune_repeats"})
     return fingerprint(FINETUNE_VERSION, models.MODELS[cfg.model].description, data, settings)

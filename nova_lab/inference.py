@@ -78,7 +78,8 @@ class Request:
 
 def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retriever, cfg: InferenceParams,
                    adapter_key: str, configurations: tuple[str, ...] = CONFIGURATIONS) -> list[Request]:
-    """Every (question, configuration) as a rendered prompt and its cache key."""
+    """Every (question, configuration) as a rendered prompt and its cache key (`cfg.bf16` resolved: see `run`)."""
+    assert isinstance(cfg.bf16, bool), "resolve bf16 (precision.choose) before keying answers"
     requests = []
     for q in tqdm(questions.itertuples(), total=len(questions), desc="retrieval", unit="q"):
         passages = tuple(retriever.retrieve(q.question, cfg.rag_top_k))
@@ -127,7 +128,7 @@ def measure_latency(engine: LocalEngine, timed: list[Request], retriever: Retrie
                     cfg: InferenceParams, adapter_key: str) -> int:
     """One request at a time, as a user would wait: retrieval, prompt, generation, decoding, in float32 (at batch 1
     bfloat16 is slower than float32 even where it pays in batches). Each timed request is keyed as the batched
-    answer it repeats, so it is timed again whenever that answer changes."""
+    request it repeats, so it is timed again whenever that request's settings change."""
     done = store.keys()
     made = 0
     for configuration in CONFIGURATIONS:
@@ -150,12 +151,13 @@ def adapter_key(run_name: str, model: str, repeat: int = 0) -> str:
 
 
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
-        engine_factory: Callable[..., LocalEngine] = LocalEngine) -> dict[str, int]:
+        engine_factory: Callable[..., LocalEngine] = LocalEngine) -> dict[str, Any]:
     """Answers and latencies for these questions, resuming from whatever is already stored. The keys these
     settings make are set as the model's current result first, so what follows reads exactly them. Batched
-    answers run in the precision `bf16` chooses, which is part of each answer's key."""
+    answers run in the precision `bf16` chooses (float32 with `batch_size: 1`: bfloat16 pays in batches only), which
+    is part of each answer's key."""
     choice = precision.choose(cfg.bf16)
-    cfg = cfg.model_copy(update={"bf16": choice.bf16})
+    cfg = cfg.model_copy(update={"bf16": choice.bf16 and cfg.batch_size > 1})
     key = adapter_key(cfg.run_name, cfg.model)
     engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model))
     requests = build_requests(engine, questions, retriever, cfg, key)

@@ -66,6 +66,13 @@ def read_pinned(path: Path = PINNED) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def machine(folder: Path, models: list[str]) -> str:
+    """What the run's model figures depend on: the CPU kind and the precision its steps ran in (`bf16: auto` may
+    choose either on one CPU kind, and bfloat16 moves every figure downstream of a model)."""
+    tuned = read_notebook(folder / models[0] / f"{FINE_TUNE.name}.ipynb")["fine_tune"]
+    return f"{cpu_kind()}; {'bfloat16' if tuned['hyperparameters']['bf16'] else 'float32'}"
+
+
 def any_cpu(name: str) -> bool:
     return any(part in name for part in ANY_CPU)
 
@@ -120,8 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     PINNED.write_text(json.dumps({
         "about": "The smoke study's key figures (nova_lab.key_figures.collect), pinned by tests/test_study.py. "
                  "Change a value only on purpose, in the change that moves it, where a reviewer sees it.",
-        "how": parsed.how, "cpu": cpu_kind(), "figures": pin(runs)}, indent=1, sort_keys=False) + "\n")
-    print(f"pinned {len(runs[0])} figures from {len(runs)} runs on {cpu_kind()} into {PINNED}")
+        "how": parsed.how, "cpu": machine(parsed.runs[0], parsed.models), "figures": pin(runs)}, indent=1,
+        sort_keys=False) + "\n")
+    print(f"pinned {len(runs[0])} figures from {len(runs)} runs on {machine(parsed.runs[0], parsed.models)} into {PINNED}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Step 03 on Bedrock: the job is polled to its end and its loss curves are read from S3."""
+"""Step 03 on Bedrock: the job is polled to its end and its loss curves are read from S3 (making the job and
+serving its model: test_bedrock_resources.py, beside the other resources; the whole step: test_bedrock_steps.py)."""
 
 import boto3
 import pytest

@@ -192,7 +192,7 @@ def test_replay_makes_no_index_request(clients, monkeypatch):
         aoss.add_response("batch_get_collection", {"collectionDetails": [detail("ACTIVE")]}, {"names": ["unit-kb"]})
     monkeypatch.setattr(opensearch, "ensure_index", lambda *a, **k: pytest.fail("the index was asked for on replay"))
     storage, kept = steps._vector_store(BedrockRun(made, SETTINGS.model_copy(update={"recording": "replay"}), "unit",
-                                                         lambda s: None))
+                                                    lambda s: None))
     assert storage["type"] == "OPENSEARCH_SERVERLESS" and kept == {"collection_arn": COLLECTION_ARN}
 
 

@@ -226,12 +226,12 @@ def test_nova_2_lite_trains_from_its_own_base_with_its_own_hyperparameters_and_n
     assert customization.job_hyperparameters(FineTuneParams(**for_step(lite2, "03_fine_tune"))) == {"epochCount": 2, "learningRate": 1e-4}
     clients = Clients.create(SETTINGS)
     new = customization.ensure_customization_job(BedrockRun(clients, SETTINGS, "unit"), "nova2_lite", "0123456789abcdef",
-                                             {"epochCount": 2, "learningRate": 1e-5}, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
+                                                 {"epochCount": 2, "learningRate": 1e-5}, f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     job = clients.bedrock.get_model_customization_job(jobIdentifier=new.name)
     assert job["baseModelArn"].endswith("foundation-model/amazon.nova-2-lite-v1:0:256k")
     assert job["hyperParameters"] == {"epochCount": "2", "learningRate": "1e-05"}
     assert not job.get("validationDataConfig", {}).get("validators")
     old = customization.ensure_customization_job(BedrockRun(clients, SETTINGS, "unit"), "lite", "0123456789abcdef", HYPER,
-                                             f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
+                                                 f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     job = clients.bedrock.get_model_customization_job(jobIdentifier=old.name)
     assert job["validationDataConfig"]["validators"] == [{"s3Uri": f"{DATA}/val.jsonl"}]

@@ -7,10 +7,10 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from nova_lab.bedrock import customization, steps
-from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.bedrock.state import read_state, update_state
 from nova_lab.bedrock.resources import Clients
+from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
+from nova_lab.bedrock.state import read_state, update_state
 from nova_lab.judges import BedrockJudge
 from nova_lab.data_prep import nova_file
 from nova_lab.params import BedrockSettings, FineTuneParams, ParamsError
@@ -57,7 +57,7 @@ def test_fine_tune_needs_the_uploads_first(run):
 
 def test_fine_tune_goes_from_the_uploaded_files_to_a_served_model(run):
     update_state("unit", data={"train": "s3://nova-lab-test-bucket/unit/data/train.jsonl",
-                                     "validation": "s3://nova-lab-test-bucket/unit/data/validation.jsonl"})
+                               "validation": "s3://nova-lab-test-bucket/unit/data/validation.jsonl"})
     bedrock = boto3.client("bedrock", region_name="us-east-1")
     with mock_aws(), Stubber(bedrock) as stub:
         s3 = boto3.client("s3", region_name="us-east-1")

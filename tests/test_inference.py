@@ -40,12 +40,13 @@ class FakeEngine:
     """Answers instantly; can die after some batches, as a killed run would."""
 
     def __init__(self, tokenizer, die_after=None):
-        self.tokenizer, self.die_after, self.calls = tokenizer, die_after, 0
+        self.tokenizer, self.die_after, self.calls, self.precisions = tokenizer, die_after, 0, []
 
     def generate(self, texts, adapter, max_new_tokens, bf16=False):
         if self.die_after is not None and self.calls >= self.die_after:
             raise RuntimeError("killed")
         self.calls += 1
+        self.precisions.append((len(texts), bf16))
         return [Generation(f"answer {len(t)} {adapter}", len(prompts.encode(self.tokenizer, t)), 3, True) for t in texts]
 
 
@@ -78,6 +79,18 @@ def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
     assert inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: silent) == {
         "requests": 20, "answered_now": 0, "timed_now": 0, "repeat_answers": 0,
         "precision": "float32: forced by bf16: false"}
+
+
+@pytest.mark.parametrize("batch_size, batched_bf16", [(3, True), (1, False)])
+def test_batches_run_in_the_chosen_precision_and_single_requests_in_float32(tokenizer, batch_size, batched_bf16):
+    engine = FakeEngine(tokenizer)
+    cfg = CFG.model_copy(update={"run_name": f"inference-precision-{batch_size}", "bf16": True, "batch_size": batch_size})
+    write_manifest(inference.adapter_dir(cfg.run_name, "micro"), {"key": "adapter-1"})
+    progress = inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: engine)
+    timed = progress["timed_now"]
+    assert timed and engine.precisions[-timed:] == [(1, False)] * timed  # the latency sample: float32, one at a time
+    assert {bf16 for _, bf16 in engine.precisions[:-timed]} == {batched_bf16}
+    assert "forced by bf16: true" in progress["precision"]
 
 
 def test_rag_configurations_carry_their_passages(tokenizer):

@@ -22,7 +22,7 @@ def test_forced_settings_are_not_measured(monkeypatch):
     ({"float32_ms": 30.0, "bf16_ms": 28.0}, False),  # a tie is not worth bfloat16's rounding
 ])
 def test_auto_takes_bf16_only_when_it_is_clearly_faster_and_says_why(timings, chosen):
-    choice = precision._decide(timings, "this CPU")
+    choice = precision._decide(timings, "this CPU", "2026-11-30")
     assert choice.bf16 is chosen
     assert f"{timings['float32_ms']} vs {timings['bf16_ms']} ms" in choice.reason
     assert choice.reason.startswith("bfloat16 (auto)" if chosen else "float32 (auto)")
@@ -31,10 +31,27 @@ def test_auto_takes_bf16_only_when_it_is_clearly_faster_and_says_why(timings, ch
 def test_a_machine_measures_once_and_then_reads_its_choice(monkeypatch, tmp_path):
     monkeypatch.setenv("NOVA_LAB_MODEL_CACHE", str(tmp_path))
     calls = []
-    monkeypatch.setattr(precision, "measure", lambda: calls.append(1) or {"float32_ms": 30.0, "bf16_ms": 99.0})
+    monkeypatch.setattr(precision, "measure", lambda trials=7: calls.append(1) or {"float32_ms": 30.0, "bf16_ms": 99.0})
     first, second = precision.choose("auto"), precision.choose("auto")
     assert first == second and first.bf16 is False and len(calls) == 1
-    assert list(json.loads((tmp_path / "bf16_choice.json").read_text()))[0].startswith(precision.cpu_kind())
+    [key] = json.loads((tmp_path / "bf16_choice.json").read_text())
+    assert key.startswith(precision.cpu_kind()) and key.endswith(precision.RULE)
+
+
+def test_a_torn_cache_file_is_measured_again_not_a_crash(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOVA_LAB_MODEL_CACHE", str(tmp_path))
+    (tmp_path / "bf16_choice.json").write_text('{"AMD EPYC; avx2": {"bf1')
+    monkeypatch.setattr(precision, "measure", lambda trials=7: {"float32_ms": 36.0, "bf16_ms": 10.0})
+    assert precision.choose("auto").bf16 is True
+    assert len(json.loads((tmp_path / "bf16_choice.json").read_text())) == 1
+
+
+def test_a_ratio_near_the_threshold_is_measured_again_before_it_decides(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOVA_LAB_MODEL_CACHE", str(tmp_path))
+    runs = iter([{"float32_ms": 30.0, "bf16_ms": 26.0}, {"float32_ms": 29.0, "bf16_ms": 20.0}])  # 1.15x, then 1.45x
+    monkeypatch.setattr(precision, "measure", lambda trials=7: next(runs))
+    choice = precision.choose("auto")
+    assert choice.bf16 is True and "29.0 vs 20.0 ms" in choice.reason  # the best of both measurements
 
 
 def test_the_measurement_times_both_precisions():

@@ -13,3 +13,12 @@ def test_the_readmes_findings_are_the_committed_analysis_numbers():
     assert readme[start:end] == findings.readme_section(read_notebook(COMMITTED)), (
         "the README's findings drifted from outputs/study/06_analysis.ipynb: paste the output of "
         "python -m nova_lab.findings outputs/study/06_analysis.ipynb between its markers")
+
+
+def test_the_findings_give_quality_by_kind_and_fabrication_from_what_06_recorded():
+    recorded = read_notebook(COMMITTED)
+    section = findings.readme_section(recorded)
+    for row in recorded["fabrication"]:
+        assert f"{row['fabrication_rate']:.0%} [{row['ci_low']:.0%}, {row['ci_high']:.0%}]" in section
+    kinds = {row["kind"] for row in recorded["quality_by_kind"]}
+    assert kinds and all(f"| {kind} |" in section for kind in kinds)

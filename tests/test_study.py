@@ -110,10 +110,11 @@ def test_the_smoke_studys_key_figures_stay_where_they_are_pinned(smoke_run):
     from nova_lab import key_figures
 
     _, folder = smoke_run
-    pinned, left_out = key_figures.compared(key_figures.read_pinned(), key_figures.cpu_kind())
+    here = key_figures.machine(folder, ["micro", "lite"])
+    pinned, left_out = key_figures.compared(key_figures.read_pinned(), here)
     if left_out:
         warnings.warn(f"{len(left_out)} model figures were pinned on {key_figures.read_pinned()['cpu']!r}, not on this "
-                      f"CPU ({key_figures.cpu_kind()!r}): not compared; pin them here with python -m nova_lab.key_figures")
+                      f"CPU and precision ({here!r}): not compared; pin them here with python -m nova_lab.key_figures")
     assert key_figures.moved(key_figures.collect(folder, ["micro", "lite"]), pinned) == []
 
 

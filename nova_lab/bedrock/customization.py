@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from nova_lab.bedrock import pricing
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import Resource, if_exists, job_name, pages, serving_name, tags
+from nova_lab.bedrock.resources import Clients, Resource, if_exists, job_name, pages, serving_name, tags
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.state import needs, read_state, update_state
 from nova_lab.bedrock.tokens import request_token
@@ -88,7 +88,7 @@ def _until_done(fetch: Callable[[], dict[str, Any] | None], job_name: str, bar: 
     raise AssertionError("poll() never ends on its own")
 
 
-def _csv(clients: Any, bucket: str, prefix: str, name: str) -> pd.DataFrame:
+def _csv(clients: Clients, bucket: str, prefix: str, name: str) -> pd.DataFrame:
     for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             if item["Key"].endswith(name):
@@ -140,7 +140,7 @@ def ensure_customization_job(run: BedrockRun, model: str, data_digest: str, hype
     return Resource("customization-job", name, name)
 
 
-def _model_exists(clients: Any, job: dict[str, Any]) -> bool:
+def _model_exists(clients: Clients, job: dict[str, Any]) -> bool:
     return if_exists(clients.bedrock.get_custom_model, modelIdentifier=job.get("customModelArn") or job["jobName"]) is not None
 
 

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import TAG_KEY, Clients, collection_name, if_exists
-from nova_lab.bedrock.tokens import request_token
 from nova_lab.bedrock.run_context import BedrockRun
+from nova_lab.bedrock.tokens import request_token
 
 INDEX = "corpus"
 VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD = "bedrock-knowledge-base-default-vector", "AMAZON_BEDROCK_TEXT_CHUNK", "AMAZON_BEDROCK_METADATA"
