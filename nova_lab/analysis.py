@@ -94,9 +94,12 @@ def _relative_change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
 
 
 def paired_interval(statistic, x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> tuple[float, float]:
-    """The 95% paired percentile bootstrap interval of statistic(x, y, axis) on the same questions (scipy)."""
-    interval = stats.bootstrap((x, y), statistic, paired=True, vectorized=True, n_resamples=resamples,
-                               method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+    """The 95% paired percentile bootstrap interval of statistic(x, y, axis) on the same questions (scipy). A relative
+    change whose base is 0 in some resamples has no upper bound: the interval's high end is then inf, which is the
+    honest answer (scipy's standard error of those resamples is undefined, hence the silenced warning)."""
+    with np.errstate(invalid="ignore"):
+        interval = stats.bootstrap((x, y), statistic, paired=True, vectorized=True, n_resamples=resamples,
+                                   method="percentile", rng=np.random.default_rng(seed)).confidence_interval
     return float(interval.low), float(interval.high)
 
 

@@ -30,6 +30,8 @@ def change(pct: float, low: float, high: float, base: float) -> str:
         return "n/a (base is 0)"
     if not math.isfinite(pct):
         return "n/a"
+    if math.isfinite(low) and high == math.inf:  # base was 0 in some resamples: no upper bound
+        return f"{pct:+.0f}% [{low:+.0f}, no upper bound]"
     interval = f" [{low:+.0f}, {high:+.0f}]" if math.isfinite(low) and math.isfinite(high) else ""
     return f"{pct:+.0f}%{interval}"
 

@@ -198,3 +198,14 @@ def test_repeat_labels_keep_what_the_configuration_uses():
     assert results.repeated("ft_rag#2") == ("ft_rag", 2) and results.repeated("rag") == ("rag", 0)
     assert results.uses_rag("ft_rag#1") and results.uses_adapter("ft#1") and not results.uses_rag("ft#1")
     assert results.repeat_label("ft", 0) == "ft" and results.repeat_label("ft", 3) == "ft#3"
+
+
+def test_a_base_of_zero_in_some_resamples_leaves_the_interval_open_above_without_a_warning():
+    import warnings
+
+    base = np.array([0.0] * 19 + [1.0])  # most resamples draw no 1 (the fact check's base on lite is nearly all 0)
+    x = np.full(20, 5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        change = analysis.paired_change(x, base, 500, 0)
+    assert change["change_pct"] == pytest.approx(9900) and change["ci_high"] == np.inf and np.isfinite(change["ci_low"])

@@ -17,6 +17,7 @@ def test_numbers_are_written_for_people():
     assert report.change(134.2, 109.4, 160.0, 2.0) == "+134% [+109, +160]"
     assert report.change(math.inf, math.nan, math.nan, 0.0) == "n/a (base is 0)"
     assert report.change(-3.0, math.nan, math.nan, 1.0) == "-3%"
+    assert report.change(37474.4, 10441.4, math.inf, 0.02) == "+37474% [+10441, no upper bound]"
     assert report.p_value(0.0) == "< 0.001" and report.p_value(0.0412) == "0.041" and report.p_value(math.nan) == "n/a"
     assert report.metric_name("latency_ms") == "latency (ms, one request)"
     assert report.metric_name("fact_check") == "fact check judge (0-10)"

@@ -99,6 +99,10 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     assert re.findall(r"(?:url\(|@import)\s*[\"']?(?:https?:)?//", html) == []
     decisions = values["decisions"]
     assert {(d["model"], d["need"]) for d in decisions} == {(m, n) for m in ("micro", "lite") for n in recommend.NEEDS}
+    # a reader meets no warning (and no folder of this machine, which a warning's path would show)
+    cells = json.loads((folder / "06_analysis.ipynb").read_text())["cells"]
+    assert [o for c in cells for o in c.get("outputs", []) if o.get("name") == "stderr"] == []
+    assert str(paths.PROJ_ROOT) not in html
 
 
 def test_the_smoke_studys_key_figures_stay_where_they_are_pinned(smoke_run):
