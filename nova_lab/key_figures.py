@@ -124,12 +124,12 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument("--how", required=True, help="how the runs were made, for the file's record")
     parsed = args.parse_args(argv)
     runs = [collect(folder, parsed.models) for folder in parsed.runs]
+    where = machine(parsed.runs[0], parsed.models)
     PINNED.write_text(json.dumps({
         "about": "The smoke study's key figures (nova_lab.key_figures.collect), pinned by tests/test_study.py. "
                  "Change a value only on purpose, in the change that moves it, where a reviewer sees it.",
-        "how": parsed.how, "cpu": machine(parsed.runs[0], parsed.models), "figures": pin(runs)}, indent=1,
-        sort_keys=False) + "\n")
-    print(f"pinned {len(runs[0])} figures from {len(runs)} runs on {machine(parsed.runs[0], parsed.models)} into {PINNED}")
+        "how": parsed.how, "cpu": where, "figures": pin(runs)}, indent=1, sort_keys=False) + "\n")
+    print(f"pinned {len(runs[0])} figures from {len(runs)} runs on {where} into {PINNED}")
 
 
 if __name__ == "__main__":

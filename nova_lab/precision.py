@@ -14,7 +14,6 @@ once and every step and run on it decides alike; delete `bf16_choice.json` there
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from nova_lab import paths
+from nova_lab.caching import write_json
 
 Bf16Setting = Literal[True, False, "auto"]  # one allowed-values message for a wrong one
 KERNEL_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # what decides which kernels PyTorch runs
@@ -94,11 +94,9 @@ def _read(file: Path) -> dict[str, dict]:
 
 
 def _write(file: Path, key: str, entry: dict) -> None:
-    """Add one machine's entry atomically (another process may be writing its own): a failed write is not fatal."""
+    """Add one machine's entry, written whole or not at all (`caching.write_json`): a failed write is not fatal."""
     try:
-        temporary = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(_read(file) | {key: entry}, indent=1))
-        os.replace(temporary, file)
+        write_json(file, _read(file) | {key: entry})
     except OSError as exc:
         print(f"nova-lab: could not cache the bf16 choice in {file} ({exc.strerror}); it is measured again next time")
 
