@@ -48,12 +48,14 @@ class KnowledgeBase:
     build: dict[str, Any]  # what was built: the local manifest, or the Bedrock ids and ingestion statistics
     retriever: Retriever
     modes: tuple[Mode, ...]  # the search modes this store has
+    search_key: str | None = None  # what its results depend on, when they can be kept (the local store)
 
 
 def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
     """Step 02: LanceDB here; a Bedrock knowledge base (S3 Vectors searches by vector only)."""
     if cfg.backend == "local":
-        return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES)
+        return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES,
+                             kb_build.search_key(cfg.run_name, cfg.rrf_k))
     run = BedrockRun.open(cfg, KB_BUILD.name)
     built = steps.kb_build(run, cfg.chunk_tokens, cfg.chunk_overlap)
     return KnowledgeBase(built, BedrockRetriever(run.clients.agent_runtime, built["id"]), search_modes(cfg.bedrock))
@@ -83,7 +85,8 @@ def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
     if cfg.backend == "local":
         from nova_lab import inference  # torch
 
-        return inference.run(cfg, questions, kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k))
+        retriever = kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k)
+        return inference.run(cfg, questions, retriever, stored=kb_build.cached(retriever, cfg.run_name, cfg.rrf_k))
     return steps.inference(BedrockRun.open(cfg, INFERENCE.name), cfg, questions)
 
 

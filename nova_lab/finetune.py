@@ -106,8 +106,11 @@ def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
         report_to=[], include_num_input_tokens_seen="non_padding", dataloader_num_workers=0, bf16=cfg.bf16,
     )
     set_seed(cfg.seed)  # LoRA's initial weights are drawn here, before Trainer seeds: same seed, same adapter
+    model = get_peft_model(base, lora)
+    if cfg.bf16:  # the frozen base weights in bfloat16 once, not at every step (the same numbers)
+        precision.cast_frozen_weights(model)
     return Trainer(
-        model=get_peft_model(base, lora), args=args,
+        model=model, args=args,
         train_dataset=load_split(cfg.run_name, "train", tokenizer, cfg.max_seq_tokens),
         eval_dataset=load_split(cfg.run_name, "validation", tokenizer, cfg.max_seq_tokens),
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),

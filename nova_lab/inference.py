@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +29,8 @@ from nova_lab.records import RecordStore, answer_record
 from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_path, repeat_label, set_current,
                               timed_sample, uses_adapter, uses_rag)
 
+TIMING_VERSION = 2  # 2: timed in the run's precision over weights cast once (1: always float32)
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -38,20 +41,27 @@ class Generation:
 
 
 class LocalEngine:
-    """One base model in memory, with the adapter switched on or off per call."""
+    """One base model in memory, with the adapter switched on or off per call, in one precision: float32, or
+    bfloat16 autocast over weights cast once (`precision.cast_frozen_weights`)."""
 
-    def __init__(self, model: str, adapter: Path | None):
-        from peft import PeftModel
-
-        self.name = model
-        base, self.tokenizer = models.load(model)
-        self.model = PeftModel.from_pretrained(base, adapter).eval() if adapter else base
+    def __init__(self, model: str, adapter: Path | None, bf16: bool = False):
+        self.name, self.adapter, self.bf16 = model, adapter, bf16
+        self.tokenizer = models.tokenizer(model)
         self.stop_ids = models.stop_token_ids(model, self.tokenizer)
 
-    def generate(self, texts: list[str], adapter: bool, max_new_tokens: int, bf16: bool = False) -> list[Generation]:
+    @cached_property
+    def model(self) -> Any:
+        """Loaded on first use: a re-run whose answers are all stored renders its prompts and loads no model."""
+        from peft import PeftModel
+
+        base, _ = models.load(self.name)
+        model = PeftModel.from_pretrained(base, self.adapter).eval() if self.adapter else base
+        return precision.cast_frozen_weights(model) if self.bf16 else model
+
+    def generate(self, texts: list[str], adapter: bool, max_new_tokens: int) -> list[Generation]:
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
         switch = contextlib.nullcontext() if adapter else self._without_adapter()
-        with torch.inference_mode(), switch, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), switch, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             output = self.model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens,
                                          eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id)
         results = []
@@ -118,7 +128,7 @@ def answer_all(engine: LocalEngine, requests: list[Request], store: RecordStore,
                        key=lambda r: len(prompts.encode(engine.tokenizer, r.prompt)))
         batches = [group[i: i + cfg.batch_size] for i in range(0, len(group), cfg.batch_size)]
         for batch in tqdm(batches, desc=f"answers ({'adapter' if adapter else 'base'})", unit="batch"):
-            generations = engine.generate([r.prompt for r in batch], adapter, cfg.max_new_tokens, cfg.bf16)
+            generations = engine.generate([r.prompt for r in batch], adapter, cfg.max_new_tokens)
             store.append([_record(r, g, cfg, adapter_key, len(batch), None) for r, g in zip(batch, generations)])
             made += len(batch)
     return made
@@ -126,9 +136,9 @@ def answer_all(engine: LocalEngine, requests: list[Request], store: RecordStore,
 
 def measure_latency(engine: LocalEngine, timed: list[Request], retriever: Retriever, store: RecordStore,
                     cfg: InferenceParams, adapter_key: str) -> int:
-    """One request at a time, as a user would wait: retrieval, prompt, generation, decoding, in float32 (at batch 1
-    bfloat16 is slower than float32 even where it pays in batches). Each timed request is keyed as the batched
-    request it repeats, so it is timed again whenever that request's settings change."""
+    """One request at a time, as a user would wait: retrieval, prompt, generation, decoding, in the run's precision.
+    Each timed request is keyed by the batched request it repeats (`timed_key`), so it is timed again whenever that
+    request's settings or the way of timing change."""
     done = store.keys()
     made = 0
     for configuration in CONFIGURATIONS:
@@ -151,24 +161,32 @@ def adapter_key(run_name: str, model: str, repeat: int = 0) -> str:
 
 
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
-        engine_factory: Callable[..., LocalEngine] = LocalEngine) -> dict[str, Any]:
+        engine_factory: Callable[..., LocalEngine] = LocalEngine, stored: Retriever | None = None) -> dict[str, Any]:
     """Answers and latencies for these questions, resuming from whatever is already stored. The keys these
-    settings make are set as the model's current result first, so what follows reads exactly them. Batched
-    answers run in the precision `bf16` chooses (float32 with `batch_size: 1`: bfloat16 pays in batches only), which
-    is part of each answer's key."""
+    settings make are set as the model's current result first, so what follows reads exactly them. Everything,
+    timed requests included, runs in the precision `bf16` chooses, which is part of each answer's key. The model
+    is loaded only when something is left to answer or time: a re-run with every answer stored makes no model.
+    Prompts are rendered from `stored` (the same search with its results kept, `kb_build.cached`) when given;
+    the latency sample always searches `retriever` itself."""
+    stored = stored or retriever
     choice = precision.choose(cfg.bf16)
-    cfg = cfg.model_copy(update={"bf16": choice.bf16 and cfg.batch_size > 1})
+    cfg = cfg.model_copy(update={"bf16": choice.bf16})
     key = adapter_key(cfg.run_name, cfg.model)
-    engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model))
-    requests = build_requests(engine, questions, retriever, cfg, key)
+    engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
+    requests = build_requests(engine, questions, stored, cfg, key)
     sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])
-    timed = [r for r in requests if r.question_id in sampled]
+    timed = [replace(r, key=timed_key(r)) for r in requests if r.question_id in sampled]
     set_current(cfg.run_name, cfg.model, answers=[r.key for r in requests], latency=[r.key for r in timed])
     made = answer_all(engine, requests, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
     timed_now = measure_latency(engine, timed, retriever, RecordStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
-    repeated = answer_repeats(cfg, questions, retriever, engine_factory)
+    repeated = answer_repeats(cfg, questions, stored, engine_factory)
     return {"requests": len(requests), "answered_now": made, "timed_now": timed_now, **repeated,
             "precision": choice.reason}
+
+
+def timed_key(request: Request) -> str:
+    """A timed request's key: the batched request it repeats, and how it is timed (TIMING_VERSION)."""
+    return fingerprint(request.key, "timed", TIMING_VERSION)
 
 
 def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
@@ -178,7 +196,7 @@ def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Ret
     requests: list[Request] = []
     for repeat in range(1, cfg.finetune_repeats):
         key = adapter_key(cfg.run_name, cfg.model, repeat)
-        engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model, repeat))
+        engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
         labels = tuple(repeat_label(c, repeat) for c in CONFIGURATIONS if uses_adapter(c))
         mine = build_requests(engine, questions, retriever, cfg, key, labels)
         answer_all(engine, mine, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from nova_lab import artefacts, chunking, embeddings
+from nova_lab import artefacts, chunking, embeddings, paths
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.data_prep import documents_key, read_documents
-from nova_lab.knowledge_base import LanceKnowledgeBase, build_table
+from nova_lab.knowledge_base import CachedRetriever, LanceKnowledgeBase, build_table
 from nova_lab.params import KnowledgeBaseParams
 
 KB_VERSION = 1  # bump when chunking or the table layout changes
@@ -56,3 +56,13 @@ def read_chunks(run_name: str) -> pd.DataFrame:
 def open_knowledge_base(run_name: str, rrf_k: int = 60) -> LanceKnowledgeBase:
     artefacts.require_complete(artefacts.KB, run_name)
     return LanceKnowledgeBase(kb_dir(run_name) / "lancedb", lambda query: embeddings.embed([query], progress=False)[0], rrf_k)
+
+
+def search_key(run_name: str, rrf_k: int) -> str:
+    """What a search's result depends on beside the query: the built knowledge base and the fusion's `rrf_k`."""
+    return fingerprint(artefacts.require_complete(artefacts.KB, run_name)["key"], rrf_k)
+
+
+def cached(retriever: LanceKnowledgeBase, run_name: str, rrf_k: int) -> CachedRetriever:
+    """The knowledge base with its search results kept by `search_key`."""
+    return CachedRetriever(retriever, search_key(run_name, rrf_k), paths.cache_dir("retrieval") / "results.sqlite")

@@ -8,7 +8,9 @@ Bedrock knowledge base plugs in beside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -19,6 +21,7 @@ import pyarrow as pa
 from lancedb.index import FTS
 from lancedb.rerankers import RRFReranker
 
+from nova_lab.caching import fingerprint
 from nova_lab.embeddings import DIMENSIONS
 
 Mode = Literal["hybrid", "keyword", "vector"]
@@ -77,3 +80,28 @@ class LanceKnowledgeBase:
 
     def __len__(self) -> int:
         return self.table.count_rows()
+
+
+class CachedRetriever:
+    """A retriever whose results are kept in SQLite by the knowledge base's key, the query, k and the mode.
+
+    The local knowledge base is rebuilt only when its inputs change and then gets a new key, so a stored
+    result is the search's result. Step 04 renders its prompts through this: a re-run, and the second model
+    on the same questions, search nothing. The latency sample searches through the store itself, uncached.
+    """
+
+    def __init__(self, retriever: Retriever, kb_key: str, path: Path):
+        self.retriever, self.kb_key = retriever, kb_key
+        self.connection = sqlite3.connect(path)
+        self.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, passages TEXT)")
+
+    def retrieve(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Passage]:
+        key = fingerprint(self.kb_key, query, k, mode)
+        row = self.connection.execute("SELECT passages FROM results WHERE key = ?", (key,)).fetchone()
+        if row:
+            return [Passage(**p) for p in json.loads(row[0])]
+        passages = self.retriever.retrieve(query, k, mode)
+        with self.connection:
+            self.connection.execute("INSERT OR REPLACE INTO results VALUES (?, ?)",
+                                    (key, json.dumps([asdict(p) for p in passages])))
+        return passages

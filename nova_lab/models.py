@@ -65,9 +65,8 @@ def _converted_dir(spec: LocalModel) -> Path:
     return paths.model_cache_dir() / f"{spec.name}-{gguf.stat().st_size}-transformers{transformers.__version__}"
 
 
-def load(name: str) -> tuple[Any, Any]:
-    """A fresh (model, tokenizer) in float32 on the CPU, in eval mode, left-padded for
-    generation; converted from GGUF once and cached on disk, so a load takes seconds."""
+def _converted(name: str) -> Path:
+    """The model's transformers folder in the model cache, converted from its GGUF file on first use."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -86,12 +85,28 @@ def load(name: str) -> tuple[Any, Any]:
             del model.config.quantization_config
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model.eval(), tokenizer
+    return folder
+
+
+def tokenizer(name: str) -> Any:
+    """The model's tokenizer alone, left-padded for generation: enough to render and key prompts."""
+    from transformers import AutoTokenizer
+
+    loaded = AutoTokenizer.from_pretrained(_converted(name))
+    loaded.padding_side = "left"
+    if loaded.pad_token is None:
+        loaded.pad_token = loaded.eos_token
+    return loaded
+
+
+def load(name: str) -> tuple[Any, Any]:
+    """A fresh (model, tokenizer) in float32 on the CPU, in eval mode, left-padded for
+    generation; converted from GGUF once and cached on disk, so a load takes seconds."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(_converted(name), dtype=torch.float32)
+    return model.eval(), tokenizer(name)
 
 
 def stop_token_ids(name: str, tokenizer: Any) -> list[int]:

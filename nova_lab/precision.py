@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from nova_lab import paths
 from nova_lab.caching import write_json
@@ -129,3 +129,26 @@ def choose(setting: Bf16Setting) -> Choice:
     if setting == "auto":
         return measured()
     return Choice(bool(setting), f"{'bfloat16' if setting else 'float32'}: forced by bf16: {str(setting).lower()}")
+
+
+def cast_frozen_weights(model: Any) -> Any:
+    """Store every frozen Linear weight in bfloat16 once, for a model that runs under bfloat16 autocast.
+
+    Autocast keeps its cast of a weight only for weights that train; a frozen one (the base model under
+    peft, every weight at inference) is cast again on every forward pass. For lite that re-reads its
+    168M-parameter output layer per generated token, which made bfloat16 slower than float32 one request
+    at a time. Autocast casts these same weights to bfloat16 anyway, so the numbers are identical (tested)
+    while the work is done once. The output layer gets its own copy when it is tied to the input embedding,
+    which stays float32 as autocast leaves it. Trainable weights (the LoRA adapter in training) stay float32.
+    """
+    import torch
+
+    embedding = model.get_input_embeddings().weight
+    for module in model.modules():
+        if not isinstance(module, torch.nn.Linear) or module.weight.requires_grad:
+            continue
+        weight = module.weight.detach().clone() if module.weight is embedding else module.weight.detach()
+        module.weight = torch.nn.Parameter(weight.to(torch.bfloat16), requires_grad=False)
+        if module.bias is not None and not module.bias.requires_grad:
+            module.bias = torch.nn.Parameter(module.bias.detach().to(torch.bfloat16), requires_grad=False)
+    return model

@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from tqdm.auto import tqdm
 
+from nova_lab import paths
+from nova_lab.caching import fingerprint
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 
 KS = (1, 5, 10)
 
 
 def rank_of_source(retriever: Retriever, questions: pd.DataFrame, modes: tuple[Mode, ...] = MODES,
-                   depth: int = max(KS)) -> pd.DataFrame:
+                   depth: int = max(KS), search_key: str | None = None) -> pd.DataFrame:
     """One row per question and mode: the 1-based rank of the first chunk of the source
-    document (NaN when it is not in the top `depth`) and the query's wall time."""
+    document (NaN when it is not in the top `depth`) and the query's wall time. With `search_key` (a store
+    whose results depend on nothing else, `kb_build.search_key`) the table is kept and a re-run reads it,
+    query times included: they are those of the run that searched."""
+    if search_key is None:
+        return _rank_of_source(retriever, questions, modes, depth)
+    file = ranks_file(search_key, questions, modes, depth)
+    if file.exists():
+        return pd.read_parquet(file)
+    ranks = _rank_of_source(retriever, questions, modes, depth)
+    partial = file.with_name(f"{file.name}.tmp")
+    ranks.to_parquet(partial)
+    partial.replace(file)
+    return ranks
+
+
+def ranks_file(search_key: str, questions: pd.DataFrame, modes: tuple[Mode, ...], depth: int) -> Path:
+    """Where the retrieval table of these questions is kept, by all it depends on."""
+    asked = questions[["id", "question", "source_doc_id", "stratum"]].to_dict("records")
+    return paths.cache_dir("retrieval") / f"ranks-{fingerprint(search_key, asked, modes, depth)}.parquet"
+
+
+def _rank_of_source(retriever: Retriever, questions: pd.DataFrame, modes: tuple[Mode, ...], depth: int) -> pd.DataFrame:
     rows = []
     for mode in modes:
         for q in tqdm(questions.itertuples(), total=len(questions), desc=f"retrieval: {mode}", unit="q"):

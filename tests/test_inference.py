@@ -40,13 +40,12 @@ class FakeEngine:
     """Answers instantly; can die after some batches, as a killed run would."""
 
     def __init__(self, tokenizer, die_after=None):
-        self.tokenizer, self.die_after, self.calls, self.precisions = tokenizer, die_after, 0, []
+        self.tokenizer, self.die_after, self.calls = tokenizer, die_after, 0
 
-    def generate(self, texts, adapter, max_new_tokens, bf16=False):
+    def generate(self, texts, adapter, max_new_tokens):
         if self.die_after is not None and self.calls >= self.die_after:
             raise RuntimeError("killed")
         self.calls += 1
-        self.precisions.append((len(texts), bf16))
         return [Generation(f"answer {len(t)} {adapter}", len(prompts.encode(self.tokenizer, t)), 3, True) for t in texts]
 
 
@@ -81,16 +80,29 @@ def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
         "precision": "float32: forced by bf16: false"}
 
 
-@pytest.mark.parametrize("batch_size, batched_bf16", [(3, True), (1, False)])
-def test_batches_run_in_the_chosen_precision_and_single_requests_in_float32(tokenizer, batch_size, batched_bf16):
-    engine = FakeEngine(tokenizer)
-    cfg = CFG.model_copy(update={"run_name": f"inference-precision-{batch_size}", "bf16": True, "batch_size": batch_size})
+def test_every_request_runs_in_the_chosen_precision_and_is_timed_under_its_own_key(tokenizer):
+    made = []
+
+    def factory(model, adapter, bf16):
+        made.append(bf16)
+        return FakeEngine(tokenizer)
+
+    cfg = CFG.model_copy(update={"run_name": "inference-precision", "bf16": True})
     write_manifest(inference.adapter_dir(cfg.run_name, "micro"), {"key": "adapter-1"})
-    progress = inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: engine)
-    timed = progress["timed_now"]
-    assert timed and engine.precisions[-timed:] == [(1, False)] * timed  # the latency sample: float32, one at a time
-    assert {bf16 for _, bf16 in engine.precisions[:-timed]} == {batched_bf16}
-    assert "forced by bf16: true" in progress["precision"]
+    progress = inference.run(cfg, QUESTIONS, FixedRetriever(), factory)
+    assert made == [True] and "forced by bf16: true" in progress["precision"]  # batched and timed alike
+    answers = RecordStore(results.answers_path(cfg.run_name, "micro")).frame().set_index(["question_id", "configuration"])
+    latency = RecordStore(results.latency_path(cfg.run_name, "micro")).frame()
+    assert len(latency) == progress["timed_now"] > 0
+    for row in latency.itertuples():  # a timed request is keyed apart from the answer it repeats
+        assert row.key != answers.loc[(row.question_id, row.configuration), "key"]
+
+
+def test_the_engine_loads_its_model_only_when_it_generates():
+    engine = LocalEngine("micro", None)
+    assert "model" not in vars(engine)
+    engine.generate([prompts.question_prompt(engine.tokenizer, "What is Amazon SQS?")], adapter=False, max_new_tokens=2)
+    assert "model" in vars(engine)
 
 
 def test_rag_configurations_carry_their_passages(tokenizer):

@@ -5,7 +5,7 @@ import pytest
 
 from nova_lab import data_prep, embeddings, kb_build
 from nova_lab.chunking import chunk_documents
-from nova_lab.knowledge_base import MODES, LanceKnowledgeBase, build_table
+from nova_lab.knowledge_base import MODES, CachedRetriever, LanceKnowledgeBase, build_table
 from nova_lab.params import DataPrepParams, KnowledgeBaseParams
 from nova_lab.retrieval_eval import rank_of_source, summarize
 
@@ -70,3 +70,37 @@ def test_build_is_reused_and_a_new_overlap_embeds_only_new_chunks(monkeypatch):
     new_texts = set(kb_build.read_chunks("unit")["text"]) - set(chunk_documents(
         data_prep.read_documents("unit"), embeddings.tokenizer(), 128, 16)["text"])
     assert set(encoded) == new_texts and len(encoded) < second["chunks"]
+
+
+class CountingRetriever:
+    def __init__(self, inner):
+        self.inner, self.searches = inner, 0
+
+    def retrieve(self, query, k=5, mode="hybrid"):
+        self.searches += 1
+        return self.inner.retrieve(query, k, mode)
+
+
+def test_kept_search_results_are_the_searchs_and_are_searched_once(sqs_kb, tmp_path):
+    counting = CountingRetriever(sqs_kb)
+    kept = CachedRetriever(counting, "kb-1", tmp_path / "results.sqlite")
+    query = "Which parameters are required when calling the SendMessage operation of Amazon SQS?"
+    first = kept.retrieve(query, 3)
+    again = CachedRetriever(counting, "kb-1", tmp_path / "results.sqlite").retrieve(query, 3)  # a re-run
+    assert first == again == sqs_kb.retrieve(query, 3) and counting.searches == 1
+    kept.retrieve(query, 4), kept.retrieve(query, 3, "keyword")
+    CachedRetriever(counting, "kb-2", tmp_path / "results.sqlite").retrieve(query, 3)  # a rebuilt store
+    assert counting.searches == 4
+
+
+def test_the_retrieval_table_is_kept_by_the_stores_search_key(sqs_kb):
+    questions = pd.DataFrame({"id": ["q1"], "stratum": ["seen"], "source_doc_id": ["sqs/SendMessage"],
+                              "question": ["Which parameters are required when calling SendMessage of Amazon SQS?"]})
+    counting = CountingRetriever(sqs_kb)
+    first = rank_of_source(counting, questions, ("hybrid",), search_key="kb-ranks-1")
+    again = rank_of_source(counting, questions, ("hybrid",), search_key="kb-ranks-1")
+    pd.testing.assert_frame_equal(first, again)
+    assert counting.searches == 1
+    rank_of_source(counting, questions, ("hybrid",), search_key="kb-ranks-2")
+    rank_of_source(counting, questions, ("hybrid",))  # a store without a key (Bedrock) is searched every time
+    assert counting.searches == 3

@@ -68,7 +68,7 @@ def test_bf16_takes_true_false_or_auto_only(tmp_path):
 
 def test_batched_answers_in_another_precision_are_other_answers():
     """An answer made in bfloat16 is not reused for float32 (the key says which precision made it)."""
-    tokenizer = models.load("micro")[1]
+    tokenizer = models.tokenizer("micro")
     engine = type("Engine", (), {"tokenizer": tokenizer})()
     retriever = type("Retriever", (), {"retrieve": lambda self, q, k: []})()
     questions = pd.DataFrame({"id": ["q1"], "question": ["What is the API version of Amazon SQS?"]})
@@ -78,3 +78,21 @@ def test_batched_answers_in_another_precision_are_other_answers():
                                                            cfg.model_copy(update={"bf16": bf16}), "adapter")]
             for bf16 in (True, False)}
     assert not set(keys[True]) & set(keys[False])
+
+
+def test_weights_cast_once_give_autocasts_very_tokens_and_leave_the_input_embedding_float32():
+    import torch
+
+    from nova_lab import prompts
+
+    plain, tokenizer = models.load("micro")
+    cast = precision.cast_frozen_weights(models.load("micro")[0].requires_grad_(False))
+    assert cast.get_input_embeddings().weight.dtype == torch.float32
+    assert cast.lm_head.weight.dtype == torch.bfloat16 and cast.model.layers[0].mlp.up_proj.weight.dtype == torch.bfloat16
+    texts = [prompts.question_prompt(tokenizer, q) for q in ("What is the API version of Amazon SQS?",
+                                                               "Which protocol does the AWS Lambda API use?")]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        tokens = [m.generate(**batch, do_sample=False, max_new_tokens=16, pad_token_id=tokenizer.pad_token_id)
+                  for m in (plain, cast)]
+    assert torch.equal(tokens[0], tokens[1])
