@@ -8,7 +8,8 @@ in a fresh subprocess, so its peak RSS (ru_maxrss high-water mark, model load in
   prefill         = one forward pass (logits of the last position only) over 4 prompts of 512 tokens: tokens/s.
   LoRA train      = peft LoRA r=16 on q,k,v,o,gate,up,down; AdamW lr 1e-4; batch 8 of ~70-token chat records
                     (loss on all tokens); 1 warmup step, then non-padding tokens/s over 5 timed steps.
-fp32 by default; --bf16 wraps generation, prefill and training forward in torch.autocast("cpu", bfloat16).
+fp32 by default; --bf16 wraps generation, prefill and training forward in torch.autocast("cpu", bfloat16) over
+frozen weights cast to bfloat16 once (precision.cast_frozen_weights), as steps 03 and 04 run them.
 Every measurement is warmed up once first. --threads N sets torch's threads (try 1 when another process holds
 one of 2 cores: oversubscribed threads can be several times slower, above all in training).
 
@@ -45,11 +46,13 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from nova_lab import models, prompts
+    from nova_lab import models, precision, prompts
 
     if threads:
         torch.set_num_threads(threads)
     model, tok = models.load(name)
+    if bf16:
+        precision.cast_frozen_weights(model.requires_grad_(False))
     stops = models.stop_token_ids(name, tok)
     cast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     texts = [prompts.question_prompt(tok, q) for q in questions(max(batch, 32))]
@@ -80,8 +83,10 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
         records = [prompts.encode(tok, prompts.render(tok, prompts.messages(
             q, f"The answer for this service is listed in its service model metadata, entry {i}.")))
             for i, q in enumerate(questions(TRAIN_BATCH * (TRAIN_STEPS + 1)))]
-        peft_model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
-                                                      target_modules=LORA_MODULES, task_type="CAUSAL_LM"))
+        lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=LORA_MODULES, task_type="CAUSAL_LM")
+        peft_model = get_peft_model(models.load(name)[0], lora)  # a fresh model: training casts after wrapping
+        if bf16:
+            precision.cast_frozen_weights(peft_model)
         peft_model.train()
         optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-4)
         pad = tok.pad_token_id

@@ -21,7 +21,7 @@ from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import state_path
 from nova_lab.judges import BedrockJudge, Judge
-from nova_lab.knowledge_base import MODES, Mode, Retriever
+from nova_lab.knowledge_base import MODES, Mode, Passage, Retriever
 from nova_lab.params import DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.records import RecordStore
 from nova_lab.results import FineTuneResult
@@ -46,16 +46,23 @@ def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
 @dataclass(frozen=True)
 class KnowledgeBase:
     build: dict[str, Any]  # what was built: the local manifest, or the Bedrock ids and ingestion statistics
-    retriever: Retriever
+    retriever: Retriever  # searches every time: what the retrieval table times
     modes: tuple[Mode, ...]  # the search modes this store has
     search_key: str | None = None  # what its results depend on, when they can be kept (the local store)
+    kept: Retriever | None = None  # the same search with its results kept (the local store)
+
+    def top_passages(self, query: str, k: int) -> list[Passage]:
+        """A query's top passages for people to read, from the kept results where there are any."""
+        return (self.kept or self.retriever).retrieve(query, k)
 
 
 def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
     """Step 02: LanceDB here; a Bedrock knowledge base (S3 Vectors searches by vector only)."""
     if cfg.backend == "local":
-        return KnowledgeBase(kb_build.build(cfg), kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k), MODES,
-                             kb_build.search_key(cfg.run_name, cfg.rrf_k))
+        built = kb_build.build(cfg)
+        retriever = kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k)
+        return KnowledgeBase(built, retriever, MODES, kb_build.search_key(cfg.run_name, cfg.rrf_k),
+                             kb_build.cached(retriever, cfg.run_name, cfg.rrf_k))
     run = BedrockRun.open(cfg, KB_BUILD.name)
     built = steps.kb_build(run, cfg.chunk_tokens, cfg.chunk_overlap)
     return KnowledgeBase(built, BedrockRetriever(run.clients.agent_runtime, built["id"]), search_modes(cfg.bedrock))

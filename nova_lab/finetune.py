@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from peft import LoraConfig, get_peft_model
-from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
 from nova_lab import artefacts, models, precision, prompts
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
@@ -25,6 +23,9 @@ from nova_lab.nova_format import read_validated
 from nova_lab.params import FineTuneParams, ParamsError
 from nova_lab.results import FineTuneResult
 from nova_lab.study_models import STUDY_MODELS
+
+if TYPE_CHECKING:
+    from transformers import Trainer
 
 FINETUNE_VERSION = 1
 IGNORE = -100  # label of tokens that do not count in the loss
@@ -93,6 +94,10 @@ def run_key(cfg: FineTuneParams) -> str:
 
 
 def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
+    # imported here: a re-run that reuses the adapter never trains, and these imports take seconds
+    from peft import LoraConfig, get_peft_model
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
+
     base, tokenizer = models.load(cfg.model)
     tokenizer.padding_side = "right"
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,

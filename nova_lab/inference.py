@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from nova_lab import artefacts, models, precision, prompts
@@ -59,6 +58,8 @@ class LocalEngine:
         return precision.cast_frozen_weights(model) if self.bf16 else model
 
     def generate(self, texts: list[str], adapter: bool, max_new_tokens: int) -> list[Generation]:
+        import torch  # here: a re-run with every answer stored never generates, and torch takes seconds to import
+
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
         switch = contextlib.nullcontext() if adapter else self._without_adapter()
         with torch.inference_mode(), switch, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
@@ -172,16 +173,33 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     choice = precision.choose(cfg.bf16)
     cfg = cfg.model_copy(update={"bf16": choice.bf16})
     key = adapter_key(cfg.run_name, cfg.model)
+    clock = _Clock()
     engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
     requests = build_requests(engine, questions, stored, cfg, key)
     sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])
     timed = [replace(r, key=timed_key(r)) for r in requests if r.question_id in sampled]
     set_current(cfg.run_name, cfg.model, answers=[r.key for r in requests], latency=[r.key for r in timed])
+    clock.lap("prompts")
     made = answer_all(engine, requests, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)
+    clock.lap("batched answers")
     timed_now = measure_latency(engine, timed, retriever, RecordStore(latency_path(cfg.run_name, cfg.model)), cfg, key)
+    clock.lap("timed requests")
     repeated = answer_repeats(cfg, questions, stored, engine_factory)
+    clock.lap("repeats")
     return {"requests": len(requests), "answered_now": made, "timed_now": timed_now, **repeated,
-            "precision": choice.reason}
+            "precision": choice.reason, "seconds": clock.laps}
+
+
+class _Clock:
+    """Seconds per phase, for the progress record: where a step's time went (issue 17)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase], self.last = round(now - self.last, 1), now
 
 
 def timed_key(request: Request) -> str:

@@ -198,7 +198,7 @@ class InferenceParams(RepeatsParams):
     max_new_tokens: int = Field(ge=1, le=1024)
     batch_size: int = Field(ge=1, le=256, description="prompts per batched generate call")
     latency_sample: int = Field(ge=0, description="questions per configuration timed one at a time")
-    bf16: Bf16Setting = Field(description=BF16_HELP + " (batched generation only; single requests run in float32)")
+    bf16: Bf16Setting = Field(description=BF16_HELP + " (batched answers and the timed single requests alike)")
 
 
 class JudgingParams(CommonParams):

@@ -75,9 +75,10 @@ def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
     assert answered == {(q, c) for q in QUESTIONS["id"] for c in CONFIGURATIONS}  # nothing missing
 
     silent = FakeEngine(tokenizer, die_after=0)  # a repeated run must not call the model
-    assert inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: silent) == {
-        "requests": 20, "answered_now": 0, "timed_now": 0, "repeat_answers": 0,
-        "precision": "float32: forced by bf16: false"}
+    progress = inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: silent)
+    assert progress.pop("seconds").keys() == {"prompts", "batched answers", "timed requests", "repeats"}
+    assert progress == {"requests": 20, "answered_now": 0, "timed_now": 0, "repeat_answers": 0,
+                        "precision": "float32: forced by bf16: false"}
 
 
 def test_every_request_runs_in_the_chosen_precision_and_is_timed_under_its_own_key(tokenizer):
