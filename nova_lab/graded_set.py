@@ -157,8 +157,14 @@ def cell_ranking(graded: pd.DataFrame, scores: pd.DataFrame, resamples: int, see
     wide = _wide(graded, scores).dropna(subset=["panel"])
     point = _tau(wide)
     rng = np.random.default_rng(seed)
-    cells = [cell for _, cell in wide.groupby(CELL)]
-    draws = [_tau(pd.concat([c.iloc[rng.integers(0, len(c), len(c))] for c in cells])) for _ in range(resamples)]
+    cells = [cell[["grade", "panel"]].to_numpy() for _, cell in wide.groupby(CELL)]
+    # every resample's rows in one frame and one groupby (the draws in the order a loop would make them)
+    picks = [c[rng.integers(0, len(c), len(c))] for _ in range(resamples) for c in cells]
+    drawn = pd.DataFrame(np.concatenate(picks), columns=["grade", "panel"]).assign(
+        draw=np.repeat(np.arange(len(picks)) // len(cells), [len(p) for p in picks]),
+        cell=np.repeat(np.arange(len(picks)) % len(cells), [len(p) for p in picks]))
+    means = drawn.groupby(["draw", "cell"])[["grade", "panel"]].mean()
+    draws = [float(stats.kendalltau(m["grade"], m["panel"]).statistic) for _, m in means.groupby(level="draw")]
     low, high = np.nanpercentile(draws, [2.5, 97.5])
     return {"cells": len(cells), "kendall_tau": point, "ci_low": float(low), "ci_high": float(high)}
 

@@ -60,6 +60,17 @@ def test_a_judge_that_agrees_is_fit_a_lenient_one_ranks_well_but_is_not():
     assert table.loc[("held_out", "panel"), "answers"] == 80
 
 
+def _ranking_by_loop(graded, scores, resamples, seed):
+    """cell_ranking as a plain loop over resamples: what the one-groupby version must equal exactly."""
+    wide = graded_set._wide(graded, scores).dropna(subset=["panel"])
+    rng = np.random.default_rng(seed)
+    cells = [cell for _, cell in wide.groupby(graded_set.CELL)]
+    draws = [graded_set._tau(pd.concat([c.iloc[rng.integers(0, len(c), len(c))] for c in cells]))
+             for _ in range(resamples)]
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return {"cells": len(cells), "kendall_tau": graded_set._tau(wide), "ci_low": float(low), "ci_high": float(high)}
+
+
 def test_cell_levels_ranking_and_error_correlation():
     graded, scores = graded_and_scores()
     levels = graded_set.cell_levels(graded, scores)
@@ -67,6 +78,8 @@ def test_cell_levels_ranking_and_error_correlation():
     same = scores[scores["judge"] == "exact"]
     ranking = graded_set.cell_ranking(graded, pd.concat([same, same.assign(judge="copy")]), resamples=50, seed=1)
     assert ranking["kendall_tau"] == pytest.approx(1) and ranking["cells"] == 8
+    noisy = scores[scores["judge"] == "noise"]
+    assert graded_set.cell_ranking(graded, noisy, resamples=50, seed=1) == _ranking_by_loop(graded, noisy, 50, 1)
     twins = pd.concat([scores[scores["judge"] == "noise"], scores[scores["judge"] == "noise"].assign(judge="twin")])
     errors = graded_set.error_correlation(graded, twins)
     assert errors["mean_error_correlation"] == pytest.approx(1) and errors["effective_votes"] == pytest.approx(1)
