@@ -21,7 +21,7 @@ from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import state_path
 from nova_lab.judges import BedrockJudge, Judge
-from nova_lab.knowledge_base import MODES, Mode, Passage, Retriever
+from nova_lab.knowledge_base import MODES, CachedRetriever, Mode, Passage, Retriever
 from nova_lab.params import DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.records import RecordStore
 from nova_lab.results import FineTuneResult
@@ -48,8 +48,12 @@ class KnowledgeBase:
     build: dict[str, Any]  # what was built: the local manifest, or the Bedrock ids and ingestion statistics
     retriever: Retriever  # searches every time: what the retrieval table times
     modes: tuple[Mode, ...]  # the search modes this store has
-    search_key: str | None = None  # what its results depend on, when they can be kept (the local store)
-    kept: Retriever | None = None  # the same search with its results kept (the local store)
+    kept: CachedRetriever | None = None  # the same search with its results kept (the local store)
+
+    @property
+    def search_key(self) -> str | None:
+        """What its results depend on, when they can be kept (the local store)."""
+        return self.kept.kb_key if self.kept else None
 
     def top_passages(self, query: str, k: int) -> list[Passage]:
         """A query's top passages for people to read, from the kept results where there are any."""
@@ -60,9 +64,8 @@ def build_knowledge_base(cfg: KnowledgeBaseParams) -> KnowledgeBase:
     """Step 02: LanceDB here; a Bedrock knowledge base (S3 Vectors searches by vector only)."""
     if cfg.backend == "local":
         built = kb_build.build(cfg)
-        retriever = kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k)
-        return KnowledgeBase(built, retriever, MODES, kb_build.search_key(cfg.run_name, cfg.rrf_k),
-                             kb_build.cached(retriever, cfg.run_name, cfg.rrf_k))
+        kept = kb_build.open_kept(cfg.run_name, cfg.rrf_k)
+        return KnowledgeBase(built, kept.retriever, MODES, kept)
     run = BedrockRun.open(cfg, KB_BUILD.name)
     built = steps.kb_build(run, cfg.chunk_tokens, cfg.chunk_overlap)
     return KnowledgeBase(built, BedrockRetriever(run.clients.agent_runtime, built["id"]), search_modes(cfg.bedrock))
@@ -92,8 +95,8 @@ def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
     if cfg.backend == "local":
         from nova_lab import inference  # torch
 
-        retriever = kb_build.open_knowledge_base(cfg.run_name, cfg.rrf_k)
-        return inference.run(cfg, questions, retriever, stored=kb_build.cached(retriever, cfg.run_name, cfg.rrf_k))
+        kept = kb_build.open_kept(cfg.run_name, cfg.rrf_k)
+        return inference.run(cfg, questions, kept.retriever, stored=kept)
     return steps.inference(BedrockRun.open(cfg, INFERENCE.name), cfg, questions)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def fingerprint(*parts: Any) -> str:
@@ -40,11 +40,16 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     write_json(folder / MANIFEST, manifest | {_FILES: files})
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Written whole or not at all (a temporary file renamed over it): a stopped run never leaves half a file."""
+def write_whole(path: Path, write: Callable[[Path], None]) -> None:
+    """`write(tmp)` to a temporary file then renamed over `path`: a stopped run never leaves half a file."""
     tmp = path.with_name(f"{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str))
+    write(tmp)
     tmp.replace(path)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Written whole or not at all (`write_whole`)."""
+    write_whole(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str)))
 
 
 def is_fresh(folder: Path, key: str) -> bool:

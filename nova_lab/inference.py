@@ -167,7 +167,7 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     settings make are set as the model's current result first, so what follows reads exactly them. Everything,
     timed requests included, runs in the precision `bf16` chooses, which is part of each answer's key. The model
     is loaded only when something is left to answer or time: a re-run with every answer stored makes no model.
-    Prompts are rendered from `stored` (the same search with its results kept, `kb_build.cached`) when given;
+    Prompts are rendered from `stored` (the same search with its results kept, `kb_build.open_kept`) when given;
     the latency sample always searches `retriever` itself."""
     stored = stored or retriever
     choice = precision.choose(cfg.bf16)

@@ -63,6 +63,7 @@ def search_key(run_name: str, rrf_k: int) -> str:
     return fingerprint(artefacts.require_complete(artefacts.KB, run_name)["key"], rrf_k)
 
 
-def cached(retriever: LanceKnowledgeBase, run_name: str, rrf_k: int) -> CachedRetriever:
-    """The knowledge base with its search results kept by `search_key`."""
-    return CachedRetriever(retriever, search_key(run_name, rrf_k), paths.cache_dir("retrieval") / "results.sqlite")
+def open_kept(run_name: str, rrf_k: int = 60) -> CachedRetriever:
+    """The knowledge base with its search results kept by `search_key`; `.retriever` searches every time."""
+    return CachedRetriever(open_knowledge_base(run_name, rrf_k), search_key(run_name, rrf_k),
+                           paths.cache_dir("retrieval") / "results.sqlite")

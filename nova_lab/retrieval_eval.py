@@ -11,7 +11,7 @@ import seaborn as sns
 from tqdm.auto import tqdm
 
 from nova_lab import paths
-from nova_lab.caching import fingerprint
+from nova_lab.caching import fingerprint, write_whole
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 
 KS = (1, 5, 10)
@@ -29,9 +29,7 @@ def rank_of_source(retriever: Retriever, questions: pd.DataFrame, modes: tuple[M
     if file.exists():
         return pd.read_parquet(file)
     ranks = _rank_of_source(retriever, questions, modes, depth)
-    partial = file.with_name(f"{file.name}.tmp")
-    ranks.to_parquet(partial)
-    partial.replace(file)
+    write_whole(file, ranks.to_parquet)
     return ranks
 
 
