@@ -7,6 +7,11 @@ Levers (issue 17), each timed both ways in one process per model, best of --repe
                    04 timed    the latency sample's path, one request at a time, 64 new tokens: before = float32
                                (how requests were timed), after = bfloat16 over weights cast once (the run's precision)
                    03 train    LoRA steps of batch 8 (loss on the answer tokens, as in step 03)
+  answer logits  03 train: the output layer at every position (the model's own loss), or only where an answer
+                 token is predicted (`finetune.answer_loss`); both over weights cast once. Same loss, other rounding.
+  merged adapter `ft` with the LoRA adapter (the study's r=16 on 7 modules, random weights) as peft layers, or
+                 merged into a copy of the weights (`LocalEngine.tuned`); both bfloat16 over weights cast once:
+                   04 batched and 04 timed as above
   lazy model     04 on a re-run with every answer stored: before = the model loaded, after = the tokenizer alone
   kept searches  the study's knowledge base (outputs/<run>/kb, made by step 02), --questions test questions:
                    04 prompts  hybrid top-5 per question: searched, or read from the kept results
@@ -44,11 +49,27 @@ def best(repeats: int, before: Callable[[], Any], after: Callable[[], Any]) -> t
     return min(times["before"]), min(times["after"]), out["before"], out["after"]
 
 
+def training_example(tokenizer: Any, question: str, i: int) -> dict[str, list[int]]:
+    """A study-like training example: the answer is about a third of the tokens and alone counts in the loss."""
+    from nova_lab import finetune, prompts
+
+    answer = f"The answer is listed in entry {i} of the service model's metadata, beside its API version and protocol."
+    record = {"system": [{"text": prompts.SYSTEM_PROMPT}], "messages": [{"role": "user", "content": [{"text": question}]},
+                                         {"role": "assistant", "content": [{"text": answer}]}]}
+    return finetune.tokenize_record(tokenizer, record, max_tokens=256)
+
+
 def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import DataCollatorForSeq2Seq
 
-    from nova_lab import models, precision, prompts
+    from nova_lab import finetune, models, precision, prompts
+    from nova_lab.inference import LocalEngine
+
+    tok_right = models.tokenizer(name)
+    tok_right.padding_side = "right"
+    collate = DataCollatorForSeq2Seq(tok_right, padding=True, label_pad_token_id=finetune.IGNORE, return_tensors="pt")
 
     plain, tok = models.load(name)
     plain.requires_grad_(False)
@@ -74,11 +95,9 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
     rows.append({"step": "04 timed", "lever": "cast once, bf16", "before_s": before, "after_s": after,
                  "same": "other precision", "unit": f"{SINGLE} requests x {NEW_TOKENS} tokens"})
 
-    records = [prompts.encode(tok, prompts.render(tok, prompts.messages(
-        q, f"The answer for this service is listed in its service model metadata, entry {i}.")))
-        for i, q in enumerate(questions(TRAIN_BATCH * TRAIN_STEPS))]
+    examples = [training_example(tok, q, i) for i, q in enumerate(questions(TRAIN_BATCH * TRAIN_STEPS))]
 
-    def train(cast_once: bool) -> list[float]:
+    def train(cast_once: bool, answer_logits: bool) -> list[float]:
         torch.manual_seed(0)
         base = models.load(name)[0]
         model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=LORA_MODULES,
@@ -88,13 +107,10 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         losses, elapsed = [], 0.0
         for step in range(TRAIN_STEPS):
-            batch = records[step * TRAIN_BATCH:(step + 1) * TRAIN_BATCH]
-            width = max(map(len, batch))
-            ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in batch])
-            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in batch])
+            batch = collate(examples[step * TRAIN_BATCH:(step + 1) * TRAIN_BATCH])
             started = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = model(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
+                loss = finetune.answer_loss(model, batch) if answer_logits else model(**batch).loss
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -102,15 +118,33 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
             losses.append(loss.item())
         return [elapsed, losses]
 
-    timings = {True: [], False: []}
+    variants = {"plain": (False, False), "cast": (True, False), "answer": (True, True)}
+    timings = {variant: [] for variant in variants}
     for _ in range(repeats):
-        for cast_once in (False, True):
-            timings[cast_once].append(train(cast_once))
-    rows.append({"step": "03 train", "lever": "cast once", "before_s": min(t[0] for t in timings[False]),
-                 "after_s": min(t[0] for t in timings[True]), "unit": f"{TRAIN_STEPS} steps of {TRAIN_BATCH}",
-                 "same": timings[False][0][1] == timings[True][0][1]})
+        for variant, flags in variants.items():
+            timings[variant].append(train(*flags))
+    fastest = {variant: min(t[0] for t in runs) for variant, runs in timings.items()}
+    losses = {variant: runs[0][1] for variant, runs in timings.items()}
+    unit = f"{TRAIN_STEPS} steps of {TRAIN_BATCH}"
+    rows.append({"step": "03 train", "lever": "cast once", "before_s": fastest["plain"], "after_s": fastest["cast"],
+                 "unit": unit, "same": losses["plain"] == losses["cast"]})
+    drift = max(abs(a - b) / a for a, b in zip(losses["cast"], losses["answer"]))
+    rows.append({"step": "03 train", "lever": "answer logits", "before_s": fastest["cast"], "after_s": fastest["answer"],
+                 "unit": unit, "same": f"losses within {drift:.1e}"})
 
-    from nova_lab.inference import LocalEngine
+    adapter = Path(tempfile.mkdtemp())
+    torch.manual_seed(0)
+    get_peft_model(models.weights(name), LoraConfig(r=16, lora_alpha=32, target_modules=LORA_MODULES,
+                                                    task_type="CAUSAL_LM", init_lora_weights=False)).save_pretrained(adapter)
+    unmerged = precision.cast_frozen_weights(PeftModel.from_pretrained(models.weights(name), adapter).eval())
+    merged = LocalEngine(name, adapter, True).tuned
+    before, after, old, new = best(repeats, lambda: generate(unmerged, texts, True), lambda: generate(merged, texts, True))
+    rows.append({"step": "04 batched", "lever": "merged adapter", "before_s": before, "after_s": after,
+                 "same": f"{sum(a == b for a, b in zip(old, new))}/{ROWS} rows", "unit": f"{ROWS}x{NEW_TOKENS} tokens"})
+    before, after, _, _ = best(repeats, lambda: [generate(unmerged, [t], True) for t in singles],
+                               lambda: [generate(merged, [t], True) for t in singles])
+    rows.append({"step": "04 timed", "lever": "merged adapter", "before_s": before, "after_s": after,
+                 "same": "other rounding", "unit": f"{SINGLE} requests x {NEW_TOKENS} tokens"})
 
     def loaded():
         engine = LocalEngine(name, None, True)

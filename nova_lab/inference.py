@@ -1,7 +1,7 @@
 """Step 04 offline: the four configurations answer the same test questions.
 
-`base` and `rag` run the base model, `ft` and `ft_rag` the same model with the LoRA adapter
-switched on (one copy of the weights; peft's `disable_adapter` gives the base). RAG prompts
+`base` and `rag` run the base model, `ft` and `ft_rag` a copy of it with the LoRA adapter merged
+into its weights, as a served fine-tuned model runs (no adapter layers on the path). RAG prompts
 carry the top-k hybrid passages. Throughput comes from batched greedy generation (left
 padding, batches of similar prompt length); latency is measured apart, one request at a
 time from question to full answer, retrieval included.
@@ -9,7 +9,6 @@ time from question to full answer, retrieval included.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -29,6 +28,7 @@ from nova_lab.results import (CONFIGURATIONS, answers_path, in_order, latency_pa
                               timed_sample, uses_adapter, uses_rag)
 
 TIMING_VERSION = 2  # 2: timed in the run's precision over weights cast once (1: always float32)
+SERVING = "adapter merged"  # how `ft` and `ft_rag` answer: in their answers' keys, so older answers are not mixed in
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,14 @@ class Generation:
 
 
 class LocalEngine:
-    """One base model in memory, with the adapter switched on or off per call, in one precision: float32, or
-    bfloat16 autocast over weights cast once (`precision.cast_frozen_weights`)."""
+    """The base model and, for the fine-tuned configurations, a copy with the adapter merged into its weights,
+    each loaded on first use, in one precision: float32, or bfloat16 autocast over weights cast once
+    (`precision.cast_frozen_weights`).
+
+    Merged, a fine-tuned answer costs what a base one does, as on a serving stack: an unmerged adapter adds
+    two small matrix products per adapted layer and token, which at one request at a time made `ft` look slower
+    than `base` for a cost no deployed model pays.
+    """
 
     def __init__(self, model: str, adapter: Path | None, bf16: bool = False):
         self.name, self.adapter, self.bf16 = model, adapter, bf16
@@ -51,19 +57,28 @@ class LocalEngine:
     @cached_property
     def model(self) -> Any:
         """Loaded on first use: a re-run whose answers are all stored renders its prompts and loads no model."""
+        return self._ready(models.weights(self.name))
+
+    @cached_property
+    def tuned(self) -> Any:
+        """The base model with the adapter merged in (float32, then cast like the base): `ft` and `ft_rag`."""
         from peft import PeftModel
 
-        base, _ = models.load(self.name)
-        model = PeftModel.from_pretrained(base, self.adapter).eval() if self.adapter else base
+        if self.adapter is None:
+            raise ValueError(f"{self.name}: no adapter was given, so there is no fine-tuned model to answer with")
+        merged = PeftModel.from_pretrained(models.weights(self.name), self.adapter).merge_and_unload()
+        return self._ready(merged.eval())
+
+    def _ready(self, model: Any) -> Any:
         return precision.cast_frozen_weights(model) if self.bf16 else model
 
     def generate(self, texts: list[str], adapter: bool, max_new_tokens: int) -> list[Generation]:
         import torch  # here: a re-run with every answer stored never generates, and torch takes seconds to import
 
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
-        switch = contextlib.nullcontext() if adapter else self._without_adapter()
-        with torch.inference_mode(), switch, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            output = self.model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens,
+        model = self.tuned if adapter else self.model
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            output = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens,
                                          eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id)
         results = []
         for row, mask in zip(output[:, batch["input_ids"].shape[1]:].tolist(), batch["attention_mask"]):
@@ -72,9 +87,6 @@ class LocalEngine:
             results.append(Generation(self.tokenizer.decode(answer, skip_special_tokens=True).strip(),
                                       int(mask.sum()), len(answer), bool(ends)))
         return results
-
-    def _without_adapter(self):
-        return self.model.disable_adapter() if hasattr(self.model, "disable_adapter") else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,7 @@ def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retr
             context = passages if uses_rag(configuration) else ()
             prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in context])
             key = fingerprint(models.MODELS[cfg.model].description, _adapter_of(configuration, adapter_key),
+                              SERVING if uses_adapter(configuration) else None,
                               configuration, q.id, prompt, prompts.PROMPT_VERSION, cfg.max_new_tokens, "greedy",
                               "bf16" if cfg.bf16 else "float32")
             requests.append(Request(key, q.id, configuration, prompt, context, q.question))

@@ -99,14 +99,18 @@ def tokenizer(name: str) -> Any:
     return loaded
 
 
-def load(name: str) -> tuple[Any, Any]:
-    """A fresh (model, tokenizer) in float32 on the CPU, in eval mode, left-padded for
-    generation; converted from GGUF once and cached on disk, so a load takes seconds."""
+def weights(name: str) -> Any:
+    """A fresh model in float32 on the CPU, in eval mode; converted from GGUF once and cached on disk,
+    so a load takes seconds."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(_converted(name), dtype=torch.float32)
-    return model.eval(), tokenizer(name)
+    return AutoModelForCausalLM.from_pretrained(_converted(name), dtype=torch.float32).eval()
+
+
+def load(name: str) -> tuple[Any, Any]:
+    """A fresh (model, tokenizer): `weights` and `tokenizer`, left-padded for generation."""
+    return weights(name), tokenizer(name)
 
 
 def stop_token_ids(name: str, tokenizer: Any) -> list[int]:

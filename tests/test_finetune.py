@@ -55,6 +55,32 @@ def test_loss_counts_only_the_answer(data, micro):
         len(example["labels"]) - len(counted))
 
 
+@pytest.mark.parametrize("name", ["micro", "lite"])
+def test_answer_loss_equals_the_models_own_loss_and_gradient(data, name):
+    """Logits only at the answer positions: the same loss and LoRA gradient as the model's own (float32),
+    on a right-padded batch of unequal lengths, as the trainer collates it."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import DataCollatorForSeq2Seq
+
+    base, tokenizer = models.load(name)
+    tokenizer.padding_side = "right"
+    torch.manual_seed(0)
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"],
+                                            task_type="CAUSAL_LM"))
+    collate = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=finetune.IGNORE)
+    batch = collate([finetune.tokenize_record(tokenizer, r, max_tokens=256) for r in data[:4]])
+    assert batch["attention_mask"].min() == 0  # padded: the unequal lengths are part of the check
+    losses, grads = [], []
+    for loss_of in (lambda: model(**batch).loss, lambda: finetune.answer_loss(model, batch)):
+        model.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad]))
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    assert torch.allclose(grads[1], grads[0], rtol=1e-4, atol=1e-7)
+
+
 def answer_loss(model, tokenizer, record) -> float:
     example = finetune.tokenize_record(tokenizer, record, max_tokens=256)
     with torch.inference_mode():

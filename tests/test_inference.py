@@ -155,3 +155,24 @@ def test_repeats_answer_the_fine_tuned_configurations_with_each_adapter_and_are_
     inference.run(cfg.model_copy(update={"finetune_repeats": 1}), QUESTIONS, FixedRetriever(),
                   lambda *a: FakeEngine(tokenizer))
     assert results.read_repeats(run, "micro").empty  # back to one adapter: no stale repeats read
+
+
+def test_fine_tuned_answers_come_from_the_adapter_merged_into_a_copy_of_the_weights(tokenizer, tmp_path):
+    """`ft` runs the merged model: the unmerged adapter's logits, the base untouched, batched == single."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    torch.manual_seed(0)  # init_lora_weights=False: a random adapter that changes the answers
+    get_peft_model(models.weights("micro"), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
+                                                       init_lora_weights=False)).save_pretrained(tmp_path)
+    engine = LocalEngine("micro", tmp_path)
+    texts = [prompts.question_prompt(tokenizer, q) for q in QUESTIONS["question"][:3]]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    unmerged = PeftModel.from_pretrained(models.weights("micro"), tmp_path).eval()
+    with torch.inference_mode():
+        assert not any(type(m).__name__.startswith("Lora") for m in engine.tuned.modules())
+        assert torch.allclose(engine.tuned(**batch).logits, unmerged(**batch).logits, atol=1e-3)
+        assert torch.equal(engine.model(**batch).logits, models.weights("micro")(**batch).logits)
+    tuned = [g.text for g in engine.generate(texts, adapter=True, max_new_tokens=12)]
+    assert tuned != [g.text for g in engine.generate(texts, adapter=False, max_new_tokens=12)]
+    assert tuned == [engine.generate([t], adapter=True, max_new_tokens=12)[0].text for t in texts]
