@@ -70,6 +70,9 @@ class LocalEngine:
         return self._ready(merged.eval())
 
     def _ready(self, model: Any) -> Any:
+        """Frozen (nothing trains here), then cast: a weight that still asks for gradients is not cast, and
+        autocast would re-cast it on every forward pass."""
+        model.requires_grad_(False)
         return precision.cast_frozen_weights(model) if self.bf16 else model
 
     def generate(self, texts: list[str], adapter: bool, max_new_tokens: int) -> list[Generation]:

@@ -50,6 +50,22 @@ def deployment(status):
             "createdAt": NOW, "status": status}
 
 
+def test_a_state_write_stopped_midway_keeps_the_state_before(run, monkeypatch):
+    """The state holds billed resources' ids: a kill while writing must not tear it (the teardown reads it)."""
+    from nova_lab import caching
+
+    update_state("unit", knowledge_base={"id": "KB12345678"})
+
+    def killed(path, write):
+        write(path.with_name(f"{path.name}.tmp"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(caching, "write_whole", killed)
+    with pytest.raises(KeyboardInterrupt):
+        update_state("unit", models={"micro": {"deployment_arn": DEPLOY_ARN}})
+    assert read_state("unit") == {"knowledge_base": {"id": "KB12345678"}}
+
+
 def test_fine_tune_needs_the_uploads_first(run):
     with pytest.raises(ParamsError, match="01_data_prep"):
         customization.fine_tune(BedrockRun(Clients(None, None, None, None), SETTINGS, "unit"), CFG)

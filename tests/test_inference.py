@@ -176,3 +176,17 @@ def test_fine_tuned_answers_come_from_the_adapter_merged_into_a_copy_of_the_weig
     tuned = [g.text for g in engine.generate(texts, adapter=True, max_new_tokens=12)]
     assert tuned != [g.text for g in engine.generate(texts, adapter=False, max_new_tokens=12)]
     assert tuned == [engine.generate([t], adapter=True, max_new_tokens=12)[0].text for t in texts]
+
+
+def test_in_bfloat16_both_models_hold_every_linear_weight_cast_once(tmp_path):
+    """A weight left float32 is re-cast by autocast on every forward pass: the slow path cast-once removes."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    get_peft_model(models.weights("micro"), LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM")
+                   ).save_pretrained(tmp_path)
+    engine = LocalEngine("micro", tmp_path, bf16=True)
+    for model in (engine.model, engine.tuned):
+        linear = [m.weight.dtype for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        assert len(linear) > 200 and set(linear) == {torch.bfloat16}
+        assert not any(p.requires_grad for p in model.parameters())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_lab import artefacts
+from nova_lab.caching import write_json
 from nova_lab.params import ParamsError
 from nova_lab.study_steps import Step, run_this
 
@@ -25,8 +26,10 @@ def read_state(run_name: str) -> dict[str, Any]:
 
 
 def update_state(run_name: str, **parts: Any) -> dict[str, Any]:
+    """Add what a step made. Written whole or not at all: the state holds the ids of billed resources, and a
+    file torn by a kill would lose them to every later step and to the teardown."""
     state = read_state(run_name) | parts
-    state_path(run_name).write_text(json.dumps(state, indent=2, default=str))
+    write_json(state_path(run_name), state)
     return state
 
 
