@@ -18,7 +18,7 @@ Levers (issue 17), each timed both ways in one process per model, best of --repe
                    02 table    the retrieval table (three modes, top 10): searched, or read back
 The model levers need only the models; the search levers need a built knowledge base (else they are skipped).
 
-  python benchmarks/study_speed.py                      # both models, 2 repeats; about 8 minutes on 2 cores
+  python benchmarks/study_speed.py                      # both models, 2 repeats; about 11 minutes on 2 cores
   python benchmarks/study_speed.py --models micro --repeats 1
 Run it alone: another process on the same cores changes every figure.
 """
