@@ -52,7 +52,7 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
         torch.set_num_threads(threads)
     model, tok = models.load(name)
     if bf16:
-        precision.cast_frozen_weights(model.requires_grad_(False))
+        precision.cast_frozen_weights(model)
     stops = models.stop_token_ids(name, tok)
     cast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     texts = [prompts.question_prompt(tok, q) for q in questions(max(batch, 32))]

@@ -72,8 +72,7 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
     collate = DataCollatorForSeq2Seq(tok_right, padding=True, label_pad_token_id=finetune.IGNORE, return_tensors="pt")
 
     plain, tok = models.load(name)
-    plain.requires_grad_(False)
-    cast = precision.cast_frozen_weights(models.load(name)[0].requires_grad_(False))
+    cast = precision.cast_frozen_weights(models.weights(name))
     stops = models.stop_token_ids(name, tok)
     texts = [prompts.question_prompt(tok, q) for q in questions(ROWS)]
 

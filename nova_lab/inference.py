@@ -70,9 +70,6 @@ class LocalEngine:
         return self._ready(merged.eval())
 
     def _ready(self, model: Any) -> Any:
-        """Frozen (nothing trains here), then cast: a weight that still asks for gradients is not cast, and
-        autocast would re-cast it on every forward pass."""
-        model.requires_grad_(False)
         return precision.cast_frozen_weights(model) if self.bf16 else model
 
     def generate(self, texts: list[str], adapter: bool, max_new_tokens: int) -> list[Generation]:
@@ -82,7 +79,7 @@ class LocalEngine:
         model = self.tuned if adapter else self.model
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             output = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens,
-                                         eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id)
+                                    eos_token_id=self.stop_ids, pad_token_id=self.tokenizer.pad_token_id)
         results = []
         for row, mask in zip(output[:, batch["input_ids"].shape[1]:].tolist(), batch["attention_mask"]):
             ends = [i for i, token in enumerate(row) if token in self.stop_ids]

@@ -100,12 +100,14 @@ def tokenizer(name: str) -> Any:
 
 
 def weights(name: str) -> Any:
-    """A fresh model in float32 on the CPU, in eval mode; converted from GGUF once and cached on disk,
-    so a load takes seconds."""
+    """A fresh model in float32 on the CPU, in eval mode, its weights frozen; converted from GGUF once and
+    cached on disk, so a load takes seconds. Frozen because nothing here trains a base weight (LoRA adds its
+    own), and `precision.cast_frozen_weights` casts only frozen weights: one left asking for gradients would
+    be re-cast by autocast on every forward pass."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(_converted(name), dtype=torch.float32).eval()
+    return AutoModelForCausalLM.from_pretrained(_converted(name), dtype=torch.float32).eval().requires_grad_(False)
 
 
 def load(name: str) -> tuple[Any, Any]:
