@@ -12,8 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fake_aws import iam_rules
+from fake_aws.fake_bedrock import ACCOUNT, REGION, requests_log
 from nova_lab import paths, results
 from nova_lab import study
+from nova_lab.bedrock import iam
 from nova_lab.params import load_params
 from nova_lab.study import run_study
 
@@ -48,7 +51,26 @@ def stores(run_name: str, model: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     return answers, latency, verdicts
 
 
-def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypatch, no_credentials):
+def unauthorised(requests: Path, params_file: Path) -> tuple[list[str], set[tuple[str, str, str]]]:
+    """Every request the fake answered, checked as IAM would against the policies `nova-lab iam-policy`
+    prints for these params (iam_rules.py): the refusals, each naming the call, the action, the
+    resource and what was expected to allow it; and the distinct (call, principal, action) evaluated."""
+    params = load_params(params_file)
+    policies = {"caller": [iam.caller_policy(params)], "role": [iam.role_policies(params)["permissions"]]}
+    walk, refused, evaluated = iam_rules.Walk(ACCOUNT, REGION), [], set()
+    for line in requests.read_text().splitlines():
+        request = json.loads(line)
+        for need in walk.needs(request["service"], request["operation"], request["params"]):
+            evaluated.add((need.call, need.principal, need.action))
+            decision = iam_rules.evaluate(policies[need.principal], need.action, need.resource, need.context)
+            if decision.decision != "allowed":
+                refused.append(f"{need.call}: {need.principal} may not {need.action} on {need.resource} "
+                               f"({decision.decision}; context {need.context}, missing {list(decision.missing)}): "
+                               f"expected the {need.principal}'s statement for {need.action.split(':')[0]} to allow it")
+    return sorted(set(refused)), evaluated
+
+
+def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypatch, no_credentials, capsys):
     recorded, replayed = tmp_path / "recorded", tmp_path / "replayed"
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_AWS), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("NOVA_LAB_FAKE_AWS", str(tmp_path / "fake-aws.pickle"))
@@ -75,6 +97,10 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
     assert {"PutObject", "CreateKnowledgeBase", "StartIngestionJob", "Retrieve", "CreateModelCustomizationJob",
             "CreateCustomModelDeployment", "GetObject", "Converse"} <= operations
     assert "CreateProvisionedModelThroughput" not in operations  # not without the opt-in
+    refused, evaluated = unauthorised(requests_log(tmp_path / "fake-aws.pickle"), tmp_path / "bedrock-record.yaml")
+    assert not refused, "requests the printed IAM policies do not allow:\n" + "\n".join(refused)
+    with capsys.disabled():  # the closing note quotes it
+        print(f"\nIAM: {len(evaluated)} distinct (call, principal, action) of the recorded study, all allowed")
     assert {state["models"][model]["serving_kind"] for model in MODELS} == {"deployment"}
     qa = pd.read_parquet(paths.run_dir(run_name, "data") / "qa.parquet")
     assert qa["question"].str.startswith("Tell me, for an AWS developer").any()  # pairs the LLM wrote

@@ -4,15 +4,23 @@ Two principals act: the role Bedrock assumes (`role_arn`: the customization job 
 the bucket, the knowledge base embeds and writes vectors), and the caller who runs the notebooks
 (every control-plane and runtime call, passing the role, tagging on create, invoking models
 through cross-region inference profiles, whose requests land in any of the profile's regions).
+
+Written for IAM as AWS evaluates it, call by call (tests/test_bedrock_notebooks.py checks every
+request of a recorded study against these documents): `HeadBucket` is authorised as `s3:ListBucket`
+with no `s3:prefix` in its context, so the bucket's list permission carries no prefix condition; a
+create with tags needs the service's `TagResource` too; the first call to a third-party model
+(Anthropic, Meta) subscribes the account in AWS Marketplace, which needs the Marketplace actions
+(without them calls succeed for up to 15 minutes, then fail with AccessDenied).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from nova_lab.bedrock.models import foundation_model
+from nova_lab.bedrock.models import foundation_model, third_party
 from nova_lab.bedrock.resources import vector_bucket_name
 from nova_lab.params import StudyParams
+from nova_lab.study_models import STUDY_MODELS
 
 # What the caller's run calls, by service (`nova-lab plan` lists when; teardown's list and delete calls included).
 CALLER_ACTIONS = {
@@ -27,11 +35,11 @@ CALLER_ACTIONS = {
                 "StartIngestionJob", "GetIngestionJob", "ListIngestionJobs", "Retrieve",
                 "TagResource", "ListTagsForResource"],  # TagResource: tags given on create need it
     "s3vectors": ["CreateVectorBucket", "ListVectorBuckets", "DeleteVectorBucket", "CreateIndex", "GetIndex",
-                  "ListIndexes", "DeleteIndex"],
+                  "ListIndexes", "DeleteIndex", "TagResource"],  # TagResource: the vector bucket is tagged on create
     "aoss": ["CreateSecurityPolicy", "GetSecurityPolicy", "DeleteSecurityPolicy", "CreateAccessPolicy",
              "GetAccessPolicy", "DeleteAccessPolicy", "CreateCollection", "BatchGetCollection", "ListCollections",
              "DeleteCollection", "TagResource", "ListTagsForResource", "APIAccessAll"],
-    "servicequotas": ["ListServiceQuotas", "GetServiceQuota"],
+    "servicequotas": ["ListServiceQuotas", "ListAWSDefaultServiceQuotas", "GetServiceQuota"],
     "iam": ["GetRole", "SimulatePrincipalPolicy"],
     "sts": ["GetCallerIdentity"],
 }
@@ -41,11 +49,24 @@ def _account(params: StudyParams) -> str:
     return params.bedrock.role_arn.split(":")[4]
 
 
+def study_models(params: StudyParams) -> list[str]:
+    """The Nova sizes these params run: the one per-model step's, or the study's list."""
+    return [params.model] if params.model else list(params.models)
+
+
+def conversed(params: StudyParams) -> set[str]:
+    """The Converse ids of every base model the run asks: judges, the Q&A model (when it writes the
+    pairs), the Nova sizes."""
+    settings = params.bedrock
+    writer = {settings.qa_model} if params.qa_generator == "bedrock" else set()
+    return {*settings.judge_models, *writer, *(STUDY_MODELS[m].converse_id for m in study_models(params))}
+
+
 def _invocable(params: StudyParams) -> list[str]:
     """Every model the run invokes, as the ARNs InvokeModel/Converse are authorised on: a profile in
     the run's region, and its foundation model in every region (a profile routes anywhere it covers)."""
     settings, account = params.bedrock, _account(params)
-    ids = {*settings.judge_models, settings.qa_model, settings.embedding_model}
+    ids = {*conversed(params), settings.embedding_model}
     arns = {f"arn:aws:bedrock:*::foundation-model/{foundation_model(model_id)}" for model_id in ids}
     arns |= {f"arn:aws:bedrock:{settings.region}:{account}:inference-profile/{model_id}"
              for model_id in ids if model_id != foundation_model(model_id)}
@@ -56,11 +77,23 @@ def _invocable(params: StudyParams) -> list[str]:
 
 
 def _bucket_statement(params: StudyParams) -> list[dict[str, Any]]:
+    """The bucket listed and located with no prefix condition (`HeadBucket` and the customization job's
+    own checks carry no `s3:prefix`, as in AWS's Nova fine-tuning sample); objects only under the tag."""
     bucket, tag = params.bedrock.bucket, params.bedrock.study_tag
-    return [{"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{bucket}",
-             "Condition": {"StringLike": {"s3:prefix": [f"{tag}/*"]}}},
+    return [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": f"arn:aws:s3:::{bucket}"},
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
              "Resource": f"arn:aws:s3:::{bucket}/{tag}/*"}]
+
+
+MARKETPLACE_ACTIONS = ["aws-marketplace:Subscribe", "aws-marketplace:Unsubscribe", "aws-marketplace:ViewSubscriptions"]
+
+
+def _marketplace_statement(params: StudyParams) -> list[dict[str, Any]]:
+    """A third-party model's first call subscribes the account to it in AWS Marketplace (these
+    actions have no resource type: `*`). Nova and Titan need none."""
+    if not any(third_party(model_id) for model_id in conversed(params)):
+        return []
+    return [{"Effect": "Allow", "Action": MARKETPLACE_ACTIONS, "Resource": "*"}]
 
 
 def role_policies(params: StudyParams) -> dict[str, Any]:
@@ -94,6 +127,6 @@ def caller_policy(params: StudyParams) -> dict[str, Any]:
         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": settings.role_arn,
          "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
         {"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:PutBucketTagging", "s3:GetBucketTagging",
-                                       "s3:GetBucketLocation", "s3:DeleteBucket"],
+                                       "s3:DeleteBucket"],
          "Resource": f"arn:aws:s3:::{settings.bucket}"},
-        *_bucket_statement(params)]}
+        *_bucket_statement(params), *_marketplace_statement(params)]}

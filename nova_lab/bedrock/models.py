@@ -8,6 +8,8 @@ billable call, whether each configured model is still ACTIVE.
 
 from __future__ import annotations
 
+from nova_lab.study_models import STUDY_MODELS
+
 CHECKED = "2026-11-26"
 SOURCES = (
     "docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html (and model-lifecycle-legacy.html)",
@@ -30,9 +32,10 @@ JUDGE_PRESETS: dict[str, list[str]] = {
 }
 DEFAULT_QA_MODEL = CLAUDE_SONNET_4_6
 
-DISPLAY_NAMES = {  # as Bedrock's service quotas name them ("On-demand ... tokens per minute for <name>")
+DISPLAY_NAMES = {  # as Bedrock's service quotas name them ("Cross-Region InvokeModel tokens per minute for <name>")
     CLAUDE_SONNET_4_6: "Claude Sonnet 4.6", LLAMA_4_MAVERICK: "Llama 4 Maverick",
     STUDY_CLAUDE: "Claude 3.5 Sonnet", STUDY_LLAMA: "Llama 3.1 70B",
+    **{m.converse_id: m.plays for m in STUDY_MODELS.values()},  # "Amazon Nova Lite", ...
 }
 
 LIFECYCLE_NOTES = {
@@ -61,3 +64,8 @@ def foundation_model(model_id: str) -> str:
         if model_id.startswith(prefix):
             return model_id.removeprefix(prefix)
     return model_id
+
+
+def third_party(model_id: str) -> bool:
+    """Whether a model is sold through AWS Marketplace (Anthropic, Meta, ...): only Amazon's own are not."""
+    return not foundation_model(model_id).startswith("amazon.")

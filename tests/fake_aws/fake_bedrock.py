@@ -6,6 +6,9 @@ Every request is also checked against what the service model allows beyond botoc
 (strict_requests.py: enums, patterns, maximums); one the service would refuse stops the notebook, and
 what was checked is written beside the state file (`<state>.strict.json`, read by tests/conftest.py).
 
+Every request it answers is also logged, whole, to `<state>.requests.jsonl` (a streamed or bytes
+body as its length), so a test can check each against the IAM policies the run prints (iam_rules.py).
+
 Its answers are made up (a judge scores word overlap): it is for testing the wiring, never a result.
 """
 
@@ -55,6 +58,7 @@ class FakeBedrock:
         if state.exists():
             self.objects, self.buckets, self.made = pickle.loads(state.read_bytes())
         self.strict_report = state.with_name(state.name + ".strict.json")
+        self.request_log = requests_log(state)
         self.strict = json.loads(self.strict_report.read_text()) if self.strict_report.exists() else \
             {"checked": 0, "violations": []}
 
@@ -233,6 +237,12 @@ class FakeBedrock:
                 "metrics": {"latencyMs": 100 + 10 * words}}
 
     # --- botocore wiring
+    def _log(self, model: Any, params: dict) -> None:
+        entry = {"service": model.service_model.service_name, "operation": model.name, "params": params}
+        with open(self.request_log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, default=lambda value: f"<{len(value) if hasattr(value, '__len__') else '?'} bytes>")
+                         + "\n")
+
     @staticmethod
     def keep_params(params: dict, context: dict, **kwargs: Any) -> None:
         context["fake_params"] = dict(params)  # the API's parameters; before-call sees the HTTP request
@@ -245,6 +255,7 @@ class FakeBedrock:
             self.strict_report.write_text(json.dumps(self.strict))
             if problems:
                 raise strict_requests.StrictRequestError("a request the service would refuse:\n" + "\n".join(problems))
+            self._log(model, context["fake_params"])
             reply = getattr(self, model.name)(context["fake_params"])
             self.state.write_bytes(pickle.dumps((self.objects, self.buckets, self.made)))
         if isinstance(reply, tuple):  # an error: (code, message)
@@ -254,6 +265,11 @@ class FakeBedrock:
             report = errors.generate_report() if errors else "this operation returns nothing"
             raise AssertionError(f"the fake's {model.name} response does not fit the service model:\n{report}")
         return AWSResponse("fake://", 200, {}, None), reply
+
+
+def requests_log(state: Path) -> Path:
+    """Where the fake whose state is `state` logs every request it answered."""
+    return state.with_name(state.name + ".requests.jsonl")
 
 
 def install(state: Path) -> FakeBedrock:
