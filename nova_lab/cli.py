@@ -104,7 +104,7 @@ def _preflight(args: argparse.Namespace) -> int:
     models = [params.model] if params.model else list(params.models)
     checks = preflight.run(preflight.PreflightClients.create(params.bedrock.region), params, models)
     print(preflight.table(checks))
-    missing = sum(not check.ready for check in checks)
+    missing = sum(check.ready is False for check in checks)  # None: could not check, a warning
     print(f"\n{'ready: nothing billable has been made' if not missing else f'{missing} check(s) NOT READY: fix them first'}")
     return 1 if missing else 0
 

@@ -3,11 +3,12 @@ model size plays on Bedrock.
 
 Tokens are the run's own (offline, the stand-ins' tokenizers count them; on Bedrock, the service
 does), priced with the dated table of `nova_lab.bedrock.pricing`, each price with its date and
-source and marked when no second source confirmed it. Fine-tuning costs once (its training
-tokens) and every month (the custom model's storage); on-demand serving bills tokens at the base
-model's rate. It pays for itself at the number of answers a month at which the tokens it saves
-against the configuration without it cover its monthly cost plus its training spread over
-`AMORTIZE_MONTHS`.
+source and marked when no second source confirmed it, at the route each answer is called through
+(the base model's Converse id, or a fine-tuned model's in-Region deployment). Fine-tuning costs
+once (its training tokens) and every month (the custom model's storage); on-demand serving bills
+tokens at the base model's rate. It pays for itself at the number of answers a month at which the
+tokens it saves against the configuration without it cover its monthly cost plus its training
+spread over `AMORTIZE_MONTHS`.
 """
 
 from __future__ import annotations
@@ -17,20 +18,26 @@ import math
 import pandas as pd
 
 from nova_lab.bedrock import pricing
+from nova_lab.results import uses_adapter
 from nova_lab.study_models import STUDY_MODELS
 
 AMORTIZE_MONTHS = 12
 WITHOUT_FINE_TUNING = {"ft": "base", "ft_rag": "rag"}
 
 
-def answer_usd(model: str, tokens_in: float, tokens_out: float) -> float:
-    """USD of an answer on demand, at the prices of the Nova model `model` plays."""
-    return pricing.tokens_cost(STUDY_MODELS[model].converse_id, tokens_in, tokens_out)
+def _served_as(model: str, configuration: str) -> str:
+    return pricing.served_as(STUDY_MODELS[model].converse_id, uses_adapter(configuration))
+
+
+def answer_usd(model: str, configuration: str, tokens_in: float, tokens_out: float) -> float:
+    """USD of an answer on demand, at the prices of the Nova model `model` plays, through the route the
+    configuration calls it by."""
+    return pricing.tokens_cost(_served_as(model, configuration), tokens_in, tokens_out)
 
 
 def each_answer(answers: pd.DataFrame) -> pd.Series:
-    """USD of each answer (one row per answer, with its model and token counts)."""
-    return pd.Series([answer_usd(r.model, r.input_tokens, r.output_tokens) for r in answers.itertuples()],
+    """USD of each answer (one row per answer, with its model, configuration and token counts)."""
+    return pd.Series([answer_usd(r.model, r.configuration, r.input_tokens, r.output_tokens) for r in answers.itertuples()],
                      index=answers.index, name="usd_per_answer")
 
 
@@ -39,7 +46,7 @@ def per_answer(answers: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, configuration), part in answers.groupby(["model", "configuration"], sort=False):
         tokens_in, tokens_out = part["input_tokens"].mean(), part["output_tokens"].mean()
-        usd = 1000 * answer_usd(model, tokens_in, tokens_out)
+        usd = 1000 * answer_usd(model, configuration, tokens_in, tokens_out)
         rows.append({"model": model, "configuration": configuration, "priced as": STUDY_MODELS[model].plays,
                      "input tokens": tokens_in, "output tokens": tokens_out, "usd_per_1000_answers": usd})
     return pd.DataFrame(rows)
@@ -75,10 +82,14 @@ def break_even(per_answer_costs: pd.DataFrame, tuning: pd.DataFrame) -> pd.DataF
 
 def prices_used(models: list[str]) -> pd.DataFrame:
     """Every price the cost tables used, with its date and source, and whether a second source confirmed it."""
-    items = [f"{STUDY_MODELS[m].converse_id}/{kind}" for m in models for kind in ("input", "output", "training")]
+    items = []
+    for m in models:  # its answers' routes (the base model's, the fine-tuned one's when they differ), its training
+        routes = dict.fromkeys(_served_as(m, configuration) for configuration in ("base", "ft"))
+        items += [f"{route}/{kind}" for route in routes for kind in pricing.TOKEN_KINDS]
+        items.append(f"{pricing.foundation_model(STUDY_MODELS[m].converse_id)}/training")
     rows = []
     for item in [*items, "custom-model/storage"]:
         price = pricing.price(item)
-        rows.append({"price": pricing.foundation_model(item), "usd": price.usd, "per": price.unit,
+        rows.append({"price": item, "usd": price.usd, "per": price.unit,
                      "source": price.source, "confirmed": "yes" if price.verified else "no (unconfirmed)"})
     return pd.DataFrame(rows).assign(table_date=pricing.AS_OF)

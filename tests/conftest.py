@@ -31,9 +31,11 @@ class StrictRequests:
 
     def __init__(self) -> None:
         self.violations: list[str] = []
+        self.requests: list[tuple[str, str, dict]] = []  # (service, operation, parameters), for IAM checks
 
     def check(self, params: dict, model, **kwargs) -> None:
         CHECKED["here"] += 1
+        self.requests.append((model.service_model.service_name, model.name, dict(params)))
         problems = strict_requests.check(model, params)
         if problems:
             self.violations.extend(problems)

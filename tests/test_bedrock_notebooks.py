@@ -53,21 +53,11 @@ def stores(run_name: str, model: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
 
 def unauthorised(requests: Path, params_file: Path) -> tuple[list[str], set[tuple[str, str, str]]]:
     """Every request the fake answered, checked as IAM would against the policies `nova-lab iam-policy`
-    prints for these params (iam_rules.py): the refusals, each naming the call, the action, the
-    resource and what was expected to allow it; and the distinct (call, principal, action) evaluated."""
+    prints for these params (iam_rules.py)."""
     params = load_params(params_file)
-    policies = {"caller": [iam.caller_policy(params)], "role": [iam.role_policies(params)["permissions"]]}
-    walk, refused, evaluated = iam_rules.Walk(ACCOUNT, REGION), [], set()
-    for line in requests.read_text().splitlines():
-        request = json.loads(line)
-        for need in walk.needs(request["service"], request["operation"], request["params"]):
-            evaluated.add((need.call, need.principal, need.action))
-            decision = iam_rules.evaluate(policies[need.principal], need.action, need.resource, need.context)
-            if decision.decision != "allowed":
-                refused.append(f"{need.call}: {need.principal} may not {need.action} on {need.resource} "
-                               f"({decision.decision}; context {need.context}, missing {list(decision.missing)}): "
-                               f"expected the {need.principal}'s statement for {need.action.split(':')[0]} to allow it")
-    return sorted(set(refused)), evaluated
+    logged = [json.loads(line) for line in requests.read_text().splitlines()]
+    return iam_rules.refusals([(r["service"], r["operation"], r["params"]) for r in logged], iam.policies(params),
+                              ACCOUNT, REGION)
 
 
 def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypatch, no_credentials, capsys):

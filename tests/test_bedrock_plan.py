@@ -2,10 +2,11 @@
 
 import pytest
 
-from nova_lab import graded_set, paths
+from nova_lab import graded_set, judges, meta_eval, paths
 from nova_lab.bedrock import plan, pricing
 from nova_lab.cli import main
-from nova_lab.params import ParamsError, load_params
+from nova_lab.data_prep import build_qa, load_corpus
+from nova_lab.params import DataPrepParams, ParamsError, for_step, load_params
 from nova_lab.study import run_study
 
 SMOKE_BEDROCK = (paths.PARAMS / "micro.yaml", paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
@@ -28,11 +29,11 @@ def test_plan_lists_every_step_and_prices_the_tokens():
     assert sorted(converse["what"]) == sorted(f"micro {c}" for c in ("base", "rag", "ft", "ft_rag"))
     assert (converse["count"] == params.n_test + params.n_probes).all()  # the probes are answered too
     base = converse[converse["what"] == "micro base"].iloc[0]
-    asked = params.n_test + params.n_probes
-    expected = (asked * plan.PROMPT_TOKENS * 0.035 + asked * params.max_new_tokens * 0.14) / 1e6
+    asked, sizes = params.n_test + params.n_probes, plan.count_prompts(params)
+    expected = (asked * sizes.answer * 0.035 + asked * params.max_new_tokens * 0.14) / 1e6
     assert base["usd"] == pytest.approx(expected)
     training = table[table["call"] == "CreateModelCustomizationJob"].iloc[0]
-    tokens = params.n_train * plan.TRAINING_RECORD_TOKENS * params.epochCount
+    tokens = params.n_train * sizes.training_record * params.epochCount
     assert training["usd"] == pytest.approx(tokens / 1000 * 0.001 + 1.95)
     assert built.total_usd == pytest.approx(table["usd"].sum())
 
@@ -43,7 +44,8 @@ def test_llm_written_qa_and_the_judges_check_set_are_priced():
     assert not table["what"].str.startswith("Q&A pairs").any()  # template Q&A: no LLM call in 01
     checks = table[table["what"].str.contains("check set")]
     assert len(checks) == len(params.bedrock.judge_models)  # the check set is judged once for both models
-    assert (checks["count"] == params.meta_eval_questions * 6).all()
+    check_answers = plan.count_prompts(params).checks[0]  # the answers of known rank step 05 makes, six at most a question
+    assert (checks["count"] == check_answers).all() and 0 < check_answers <= params.meta_eval_questions * 6
     graded = table[table["what"].str.contains("blind-graded")]  # once per run, every judge of the panel
     assert len(graded) == len(params.bedrock.judge_models) and (graded["count"] == len(graded_set.read())).all()
     llm_qa = plan.build(params.model_copy(update={"qa_generator": "bedrock"}), ["micro"]).table()
@@ -147,3 +149,67 @@ def test_s3_vectors_queries_pay_for_the_data_they_process():
     per_call = pricing.cost("s3-vectors/query", line["count"])
     assert line["usd"] > per_call
     assert "s3-vectors/query-data" in " ".join(plan.build(params, ["micro"]).unverified_prices())
+
+
+def _judged_tokens(items: list[judges.Item]) -> float:
+    """The judge prompts of these items by the plan's stated rule, built here as the judge builds them."""
+    return sum(len(judges.judge_prompt(item)) for item in items) / plan.CHARS_PER_TOKEN
+
+
+def test_each_judge_prompt_is_counted_from_the_text_the_judge_reads():
+    """Rubric, question, reference and an answer of max_new_tokens, for the planned test questions: not a constant."""
+    params = load_params(*SMOKE_BEDROCK)
+    qa = build_qa(DataPrepParams(**for_step(params, "01_data_prep")), load_corpus(params.services))
+    test = qa[qa["split"] == "test"]
+    answer = "x" * (plan.CHARS_PER_TOKEN * params.max_new_tokens)  # max_new_tokens tokens by the same rule
+    per_answer = _judged_tokens([judges.Item("", q, ref, (), answer)
+                                 for q, ref in zip(test["question"], test["reference_answer"])]) / len(test)
+    table = plan.build(params, ["micro"]).table().set_index("what")
+    judge = params.bedrock.judge_models[0]
+    line = table.loc[f"judge {judge} on micro's answers"]
+    assert line["tokens"] == round(line["count"] * (per_answer + plan.JUDGE_REPLY_TOKENS))
+    assert per_answer > len(judges.RUBRIC) / plan.CHARS_PER_TOKEN + params.max_new_tokens
+    graded = graded_set.items(graded_set.read())  # the committed answers: their own prompts, whatever their length
+    line = table.loc[f"judge {judge} on the blind-graded answers (once for all models)"]
+    assert line["tokens"] == round(_judged_tokens(graded) + len(graded) * plan.JUDGE_REPLY_TOKENS)
+
+
+def test_the_study_judge_prompt_is_about_420_tokens_not_330():
+    """The study's own questions and 64-token answers: the rubric alone is ~290 tokens (the old constant was 330)."""
+    sizes = plan.count_prompts(load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml"))
+    assert sizes.judge == pytest.approx(418, rel=0.05)
+    assert sizes.answer == pytest.approx(43, rel=0.05) and sizes.training_record == pytest.approx(66, rel=0.05)
+    assert sizes.checks[0] <= 300 * len(meta_eval.VARIANTS)
+
+
+def test_judges_are_priced_at_the_route_they_are_called_through():
+    """A us. profile of Claude Sonnet 4.6 costs 10% more than the same tokens through its global. profile."""
+    params = load_params(*SMOKE_BEDROCK)
+    routes = ["us.anthropic.claude-sonnet-4-6", "global.anthropic.claude-sonnet-4-6"]
+    both = params.model_copy(update={"bedrock": params.bedrock.model_copy(update={"judge_models": routes})})
+    built = plan.build(both, ["micro"])
+    table = built.table().set_index("what")
+    us, world = (table.loc[f"judge {route} on micro's answers"] for route in routes)
+    assert us["usd"] == pytest.approx(1.1 * world["usd"]) and us["count"] == world["count"]
+    unconfirmed = "\n".join(built.unverified_prices())
+    assert "us.anthropic.claude-sonnet-4-6/input: $3.3 per 1M tokens" in unconfirmed and "x1.1" in unconfirmed
+
+
+def test_a_fine_tuned_nova_2_lite_is_priced_at_its_deployment_not_the_us_profile():
+    """The base model is asked through the us. profile (with its premium); the fine-tuned one through an in-Region
+    on-demand deployment, at the foundation model's rate."""
+    params = load_params(*SMOKE_BEDROCK)
+    table = plan.build(params, ["nova2_lite"]).table().set_index("what")
+    base, tuned = table.loc["nova2_lite base"], table.loc["nova2_lite ft"]
+    assert base["usd"] == pytest.approx(1.1 * tuned["usd"]) and base["count"] == tuned["count"]
+
+
+def test_tokens_by_model_are_the_converse_tokens_of_each_model_called():
+    """What a tokens-per-day quota must hold, per model id as called (preflight compares the two)."""
+    params = load_params(*SMOKE_BEDROCK)
+    built = plan.build(params, ["micro", "lite"])
+    tokens = plan.tokens_by_model(built)
+    assert set(tokens) == {"amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0", *params.bedrock.judge_models}
+    table = built.table()
+    judged = table[table["what"].str.startswith(f"judge {params.bedrock.judge_models[0]} ")]
+    assert tokens[params.bedrock.judge_models[0]] == pytest.approx(judged["tokens"].sum(), abs=len(judged))

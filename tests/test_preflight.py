@@ -7,6 +7,8 @@ import pytest
 from botocore.stub import Stubber
 
 from nova_lab import paths
+from fake_aws import iam_rules
+from fake_aws.fake_iam import FakeIam
 from nova_lab.bedrock import iam, models, preflight
 from nova_lab.cli import main
 from nova_lab.params import load_params
@@ -15,6 +17,7 @@ from nova_lab.study_models import STUDY_MODELS
 NOW = "2026-11-26T00:00:00Z"
 ROLE = "arn:aws:iam::123456789012:role/NovaLabBedrock"
 CALLER = "arn:aws:sts::123456789012:assumed-role/Researcher/alice"
+RESEARCHER = "arn:aws:iam::123456789012:role/Researcher"
 DEPLOYMENT = {"customModelDeploymentArn": "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef012345",
               "customModelDeploymentName": "other-serve", "createdAt": NOW, "status": "Active",
               "modelArn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/abcdef012345"}
@@ -38,14 +41,17 @@ REPLY = {"output": {"message": {"role": "assistant", "content": [{"text": "OK"}]
 
 @pytest.fixture
 def stubbed(monkeypatch):
+    """Every client stubbed but IAM's, which a fake answers as IAM evaluates policies (fake_iam.py)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     made = preflight.PreflightClients.create("us-east-1")
-    stubs = [Stubber(client) for client in vars(made).values()]
-    for stub in stubs:
+    fake = FakeIam()
+    fake.attach(made.iam)
+    stubs = {name: Stubber(client) for name, client in vars(made).items() if name != "iam"}
+    for stub in stubs.values():
         stub.activate()
-    yield made, dict(zip(vars(made), stubs))
-    for stub in stubs:
+    yield made, stubs, fake
+    for stub in stubs.values():
         stub.assert_no_pending_responses()
 
 
@@ -55,8 +61,59 @@ def study_judges_params():
         update={"judge_models": models.JUDGE_PRESETS["study"]})})
 
 
+def default_params():
+    return load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml")
+
+
+def quota(name, value, code):
+    return {"QuotaName": name, "Value": value, "QuotaCode": code, "ServiceCode": "bedrock"}
+
+
+NEW_ACCOUNT_DEFAULTS = [  # as ListAWSDefaultServiceQuotas lists them; a new account's applied list holds none
+    quota("Custom model deployments per account", 3.0, "L-DEPLOY"),
+    quota("On-demand InvokeModel tokens per minute for Amazon Nova Micro", 2_000_000.0, "L-MICRO"),
+    quota("On-demand InvokeModel tokens per minute for Amazon Nova Lite", 2_000_000.0, "L-LITE"),
+    quota("Cross-Region InvokeModel tokens per minute for Amazon Nova 2 Lite", 2_000_000.0, "L-NOVA2"),
+    quota("On-demand InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 0.0, "L-CLAUDE-OD"),
+    quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 200_000.0, "L-CLAUDE-CR"),
+    quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6 1M Context Length", 0.0, "L-CLAUDE-1M"),
+    quota("Model invocation max tokens per day for Anthropic Claude Sonnet 4.6", 288_000_000.0, "L-CLAUDE-DAY"),
+    quota("Cross-Region InvokeModel tokens per minute for Meta Llama 4 Maverick", 300_000.0, "L-LLAMA-CR"),
+    quota("Model invocation max tokens per day for Meta Llama 4 Maverick", 432_000_000.0, "L-LLAMA-DAY")]
+
+
+def all_ready(stub, fake, params, nova, caller=CALLER, applied=(), defaults=NEW_ACCOUNT_DEFAULTS,
+              caller_policy=None):
+    """Every response of a preflight that finds everything ready, in the order the calls are made;
+    the caller's role holds `caller_policy` (by default the one `nova-lab iam-policy` prints)."""
+    b = stub["bedrock"]
+    for model in nova:
+        model_id = STUDY_MODELS[model].converse_id
+        if model_id != models.foundation_model(model_id):
+            b.add_response("get_inference_profile", profile(model_id), {"inferenceProfileIdentifier": model_id})
+            b.add_response("get_foundation_model", foundation(models.foundation_model(model_id), on_demand=False),
+                           {"modelIdentifier": models.foundation_model(model_id)})
+        else:
+            b.add_response("get_foundation_model", foundation(model_id), {"modelIdentifier": model_id})
+    for judge in params.bedrock.judge_models:
+        b.add_response("get_inference_profile", profile(judge), {"inferenceProfileIdentifier": judge})
+        b.add_response("get_foundation_model", foundation(models.foundation_model(judge), on_demand=False))
+    b.add_response("get_foundation_model", foundation("amazon.titan-embed-text-v2:0"))
+    for _ in params.bedrock.judge_models:
+        stub["bedrock_runtime"].add_response("converse", REPLY)
+    stub["s3"].add_client_error("get_bucket_location", "NoSuchBucket", http_status_code=404)
+    fake.add_role(ROLE)
+    stub["sts"].add_response("get_caller_identity", {"Arn": caller, "Account": "123456789012", "UserId": "AROA:alice"})
+    if ":assumed-role/" in caller and "Researcher" in caller:
+        fake.add_role(RESEARCHER, caller_policy or iam.caller_policy(params))
+    stub["quotas"].add_response("list_aws_default_service_quotas", {"Quotas": list(defaults)}, {"ServiceCode": "bedrock"})
+    stub["quotas"].add_response("list_service_quotas", {"Quotas": list(applied)}, {"ServiceCode": "bedrock"})
+    b.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+
+
 def test_preflight_finds_a_legacy_model_a_missing_profile_a_bucket_elsewhere_and_a_full_quota(stubbed, capsys):
-    clients, stub = stubbed
+    clients, stub, fake = stubbed
+    params = study_judges_params()
     claude, llama = models.JUDGE_PRESETS["study"]
     b = stub["bedrock"]
     b.add_response("get_foundation_model", foundation("amazon.nova-lite-v1:0"), {"modelIdentifier": "amazon.nova-lite-v1:0"})
@@ -74,27 +131,28 @@ def test_preflight_finds_a_legacy_model_a_missing_profile_a_bucket_elsewhere_and
                                              "messages": [{"role": "user", "content": [{"text": "Say OK."}]}]})
     runtime.add_client_error("converse", "ValidationException", "The provided model identifier is invalid.", 400)
     stub["s3"].add_response("get_bucket_location", {"LocationConstraint": "eu-west-1"}, {"Bucket": "my-nova-lab-bucket"})
-    stub["iam"].add_response("get_role", {"Role": {"Path": "/", "RoleName": "NovaLabBedrock", "RoleId": "AROAEXAMPLE0000000",
-                                                   "Arn": ROLE, "CreateDate": NOW}}, {"RoleName": "NovaLabBedrock"})
+    fake.add_role(ROLE)
+    fake.add_role(RESEARCHER, iam.caller_policy(params))
     stub["sts"].add_response("get_caller_identity", {"Arn": CALLER, "Account": "123456789012", "UserId": "AROA:alice"}, {})
-    stub["iam"].add_response("simulate_principal_policy", {"EvaluationResults": [
-        {"EvalActionName": "iam:PassRole", "EvalDecision": "allowed"}]},
-        {"PolicySourceArn": "arn:aws:iam::123456789012:role/Researcher", "ActionNames": ["iam:PassRole"], "ResourceArns": [ROLE]})
-    stub["quotas"].add_response("list_service_quotas", {"Quotas": [
-        {"QuotaName": "Custom model deployments per account", "Value": 2.0},
-        {"QuotaName": "On-demand model inference tokens per minute for Anthropic Claude 3.5 Sonnet", "Value": 0.0},
-        {"QuotaName": "On-demand model inference tokens per minute for Meta Llama 3.1 70B Instruct", "Value": 300000.0}]},
+    stub["quotas"].add_response("list_aws_default_service_quotas", {"Quotas": [
+        quota("Custom model deployments per account", 2.0, "L-DEPLOY"),
+        quota("On-demand InvokeModel tokens per minute for Amazon Nova Lite", 2_000_000.0, "L-LITE"),
+        quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude 3.5 Sonnet", 400_000.0, "L-C35"),
+        quota("Cross-Region InvokeModel tokens per minute for Meta Llama 3.1 70B Instruct", 300_000.0, "L-L31")]},
+        {"ServiceCode": "bedrock"})
+    stub["quotas"].add_response("list_service_quotas", {"Quotas": [  # applied: set to 0 for this account
+        quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude 3.5 Sonnet", 0.0, "L-C35")]},
         {"ServiceCode": "bedrock"})
     b.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": [DEPLOYMENT, DEPLOYMENT]}, {})
 
-    checks = preflight.run(clients, study_judges_params(), ["lite"])
-    not_ready = {(c.what, c.subject) for c in checks if not c.ready}
+    checks = preflight.run(clients, params, ["lite"])
+    not_ready = {(c.what, c.subject) for c in checks if c.ready is False}
     assert not_ready == {
         ("model", models.foundation_model(claude)),  # Legacy
         ("inference profile", llama), ("1-token Converse", llama),  # no profile
         ("bucket", "my-nova-lab-bucket"),  # in eu-west-1
         ("quota", "Custom model deployments per account"),  # 2 of 2 used
-        ("quota", "On-demand model inference tokens per minute for Anthropic Claude 3.5 Sonnet")}
+        ("quota", "Cross-Region InvokeModel tokens per minute for Anthropic Claude 3.5 Sonnet")}  # applied 0
     with pytest.raises(preflight.NotReady, match="6 check\\(s\\) not ready"):
         preflight.require_ready(checks)
     table = capsys.readouterr().out
@@ -103,44 +161,105 @@ def test_preflight_finds_a_legacy_model_a_missing_profile_a_bucket_elsewhere_and
     print(table)  # the README shows this table
 
 
-@pytest.mark.parametrize("nova", [["lite"], ["micro", "lite", "nova2_lite"]])
-def test_the_default_models_all_ready(stubbed, nova, capsys):
-    """Nova 2 Lite is asked for through its US inference profile, then its foundation model, as the judges are."""
-    clients, stub = stubbed
-    params = load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "bedrock.yaml")
-    b = stub["bedrock"]
-    for model in nova:
-        model_id = STUDY_MODELS[model].converse_id
-        if model_id != models.foundation_model(model_id):
-            b.add_response("get_inference_profile", profile(model_id), {"inferenceProfileIdentifier": model_id})
-            b.add_response("get_foundation_model", foundation(models.foundation_model(model_id), on_demand=False),
-                           {"modelIdentifier": models.foundation_model(model_id)})
-        else:
-            b.add_response("get_foundation_model", foundation(model_id), {"modelIdentifier": model_id})
-    for judge in params.bedrock.judge_models:
-        b.add_response("get_inference_profile", profile(judge), {"inferenceProfileIdentifier": judge})
-        b.add_response("get_foundation_model", foundation(models.foundation_model(judge), on_demand=False))
-    b.add_response("get_foundation_model", foundation("amazon.titan-embed-text-v2:0"))
-    for _ in params.bedrock.judge_models:
-        stub["bedrock_runtime"].add_response("converse", REPLY)
-    stub["s3"].add_client_error("get_bucket_location", "NoSuchBucket", http_status_code=404)
-    stub["iam"].add_response("get_role", {"Role": {"Path": "/", "RoleName": "NovaLabBedrock", "RoleId": "AROAEXAMPLE0000000",
-                                                   "Arn": ROLE, "CreateDate": NOW}})
-    stub["sts"].add_response("get_caller_identity", {"Arn": CALLER, "Account": "123456789012", "UserId": "AROA:alice"})
-    stub["iam"].add_response("simulate_principal_policy", {"EvaluationResults": [
-        {"EvalActionName": "iam:PassRole", "EvalDecision": "allowed"}]})
-    stub["quotas"].add_response("list_service_quotas", {"Quotas": [
-        {"QuotaName": "Custom model deployments per account", "Value": 3.0},
-        {"QuotaName": "On-demand model inference tokens per minute for Anthropic Claude Sonnet 4.6", "Value": 200000.0},
-        {"QuotaName": "On-demand model inference tokens per minute for Meta Llama 4 Maverick", "Value": 300000.0}]})
-    b.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+@pytest.mark.parametrize("nova", [["lite"], ["micro", "lite"], ["micro", "lite", "nova2_lite"]])
+def test_the_default_models_all_ready_on_a_new_account(stubbed, nova, capsys, strict_aws_requests):
+    """A new account: no applied quota, every quota at its default (listed apart); the caller holds the
+    policy `nova-lab iam-policy` prints, and the simulator is asked with the context the real calls carry.
+    Every request the preflight made is one that policy allows, as IAM evaluates it."""
+    clients, stub, fake = stubbed
+    params = default_params()
+    all_ready(stub, fake, params, nova)
     checks = preflight.run(clients, params, nova)
     assert all(check.ready for check in checks), preflight.table(checks)
+    policies = iam.policies(params.model_copy(update={"models": nova}))
+    refused, evaluated = iam_rules.refusals(strict_aws_requests.requests, policies, "123456789012", "us-east-1")
+    assert not refused and len(evaluated) > 10, refused
     preflight.require_ready(checks)
     table = capsys.readouterr().out
-    assert f"Nova {nova[-1]}: ACTIVE" in table
+    assert f"Nova {nova[-1]}: ACTIVE" in table and "iam:PassRole" in table and "aws-marketplace:Subscribe" in table
+    assert "Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6 " in table + " "  # not on-demand's
     with capsys.disabled():  # pytest -s shows it (the closing note and README quote it)
         print(table)
+
+
+def test_passrole_is_simulated_with_the_service_it_is_passed_to(stubbed):
+    """The printed policy allows PassRole only when passed to Bedrock: asked with no context, IAM's
+    simulator answers implicitDeny and lists iam:PassedToService as missing."""
+    clients, stub, fake = stubbed
+    params = default_params()
+    fake.add_role(RESEARCHER, iam.caller_policy(params))
+    stub["sts"].add_response("get_caller_identity", {"Arn": CALLER, "Account": "123456789012", "UserId": "AROA:alice"})
+    checks = {c.what: c for c in preflight._permissions(clients, params)}
+    assert checks["iam:PassRole"].ready is True, checks["iam:PassRole"].detail
+    bare = clients.iam.simulate_principal_policy(PolicySourceArn=RESEARCHER, ActionNames=["iam:PassRole"],
+                                                 ResourceArns=[ROLE])["EvaluationResults"][0]
+    assert bare["EvalDecision"] == "implicitDeny" and bare["MissingContextValues"] == ["iam:PassedToService"]
+
+
+@pytest.mark.parametrize("caller, why", [
+    ("arn:aws:iam::123456789012:root", "root user"),
+    ("arn:aws:sts::123456789012:federated-user/alice", "federated-user")])
+def test_a_caller_the_simulator_cannot_take_is_a_warning_not_a_crash(stubbed, caller, why):
+    clients, stub, fake = stubbed
+    params = default_params()
+    all_ready(stub, fake, params, ["micro", "lite"], caller=caller)
+    checks = preflight.run(clients, params, ["micro", "lite"])
+    unchecked = [c for c in checks if c.ready is None]
+    assert [c.what for c in unchecked] == ["IAM permissions"] and why in unchecked[0].detail
+    preflight.require_ready(checks)  # a warning does not stop the run
+
+
+def test_an_identity_center_caller_is_simulated_as_its_role_with_its_path(stubbed):
+    """The session ARN drops the role's path; the simulator needs the role's own ARN (GetRole gives it)."""
+    clients, stub, fake = stubbed
+    params = default_params()
+    sso_role = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Researcher_0123456789abcdef"
+    fake.add_role(sso_role, iam.caller_policy(params))
+    stub["sts"].add_response("get_caller_identity", {
+        "Arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Researcher_0123456789abcdef/alice",
+        "Account": "123456789012", "UserId": "AROA:alice"})
+    checks = preflight._permissions(clients, params)
+    assert checks and all(c.ready is True for c in checks), [c.detail for c in checks]
+    assert sso_role in checks[0].detail
+
+
+def test_a_caller_without_the_marketplace_actions_is_not_ready_for_third_party_judges(stubbed):
+    """A third-party model's first call subscribes in AWS Marketplace: a 1-token Converse succeeds
+    without the permission (for up to 15 minutes), the simulator does not."""
+    clients, stub, fake = stubbed
+    params = default_params()
+    policy = iam.caller_policy(params)
+    policy = {**policy, "Statement": [s for s in policy["Statement"] if "aws-marketplace:Subscribe" not in s["Action"]]}
+    fake.add_role(RESEARCHER, policy)
+    stub["sts"].add_response("get_caller_identity", {"Arn": CALLER, "Account": "123456789012", "UserId": "AROA:alice"})
+    not_ready = {c.what for c in preflight._permissions(clients, params) if c.ready is False}
+    assert not_ready == set(iam.MARKETPLACE_ACTIONS)
+
+
+def test_quotas_at_their_default_are_read_and_profiles_draw_on_the_cross_region_quota(stubbed):
+    """A new account lists no applied quota: the defaults decide. A `us.` profile draws on the
+    cross-Region quota (here 0), not on the on-demand one listed before it."""
+    clients, stub, _ = stubbed
+    params = default_params()
+    defaults = [quota("On-demand InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 200_000.0, "L-OD"),
+                quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 0.0, "L-CR")]
+    stub["quotas"].add_response("list_aws_default_service_quotas", {"Quotas": defaults})
+    stub["quotas"].add_response("list_service_quotas", {"Quotas": []})
+    quotas = preflight.quota_list(clients.quotas)
+    assert preflight.tokens_per_minute(quotas, models.CLAUDE_SONNET_4_6)["QuotaCode"] == "L-CR"
+    checks = preflight._token_quotas(quotas, models.CLAUDE_SONNET_4_6, 1000)
+    assert [(c.subject, c.ready) for c in checks] == [(defaults[1]["QuotaName"], False)]
+
+
+def test_a_day_quota_below_the_planned_tokens_is_not_ready():
+    """New accounts may get fewer tokens a day than the judge phase plans: it would stop mid-way."""
+    quotas = [quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 200_000.0, "L-CR"),
+              quota("Model invocation max tokens per day for Anthropic Claude Sonnet 4.6", 1_000_000.0, "L-DAY")]
+    planned = preflight.planning.tokens_by_model(preflight.planning.build(default_params(), ["micro", "lite"]))
+    assert planned[models.CLAUDE_SONNET_4_6] > 1_000_000
+    checks = preflight._token_quotas(quotas, models.CLAUDE_SONNET_4_6, planned[models.CLAUDE_SONNET_4_6])
+    day = next(c for c in checks if "per day" in c.subject)
+    assert day.ready is False and "the run stops when the day's tokens are spent" in day.detail
 
 
 def test_iam_policy_names_passrole_tag_on_create_and_the_profiles(capsys):

@@ -130,3 +130,8 @@ def caller_policy(params: StudyParams) -> dict[str, Any]:
                                        "s3:DeleteBucket"],
          "Resource": f"arn:aws:s3:::{settings.bucket}"},
         *_bucket_statement(params), *_marketplace_statement(params)]}
+
+
+def policies(params: StudyParams) -> dict[str, list[dict[str, Any]]]:
+    """The identity policies of each principal that acts in a run: the caller, and the role Bedrock assumes."""
+    return {"caller": [caller_policy(params)], "role": [role_policies(params)["permissions"]]}

@@ -3,6 +3,15 @@ the run needs there and usable? One table of what is ready and what is not, each
 
 It makes only free calls, plus one Converse of one output token to each judge and the Q&A
 model (a few hundred-thousandths of a dollar), which proves model access end to end.
+
+What a 1-token call cannot prove is asked of IAM's policy simulator, as IAM evaluates the real
+calls: `iam:PassRole` with the `iam:PassedToService` the real call carries (a condition key
+absent from the context makes its condition false), the Marketplace actions a third-party
+model's first call needs, and the bucket listed with no prefix (`HeadBucket`). The simulator
+takes only users, groups and roles, by their full ARN (an IAM Identity Center role has the path
+`/aws-reserved/sso.amazonaws.com/...`, which the session's ARN drops: `GetRole` gives it back); a
+caller it cannot take is reported as "could not check", a warning that does not stop the run.
+Quotas are read as Service Quotas lists them: applied values, and the defaults it lists apart.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from nova_lab.bedrock.models import DISPLAY_NAMES, foundation_model
-from nova_lab.bedrock.opensearch import role_principal
+from nova_lab.bedrock import plan as planning
+from nova_lab.bedrock.iam import MARKETPLACE_ACTIONS, conversed
+from nova_lab.bedrock.models import DISPLAY_NAMES, PROFILE_PREFIXES, foundation_model, third_party
 from nova_lab.bedrock.resources import pages
 from nova_lab.params import ParamsError, StudyParams
 from nova_lab.study_models import STUDY_MODELS
@@ -25,7 +35,7 @@ from nova_lab.study_models import STUDY_MODELS
 class Check:
     what: str
     subject: str
-    ready: bool
+    ready: bool | None  # None: could not check (a warning; the run may still start)
     detail: str
 
 
@@ -94,47 +104,145 @@ def _bucket(clients: PreflightClients, bucket: str, region: str) -> Check:
         "" if where == region else f"; Bedrock in {region} needs a bucket there: set another `bedrock.bucket`"))
 
 
-def _role(clients: PreflightClients, role_arn: str) -> list[Check]:
+PASSED_TO_BEDROCK = [{"ContextKeyName": "iam:PassedToService", "ContextKeyValues": ["bedrock.amazonaws.com"],
+                      "ContextKeyType": "string"}]  # what CreateKnowledgeBase and CreateModelCustomizationJob carry
+
+
+def simulated_principal(clients: PreflightClients, caller_arn: str) -> tuple[str | None, str]:
+    """The ARN the policy simulator takes for the caller (a user, or the role behind a session, with its
+    path), or None and why it cannot be checked."""
+    resource = caller_arn.split(":", 5)[5]
+    if resource == "root":
+        return None, "the account's root user (the simulator takes users, groups and roles; AWS advises against root)"
+    if resource.startswith("user/"):
+        return caller_arn, ""
+    if resource.startswith("assumed-role/"):
+        role_name = resource.split("/")[1]
+        try:
+            return clients.iam.get_role(RoleName=role_name)["Role"]["Arn"], ""
+        except ClientError as exc:
+            return None, f"iam:GetRole on your role {role_name}: {_error(exc)}"
+    return None, f"a caller of kind {resource.split('/')[0]!r} (the simulator takes users, groups and roles)"
+
+
+def _simulated(clients: PreflightClients, principal: str, actions: list[str], resource: str,
+               context: list[dict[str, Any]], way_out: str) -> list[Check]:
+    """One check per action, as IAM's simulator decides it for `principal` on `resource` in `context`."""
+    try:
+        results = clients.iam.simulate_principal_policy(PolicySourceArn=principal, ActionNames=actions,
+                                                        ResourceArns=[resource], ContextEntries=context)
+    except ClientError as exc:
+        return [Check(action, resource, None, f"could not check: {_error(exc)}") for action in actions]
+    checks = []
+    for result in results["EvaluationResults"]:
+        allowed = result["EvalDecision"] == "allowed"
+        missing = result.get("MissingContextValues", [])
+        detail = f"{principal}: {result['EvalDecision']}" + (f" (no value for {', '.join(missing)})" if missing else "")
+        checks.append(Check(result["EvalActionName"], resource, allowed, detail + ("" if allowed else f"; {way_out}")))
+    return checks
+
+
+def _permissions(clients: PreflightClients, params: StudyParams) -> list[Check]:
+    """What the caller's identity policies allow of the calls a 1-token Converse cannot prove."""
+    caller = clients.sts.get_caller_identity()["Arn"]
+    principal, why_not = simulated_principal(clients, caller)
+    if principal is None:
+        return [Check("IAM permissions", caller, None, f"could not check: {why_not}; `nova-lab iam-policy` prints "
+                                                         f"what the run needs")]
+    settings = params.bedrock
+    checks = _simulated(clients, principal, ["iam:PassRole"], settings.role_arn, PASSED_TO_BEDROCK,
+                        "add the iam:PassRole statement `nova-lab iam-policy` prints")
+    checks += _simulated(clients, principal, ["s3:ListBucket"], f"arn:aws:s3:::{settings.bucket}", [],
+                         "HeadBucket needs s3:ListBucket with no prefix condition (`nova-lab iam-policy`)")
+    if any(third_party(model_id) for model_id in conversed(params)):
+        checks += _simulated(clients, principal, MARKETPLACE_ACTIONS, "*", [],
+                             "a third-party model's first call subscribes in AWS Marketplace: without this, calls "
+                             "fail after up to 15 minutes (`nova-lab iam-policy`)")
+    return checks
+
+
+def _role(clients: PreflightClients, role_arn: str) -> Check:
     try:
         clients.iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])
     except ClientError as exc:
-        return [Check("role", role_arn, False, f"{_error(exc)}; create it (`nova-lab iam-policy` prints its policies)")]
-    caller = role_principal(clients.sts.get_caller_identity()["Arn"])
-    result = clients.iam.simulate_principal_policy(PolicySourceArn=caller, ActionNames=["iam:PassRole"],
-                                                   ResourceArns=[role_arn])["EvaluationResults"][0]
-    allowed = result["EvalDecision"] == "allowed"
-    return [Check("role", role_arn, True, "exists"),
-            Check("iam:PassRole", role_arn, allowed, f"{caller}: {result['EvalDecision']}" + (
-                "" if allowed else "; add the iam:PassRole statement `nova-lab iam-policy` prints"))]
+        return Check("role", role_arn, False, f"{_error(exc)}; create it (`nova-lab iam-policy` prints its policies)")
+    return Check("role", role_arn, True, "exists")
 
 
-def _quotas(clients: PreflightClients, params: StudyParams, models: list[str]) -> list[Check]:
-    quotas = list(pages(clients.quotas, "list_service_quotas", "Quotas", ServiceCode="bedrock"))
+def quota_list(quotas_client: Any) -> list[dict[str, Any]]:
+    """Bedrock's quotas as they apply to this account: `ListServiceQuotas` lists only the quotas set
+    away from their default, so the defaults (`ListAWSDefaultServiceQuotas`) fill in the rest."""
+    def by_code(operation: str) -> dict[str, dict[str, Any]]:
+        return {q.get("QuotaCode") or q["QuotaName"]: q for q in pages(quotas_client, operation, "Quotas", ServiceCode="bedrock")}
 
-    def quota(*words: str) -> dict[str, Any] | None:
-        return next((q for q in quotas if all(w.lower() in q["QuotaName"].lower() for w in words)), None)
+    return list((by_code("list_aws_default_service_quotas") | by_code("list_service_quotas")).values())
 
+
+def find_quota(quotas: list[dict[str, Any]], *words: str, unless: str | None = None) -> dict[str, Any] | None:
+    """The quota whose name holds every word (case and hyphens aside), not `unless`; the shortest such
+    name, so "Claude Sonnet 4.6" finds its own quota, not a longer-context variant's."""
+    def plain(text: str) -> str:
+        return text.lower().replace("-", " ")
+
+    found = [q for q in quotas if all(plain(w) in plain(q["QuotaName"]) for w in words)
+             and not (unless and plain(unless) in plain(q["QuotaName"]))]
+    return min(found, key=lambda q: len(q["QuotaName"]), default=None)
+
+
+def tokens_per_minute(quotas: list[dict[str, Any]], model_id: str) -> dict[str, Any] | None:
+    """The per-minute token quota a call through `model_id` draws on: a `us.` (or `eu.`, `apac.`) profile
+    the cross-Region one, a `global.` profile the global cross-Region one, a bare id the on-demand one."""
+    name = DISPLAY_NAMES[model_id]
+    if model_id.startswith("global."):
+        return find_quota(quotas, "global", "cross region", "tokens per minute", name)
+    if model_id.startswith(PROFILE_PREFIXES):
+        return find_quota(quotas, "cross region", "tokens per minute", name, unless="global")
+    return find_quota(quotas, "on demand", "tokens per minute", name)
+
+
+def _token_quotas(quotas: list[dict[str, Any]], model_id: str, tokens_needed: float) -> list[Check]:
+    """The model's tokens a minute (more than none) and a day (new accounts may get fewer than a
+    day of the minute's rate: the run's planned tokens must fit, or the judge phase stops mid-way)."""
+    if model_id not in DISPLAY_NAMES:
+        return [Check("quota", f"tokens per minute, {model_id}", None, "no quota name known for this model: "
+                                                                       "check Service Quotas")]
+    checks = []
+    minute = tokens_per_minute(quotas, model_id)
+    if minute is None:
+        checks.append(Check("quota", f"tokens per minute, {model_id}", None, "not listed: check Service Quotas"))
+    else:
+        checks.append(Check("quota", minute["QuotaName"], minute["Value"] > 0, f"{minute['Value']:,.0f} tokens a minute"
+                            + ("" if minute["Value"] > 0 else "; request an increase in Service Quotas")))
+    day = find_quota(quotas, "tokens per day", DISPLAY_NAMES[model_id])
+    if day is not None:
+        fits = day["Value"] >= tokens_needed
+        checks.append(Check("quota", day["QuotaName"], fits, f"{day['Value']:,.0f} tokens a day, the run plans "
+                            f"{tokens_needed:,.0f}" + ("" if fits else "; request an increase in Service Quotas, or "
+                                                       "the run stops when the day's tokens are spent")))
+    return checks
+
+
+def _quotas(clients: PreflightClients, params: StudyParams, models: list[str], tokens: dict[str, float]) -> list[Check]:
+    quotas = quota_list(clients.quotas)
     checks = []
     if not params.bedrock.allow_provisioned_throughput:
-        deployments = quota("custom model deployments")
+        deployments = find_quota(quotas, "custom model deployments")
         used = sum(1 for _ in pages(clients.bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"))
-        if deployments is not None:
+        if deployments is None:
+            checks.append(Check("quota", "custom model deployments", None, "not listed: check Service Quotas"))
+        else:
             free = int(deployments["Value"]) - used
             checks.append(Check("quota", deployments["QuotaName"], free >= len(models),
                                 f"{used} of {deployments['Value']:g} used, {len(models)} needed" + (
                                     "" if free >= len(models) else "; request an increase in Service Quotas")))
-    for judge in params.bedrock.judge_models:
-        tokens = quota("tokens per minute", DISPLAY_NAMES[judge]) if judge in DISPLAY_NAMES else None
-        if tokens is None:
-            checks.append(Check("quota", f"tokens per minute, {judge}", True, "not found by name: check Service Quotas"))
-        else:
-            checks.append(Check("quota", tokens["QuotaName"], tokens["Value"] > 0, f"{tokens['Value']:g} tokens a minute"
-                                + ("" if tokens["Value"] > 0 else "; request an increase in Service Quotas")))
+    for model_id in sorted(conversed(params)):
+        checks += _token_quotas(quotas, model_id, tokens.get(model_id, 0.0))
     return checks
 
 
 def run(clients: PreflightClients, params: StudyParams, models: list[str]) -> list[Check]:
     """Every check, each independent: one failing does not hide the others."""
+    params = params.model_copy(update={"model": None, "models": list(models)})  # the sizes this run asks
     settings = params.bedrock
     conversing = {f"judge {i + 1}": judge for i, judge in enumerate(settings.judge_models)}
     if params.qa_generator == "bedrock":
@@ -143,13 +251,16 @@ def run(clients: PreflightClients, params: StudyParams, models: list[str]) -> li
     checks = [check for role, model_id in used.items() for check in _model(clients, role, model_id, settings.region)]
     checks += [_converse(clients, role, model_id) for role, model_id in conversing.items()]
     checks.append(_bucket(clients, settings.bucket, settings.region))
-    checks += _role(clients, settings.role_arn)
-    return checks + _quotas(clients, params, models)
+    checks.append(_role(clients, settings.role_arn))
+    checks += _permissions(clients, params)
+    tokens = planning.tokens_by_model(planning.build(params, models))
+    return checks + _quotas(clients, params, models, tokens)
 
 
 def table(checks: list[Check]) -> str:
-    frame = pd.DataFrame([{"check": c.what, "subject": c.subject, "ready": "ready" if c.ready else "NOT READY",
-                           "detail": c.detail} for c in checks])
+    shown = {True: "ready", False: "NOT READY", None: "could not check"}
+    frame = pd.DataFrame([{"check": c.what, "subject": c.subject, "ready": shown[c.ready], "detail": c.detail}
+                          for c in checks])
     with pd.option_context("display.max_colwidth", 110, "display.width", 250):
         return frame.to_string(index=False)
 
@@ -157,6 +268,6 @@ def table(checks: list[Check]) -> str:
 def require_ready(checks: list[Check], show: Callable[[str], None] = print) -> None:
     """Print the table; stop the run when anything is not ready (call at the start of a Bedrock study)."""
     show(table(checks))
-    missing = [c for c in checks if not c.ready]
+    missing = [c for c in checks if c.ready is False]
     if missing:
         raise NotReady(f"{len(missing)} check(s) not ready: " + "; ".join(f"{c.what} {c.subject}" for c in missing))

@@ -3,13 +3,19 @@
 The official pricing page renders its numbers in the browser, so each price names where it
 was read and when; `verified` says whether two sources agreed. Re-check before a large run:
 `nova-lab plan` prints the table's date and every unverified price it used.
+
+A model is billed at the price of the route it is called through, so a price is looked up by the
+id the run calls: a bare id (in-Region) or a `global.` profile bills the model's price below; a
+geographic profile (`us.`, `eu.`, `apac.`) bills the same, except for the models that carry a
+premium there (Claude Sonnet 4.5 and later, Nova 2 Lite), whose geographic price is derived from
+the base price and marked unconfirmed unless a source gives it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nova_lab.bedrock.models import CLAUDE_SONNET_4_6, LLAMA_4_MAVERICK, foundation_model
+from nova_lab.bedrock.models import CLAUDE_SONNET_4_6, LLAMA_4_MAVERICK, PROFILE_PREFIXES, foundation_model
 from nova_lab.params import ParamsError
 
 AS_OF = "2026-09-01"
@@ -25,7 +31,7 @@ class Price:
 
 PAGE = "aws.amazon.com/bedrock/pricing, transcribed 2025-07-20; AWS Price List API 2026-09-01"
 PRICES: dict[str, Price] = {
-    # on-demand tokens (per 1M)
+    # on-demand tokens (per 1M): in-Region, or through a `global.` profile (a geographic one: see `price`)
     "amazon.nova-micro-v1:0/input": Price(0.035, "1M tokens", PAGE, True),
     "amazon.nova-micro-v1:0/output": Price(0.14, "1M tokens", PAGE, True),
     "amazon.nova-lite-v1:0/input": Price(0.06, "1M tokens", PAGE, True),
@@ -59,6 +65,18 @@ PRICES: dict[str, Price] = {
 PER_UNIT = {"1M tokens": 1e6, "1K tokens": 1e3, "1M queries": 1e6, "GB": 1, "TB": 1, "GB-month": 1, "model-month": 1,
             "model-unit-hour": 1, "OCU-hour": 1}
 
+GEOGRAPHIC_PROFILES = tuple(prefix for prefix in PROFILE_PREFIXES if prefix != "global.")
+GEOGRAPHIC_PREMIUM = 1.10  # on input and output tokens
+GEOGRAPHIC_PREMIUM_SOURCE = (  # "regional endpoints include a 10% pricing premium over global endpoints" (Anthropic);
+    # global profiles of Claude Sonnet 4.5 save "approximately 10%" against geographic ones (AWS)
+    "x1.1 on a geographic profile: platform.claude.com Claude on Amazon Bedrock and Bedrock user guide "
+    "global-cross-region-inference, read 2026-12-06")
+GEOGRAPHIC_PREMIUM_MODELS = {  # the models whose geographic profiles carry it, and what else says so
+    foundation_model(CLAUDE_SONNET_4_6): "the 10% rule is the only source: no Bedrock price of the us. profile found",
+    "amazon.nova-2-lite-v1:0": "agrees with AWS Price List API us-east-1 2026-09-01 as transcribed by "
+                               "api-evangelist/amazon-nova ($0.33 and $2.75 per 1M tokens, route not named)",
+}
+TOKEN_KINDS = ("input", "output")
 
 
 class UnknownPrice(ParamsError):
@@ -66,14 +84,26 @@ class UnknownPrice(ParamsError):
 
 
 def price(item: str) -> Price:
-    item = foundation_model(item)  # an inference profile bills at its model's rate
-    if item not in PRICES:
-        raise UnknownPrice(f"no price for {item!r} in nova_lab/bedrock/pricing.py (as of {AS_OF}); add it there")
-    return PRICES[item]
+    """The price of `item` (`<model id>/<kind>`) through the route its model id names."""
+    base_item = foundation_model(item)
+    if base_item not in PRICES:
+        raise UnknownPrice(f"no price for {base_item!r} in nova_lab/bedrock/pricing.py (as of {AS_OF}); add it there")
+    base = PRICES[base_item]
+    model, kind = base_item.rsplit("/", 1)
+    if not (item.startswith(GEOGRAPHIC_PROFILES) and kind in TOKEN_KINDS and model in GEOGRAPHIC_PREMIUM_MODELS):
+        return base
+    return Price(round(base.usd * GEOGRAPHIC_PREMIUM, 6), base.unit,
+                 f"{base.source}; {GEOGRAPHIC_PREMIUM_SOURCE}; {GEOGRAPHIC_PREMIUM_MODELS[model]}", False)
+
+
+def served_as(converse_id: str, fine_tuned: bool) -> str:
+    """The id an answer's tokens are priced at: the base model's through the route the run calls it by; a
+    fine-tuned model's through its on-demand deployment, which runs in-Region at the foundation model's rate."""
+    return foundation_model(converse_id) if fine_tuned else converse_id
 
 
 def tokens_cost(model_id: str, tokens_in: float, tokens_out: float) -> float:
-    """USD of input and output tokens of a model (an inference profile bills at its model's rate)."""
+    """USD of input and output tokens of a model called as `model_id` (a profile bills at its route's price)."""
     return cost(f"{model_id}/input", tokens_in) + cost(f"{model_id}/output", tokens_out)
 
 

