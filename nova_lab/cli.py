@@ -10,7 +10,7 @@ import sys
 from botocore.exceptions import BotoCoreError, ClientError
 from papermill.exceptions import PapermillExecutionError
 
-from nova_lab.bedrock.customization import CredentialsExpired
+from nova_lab.bedrock.polling import RunStopped
 from nova_lab.bedrock.teardown import TeardownIncomplete
 from nova_lab.params import ParamsError
 from nova_lab.results import MissingRecords
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print("nova-lab: interrupted; run the same command to resume", file=sys.stderr)
         return 130
     except PapermillExecutionError as exc:
-        if exc.ename in _STOPS:
+        if exc.ename in STOPS:
             return main_error(_stop_message(exc.ename, exc.evalue))
         print(f"nova-lab: a notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
         return 1
@@ -194,9 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_error(_no_space(exc.filename))
     except (RunLocked, MissingRecords) as exc:
         return main_error(str(exc))
-    except CredentialsExpired as exc:
-        print(f"nova-lab: {exc}", file=sys.stderr)
-        return 1
+    except RunStopped as exc:  # a Bedrock step's stop: its message is the way out
+        return main_error(str(exc))
     except (BotoCoreError, ClientError, TeardownIncomplete) as exc:  # no credentials, access denied, some left
         print(f"nova-lab: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -204,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
 
 NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, a file-size limit, a quota
 # a notebook's errors whose message is the way out: shown as one line, without the notebook's traceback
-_STOPS = {"OSError", "KeyboardInterrupt", "RunLocked", "MissingRecords", "ParamsError", "NotReady", "CredentialsExpired"}
+STOPS = {"OSError", "KeyboardInterrupt", "RunLocked", "MissingRecords", "ParamsError", "NotReady",
+         *("CredentialsExpired", "WaitTimedOut", "DailyQuotaSpent", "IngestionFailed", "ResourceMismatch",
+           "CollectionFailed", "CustomizationFailed", "ServingFailed")}  # every RunStopped (a test checks)
 
 
 def main_error(message: str) -> int:

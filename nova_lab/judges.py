@@ -223,11 +223,14 @@ class BedrockJudge:
         return True  # the rubric has a line for every kind of reference
 
     def judge(self, items: list[Item]) -> list[Verdict | None]:
-        from concurrent.futures import ThreadPoolExecutor
+        """Each item's verdict, or None for a request still failing after botocore's retries (asked again next run).
+        Expired credentials or the day's tokens spent stop every request at once, with the way out and, as its
+        `partial`, the verdicts of the requests already in flight (judging.judge_all keeps them)."""
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from nova_lab.bedrock.runtime import converse, transient  # boto's, imported only by a Bedrock run
+        from nova_lab.bedrock.runtime import converse, settled, stop_pool, transient  # boto's: only a Bedrock run
 
         def one(item: Item) -> Verdict | None:
             try:
@@ -236,8 +239,17 @@ class BedrockJudge:
             except (ClientError, BotoCoreError) as exc:
                 if transient(exc):  # still failing after botocore's retries: no verdict, asked again next run
                     return None
-                raise  # a wrong model id or missing access: retrying will not help, say so
+                raise  # a wrong model id, missing access, expired credentials: retrying will not help, say so
             return parse_verdict(reply.text)
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(one, items))
+            futures = [pool.submit(one, item) for item in items]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f.exception() for f in futures if f in finished and f.exception()), None)  # the first sent
+            if failed is not None:
+                stop = stop_pool(pool, failed, f"judge {self.name}")
+                if stop is None:
+                    raise failed
+                stop.partial = settled(futures)
+                raise stop from None
+            return [future.result() for future in futures]

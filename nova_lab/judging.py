@@ -10,7 +10,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nova_lab.caching import fingerprint
-from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge
+from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge, Verdict
 from nova_lab.params import JudgingParams
 from nova_lab.qa import UNANSWERABLE, answerable
 from nova_lab.records import RecordStore
@@ -42,15 +42,23 @@ def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore
         todo = [item for item in pending_items if judge.scores(item) and verdict_key(judge.name, item) not in done]
         for start in tqdm(range(0, len(todo), _BATCH), desc=f"judge {judge.name}", unit="batch", disable=not todo):
             batch = todo[start: start + _BATCH]
-            verdicts = judge.judge(batch)
-            store.append([{"key": verdict_key(judge.name, item), "answer_key": item.answer_key, "judge": judge.name,
-                           "kind": judge.kind, "rubric_version": RUBRIC_VERSION, "score": verdict.score,
-                           "rationale": verdict.rationale} for item, verdict in zip(batch, verdicts) if verdict])
+            try:
+                verdicts = judge.judge(batch)
+            except Exception as exc:  # a judge stopped mid-batch (BedrockJudge) hands what it made as `partial`
+                _keep(store, judge, batch, getattr(exc, "partial", None) or [])
+                raise
+            _keep(store, judge, batch, verdicts)
             made += sum(verdict is not None for verdict in verdicts)
             failed += sum(verdict is None for verdict in verdicts)
     if failed:
         print(f"nova-lab: {failed} verdict request(s) failed after retries and were not stored: run again to ask them")
     return made
+
+
+def _keep(store: RecordStore, judge: Judge, batch: list[Item], verdicts: list[Verdict | None]) -> None:
+    store.append([{"key": verdict_key(judge.name, item), "answer_key": item.answer_key, "judge": judge.name,
+                   "kind": judge.kind, "rubric_version": RUBRIC_VERSION, "score": verdict.score,
+                   "rationale": verdict.rationale} for item, verdict in zip(batch, verdicts) if verdict])
 
 
 def stored_scores(store: RecordStore, judge_names: list[str], judged: list[Item]) -> dict[str, list[float]]:

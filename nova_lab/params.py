@@ -49,6 +49,19 @@ class _Strict(BaseModel):
         return parse(cls, {name: namespace[name] for name in cls.model_fields if name in namespace})
 
 
+class WaitHours(_Strict):
+    """How long a wait on each kind of resource may last, in hours, before the run stops and says where to look.
+    The resource goes on in AWS past the limit: running the step again waits for the same one, nothing is lost."""
+
+    vector_store: float = Field(0.5, gt=0, le=168, description="an OpenSearch Serverless collection (minutes)")
+    knowledge_base: float = Field(0.5, gt=0, le=168, description="a knowledge base, created or updated (minutes)")
+    data_source: float = Field(0.5, gt=0, le=168, description="a knowledge base's data source (seconds to minutes)")
+    ingestion: float = Field(6, gt=0, le=168, description="an ingestion job: embedding the corpus (minutes to hours)")
+    customization_job: float = Field(48, gt=0, le=168, description="a fine-tuning job: Nova jobs can run 10 h and more")
+    deployment: float = Field(2, gt=0, le=168, description="an on-demand custom model deployment (about 30 min)")
+    provisioned_throughput: float = Field(2, gt=0, le=168, description="a provisioned throughput (tens of minutes)")
+
+
 class BedrockSettings(_Strict):
     """Where and how the study runs on Amazon Bedrock (`backend: bedrock`)."""
 
@@ -74,6 +87,8 @@ class BedrockSettings(_Strict):
     qa_model: str = Field(default=DEFAULT_QA_MODEL,
                           description="Converse model id or inference profile that writes Q&A pairs (qa_generator: bedrock)")
     concurrency: int = Field(default=4, ge=1, le=64, description="Converse requests in flight at once")
+    wait_hours: WaitHours = Field(default_factory=WaitHours,
+                                  description="how long each wait on a resource may last before the run stops")
     recording: Literal["off", "record", "replay"] = Field(
         default="off", description="record every AWS response to outputs/<run_name>/bedrock/recording.jsonl, "
                                    "or replay them from it with no account and no network")
@@ -225,6 +240,18 @@ class AnalysisParams(CommonParams):
 
 class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):
     model: ModelName | None = Field(default=None, description="which Nova size a per-model step runs")
+
+    @model_validator(mode="after")
+    def _enough_training_records(self) -> "StudyParams":
+        """Step 01 writes one training record per training pair (n_train); a model whose job needs more is refused
+        here, before anything is queued, not by Bedrock after the upload and the knowledge base."""
+        short = {m: STUDY_MODELS[m].min_training_records for m in (self.model, *self.models)
+                 if m is not None and self.n_train < STUDY_MODELS[m].min_training_records}
+        if short:
+            needs = ", ".join(f"{m} needs at least {least}" for m, least in short.items())
+            raise ValueError(f"n_train = {self.n_train} training records, but {needs} (AWS's Nova dataset validator): "
+                             f"set n_train to at least {max(short.values())}, or leave out {', '.join(short)}")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -28,6 +28,7 @@ class StudyModel:
     hyperparameters: tuple[str, ...]  # the FineTuneParams a customization job takes, by Nova's API names
     job_takes_validation: bool  # whether the customization job is given the validation file
     offline: bool  # has an offline stand-in in nova_lab.models (runs with backend: local)
+    min_training_records: int = 0  # the fewest its customization job takes, where the params' floor is not enough
 
 
 STUDY_MODELS: dict[str, StudyModel] = {m.name: m for m in (
@@ -36,7 +37,7 @@ STUDY_MODELS: dict[str, StudyModel] = {m.name: m for m in (
     StudyModel("lite", "Amazon Nova Lite", "amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k",
                NOVA_1_HYPERPARAMETERS, True, True),
     StudyModel("nova2_lite", "Amazon Nova 2 Lite", "us.amazon.nova-2-lite-v1:0", "amazon.nova-2-lite-v1:0:256k",
-               NOVA_2_HYPERPARAMETERS, False, False),
+               NOVA_2_HYPERPARAMETERS, False, False, min_training_records=200),  # AWS's Nova dataset validator
 )}
 
 ModelName = Literal[tuple(STUDY_MODELS)]  # the params allow exactly the names above (a tuple subscript = each name)

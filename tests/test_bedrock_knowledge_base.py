@@ -6,10 +6,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from nova_lab.bedrock import knowledge_base as kb
-from nova_lab.bedrock import resources, teardown
+from nova_lab.bedrock import polling, resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.params import BedrockSettings
+from nova_lab.params import BedrockSettings, WaitHours
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
@@ -39,11 +39,20 @@ EMBEDDING = {"type": "VECTOR", "vectorKnowledgeBaseConfiguration": {
     "embeddingModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"}}
 
 
-def described(status="ACTIVE", storage=STORAGE):
+def described(status="ACTIVE", storage=STORAGE, reasons=()):
     return {"knowledgeBase": {
         "knowledgeBaseId": "KB12345678", "knowledgeBaseArn": KB_ARN, "name": "unit-kb", "roleArn": SETTINGS.role_arn,
         "knowledgeBaseConfiguration": EMBEDDING, "storageConfiguration": storage, "status": status,
-        "createdAt": NOW, "updatedAt": NOW}}
+        "createdAt": NOW, "updatedAt": NOW, **({"failureReasons": list(reasons)} if reasons else {})}}
+
+
+def no_sleep(seconds):
+    return None
+
+
+def limited(**hours):
+    """The test settings with some waits limited to `hours`."""
+    return SETTINGS.model_copy(update={"wait_hours": WaitHours(**hours)})
 
 
 def test_vector_index_then_knowledge_base_are_created_once_and_waited_for(stubs):
@@ -80,7 +89,7 @@ def test_a_knowledge_base_on_another_vector_store_is_not_reused(stubs):
         "fieldMapping": {"vectorField": "v", "textField": "t", "metadataField": "m"}}}
     agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary()]}, {})
     agent.add_response("get_knowledge_base", described("ACTIVE", storage=collection), {"knowledgeBaseId": "KB12345678"})
-    with pytest.raises(kb.ResourceMismatch, match=r"knowledge base unit-kb exists with other settings \(storageConfiguration.*"
+    with pytest.raises(kb.ResourceMismatch, match=r"knowledge base unit-kb exists with other settings \(vector store.*"
                                                    r"OPENSEARCH_SERVERLESS.*S3_VECTORS.*nova-lab teardown.*study_tag"):
         kb.ensure_knowledge_base(BedrockRun(clients, SETTINGS, "unit", lambda s: None), STORAGE)
 
@@ -112,13 +121,13 @@ def test_an_existing_index_is_reused_only_with_the_same_dimension_metric_and_key
         kb.ensure_vector_index(BedrockRun(clients, SETTINGS, "unit"))
 
 
-def data_source(name, strategy, tokens=200, overlap=30, prefix="unit/smoke/corpus/"):
+def data_source(name, strategy, tokens=200, overlap=30, prefix="unit/smoke/corpus/", status="AVAILABLE", reasons=()):
     return {"dataSource": {
-        "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": name, "status": "AVAILABLE",
+        "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": name, "status": status,
         "dataSourceConfiguration": {"type": "S3", "s3Configuration": {
             "bucketArn": "arn:aws:s3:::nova-lab-test-bucket", "inclusionPrefixes": [prefix]}},
         "vectorIngestionConfiguration": {"chunkingConfiguration": kb.chunking_configuration(strategy, tokens, overlap)},
-        "createdAt": NOW, "updatedAt": NOW}}
+        "createdAt": NOW, "updatedAt": NOW, **({"failureReasons": list(reasons)} if reasons else {})}}
 
 
 @pytest.mark.parametrize("strategy", ["FIXED_SIZE", "HIERARCHICAL", "SEMANTIC", "NONE"])
@@ -154,10 +163,12 @@ def test_fixed_size_chunks_match_the_offline_ones():
         "chunkingStrategy": "FIXED_SIZE", "fixedSizeChunkingConfiguration": {"maxTokens": 200, "overlapPercentage": 15}}
 
 
-def ingestion(status, scanned):
+def ingestion(status, scanned, failed=None, reasons=()):
     return {"ingestionJob": {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "ingestionJobId": "IJ12345678",
                              "status": status, "startedAt": NOW, "updatedAt": NOW,
-                             "statistics": {"numberOfDocumentsScanned": scanned}}}
+                             "statistics": {"numberOfDocumentsScanned": scanned,
+                                            **({"numberOfDocumentsFailed": failed} if failed is not None else {})},
+                             **({"failureReasons": list(reasons)} if reasons else {})}}
 
 
 RUNNING = [{"attribute": "STATUS", "operator": "EQ", "values": ["STARTING", "IN_PROGRESS"]}]
@@ -232,3 +243,78 @@ def test_teardown_removes_the_knowledge_base_its_sources_and_vectors(stubs):
         teardown._delete(clients, resource, sleep=slept.append)
     assert slept == [5.0]  # the vector bucket waited for the knowledge base to go
     assert [r.kind for r in found] == ["knowledge-base", "vector-bucket"]
+
+
+@pytest.mark.parametrize("status", ["UPDATE_UNSUCCESSFUL", "FAILED", "DELETE_UNSUCCESSFUL"])
+def test_a_knowledge_base_in_any_failed_status_stops_at_once_with_its_reasons(stubs, status):
+    clients, agent, _ = stubs
+    agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": []}, {})
+    agent.add_response("create_knowledge_base", described("CREATING"), {
+        "name": "unit-kb", "roleArn": SETTINGS.role_arn, "clientToken": ANY, "tags": {TAG_KEY: "unit"},
+        "knowledgeBaseConfiguration": EMBEDDING, "storageConfiguration": STORAGE})
+    agent.add_response("get_knowledge_base", described(status, reasons=["The vector index was not found"]),
+                       {"knowledgeBaseId": "KB12345678"})
+    with pytest.raises(kb.NotReady, match=f"knowledge base unit-kb is {status}: The vector index was not found "
+                                          r"\(see the Amazon Bedrock console, Knowledge Bases\); run `nova-lab teardown`"):
+        kb.ensure_knowledge_base(BedrockRun(clients, SETTINGS, "unit", no_sleep), STORAGE)
+
+
+def test_a_knowledge_base_wait_past_its_limit_names_it_its_status_and_the_console(stubs):
+    clients, agent, _ = stubs
+    agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary("UPDATING")]}, {})
+    for _ in range(4):  # its settings, then 3 polls: 5 + 7.5 s slept, 11.25 more would pass the limit of 18 s
+        agent.add_response("get_knowledge_base", described("UPDATING"), {"knowledgeBaseId": "KB12345678"})
+    with pytest.raises(polling.WaitTimedOut, match=r"knowledge base unit-kb is still UPDATING after 0.005 h "
+                                                   r"\(bedrock.wait_hours.knowledge_base\): look in the Amazon Bedrock "
+                                                   r"console, Knowledge Bases; .*run the step again"):
+        kb.ensure_knowledge_base(BedrockRun(clients, limited(knowledge_base=0.005), "unit", no_sleep), STORAGE)
+
+
+def test_a_knowledge_base_echoing_its_index_by_bucket_and_name_is_the_same_store(stubs):
+    """GetKnowledgeBase may name the S3 Vectors index by its bucket ARN and name: the same index, reused."""
+    clients, agent, _ = stubs
+    echoed = described(storage={"type": "S3_VECTORS", "s3VectorsConfiguration": {
+        "vectorBucketArn": "arn:aws:s3vectors:us-east-1:123456789012:bucket/unit-vectors", "indexName": "corpus"}})
+    agent.add_response("list_knowledge_bases", {"knowledgeBaseSummaries": [kb_summary()]}, {})
+    for _ in range(2):  # its settings, then ready
+        agent.add_response("get_knowledge_base", echoed, {"knowledgeBaseId": "KB12345678"})
+    assert kb.ensure_knowledge_base(BedrockRun(clients, SETTINGS, "unit", no_sleep), STORAGE).reused
+
+
+@pytest.mark.parametrize("status", ["FAILED", "DELETE_UNSUCCESSFUL"])
+def test_a_data_source_in_a_failed_status_stops_at_once_with_its_reasons(stubs, status):
+    clients, agent, _ = stubs
+    name = "unit-smoke-fixed-size-200-30"
+    agent.add_response("list_data_sources", {"dataSourceSummaries": []}, {"knowledgeBaseId": "KB12345678"})
+    agent.add_response("create_data_source", data_source(name, "FIXED_SIZE", status="CREATING"), {
+        "knowledgeBaseId": "KB12345678", "name": name, "clientToken": ANY, "dataDeletionPolicy": "DELETE",
+        "dataSourceConfiguration": ANY, "vectorIngestionConfiguration": ANY})
+    agent.add_response("get_data_source", data_source(name, "FIXED_SIZE", status=status, reasons=["Access denied to "
+                       "s3://nova-lab-test-bucket"]), {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"})
+    with pytest.raises(kb.NotReady, match=f"data source {name} is {status}: Access denied"):
+        kb.ensure_data_source(BedrockRun(clients, SETTINGS, "smoke", no_sleep), "KB12345678", 200, 30)
+
+
+def started_ingestion(agent):
+    ids = {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"}
+    agent.add_response("list_ingestion_jobs", {"ingestionJobSummaries": []}, {**ids, "filters": RUNNING})
+    agent.add_response("start_ingestion_job", ingestion("STARTING", 0), ids)
+    return {**ids, "ingestionJobId": "IJ12345678"}
+
+
+def test_an_ingestion_complete_with_failed_documents_stops_with_their_reasons(stubs):
+    clients, agent, _ = stubs
+    job = started_ingestion(agent)
+    agent.add_response("get_ingestion_job", ingestion("COMPLETE", 100, 2, [
+        "Encountered error: s3/PutObject.txt exceeds the size limit", "Encountered error: sqs/SendMessage.txt is empty"]), job)
+    with pytest.raises(kb.IngestionFailed, match=r"ingestion job IJ12345678 of knowledge base KB12345678 ended COMPLETE "
+                                                 r"with 2 of 100 document\(s\) failed: .*PutObject.*; .*SendMessage.*"
+                                                 r"Sync history.*run step 02 again"):
+        kb.ingest(BedrockRun(clients, SETTINGS, "unit", no_sleep), "KB12345678", "DS12345678")
+
+
+def test_an_ingestion_past_its_limit_stops(stubs):
+    clients, agent, _ = stubs
+    agent.add_response("get_ingestion_job", ingestion("IN_PROGRESS", 10), started_ingestion(agent))
+    with pytest.raises(polling.WaitTimedOut, match="ingestion job IJ12345678 .* still IN_PROGRESS .*wait_hours.ingestion"):
+        kb.ingest(BedrockRun(clients, limited(ingestion=0.001), "unit", no_sleep), "KB12345678", "DS12345678")

@@ -11,10 +11,10 @@ from botocore.credentials import Credentials
 from botocore.stub import ANY, Stubber
 from opensearchpy.exceptions import AuthorizationException, RequestError
 
-from nova_lab.bedrock import knowledge_base, opensearch, resources, steps, teardown
+from nova_lab.bedrock import knowledge_base, opensearch, polling, resources, steps, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.params import BedrockSettings
+from nova_lab.params import BedrockSettings, WaitHours
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10, vector_store="opensearch_serverless")
@@ -214,3 +214,19 @@ def test_teardown_removes_the_collection_and_its_policies(clients):
     slept = []
     teardown._delete(made, found, sleep=slept.append)
     assert slept == [5.0]  # the policies went only once the collection was gone
+
+
+@pytest.mark.parametrize("status", ["FAILED", "UPDATE_FAILED"])
+def test_a_collection_in_a_failed_status_stops_and_one_too_slow_stops(clients, status):
+    made, aoss, sts, _ = clients
+    for now in (status, "CREATING"):
+        sts.add_response("get_caller_identity", {"Arn": CALLER, "Account": "123456789012", "UserId": "AROA:alice"}, {})
+        for kind, api in (("encryption", "security"), ("network", "security"), ("data", "access")):
+            aoss.add_response(f"get_{api}_policy", {}, {"type": kind, "name": "unit-kb"})
+        for _ in range(2):  # found, then polled
+            aoss.add_response("batch_get_collection", {"collectionDetails": [detail(now)]}, {"names": ["unit-kb"]})
+    run = BedrockRun(made, SETTINGS.model_copy(update={"wait_hours": WaitHours(vector_store=0.001)}), "unit", lambda s: None)
+    with pytest.raises(opensearch.CollectionFailed, match=f"collection unit-kb is {status}"):
+        opensearch.ensure_collection(run)
+    with pytest.raises(polling.WaitTimedOut, match="collection unit-kb is still CREATING .*Serverless > Collections"):
+        opensearch.ensure_collection(run)

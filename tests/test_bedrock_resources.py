@@ -1,17 +1,20 @@
 """The study's AWS resources without an account: moto for S3 and customization jobs, botocore's
 Stubber (which checks every request against the service model) for what moto lacks."""
 
+import re
+
 import boto3
+import botocore.session
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from nova_lab import paths
-from nova_lab.bedrock import customization, resources, teardown
+from nova_lab.bedrock import customization, knowledge_base, resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
-from nova_lab.params import BedrockSettings
+from nova_lab.params import BedrockSettings, CommonParams
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
@@ -235,3 +238,51 @@ def test_nova_2_lite_trains_from_its_own_base_with_its_own_hyperparameters_and_n
                                                  f"{DATA}/train.jsonl", f"{DATA}/val.jsonl")
     job = clients.bedrock.get_model_customization_job(jobIdentifier=old.name)
     assert job["validationDataConfig"]["validators"] == [{"s3Uri": f"{DATA}/val.jsonl"}]
+
+
+def service_pattern(service, shape):
+    """A name shape's pattern, from botocore's copy of the service model."""
+    return re.compile(botocore.session.get_session().get_service_model(service).shape_for(shape).metadata["pattern"])
+
+
+@pytest.mark.parametrize("run_name", ["a__b", "Smoke_Test", "-_-lead", "trail__", "--", "x" * 80, "A-_-B__c-_9"])
+def test_every_valid_run_name_makes_names_the_services_accept(run_name):
+    """Bedrock's `([0-9a-zA-Z][_-]?)` name patterns refuse two separators in a row, which `a__b` gave."""
+    CommonParams(run_name=run_name, backend="local")  # a valid run_name
+    pattern = service_pattern("bedrock-agent", "Name")
+    long_tag = SETTINGS.model_copy(update={"study_tag": "a" * 24})
+    for settings in (SETTINGS, long_tag):
+        name = resources.data_source_name(settings, run_name, 256, 127)
+        assert pattern.fullmatch(name) and len(name) <= 63, name
+    assert resources.data_source_name(SETTINGS, "x" * 80, 200, 30) != resources.data_source_name(SETTINGS, "x" * 81, 200, 30)
+
+
+def test_a_data_source_for_a_run_name_with_double_underscores_is_a_valid_request():
+    client = boto3.client("bedrock-agent", region_name="us-east-1")
+    with Stubber(client) as stub:  # every request is checked against the service model's patterns (conftest.py)
+        stub.add_response("list_data_sources", {"dataSourceSummaries": []})
+        stub.add_response("create_data_source", {"dataSource": {
+            "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": "unit-my-run-fixed-size-200-30",
+            "status": "AVAILABLE", "dataSourceConfiguration": {"type": "S3"}, "createdAt": "2026-11-25T00:00:00Z",
+            "updatedAt": "2026-11-25T00:00:00Z"}})
+        stub.add_response("get_data_source", {"dataSource": {
+            "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678", "name": "unit-my-run-fixed-size-200-30",
+            "status": "AVAILABLE", "dataSourceConfiguration": {"type": "S3"}, "createdAt": "2026-11-25T00:00:00Z",
+            "updatedAt": "2026-11-25T00:00:00Z"}})
+        made = knowledge_base.ensure_data_source(BedrockRun(Clients(None, None, client, None), SETTINGS, "my__run",
+                                                            lambda s: None), "KB12345678", 200, 30)
+    assert made.name == "unit-my-run-fixed-size-200-30"
+
+
+def test_attempt_names_fit_the_job_and_model_name_patterns_and_read_back():
+    from nova_lab.bedrock.resources import attempt_name, attempt_of, job_name
+
+    job_pattern, model_pattern = service_pattern("bedrock", "JobName"), service_pattern("bedrock", "CustomModelName")
+    long_tag = SETTINGS.model_copy(update={"study_tag": "a" * 24})
+    longest = job_name(long_tag, "nova2_lite", "0123456789abcdef", {"epochCount": 2, "learningRate": 1e-5})
+    for attempt in (1, 2, 99):
+        name = attempt_name(longest, attempt)
+        assert job_pattern.fullmatch(name) and model_pattern.fullmatch(name) and len(name) <= 63
+        assert len(resources.serving_name(long_tag, name)) <= 63
+        assert attempt_of(longest, name) == attempt
+    assert attempt_of(longest, f"{longest}-a2-x") is None and attempt_of(longest, f"{longest}-b") is None

@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from nova_lab import judges
+from nova_lab import judging, judges
 from nova_lab.bedrock import runtime
 from nova_lab.judges import Item
 from nova_lab.nova_format import SYSTEM_PROMPT
@@ -224,3 +224,83 @@ def test_each_step_replays_its_own_responses_and_a_replaced_error_is_skipped(tmp
         offline = Recording(path, "replay", scope).attach(boto3.client("bedrock-runtime", region_name="us-east-1"))
         assert runtime.converse(offline, "amazon.nova-micro-v1:0", "Same question?", 64).text == text
 
+
+
+EXPIRED = ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "The security token included in the "
+                                 "request is expired"}}, "Converse")
+DAILY = ClientError({"Error": {"Code": "ThrottlingException",
+                               "Message": "Too many tokens per day, please wait before trying again."}}, "Converse")
+STOPS = [(EXPIRED, runtime.CredentialsExpired, "refresh credentials and run again: what is stored is kept"),
+         (DAILY, runtime.DailyQuotaSpent, "Too many tokens per day.*request an increase in Service Quotas.*tomorrow")]
+
+
+class Gate:
+    """A stand-in for Converse: the first call fails with `error` once a second is in flight; every other one
+    waits for the gate, which opens shortly after: those that never started were not sent."""
+
+    def __init__(self, error):
+        self.error, self.started, self.lock = error, [], threading.Lock()
+        self.opened, self.in_flight = threading.Event(), threading.Event()
+        threading.Timer(0.3, self.opened.set).start()
+
+    def __call__(self, question):
+        with self.lock:
+            self.started.append(question)
+            first = len(self.started) == 1
+        if first:
+            self.in_flight.wait(5)
+            raise self.error
+        self.in_flight.set()
+        self.opened.wait(5)
+        return {"key": f"k-{question}", "question_id": question, "answer": "a"}
+
+
+@pytest.mark.parametrize("error, stop, message", STOPS)
+def test_expired_credentials_or_a_spent_daily_quota_stop_the_answer_loop_at_once(tmp_path, error, stop, message):
+    gate = Gate(error)
+    jobs = [runtime.Job(f"k-q{i}", lambda q=f"q{i}": gate(q)) for i in range(12)]
+    store = RecordStore(tmp_path / "answers.jsonl")
+    with pytest.raises(stop, match=message):
+        runtime.run_jobs(jobs, store, concurrency=2, desc="converse")
+    assert len(gate.started) <= 3  # the failed one and those already in flight: none of the others was sent
+    assert len(store.keys()) == len(gate.started) - 1 >= 1  # those in flight landed and were kept
+
+
+@pytest.mark.parametrize("error, stop, message", STOPS)
+def test_expired_credentials_or_a_spent_daily_quota_stop_the_judges_at_once(monkeypatch, tmp_path, error, stop, message):
+    gate = Gate(error)
+
+    def converse(client, model_id, prompt, *args, **kwargs):
+        gate(prompt)
+        return runtime.Reply('{"score": 5, "rationale": "half"}', 1, 1, 2, "end_turn", 1, 1.0)
+
+    monkeypatch.setattr(runtime, "converse", converse)
+    judge = judges.BedrockJudge(None, "us.anthropic.claude-sonnet-4-6", concurrency=2)
+    items = [Item(f"a{i}", f"Question {i}?", "Reference.", (), "answer") for i in range(12)]
+    store = RecordStore(tmp_path / "verdicts.jsonl")
+    with pytest.raises(stop, match=message):
+        judging.judge_all([judge], items, store)
+    assert len(gate.started) <= 3
+    assert len(store.keys()) == len(gate.started) - 1 >= 1  # the verdicts in flight were kept
+
+
+def test_a_daily_token_quota_throttle_is_not_retried_by_the_study_clients(no_backoff):
+    """botocore's adaptive mode would ask again for minutes; the day's quota refills tomorrow, not in seconds."""
+    from nova_lab.bedrock.resources import Clients
+    from nova_lab.params import BedrockSettings
+
+    settings = BedrockSettings(bucket="nova-b", role_arn="arn:aws:iam::123456789012:role/R", max_usd=1)
+    client = Clients.create(settings).bedrock_runtime
+    calls = []
+
+    def daily(request, **kwargs):
+        calls.append(request)
+        return FakeBedrock._response(request, 429, {"message": "Too many tokens per day, please wait before trying "
+                                                               "again."}, "ThrottlingException")
+
+    client.meta.events.register("before-send.bedrock-runtime.Converse", daily)
+    with pytest.raises(ClientError, match="Too many tokens per day") as error:
+        runtime.converse(client, "amazon.nova-micro-v1:0", "q", 8)
+    assert len(calls) == 1 and not runtime.transient(error.value)
+    assert runtime.transient(ClientError({"Error": {"Code": "ThrottlingException", "Message": "Too many requests"}},
+                                         "Converse"))  # a per-minute throttle is still asked again

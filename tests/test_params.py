@@ -171,3 +171,24 @@ def test_finetune_repeats_are_offline_only():
     with pytest.raises(ValueError, match="finetune_repeats = 2 is offline only"):
         params.model_validate(params.model_dump() | {"backend": "bedrock", "bedrock": {
             "bucket": "my-nova-lab-bucket", "role_arn": "arn:aws:iam::123456789012:role/R", "max_usd": 1}})
+
+
+def test_nova_2_lite_with_fewer_than_200_training_records_is_refused_before_anything_runs(tmp_path):
+    """Step 01 writes one training record per training pair: n_train is the training file's length."""
+    on_bedrock = [paths.PARAMS / "nova2_lite.yaml", paths.PARAMS / "bedrock.yaml"]
+    for n_train in (40, 200):
+        (tmp_path / f"{n_train}.yaml").write_text(f"n_train: {n_train}\n")
+    with pytest.raises(ParamsError, match=r"n_train = 40 training records, but nova2_lite needs at least 200 .*"
+                                          r"set n_train to at least 200, or leave out nova2_lite"):
+        load_params(*on_bedrock, tmp_path / "40.yaml")
+    assert load_params(*on_bedrock, tmp_path / "200.yaml").n_train == 200
+    assert load_params(paths.PARAMS / "micro.yaml", paths.PARAMS / "smoke.yaml").n_train == 40  # Nova 1 takes 8 or more
+
+
+def test_wait_limits_are_per_kind_with_defaults_and_checked(tmp_path):
+    params = load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "bedrock.yaml")
+    assert params.bedrock.wait_hours.customization_job == 48 and params.bedrock.wait_hours.knowledge_base == 0.5
+    with pytest.raises(ParamsError, match=r"`bedrock.wait_hours.ingestion` = 0: Input should be greater than 0"):
+        load_params(write(tmp_path, "bedrock:\n  wait_hours:\n    ingestion: 0\n"), paths.PARAMS / "bedrock.yaml")
+    with pytest.raises(ParamsError, match=r"unknown key `bedrock.wait_hours.ingest` = 1; did you mean ingestion"):
+        load_params(write(tmp_path, "bedrock:\n  wait_hours:\n    ingest: 1\n"), paths.PARAMS / "bedrock.yaml")

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import io
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from botocore.exceptions import ClientError
-
 from nova_lab.bedrock import pricing
-from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import Clients, Resource, if_exists, job_name, pages, serving_name, tags
+from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll, status_of
+from nova_lab.bedrock.resources import (Clients, Resource, attempt_name, attempt_of, if_exists, job_name, pages,
+                                        serving_name, tags)
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.state import needs, read_state, update_state
 from nova_lab.bedrock.tokens import request_token
@@ -33,58 +32,32 @@ from nova_lab.study_steps import DATA_PREP
 DONE, FAILED = "Completed", ("Failed", "Stopped")
 
 
-class CustomizationFailed(RuntimeError):
+class CustomizationFailed(RunStopped):
     """The customization job ended without a model; Bedrock's reason is in the message."""
 
 
-class StaleResource(RuntimeError):
-    """A resource with the study's name exists but cannot be reused (failed, or its model was deleted)."""
-
-
-class ServingFailed(RuntimeError):
+class ServingFailed(RunStopped):
     """The deployment or provisioned throughput ended in Failed; Bedrock's reason is in the message."""
 
 
-EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
-
-
-class CredentialsExpired(RuntimeError):
-    """Short-lived credentials ran out during an hours-long wait; the job itself goes on in Bedrock."""
-
-
-def expired(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in EXPIRED
-
-
 def wait_for_job(run: BedrockRun, job_name: str, first_delay: float = 30.0, max_delay: float = 300.0) -> dict[str, Any]:
-    """Poll the job with growing delays, showing its stage; returns the finished job's description.
-    A job not found on a first poll right after its creation is "not yet". Credentials that expire
-    during the hours of waiting stop the wait with the way out: the job runs on and is reused."""
+    """Poll the job with growing delays, showing its stage, for at most `bedrock.wait_hours.customization_job`;
+    returns the finished job's description. A job not found on a first poll right after its creation is "not
+    yet". Credentials that expire during the hours of waiting stop the wait with the way out (polling.py)."""
     fetch = partial(if_exists, run.clients.bedrock.get_model_customization_job, jobIdentifier=job_name)
+    limit = Limit.of(run.settings, "customization_job", f"customization job {job_name}")
     with tqdm(desc=f"customization {job_name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        try:
-            return _until_done(fetch, job_name, bar, first_delay, max_delay, run.sleep)
-        except ClientError as exc:
-            if expired(exc):
-                raise CredentialsExpired(f"the AWS credentials expired while waiting for customization job {job_name} "
-                                         f"({exc.response['Error']['Code']}); it goes on in Bedrock: refresh "
-                                         f"credentials and run again: the job is reused") from None
-            raise
-
-
-def _until_done(fetch: Callable[[], dict[str, Any] | None], job_name: str, bar: Any, first_delay: float,
-                max_delay: float, sleep: Callable[[float], None]) -> dict[str, Any]:
-    for job in poll(fetch, first_delay, max_delay, sleep):
-        if job is None:
-            bar.set_postfix_str("not listed yet", refresh=True)
-            continue
-        stages = job.get("statusDetails", {})
-        stage = next((name for name, detail in stages.items() if detail.get("status") == "InProgress"), "")
-        bar.set_postfix_str(f"{job['status']} {stage}".strip(), refresh=True)
-        if job["status"] == DONE:
-            return job
-        if job["status"] in FAILED:
-            raise CustomizationFailed(f"customization job {job_name} {job['status']}: {job.get('failureMessage', '')}")
+        for job in poll(fetch, first_delay, max_delay, run.sleep, limit):
+            stages = (job or {}).get("statusDetails", {})
+            stage = next((name for name, detail in stages.items() if detail.get("status") == "InProgress"), "")
+            bar.set_postfix_str(f"{status_of(job)} {stage}".strip(), refresh=True)
+            if status_of(job) == DONE:
+                return job
+            if status_of(job) in FAILED:
+                raise CustomizationFailed(
+                    f"customization job {job_name} {job['status']}: {job.get('failureMessage', 'no reason given')}; "
+                    f"fix the cause and run step 03 again: it trains again as the next attempt (same data and "
+                    f"hyperparameters), reusing the bucket, the data and the knowledge base")
     raise AssertionError("poll() never ends on its own")
 
 
@@ -96,16 +69,22 @@ def _csv(clients: Clients, bucket: str, prefix: str, name: str) -> pd.DataFrame:
     return pd.DataFrame()
 
 
+def _per_step(frame: pd.DataFrame, loss: str, column: str) -> pd.DataFrame:
+    """One `column` value per step: Nova's metrics files hold several rows per step, averaged per step as
+    AWS's amazon-nova-samples do before plotting."""
+    if not len(frame):
+        return pd.DataFrame(columns=["step", column])
+    per_step = frame.groupby("step_number", as_index=False)[loss].mean()
+    return per_step.rename(columns={"step_number": "step", loss: column})
+
+
 def loss_history(run: BedrockRun, output_uri: str) -> pd.DataFrame:
     """Training and validation loss by step, in the offline trainer's history columns."""
     bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
-    training = _csv(run.clients, bucket, prefix, "step_wise_training_metrics.csv")
-    validation = _csv(run.clients, bucket, prefix, "validation_metrics.csv")
-    frames = [training.rename(columns={"step_number": "step", "training_loss": "loss"})[["step", "loss"]]
-              if len(training) else pd.DataFrame(columns=["step", "loss"]),
-              validation.rename(columns={"step_number": "step", "validation_loss": "eval_loss"})[["step", "eval_loss"]]
-              if len(validation) else pd.DataFrame(columns=["step", "eval_loss"])]
-    return pd.concat(frames, ignore_index=True).sort_values("step", kind="stable").reset_index(drop=True)
+    training = _per_step(_csv(run.clients, bucket, prefix, "step_wise_training_metrics.csv"), "training_loss", "loss")
+    validation = _per_step(_csv(run.clients, bucket, prefix, "validation_metrics.csv"), "validation_loss", "eval_loss")
+    history = pd.concat([training, validation], ignore_index=True)
+    return history.sort_values("step", kind="stable").reset_index(drop=True)
 
 
 def job_hyperparameters(cfg: FineTuneParams) -> dict[str, Any]:
@@ -115,17 +94,23 @@ def job_hyperparameters(cfg: FineTuneParams) -> dict[str, Any]:
 
 def ensure_customization_job(run: BedrockRun, model: str, data_digest: str, hyperparameters: dict[str, Any],
                              train_uri: str, validation_uri: str) -> Resource:
-    """The fine-tuning job for this model, data and hyperparameters: an existing one is reused."""
+    """The fine-tuning job for this model, data and hyperparameters. Its latest attempt is reused while it runs or
+    once its model exists; one that failed, was stopped or lost its model (teardown) is tried again at once under
+    the next attempt's name, as a user who runs step 03 again after its failure was shown expects: Bedrock keeps
+    job names, and nothing else (bucket, data, vector store, knowledge base) needs rebuilding."""
     clients, settings = run.clients, run.settings
-    name = job_name(settings, model, data_digest, hyperparameters)
-    for job in pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries", nameContains=name):
-        if job["jobName"] != name:
-            continue
-        if job["status"] == "InProgress" or (job["status"] == "Completed" and _model_exists(clients, job)):
-            return Resource("customization-job", name, name, reused=True)
-        raise StaleResource(f"customization job {name} is {job['status']}" + (
-            " but its custom model was deleted" if job["status"] == "Completed" else "") +
-            ": Bedrock keeps job names, so set another `bedrock.study_tag` to train again")
+    base = job_name(settings, model, data_digest, hyperparameters)
+    listed = pages(clients.bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries",
+                   nameContains=base)
+    attempts = {attempt: job for job in listed if (attempt := attempt_of(base, job["jobName"]))}
+    last = max(attempts, default=0)
+    if last:
+        job = attempts[last]
+        if job["status"] in ("InProgress", "Stopping") or (job["status"] == DONE and _model_exists(clients, job)):
+            return Resource("customization-job", job["jobName"], job["jobName"], reused=True)
+        print(f"nova-lab: {_not_reusable(clients, job)}; training again as {attempt_name(base, last + 1)} "
+              f"(same data and hyperparameters; the bucket, data and knowledge base are reused)")
+    name = attempt_name(base, last + 1)
     request = dict(
         jobName=name, customModelName=name, roleArn=settings.role_arn,
         baseModelIdentifier=STUDY_MODELS[model].training_id, customizationType="FINE_TUNING",
@@ -138,6 +123,14 @@ def ensure_customization_job(run: BedrockRun, model: str, data_digest: str, hype
     clients.bedrock.create_model_customization_job(
         **request, clientRequestToken=request_token(name, request, clients.nonce))
     return Resource("customization-job", name, name)
+
+
+def _not_reusable(clients: Clients, job: dict[str, Any]) -> str:
+    """Why a listed job is not reused: Bedrock's failure message (not in the listing), or its deleted model."""
+    if job["status"] == DONE:
+        return f"customization job {job['jobName']} is Completed but its custom model was deleted"
+    found = clients.bedrock.get_model_customization_job(jobIdentifier=job["jobName"])
+    return f"customization job {job['jobName']} {job['status']}: {found.get('failureMessage', 'no reason given')}"
 
 
 def _model_exists(clients: Clients, job: dict[str, Any]) -> bool:
@@ -167,33 +160,29 @@ def ensure_serving(run: BedrockRun, model_arn: str, name: str) -> Resource:
     return Resource("provisioned-throughput", name, arn)
 
 
-def _serving_status(run: BedrockRun, serving: Resource) -> str:
-    """The deployment's (or provisioned throughput's) status; one not found yet, just after its create, is
-    still being made. Credentials that expired during the wait stop with the way out, not a traceback."""
+def _serving_state(run: BedrockRun, serving: Resource) -> dict[str, Any]:
+    """The deployment's (or provisioned throughput's) description; one not found yet, just after its create, is
+    still being made."""
     bedrock = run.clients.bedrock
-    try:
-        if serving.kind == "deployment":
-            found = if_exists(bedrock.get_custom_model_deployment, customModelDeploymentIdentifier=serving.identifier)
-        else:
-            found = if_exists(bedrock.get_provisioned_model_throughput, provisionedModelId=serving.identifier)
-    except ClientError as exc:
-        if expired(exc):
-            raise CredentialsExpired(
-                f"the AWS credentials expired while waiting for {serving.kind} {serving.name}: refresh "
-                f"credentials and run again: the {serving.kind} is reused") from None
-        raise
-    return (found or {"status": "Creating"})["status"]
+    if serving.kind == "deployment":
+        found = if_exists(bedrock.get_custom_model_deployment, customModelDeploymentIdentifier=serving.identifier)
+    else:
+        found = if_exists(bedrock.get_provisioned_model_throughput, provisionedModelId=serving.identifier)
+    return found or {"status": "Creating"}
 
 
 def _wait_until_serving(run: BedrockRun, serving: Resource) -> None:
+    """Until the model answers, for at most its `bedrock.wait_hours`; expired credentials stop with the way out."""
     ready = "Active" if serving.kind == "deployment" else "InService"
+    limit = Limit.of(run.settings, serving.kind.replace("-", "_"), f"{serving.kind} {serving.name}")
     with tqdm(desc=f"{serving.kind} {serving.name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        for status in poll(lambda: _serving_status(run, serving), 15.0, 120.0, run.sleep):
-            bar.set_postfix_str(status, refresh=True)
-            if status == ready:
+        for state in poll(lambda: _serving_state(run, serving), 15.0, 120.0, run.sleep, limit):
+            bar.set_postfix_str(state["status"], refresh=True)
+            if state["status"] == ready:
                 return
-            if status == "Failed":
-                raise ServingFailed(f"{serving.kind} {serving.name} failed: see the Bedrock console for the reason")
+            if state["status"] == "Failed":
+                raise ServingFailed(f"{limit.what} failed: {state.get('failureMessage', 'no reason given')} (see "
+                                    f"{CONSOLES[limit.kind]}); fix the cause, then `nova-lab teardown` and run again")
 
 
 def fine_tune(run: BedrockRun, cfg: FineTuneParams) -> FineTuneResult:

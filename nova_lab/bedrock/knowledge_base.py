@@ -3,7 +3,8 @@
 Every piece (vector bucket, index, knowledge base, data source) is found by name and reused,
 so a second run re-ingests into the same knowledge base instead of building a twin; one found
 with other settings (most are immutable) stops the run with the difference and the way out.
-Each new piece is waited for until ready before the next is built on it. The
+Each new piece is waited for until ready (for at most its `bedrock.wait_hours`;
+any failed status stops at once) before the next is built on it. The
 chunking strategy is a parameter; fixed-size chunks take the offline chunk size and overlap,
 so the two backends cut the corpus alike.
 """
@@ -14,7 +15,7 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from nova_lab.bedrock.polling import poll
+from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll
 from nova_lab.bedrock.resources import (TAG_KEY, Clients, Resource, data_source_name, if_exists, knowledge_base_name, pages,
                                         vector_bucket_name)
 from nova_lab.bedrock.run_context import BedrockRun
@@ -27,15 +28,15 @@ EMBEDDING_DIMENSIONS = 1024
 SEARCHABLE_ONLY = ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]  # Bedrock's own keys: not filterable
 
 
-class IngestionFailed(RuntimeError):
-    """The ingestion job ended in FAILED or STOPPED; its reasons are in the message."""
+class IngestionFailed(RunStopped):
+    """The ingestion job ended FAILED or STOPPED, or COMPLETE with failed documents; its reasons are in the message."""
 
 
-class ResourceMismatch(RuntimeError):
+class ResourceMismatch(RunStopped):
     """A resource with the study's name exists with other settings; reusing it would mix two set-ups."""
 
 
-class NotReady(RuntimeError):
+class NotReady(RunStopped):
     """A new knowledge base or data source ended in a failed state instead of becoming ready."""
 
 
@@ -49,15 +50,22 @@ def _differences(found: dict[str, Any], wanted: dict[str, Any]) -> dict[str, tup
     return {key: (found.get(key), value) for key, value in wanted.items() if found.get(key) != value}
 
 
-def wait_until_ready(describe: Callable[[], dict[str, Any] | None], ready: str, failed: tuple[str, ...], what: str,
+# Every status of the service model's enum that never becomes ready: stop at once, not at the time limit.
+KNOWLEDGE_BASE_FAILED = ("FAILED", "UPDATE_UNSUCCESSFUL", "DELETE_UNSUCCESSFUL", "DELETING")
+DATA_SOURCE_FAILED = ("FAILED", "DELETE_UNSUCCESSFUL", "DELETING")
+
+
+def wait_until_ready(describe: Callable[[], dict[str, Any] | None], ready: str, failed: tuple[str, ...], limit: Limit,
                      sleep: Callable[[float], None], first_delay: float = 5.0) -> dict[str, Any]:
-    """Poll a new resource until `ready`; "not found" (a first poll right after the create) counts as not yet."""
-    for state in poll(describe, first_delay, 30.0, sleep):
+    """Poll a new resource until `ready`, for at most its limit; "not found" (a first poll right after the
+    create) counts as not yet."""
+    for state in poll(describe, first_delay, 30.0, sleep, limit):
         status = (state or {}).get("status")
         if status == ready:
             return state
         if status in failed:
-            raise NotReady(f"{what} is {status}: {state.get('failureReasons', '')}; run `nova-lab teardown` and again")
+            raise NotReady(f"{limit.what} is {status}: {'; '.join(state.get('failureReasons', []))} (see "
+                           f"{CONSOLES[limit.kind]}); run `nova-lab teardown` and run again")
 
 
 def search_modes(settings: BedrockSettings) -> tuple[Mode, ...]:
@@ -107,6 +115,18 @@ def s3_vectors_storage(index_arn: str) -> dict[str, Any]:
     return {"type": "S3_VECTORS", "s3VectorsConfiguration": {"indexArn": index_arn}}
 
 
+def store_identity(storage: dict[str, Any] | None) -> tuple[str, ...]:
+    """Which store a storage configuration names: the S3 Vectors index ARN (GetKnowledgeBase may echo it as
+    bucket ARN and index name), or the OpenSearch collection ARN and index name. Compared instead of the
+    whole dict, so a normalised echo of the same store does not stop a resumed step 02."""
+    storage = storage or {}
+    if "s3VectorsConfiguration" in storage:
+        found = storage["s3VectorsConfiguration"]
+        return ("S3_VECTORS", found.get("indexArn") or f"{found.get('vectorBucketArn')}/index/{found.get('indexName')}")
+    found = storage.get("opensearchServerlessConfiguration", {})
+    return (str(storage.get("type")), str(found.get("collectionArn")), str(found.get("vectorIndexName")))
+
+
 def _describe_knowledge_base(clients: Clients, knowledge_base_id: str) -> dict[str, Any] | None:
     found = if_exists(clients.bedrock_agent.get_knowledge_base, knowledgeBaseId=knowledge_base_id)
     return found and found["knowledgeBase"]
@@ -124,9 +144,10 @@ def ensure_knowledge_base(run: BedrockRun, storage: dict[str, Any]) -> Resource:
         if summary["name"] == name and summary["status"] not in ("DELETING", "FAILED", "DELETE_UNSUCCESSFUL"):
             found = _describe_knowledge_base(clients, summary["knowledgeBaseId"]) or {}
             embedding = found.get("knowledgeBaseConfiguration", {}).get("vectorKnowledgeBaseConfiguration", {})
-            if differences := _differences({"storageConfiguration": found.get("storageConfiguration"),
-                                            "embeddingModelArn": embedding.get("embeddingModelArn")},
-                                           {"storageConfiguration": storage, "embeddingModelArn": embedding_arn}):
+            if differences := _differences(
+                    {"vector store": store_identity(found.get("storageConfiguration")),
+                     "embeddingModelArn": embedding.get("embeddingModelArn")},
+                    {"vector store": store_identity(storage), "embeddingModelArn": embedding_arn}):
                 raise _mismatch(f"knowledge base {name}", differences)
             resource = Resource("knowledge-base", name, summary["knowledgeBaseId"], reused=True)
     if resource is None:
@@ -135,8 +156,8 @@ def ensure_knowledge_base(run: BedrockRun, storage: dict[str, Any]) -> Resource:
         created = clients.bedrock_agent.create_knowledge_base(
             **request, clientToken=request_token(name, request, clients.nonce))
         resource = Resource("knowledge-base", name, created["knowledgeBase"]["knowledgeBaseId"])
-    wait_until_ready(lambda: _describe_knowledge_base(clients, resource.identifier), "ACTIVE", ("FAILED",),
-                     f"knowledge base {name}", run.sleep)
+    wait_until_ready(lambda: _describe_knowledge_base(clients, resource.identifier), "ACTIVE", KNOWLEDGE_BASE_FAILED,
+                     Limit.of(settings, "knowledge_base", f"knowledge base {name}"), run.sleep)
     return resource
 
 
@@ -170,7 +191,7 @@ def ensure_data_source(run: BedrockRun, knowledge_base_id: str, chunk_tokens: in
         created = clients.bedrock_agent.create_data_source(**request, clientToken=request_token(name, request, clients.nonce))
         resource = Resource("data-source", name, created["dataSource"]["dataSourceId"])
     wait_until_ready(lambda: _describe_data_source(clients, knowledge_base_id, resource.identifier), "AVAILABLE",
-                     ("DELETE_UNSUCCESSFUL",), f"data source {name}", run.sleep)
+                     DATA_SOURCE_FAILED, Limit.of(settings, "data_source", f"data source {name}"), run.sleep)
     return resource
 
 
@@ -184,20 +205,32 @@ def _running_ingestion(clients: Clients, knowledge_base_id: str, data_source_id:
 
 def ingest(run: BedrockRun, knowledge_base_id: str, data_source_id: str) -> dict[str, int]:
     """Wait, with back-off and a progress bar, for the data source's ingestion job: the one still
-    running (a notebook stopped while it waited) or a new one; returns its statistics."""
+    running (a notebook stopped while it waited) or a new one; returns its statistics. A job that
+    ends COMPLETE with failed documents stops the run too: RAG would silently search part of the corpus."""
     clients = run.clients
     job_id = _running_ingestion(clients, knowledge_base_id, data_source_id) or clients.bedrock_agent.start_ingestion_job(
         knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id)["ingestionJob"]["ingestionJobId"]
+    what = f"ingestion job {job_id} of knowledge base {knowledge_base_id}"
+
     def fetch() -> dict[str, Any]:
         return clients.bedrock_agent.get_ingestion_job(
             knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id, ingestionJobId=job_id)["ingestionJob"]
 
     with tqdm(desc="ingestion", unit="doc") as bar:
-        for job in poll(fetch, 5.0, 60.0, run.sleep):
+        for job in poll(fetch, 5.0, 60.0, run.sleep, Limit.of(run.settings, "ingestion", what)):
             statistics = job.get("statistics", {})
             bar.n = statistics.get("numberOfDocumentsScanned", 0)
             bar.set_postfix(status=job["status"], refresh=True)
-            if job["status"] == "COMPLETE":
+            failed = statistics.get("numberOfDocumentsFailed", 0)
+            if job["status"] == "COMPLETE" and not failed:
                 return statistics
-            if job["status"] in ("FAILED", "STOPPED"):
-                raise IngestionFailed(f"ingestion job {job_id} {job['status']}: {job.get('failureReasons', [])}")
+            if job["status"] in ("COMPLETE", "FAILED", "STOPPED"):
+                raise _ingestion_failed(what, job, failed, statistics.get("numberOfDocumentsScanned", 0))
+
+
+def _ingestion_failed(what: str, job: dict[str, Any], failed: int, scanned: int) -> IngestionFailed:
+    reasons = "; ".join(job.get("failureReasons", [])[:3]) or "no reason given"
+    counts = f" with {failed} of {scanned} document(s) failed" if failed else ""
+    return IngestionFailed(f"{what} ended {job['status']}{counts}: {reasons} "
+                           f"(all of them in {CONSOLES['ingestion']}); fix what they say and run step 02 again: it "
+                           f"ingests into the same knowledge base")

@@ -20,7 +20,7 @@ from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
 from opensearchpy.exceptions import AuthenticationException, AuthorizationException, TransportError
 from tqdm.auto import tqdm
 
-from nova_lab.bedrock.polling import poll
+from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll, status_of
 from nova_lab.bedrock.resources import TAG_KEY, Clients, collection_name, if_exists
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
@@ -30,8 +30,12 @@ VECTOR_FIELD, TEXT_FIELD, METADATA_FIELD = "bedrock-knowledge-base-default-vecto
 POLICY_TYPES = {"encryption": "security", "network": "security", "data": "access"}
 
 
-class CollectionFailed(RuntimeError):
-    """The collection ended in FAILED; OpenSearch's reason is in the message."""
+class CollectionFailed(RunStopped):
+    """The collection ended in a failed status; OpenSearch's reason is in the message."""
+
+
+# The service model's CollectionStatus values a wait for ACTIVE stops on (the study never updates a collection)
+COLLECTION_FAILED = ("FAILED", "UPDATE_FAILED", "DELETING")
 
 
 @dataclass(frozen=True)
@@ -90,13 +94,15 @@ def ensure_collection(run: BedrockRun) -> Collection:
     if _collection_detail(clients, name) is None:
         request = dict(name=name, type="VECTORSEARCH", tags=[{"key": TAG_KEY, "value": settings.study_tag}])
         clients.opensearch.create_collection(**request, clientToken=request_token(name, request, clients.nonce))
+    limit = Limit.of(settings, "vector_store", f"OpenSearch Serverless collection {name}")
     with tqdm(desc=f"collection {name}", bar_format="{desc}: {postfix} [{elapsed}]") as bar:
-        for detail in poll(lambda: _collection_detail(clients, name) or {"status": "not listed yet"}, 10.0, 60.0, run.sleep):
-            bar.set_postfix_str(detail["status"], refresh=True)
-            if detail["status"] == "ACTIVE":
+        for detail in poll(lambda: _collection_detail(clients, name), 10.0, 60.0, run.sleep, limit):
+            bar.set_postfix_str(status_of(detail), refresh=True)
+            if status_of(detail) == "ACTIVE":
                 return Collection(name, detail["arn"], detail["collectionEndpoint"])
-            if detail["status"] == "FAILED":
-                raise CollectionFailed(f"collection {name} failed: {detail.get('failureMessage', '')}")
+            if status_of(detail) in COLLECTION_FAILED:
+                raise CollectionFailed(f"{limit.what} is {detail['status']}: {detail.get('failureMessage', '')} (see "
+                                       f"{CONSOLES['vector_store']}); run `nova-lab teardown` and run again")
 
 
 def index_body(dimensions: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ resources of one step are made where that step lives (`knowledge_base.py`, `cust
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -50,19 +51,43 @@ class Clients:
 
     @classmethod
     def create(cls, settings: BedrockSettings) -> "Clients":
-        """One client per service, shared by every thread: adaptive retries pace them together."""
+        """One client per service, shared by every thread: adaptive retries pace them together (except a
+        tokens-per-day throttle, which no retry within the day can pass)."""
         config = Config(region_name=settings.region, retries={"mode": "adaptive", "total_max_attempts": 8})
-        return cls(*(boto3.client(service, config=config) for service in SERVICES))
+        clients = cls(*(boto3.client(service, config=config) for service in SERVICES))
+        for model_calls in (clients.bedrock_runtime, clients.agent_runtime):  # Converse; Retrieve embeds the query
+            refuse_daily_quota_retries(model_calls)
+        return clients
+
+
+def daily_quota(error: dict[str, Any]) -> bool:
+    """Whether an error is Bedrock's tokens-per-day throttle ("Too many tokens per day, please wait before trying
+    again."): unlike a per-minute throttle, no back-off passes it before the day's quota refills."""
+    return error.get("Code") == "ThrottlingException" and "per day" in str(error.get("Message", "")).lower()
+
+
+def _no_retry_on_daily_quota(response: Any = None, **kwargs: Any) -> bool | None:
+    """botocore's `needs-retry` hook: False (do not retry) for a tokens-per-day throttle, None (the retry mode
+    decides) for anything else. Registered first, its answer is the one botocore takes."""
+    parsed = response[1] if response else {}
+    return False if daily_quota(parsed.get("Error", {})) else None
+
+
+def refuse_daily_quota_retries(client: Any) -> None:
+    """Make the client give up on a tokens-per-day throttle at once instead of retrying it for minutes."""
+    service = client.meta.service_model.service_id.hyphenize()  # where botocore's retry handler listens
+    client.meta.events.register_first(f"needs-retry.{service}", _no_retry_on_daily_quota)
 
 
 def resource_name(settings: BedrockSettings, *parts: str) -> str:
-    """A name every Bedrock and S3 Vectors field accepts: the study tag (lower case, <= 24 chars,
-    validated) and short lower-case parts, joined by single hyphens, <= 63 characters."""
-    cleaned = ["".join(c if c.isalnum() else "-" for c in part.lower()).strip("-") for part in parts]
+    """A name every Bedrock, S3 Vectors and OpenSearch name field accepts: the study tag (lower case, <= 24
+    chars, validated) and the parts in lower case, each run of other characters one hyphen (Bedrock's
+    `([0-9a-zA-Z][_-]?)+` patterns refuse two in a row, which a run_name like `a__b` would give). A name over
+    63 characters keeps its head and ends in a digest of the whole, so any valid run_name gives a valid name
+    and distinct long names stay distinct."""
+    cleaned = [re.sub(r"[^a-z0-9]+", "-", part.lower()).strip("-") for part in parts]
     name = "-".join([settings.study_tag, *filter(None, cleaned)])
-    if len(name) > 63:
-        raise ValueError(f"resource name {name!r} is longer than 63 characters")
-    return name
+    return name if len(name) <= 63 else f"{name[:54].rstrip('-')}-{fingerprint(name)[:8]}"
 
 
 # Every resource's name, built here and nowhere else (teardown, IAM and preflight find them by these).
@@ -87,6 +112,20 @@ def data_source_name(settings: BedrockSettings, run_name: str, chunk_tokens: int
 def job_name(settings: BedrockSettings, model: str, data_digest: str, hyperparameters: dict[str, Any]) -> str:
     """Named by base model, data and hyperparameters: the same training is found and reused, another one is new."""
     return resource_name(settings, model, fingerprint(STUDY_MODELS[model].training_id, data_digest, hyperparameters)[:12])
+
+
+def attempt_name(job: str, attempt: int) -> str:
+    """The name of a training's `attempt`-th job: Bedrock keeps a failed job's name, so a retry needs another.
+    The first keeps the plain name (jobs made before retries existed are found); later ones end in -a2, -a3..."""
+    return job if attempt == 1 else f"{job}-a{attempt}"
+
+
+def attempt_of(job: str, name: str) -> int | None:
+    """Which attempt of `job` a listed job name is; None for another job whose name merely contains it."""
+    if name == job:
+        return 1
+    retry = re.fullmatch(rf"{re.escape(job)}-a([1-9][0-9]*)", name)
+    return int(retry.group(1)) if retry else None
 
 
 def serving_name(settings: BedrockSettings, job: str) -> str:

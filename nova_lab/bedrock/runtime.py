@@ -4,6 +4,8 @@ Each request is one Converse call from a thread pool of `concurrency` workers sh
 client, whose adaptive retry mode paces every thread once the service throttles. A request
 that still fails after the retries is reported as failed and not stored, so the next run
 asks it again: nothing is lost and, with answers keyed like offline ones, nothing doubles.
+Expired credentials and a spent tokens-per-day quota are not retried: every request after them
+would fail alike, so they stop the loop at once with the way out (`way_out`).
 Latency is the client's wall time per call (what a user waits), next to Bedrock's own
 `metrics.latencyMs`.
 """
@@ -11,14 +13,16 @@ Latency is the client's wall time per call (what a user waits), next to Bedrock'
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 from tqdm.auto import tqdm
 
+from nova_lab.bedrock.polling import CredentialsExpired, RunStopped, expired
 from nova_lab.bedrock.recording import RECORDED_WALL_MS, ReplayMissing
+from nova_lab.bedrock.resources import daily_quota
 from nova_lab.knowledge_base import Passage
 from nova_lab.nova_format import SYSTEM_PROMPT
 from nova_lab.records import RecordStore
@@ -98,17 +102,56 @@ class Job:
     run: Callable[[], dict[str, Any]]  # makes the call and returns the record to store
 
 
+class DailyQuotaSpent(RunStopped):
+    """Bedrock refused a call for the rest of the day: the account's tokens-per-day quota of the model is spent."""
+
+
+def way_out(exc: BaseException, doing: str) -> RuntimeError | None:
+    """The one-line stop for an error no retry helps within this run, or None: credentials that expired during
+    an hour-long loop, or the day's tokens spent. Every request after it would fail the same way."""
+    if not isinstance(exc, ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    if expired(exc):
+        return CredentialsExpired(f"the AWS credentials expired ({error.get('Code')}) during {doing}: refresh "
+                                  f"credentials and run again: what is stored is kept, only the rest is asked")
+    if daily_quota(error):
+        return DailyQuotaSpent(f"Bedrock refused {doing} for today: {error.get('Message', '')} (the model's "
+                               f"tokens-per-day quota is spent); what is stored is kept: request an increase in "
+                               f"Service Quotas (Amazon Bedrock, tokens per day), or run again tomorrow")
+    return None
+
+
+def settled(futures: Iterable[Future]) -> list[Any]:
+    """Each future's result once the pool has shut down: None where it was cancelled or failed."""
+    return [f.result() if f.done() and not f.cancelled() and f.exception() is None else None for f in futures]
+
+
+def stop_pool(pool: ThreadPoolExecutor, exc: BaseException, doing: str) -> RunStopped | None:
+    """The one-line stop for `exc`, after no waiting request is sent and those in flight have landed
+    (their results are then kept by the caller); None when `exc` is not a stop."""
+    stop = way_out(exc, doing)
+    if stop is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return stop
+
+
 def run_jobs(jobs: list[Job], store: RecordStore, concurrency: int, desc: str) -> dict[str, Any]:
-    """Every job not yet in the store, `concurrency` at a time; each record stored as it lands."""
+    """Every job not yet in the store, `concurrency` at a time; each record stored as it lands. Expired
+    credentials or a spent daily quota stop the pool at once with the way out (`way_out`), the records
+    of the requests already in flight stored first."""
     done = store.keys()
     pending = [job for job in dict((j.key, j) for j in jobs).values() if job.key not in done]
-    failures = []
+    failures, stored = [], set()
     with ThreadPoolExecutor(max_workers=concurrency) as pool, tqdm(total=len(pending), desc=desc, unit="call") as bar:
         futures = {pool.submit(job.run): job for job in pending}
         for future in as_completed(futures):
             try:
                 record = future.result()
             except ClientError as exc:
+                if stop := stop_pool(pool, exc, f"the {desc} requests"):
+                    store.append([r for f, r in zip(futures, settled(futures)) if r is not None and f not in stored])
+                    raise stop from None
                 failures.append({"key": futures[future].key, "error": exc.response["Error"]["Code"]})
             except ReplayMissing:
                 raise  # a replay that asks what was never recorded stops, it does not skip
@@ -116,6 +159,7 @@ def run_jobs(jobs: list[Job], store: RecordStore, concurrency: int, desc: str) -
                 failures.append({"key": futures[future].key, "error": type(exc).__name__})
             else:
                 store.append([record])  # from this thread only: results arrive here one by one
+                stored.add(future)
             bar.update()
     return {"requests": len(jobs), "made_now": len(pending) - len(failures), "failed": failures}
 
@@ -125,8 +169,10 @@ TRANSIENT = {"ThrottlingException", "ServiceUnavailableException", "InternalServ
 
 
 def transient(exc: Exception) -> bool:
-    """Whether asking again later may succeed: throttling, the service's own faults, timeouts, lost connections."""
+    """Whether asking again later in this run may succeed: throttling (but not the day's quota), the service's
+    own faults, timeouts, lost connections."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        return error.get("Code") in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+        return not daily_quota(error) and (
+            error.get("Code") in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500)
     return isinstance(exc, BotoCoreError)
