@@ -9,12 +9,13 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from fake_aws import iam_rules
 from nova_lab import paths
-from nova_lab.bedrock import customization, knowledge_base, resources, teardown
+from nova_lab.bedrock import customization, iam, knowledge_base, resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
-from nova_lab.params import BedrockSettings, CommonParams
+from nova_lab.params import BedrockSettings, CommonParams, load_params
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
@@ -118,7 +119,7 @@ def test_provisioned_throughput_with_opt_in_prints_its_cost(capsys):
     assert made.kind == "provisioned-throughput" and "an hour" in capsys.readouterr().out
 
 
-def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
+def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws, strict_aws_requests):
     moto_clients = Clients.create(SETTINGS)
     resources.ensure_bucket(moto_clients, SETTINGS)
     resources.upload(moto_clients, SETTINGS, "corpus/a.txt", b"a")
@@ -144,6 +145,7 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
     stub.add_client_error("get_custom_model_deployment", "ResourceNotFoundException", http_status_code=404)
     expect_listing([])  # second teardown
     slept = []
+    before = len(strict_aws_requests.requests)
     with stub:
         listed = teardown.teardown(clients, SETTINGS, dry_run=True)
         assert [r.kind for r in listed] == ["deployment", "customization-job", "custom-model", "s3-bucket"]
@@ -151,9 +153,13 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws):
         assert teardown.teardown(clients, SETTINGS, sleep=slept.append) == listed
         assert slept == [5.0]
         assert teardown.teardown(clients, SETTINGS) == []
+    requests = strict_aws_requests.requests[before:]  # the teardowns' (and one listing of this test's own)
     stub.assert_no_pending_responses()
     assert moto_clients.s3.list_buckets()["Buckets"] == []
     assert moto_clients.bedrock.list_custom_models()["modelSummaries"] == []
+    params = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml").model_copy(update={"bedrock": SETTINGS})
+    refused, _ = iam_rules.refusals(requests, iam.policies(params), "123456789012", "us-east-1")
+    assert not refused, refused
 
 
 def test_a_bucket_the_user_brought_loses_only_the_study_prefix(aws):

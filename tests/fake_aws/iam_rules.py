@@ -141,6 +141,9 @@ class Walk:
     def _s3_ListObjectsV2(self, call, p):
         return [self._bucket(call, "s3:ListBucket", p["Bucket"], {"s3:prefix": (p["Prefix"],)} if "Prefix" in p else {})]
 
+    def _s3_ListBuckets(self, call, p):
+        return [Need(call, "caller", "s3:ListAllMyBuckets", "*")]
+
     def _s3_CreateBucket(self, call, p):
         return [self._bucket(call, "s3:CreateBucket", p["Bucket"])]
 
@@ -149,6 +152,12 @@ class Walk:
 
     def _s3_GetBucketLocation(self, call, p):
         return [self._bucket(call, "s3:GetBucketLocation", p["Bucket"])]
+
+    def _s3_GetBucketTagging(self, call, p):
+        return [self._bucket(call, "s3:GetBucketTagging", p["Bucket"])]
+
+    def _s3_DeleteBucket(self, call, p):
+        return [self._bucket(call, "s3:DeleteBucket", p["Bucket"])]
 
     def _s3_PutObject(self, call, p):
         return [self._object(call, "s3:PutObject", p["Bucket"], p["Key"])]
