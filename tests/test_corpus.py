@@ -1,6 +1,10 @@
+import html
+import json
 import re
 
-from nova_lab.corpus import extract_service, html_to_text, load_service
+from nova_lab import paths
+from nova_lab.caching import fingerprint
+from nova_lab.corpus import botocore_version, extract_service, html_to_text, load_service
 from nova_lab.data_prep import load_corpus
 
 
@@ -42,3 +46,24 @@ def test_corpus_is_cached_by_its_services(corpus, monkeypatch):
     monkeypatch.setattr(data_prep, "extract_corpus", lambda services: (_ for _ in ()).throw(AssertionError("re-extracted")))
     again = load_corpus(list(reversed(corpus.documents["service"].unique())))
     assert again.documents.equals(corpus.documents)
+
+
+def committed_manifest() -> dict:
+    """The run manifest the committed analysis shows (06's folded JSON, as report.details writes it)."""
+    notebook = json.loads((paths.PROJ_ROOT / "outputs" / "study" / "06_analysis.ipynb").read_text(encoding="utf-8"))
+    shown = ["".join(output["data"]["text/html"]) for cell in notebook["cells"] for output in cell.get("outputs", [])
+             if "The run manifest (JSON)" in "".join(output.get("data", {}).get("text/html", ""))]
+    return json.loads(html.unescape(shown[0].split("<pre>", 1)[1].rsplit("</pre>", 1)[0]))
+
+
+def test_a_fresh_install_builds_the_corpus_the_committed_run_was_made_from():
+    """botocore's models are the corpus: a newer botocore adds documents, and so other test questions and
+    other findings than the committed 06 and the README's. The pins must give back the committed corpus."""
+    manifest = committed_manifest()
+    data = manifest["data"]
+    assert botocore_version() == data["botocore"], (
+        f"botocore {botocore_version()} is installed, the committed run was made with {data['botocore']}: "
+        "pin botocore in pyproject.toml and environment.yml")
+    corpus = load_corpus(manifest["params"]["shared"]["services"])
+    assert corpus.stats() == data["corpus"]
+    assert fingerprint(corpus.documents["doc_id"].tolist(), corpus.documents["text"].tolist()) == data["documents_key"]
