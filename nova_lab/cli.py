@@ -6,15 +6,17 @@ import argparse
 import errno
 import re
 import sys
+from importlib.metadata import version
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
-from papermill.exceptions import PapermillExecutionError
 
 from nova_lab.bedrock.polling import RunStopped
 from nova_lab.bedrock.teardown import TeardownIncomplete
 from nova_lab.params import ParamsError
+from nova_lab.paths import UnusableState
 from nova_lab.results import MissingRecords
-from nova_lab.study import RunLocked
+from nova_lab.study import NotebookStopped, RunLocked
 from nova_lab.study_models import STUDY_MODELS
 
 
@@ -141,6 +143,7 @@ def _teardown(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="nova-lab", description=__doc__)
+    top.add_argument("--version", action="version", version=f"%(prog)s {version('nova-lab')}")
     commands = top.add_subparsers(dest="command", required=True)
     study = commands.add_parser("study", help="run the study's notebooks with papermill")
     study.add_argument("--models", nargs="+", choices=list(STUDY_MODELS),
@@ -183,16 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nova-lab: interrupted; run the same command to resume", file=sys.stderr)
         return 130
-    except PapermillExecutionError as exc:
+    except NotebookStopped as exc:
         if exc.ename in STOPS:
-            return main_error(_stop_message(exc.ename, exc.evalue))
-        print(f"nova-lab: a notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
-        return 1
+            return main_error(_stop_message(exc.ename, exc.evalue, exc.notebook))
+        return main_error(f"{exc.notebook.stem} failed: {exc.ename}: {exc.evalue} (its traceback is in {exc.notebook})")
     except OSError as exc:
         if exc.errno not in NO_SPACE:
             raise
-        return main_error(_no_space(exc.filename))
-    except (RunLocked, MissingRecords) as exc:
+        return main_error(_no_space(f"writing {exc.filename or 'the outputs'}"))
+    except (RunLocked, MissingRecords, UnusableState) as exc:
         return main_error(str(exc))
     except RunStopped as exc:  # a Bedrock step's stop: its message is the way out
         return main_error(str(exc))
@@ -203,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 
 NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, a file-size limit, a quota
 # a notebook's errors whose message is the way out: shown as one line, without the notebook's traceback
-STOPS = {"OSError", "KeyboardInterrupt", "RunLocked", "MissingRecords", "ParamsError", "NotReady",
+STOPS = {"OSError", "KeyboardInterrupt", "DeadKernelError", "RunLocked", "MissingRecords", "ParamsError", "NotReady",
+         "UnusableState",
          *("CredentialsExpired", "WaitTimedOut", "DailyQuotaSpent", "IngestionFailed", "ResourceMismatch",
            "CollectionFailed", "CustomizationFailed", "ServingFailed")}  # every RunStopped (a test checks)
 
@@ -213,18 +216,22 @@ def main_error(message: str) -> int:
     return 1
 
 
-def _no_space(filename: str | None) -> str:
-    return (f"no space left while writing {filename or 'the outputs'}: free some space (or point NOVA_LAB_OUTPUTS "
-            f"elsewhere) and run the same command to resume")
+def _no_space(writing: str) -> str:
+    return (f"no space left while {writing}: free some space (or point NOVA_LAB_OUTPUTS elsewhere) and run the same "
+            f"command to resume")
 
 
-def _stop_message(ename: str, evalue: str) -> str:
+def _stop_message(ename: str, evalue: str, notebook: Path) -> str:
     """One line for a notebook that stopped on a fault the user can fix, instead of its traceback."""
     if ename == "KeyboardInterrupt":
         return "interrupted; run the same command to resume"
-    space = re.search(r"\[Errno (\d+)\][^:]*(?::\s*'([^']+)')?", evalue)
+    if ename == "DeadKernelError":
+        return (f"{notebook.stem}'s kernel died ({notebook} holds what it did): it was killed from outside, most likely "
+                f"by the system for want of memory; free some memory and run the same command to resume")
+    # Python says [Errno 28] ...: 'file'; pyarrow says [errno 28], and a write on an open file names no file
+    space = re.search(r"\[errno (\d+)\][^:]*(?::\s*'([^']+)')?", evalue, re.IGNORECASE)
     if ename == "OSError" and space and int(space.group(1)) in NO_SPACE:
-        return _no_space(space.group(2))
+        return _no_space(f"writing {space.group(2)}" if space.group(2) else f"{notebook.stem} was writing (see {notebook})")
     return f"{ename}: {evalue}"
 
 

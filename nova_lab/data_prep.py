@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from nova_lab import artefacts, nova_format, paths
-from nova_lab.caching import file_digest, fingerprint, is_fresh, read_manifest, write_manifest
+from nova_lab.caching import file_digest, fingerprint, is_fresh, write_manifest
 from nova_lab.corpus import Corpus, botocore_version, extract_corpus
 from nova_lab.leakage import leakage_report
 from nova_lab.params import DataPrepParams
@@ -99,7 +99,7 @@ def read_facts(run_name: str) -> pd.DataFrame:
 
 
 def documents_key(run_name: str) -> str:
-    return read_manifest(data_dir(run_name))["documents_key"]
+    return artefacts.require_complete(artefacts.DATA, run_name)["documents_key"]
 
 
 def _read(run_name: str, name: str) -> pd.DataFrame:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from nova_lab import paths
+from nova_lab.caching import open_sqlite_cache
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSIONS = 384
@@ -44,8 +44,8 @@ def _key(text: str) -> str:
 
 class EmbeddingCache:
     def __init__(self, path: Path):
-        self.connection = sqlite3.connect(path)
-        self.connection.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
+        self.connection = open_sqlite_cache(
+            path, "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
 
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

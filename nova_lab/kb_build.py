@@ -50,7 +50,7 @@ def build(cfg: KnowledgeBaseParams) -> dict:
 
 
 def read_chunks(run_name: str) -> pd.DataFrame:
-    return pd.read_parquet(kb_dir(run_name) / "chunks.parquet")
+    return pd.read_parquet(artefacts.require(artefacts.KB, run_name, inside="chunks.parquet"))
 
 
 def open_knowledge_base(run_name: str, rrf_k: int = 60) -> LanceKnowledgeBase:

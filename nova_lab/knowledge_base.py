@@ -9,7 +9,7 @@ Bedrock knowledge base plugs in beside it.
 from __future__ import annotations
 
 import json
-import sqlite3
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -21,7 +21,7 @@ import pyarrow as pa
 from lancedb.index import FTS
 from lancedb.rerankers import RRFReranker
 
-from nova_lab.caching import fingerprint
+from nova_lab.caching import fingerprint, open_sqlite_cache
 from nova_lab.embeddings import DIMENSIONS
 
 Mode = Literal["hybrid", "keyword", "vector"]
@@ -42,14 +42,16 @@ class Retriever(Protocol):
 
 
 def build_table(folder: Path, chunks: pd.DataFrame, vectors: np.ndarray) -> None:
-    """Write the chunk table with its vectors and a BM25 index, replacing any earlier one."""
+    """Write the chunk table with its vectors and a BM25 index, replacing any earlier one: its folder is removed
+    first, so a damaged earlier version is neither read nor kept beside the new one."""
+    shutil.rmtree(folder, ignore_errors=True)
     schema = pa.schema([
         ("chunk_id", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
         ("vector", pa.list_(pa.float32(), DIMENSIONS)),
     ])
     data = pa.Table.from_pandas(chunks[["chunk_id", "doc_id", "text"]], preserve_index=False).append_column(
         "vector", pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), DIMENSIONS))
-    table = lancedb.connect(folder).create_table(TABLE, data.cast(schema), mode="overwrite")
+    table = lancedb.connect(folder).create_table(TABLE, data.cast(schema))
     table.create_index("text", config=FTS())
 
 
@@ -92,8 +94,8 @@ class CachedRetriever:
 
     def __init__(self, retriever: Retriever, kb_key: str, path: Path):
         self.retriever, self.kb_key = retriever, kb_key
-        self.connection = sqlite3.connect(path)
-        self.connection.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, passages TEXT)")
+        self.connection = open_sqlite_cache(
+            path, "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, passages TEXT)")
 
     def retrieve(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Passage]:
         key = fingerprint(self.kb_key, query, k, mode)

@@ -7,15 +7,16 @@ the run with one line per problem naming the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping, get_args
+from typing import Annotated, Any, Literal, Mapping, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nova_lab.bedrock.models import DEFAULT_QA_MODEL, JUDGE_PRESETS
 from nova_lab.judges import JUDGES
@@ -40,13 +41,43 @@ def available_services() -> tuple[str, ...]:
     return tuple(sorted(botocore.loaders.create_loader().list_available_services("service-2")))
 
 
+SEED_MAX = 2**32 - 1  # numpy's seeds run from 0 to 2**32 - 1: a larger one passes here and fails in the step
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
+PAPERMILL_HEADER = "# Parameters\n"  # how papermill's translator opens the cell it injects (tagged injected-parameters)
+
+
+def _listed_once(names: list[str]) -> list[str]:
+    """A name listed twice would do its work twice: a model's report rows, a judge's verdicts, a service's facts."""
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} {'is' if len(twice) == 1 else 'are'} listed more than once")
+    return names
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> "_Strict":
-        """Validate a notebook's parameters: the names this model knows, read from globals()."""
-        return parse(cls, {name: namespace[name] for name in cls.model_fields if name in namespace})
+        """Validate a notebook's parameters: the names this model knows, read from globals(), and what papermill
+        injected that the study's params would refuse. `papermill -f` warns about an unknown key and runs on, and
+        passes `extends` as a value: refused here, the notebook stops as `nova-lab run` would."""
+        injected = _injected_names(namespace.get("In", []))
+        if "extends" in injected:
+            number = next(step for step, model in STEP_PARAMS.items() if model is cls)[:2]
+            raise ParamsError(f"`extends` = {namespace['extends']!r}: papermill does not follow it; run "
+                              f"`nova-lab run {number} --params <file>`, which does")
+        unknown = injected - set(StudyParams.model_fields)  # another step's keys are this step's to ignore
+        return parse(cls, {name: namespace[name] for name in (*cls.model_fields, *sorted(unknown)) if name in namespace})
+
+
+def _injected_names(history: list[str]) -> set[str]:
+    """The names papermill's last injected cell assigned, read from IPython's input history (`In`)."""
+    cells = [source for source in history if source.startswith(PAPERMILL_HEADER)]
+    if not cells:
+        return set()
+    return {target.id for node in ast.parse(cells[-1]).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
 
 
 class WaitHours(_Strict):
@@ -69,9 +100,9 @@ class BedrockSettings(_Strict):
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket for corpus, data and outputs")
     role_arn: str = Field(pattern=r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/.+$",
                           description="IAM role Bedrock assumes for customization and the knowledge base")
-    study_tag: str = Field(default="nova-lab", pattern=r"^[a-z](-?[a-z0-9]){0,23}$",
-                           description="a lower-case letter, then lower-case letters, digits and single hyphens, at "
-                                       "most 24 in all: every resource is named from it and tagged nova-lab-study=<study_tag>")
+    study_tag: str = Field(default="nova-lab", description="lower-case letters, digits and single hyphens, at most 24 "
+                                                           "characters, starting with a letter: every resource is named "
+                                                           "from it and tagged nova-lab-study=<study_tag>")
     max_usd: float = Field(gt=0, description="a run whose estimated cost exceeds this refuses to start")
     allow_provisioned_throughput: bool = Field(
         default=False, description="serve custom models with provisioned throughput (billed by the hour) instead of on demand")
@@ -103,6 +134,14 @@ class BedrockSettings(_Strict):
             return JUDGE_PRESETS[value]
         return value
 
+    @field_validator("study_tag")
+    @classmethod
+    def _tag_in_words(cls, tag: str) -> str:
+        """Said in words, not as the regex a pattern constraint would print."""
+        if not re.fullmatch(r"[a-z](-?[a-z0-9]){0,23}", tag):
+            raise ValueError(cls.model_fields["study_tag"].description.split(":")[0])
+        return tag
+
     @field_validator("recording", mode="before")
     @classmethod
     def _yaml_off(cls, value: Any) -> Any:
@@ -131,8 +170,9 @@ class CommonParams(_Strict):
 
 
 class DataPrepParams(CommonParams):
-    seed: int = Field(ge=0)
-    services: list[str] = Field(min_length=1, description="botocore service names for the corpus")
+    seed: Seed
+    services: Annotated[list[str], AfterValidator(_listed_once)] = Field(
+        min_length=1, description="botocore service names for the corpus")
     qa_generator: Literal[(*GENERATORS, "bedrock")] = Field(  # the registered generators, and the LLM's on Bedrock
         description="`template` writes Q&A pairs from the facts; `bedrock` has an LLM write them (bedrock.qa_model)")
     n_train: int = Field(ge=8, le=20_000, description="training pairs (Nova accepts 8-20,000)")
@@ -155,8 +195,6 @@ class DataPrepParams(CommonParams):
         if unknown:
             hints = "; ".join(_did_you_mean(name, known, "run `nova-lab services` to list them") for name in unknown)
             raise ValueError(f"unknown botocore service(s) {unknown} ({hints})")
-        if len(set(services)) != len(services):
-            raise ValueError("services are listed more than once")
         return services
 
 
@@ -191,7 +229,7 @@ class FineTuneParams(RepeatsParams):
     """Nova's hyperparameters by their API names and bounds; LoRA settings are ours."""
 
     model: ModelName = Field(description=MODEL_HELP)
-    seed: int = Field(ge=0)
+    seed: Seed
     epochCount: int = Field(ge=1, le=5, description="Nova allows 1-5 epochs")
     learningRate: float = Field(ge=1e-6, le=1e-4, description="Nova allows 1e-6 to 1e-4")
     learningRateWarmupSteps: int = Field(ge=0, le=100, description="Nova allows 0-100 warmup steps")
@@ -204,10 +242,20 @@ class FineTuneParams(RepeatsParams):
     max_seq_tokens: int = Field(ge=32, le=4096, description="training examples are cut to this length")
     bf16: Bf16Setting = Field(description=BF16_HELP)
 
+    @model_validator(mode="after")
+    def _repeat_seeds_in_range(self) -> "FineTuneParams":
+        """Repeat r trains with seed + r: the last one must be a seed numpy takes too."""
+        last = self.seed + self.finetune_repeats - 1
+        if last > SEED_MAX:
+            raise ValueError(f"seed = {self.seed} with finetune_repeats = {self.finetune_repeats} trains the last "
+                             f"adapter with seed {last}, past numpy's {SEED_MAX}: use a seed of at most "
+                             f"{SEED_MAX - self.finetune_repeats + 1}")
+        return self
+
 
 class InferenceParams(RepeatsParams):
     model: ModelName = Field(description=MODEL_HELP)
-    seed: int = Field(ge=0)
+    seed: Seed
     rag_top_k: int = Field(ge=1, le=20, description="passages put into a RAG prompt")
     rrf_k: int = Field(ge=1, description="reciprocal rank fusion constant of hybrid search")
     max_new_tokens: int = Field(ge=1, le=1024)
@@ -218,21 +266,15 @@ class InferenceParams(RepeatsParams):
 
 class JudgingParams(CommonParams):
     model: ModelName = Field(description=MODEL_HELP)
-    judges: list[Literal[tuple(JUDGES)]] = Field(  # the registered offline judges
+    judges: Annotated[list[Literal[tuple(JUDGES)]], AfterValidator(_listed_once)] = Field(  # the registered judges
         min_length=2, description="the panel: at least two judges of different kinds")
     meta_eval_questions: int = Field(ge=2, description="test questions whose references make the judges' check set")
 
-    @field_validator("judges")
-    @classmethod
-    def _distinct(cls, judges: list[str]) -> list[str]:
-        if len(set(judges)) != len(judges):
-            raise ValueError("a judge is listed more than once")
-        return judges
-
 
 class AnalysisParams(CommonParams):
-    models: list[ModelName] = Field(min_length=1, description="the model sizes to compare")
-    seed: int = Field(ge=0)
+    models: Annotated[list[ModelName], AfterValidator(_listed_once)] = Field(
+        min_length=1, description="the model sizes to compare")
+    seed: Seed
     bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
     acceptable_share: float = Field(gt=0, le=1, description="06's recommendation: a configuration is of acceptable "
                                                             "quality at this share of the best one's mean or more")
@@ -353,6 +395,9 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
+    if not isinstance(parent, str) or not parent:
+        raise ParamsError(f"{path}: `extends` = {parent!r}: one params file (relative to this one), not "
+                          f"{'a ' + type(parent).__name__ if parent else 'an empty name'}")
     return _overlay(_read_yaml(path.parent / parent, seen + (path,)), data)
 
 
@@ -369,6 +414,8 @@ def load_params(*paths: str | Path) -> StudyParams:
     """Read params files in order (later ones override earlier ones) and validate the result."""
     merged: dict[str, Any] = {}
     for path in paths:
+        if not str(path).strip():  # Path("") is the current folder: an unset shell variable would read as no file
+            raise ParamsError("an empty params file name (an unset shell variable?): name a file, or leave the option out")
         merged = _overlay(merged, _read_yaml(Path(path)))
     return parse(StudyParams, merged, source=" + ".join(str(p) for p in paths))
 

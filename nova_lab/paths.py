@@ -1,7 +1,9 @@
 """Where everything lives. No other module builds project paths by hand.
 
 `NOVA_LAB_OUTPUTS` moves the whole outputs tree (tests point it at a temporary folder so
-they never touch a user's study).
+they never touch a user's study), `NOVA_LAB_MODEL_CACHE` the converted model weights. Both are
+read here and nowhere else (`_setting`), so the CLI and the notebooks' kernels, which run in
+notebooks/, agree on one absolute folder: a relative one is taken from the project folder.
 """
 
 from __future__ import annotations
@@ -13,33 +15,61 @@ PROJ_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = PROJ_ROOT / "notebooks"
 PARAMS = PROJ_ROOT / "params"
 
+OUTPUTS, MODEL_CACHE = "NOVA_LAB_OUTPUTS", "NOVA_LAB_MODEL_CACHE"
+DEFAULTS = {OUTPUTS: "outputs", MODEL_CACHE: "~/.cache/nova-lab/models"}  # a relative default is the project's
+
+
+class UnusableState(RuntimeError):
+    """A folder or file the study keeps its state in that cannot be used as it is (an outputs folder that is a
+    file or read-only, a record of the run that is damaged). The message names it and the way out, so it is
+    shown as one line, not a traceback."""
+
+
+def _setting(variable: str) -> Path:
+    """The absolute folder `variable` names: `~` expanded, empty taken as unset, and a relative path taken from
+    the project folder, not the current one: the CLI runs where the user stands but its kernels run in
+    notebooks/, and one run must not be split between two trees."""
+    value = os.environ.get(variable, "").strip() or DEFAULTS[variable]
+    return (PROJ_ROOT / Path(value).expanduser()).resolve()
+
+
+def _writable(variable: str) -> Path:
+    """`_setting(variable)`, made if missing; a file or a folder this user cannot write is one line naming the
+    variable and the path, not the traceback of the first write deep inside a step."""
+    root = _setting(variable)
+    way_out = f"point {variable} at a folder you can write, or unset it"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UnusableState(f"{variable} is {root}, which is a file, not a folder: {way_out}") from None
+    except PermissionError:
+        raise UnusableState(f"{variable} is {root}, which this user cannot create: {way_out}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise UnusableState(f"{variable} is {root}, which this user cannot write to: {way_out}")
+    return root
+
 
 def outputs_root() -> Path:
-    return Path(os.environ.get("NOVA_LAB_OUTPUTS", PROJ_ROOT / "outputs")).resolve()
+    return _setting(OUTPUTS)
 
 
 def cache_dir(name: str) -> Path:
     """Content-addressed caches shared by every run (embeddings, corpus extraction)."""
-    path = outputs_root() / "cache" / name
+    path = _writable(OUTPUTS) / "cache" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def run_dir(run_name: str, *parts: str) -> Path:
     """Artefacts of one run (`smoke` when a notebook runs as it is or for `make quick`, `study` for `make study`)."""
-    path = outputs_root() / run_name
-    for part in parts:
-        path = path / part
+    path = _writable(OUTPUTS).joinpath(run_name, *parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def model_cache_dir() -> Path:
     """Converted model weights, shared by every run and every checkout (`NOVA_LAB_MODEL_CACHE`)."""
-    default = Path.home() / ".cache" / "nova-lab" / "models"
-    path = Path(os.environ.get("NOVA_LAB_MODEL_CACHE", default))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _writable(MODEL_CACHE)
 
 
 def shareable(path: Path) -> str:

@@ -13,7 +13,6 @@ once and every step and run on it decides alike; delete `bf16_choice.json` there
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nova_lab import paths
-from nova_lab.caching import write_json
+from nova_lab.caching import read_json_object, write_json
 
 Bf16Setting = Literal[True, False, "auto"]  # one allowed-values message for a wrong one
 KERNEL_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # what decides which kernels PyTorch runs
@@ -86,11 +85,7 @@ def _cache_file() -> Path:
 
 def _read(file: Path) -> dict[str, dict]:
     """The cached choices; an unreadable file (torn by a kill, or not ours) counts as none."""
-    try:
-        cached = json.loads(file.read_text())
-    except (OSError, ValueError):
-        return {}
-    return cached if isinstance(cached, dict) else {}
+    return read_json_object(file) or {}
 
 
 def _write(file: Path, key: str, entry: dict) -> None:

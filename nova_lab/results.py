@@ -5,7 +5,6 @@ Kept apart from inference so that judging and analysis read results without impo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,17 +93,20 @@ def set_current(run_name: str, model: str, **parts: list[str]) -> None:
     unknown = set(parts) - set(CURRENT_PARTS)
     if unknown:
         raise ValueError(f"unknown part(s) of the current result: {sorted(unknown)}; known: {sorted(CURRENT_PARTS)}")
-    path = current_path(run_name, model)
-    write_json(path, (json.loads(path.read_text()) if path.exists() else {}) | parts)
+    write_json(current_path(run_name, model), _current_parts(run_name, model) | parts)
 
 
 def current(run_name: str, model: str, part: str) -> list[str]:
     """The keys (or names) a step last set as the current result; missing: the step has not run."""
-    path = current_path(run_name, model)
-    chosen = json.loads(path.read_text()).get(part) if path.exists() else None
+    chosen = _current_parts(run_name, model).get(part)
     if chosen is None:
         raise FileNotFoundError(f"no {part} of {model!r} in run {run_name!r}: {run_this(CURRENT_PARTS[part], run_name, model)}")
     return chosen
+
+
+def _current_parts(run_name: str, model: str) -> dict:
+    """current.json as written (empty before step 04 first ran); a damaged one stops, naming it (`read_record`)."""
+    return artefacts.read_record(artefacts.CURRENT, run_name, model) or {}
 
 
 def timed_sample(questions: pd.DataFrame, latency_sample: int, seed: int) -> pd.DataFrame:
@@ -127,8 +129,7 @@ def read_answers(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataF
 def read_repeats(run_name: str, model: str) -> pd.DataFrame:
     """The fine-tuned configurations' answers with the other repeats' adapters (`finetune_repeats` > 1), as step
     04 last asked for them; none when it ran one adapter (or before repeats existed)."""
-    path = current_path(run_name, model)
-    if not path.exists() or not json.loads(path.read_text()).get("repeats"):
+    if not _current_parts(run_name, model).get("repeats"):
         return pd.DataFrame(columns=ANSWER_COLUMNS)  # no need to read the whole store to say "none"
     return _read_current(answers_path(run_name, model), run_name, model, "repeats")
 

@@ -11,7 +11,7 @@ import seaborn as sns
 from tqdm.auto import tqdm
 
 from nova_lab import paths
-from nova_lab.caching import fingerprint, write_whole
+from nova_lab.caching import fingerprint, warn_damaged, write_whole
 from nova_lab.knowledge_base import MODES, Mode, Retriever
 
 KS = (1, 5, 10)
@@ -27,7 +27,10 @@ def rank_of_source(retriever: Retriever, questions: pd.DataFrame, modes: tuple[M
         return _rank_of_source(retriever, questions, modes, depth)
     file = ranks_file(search_key, questions, modes, depth)
     if file.exists():
-        return pd.read_parquet(file)
+        try:
+            return pd.read_parquet(file)
+        except (OSError, ValueError) as exc:  # damaged since: searched again
+            warn_damaged(file, exc)
     ranks = _rank_of_source(retriever, questions, modes, depth)
     write_whole(file, ranks.to_parquet)
     return ranks

@@ -64,7 +64,7 @@ def collect(run_name: str, models: list[str]) -> dict[str, Any]:
                                                   "validation_loss_after", "wall_time_s")} for m, a in adapters.items()},
         # this run's notebooks: a re-run that reuses cached answers and adapters is fast; the first
         # run's training time is in fine_tuning.wall_time_s
-        "notebook_wall_time_s_this_run": _json(artefacts.path(artefacts.TIMINGS, run_name)),
+        "notebook_wall_time_s_this_run": artefacts.read_record(artefacts.TIMINGS, run_name),
     })
     # the settings shown as <redacted>: they name the AWS account's resources
     return manifest | {"redacted_settings": redacted} | _judges(manifest["params"])

@@ -9,26 +9,49 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import socket
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import jinja2
 import nbformat
 import papermill
+from nbclient.exceptions import DeadKernelError
 from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
+from papermill.translators import translate_parameters
 
 from nova_lab import artefacts, notebook_utils, paths
-from nova_lab.params import ParamsError, StudyParams, for_step, load_params
+from nova_lab.caching import write_json
+from nova_lab.params import ParamsError, StudyParams, for_step, load_params, parse
 from nova_lab.study_steps import ANALYSIS, MODEL_STEPS, SHARED_STEPS, STEPS
 
 
 
 class RunLocked(RuntimeError):
     """Another study is writing to the same run folder; two would do the same work twice."""
+
+
+class NotebookStopped(RuntimeError):
+    """A notebook that did not run to its end, with what `nova-lab` needs to say so in one line: which notebook
+    (its executed copy holds the traceback) and the error by name (`DeadKernelError`: its kernel died)."""
+
+    def __init__(self, notebook: Path, ename: str, evalue: str) -> None:
+        super().__init__(f"{notebook.stem}: {ename}: {evalue}")
+        self.notebook, self.ename, self.evalue = notebook, ename, evalue
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A write on an open file that fails (a full disk) names no file: say it was `path`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 @contextlib.contextmanager
@@ -55,23 +78,45 @@ def run_notebook(step: str, params: StudyParams, executed_dir: Path) -> float:
     output = executed_dir / f"{step}.ipynb"
     print(f"nova-lab: running {step} -> {output}", flush=True)
     started = time.perf_counter()
-    papermill.execute_notebook(
-        STEPS[step].notebook, output,
-        parameters=for_step(params, step), cwd=str(paths.NOTEBOOKS), progress_bar=True,
-    )
-    _relative_paths(output)
+    execute(STEPS[step].notebook, output, for_step(params, step))
     return round(time.perf_counter() - started, 1)
 
 
-def _relative_paths(notebook: Path) -> None:
-    """papermill records where it read and wrote the notebook as absolute paths, which name this machine's
-    folders in a notebook others read; keep them relative to the project (or the outputs tree)."""
+def execute(notebook: Path, output: Path, parameters: dict[str, Any]) -> None:
+    """papermill's run of one notebook, stopped or not, leaving an executed copy fit to share.
+    The kernel is killed, not asked to shut down, when the run ends: asked in the middle of a cell (Ctrl-C), it
+    prints a traceback of its own to the terminal. It lives in a session of its own, so Ctrl-C reaches only us."""
+    try:
+        with _naming(output):  # papermill saving the executed notebook on a full disk
+            papermill.execute_notebook(notebook, output, parameters=parameters, cwd=str(paths.NOTEBOOKS),
+                                       progress_bar=True, shutdown_kernel="immediate")
+    except PapermillExecutionError as exc:
+        raise NotebookStopped(output, exc.ename, exc.evalue) from None
+    except DeadKernelError as exc:  # killed from outside: an out-of-memory kill leaves no error of its own
+        raise NotebookStopped(output, "DeadKernelError", str(exc)) from None
+    finally:
+        if output.exists():
+            make_shareable(output)
+
+
+def make_shareable(notebook: Path) -> None:
+    """What papermill recorded, as others may read it: where it read and wrote the notebook relative to the project
+    (or the outputs tree), not this machine's folders; and the injected parameters without the AWS account's bucket
+    and role, redacted as the run manifest redacts them."""
+    from nova_lab.run_manifest import redact
+
     node = nbformat.read(notebook, as_version=4)
     recorded = node.metadata.get("papermill", {})
     for name in ("input_path", "output_path"):
         if recorded.get(name):
             recorded[name] = paths.shareable(Path(recorded[name]))
-    nbformat.write(node, notebook)
+    recorded["parameters"], redacted = redact(recorded.get("parameters", {}))
+    for cell in node.cells if redacted else []:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            kernel = node.metadata.kernelspec
+            cell.source = translate_parameters(kernel.name, kernel.language, recorded["parameters"])
+    with _naming(notebook):
+        nbformat.write(node, notebook)
 
 
 # JupyterLab's HTML template without what it fetches from the network (require.js, MathJax, Mermaid and the
@@ -94,7 +139,8 @@ def render_html(notebook: Path) -> Path:
                             template_file="offline.html.j2")
     body, _ = exporter.from_notebook_node(node)
     html = notebook.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
+    with _naming(html):
+        html.write_text(body, encoding="utf-8")
     return html
 
 
@@ -127,20 +173,26 @@ def run_step(name: str, params_files: list[str | Path]) -> Path:
 def run_study(models: tuple[str, ...] | None = None, overlay: str | Path | None = None) -> dict[str, float]:
     """The whole study; executed notebooks, parameters and wall times go to outputs/<run_name>/.
     `models` chooses the model sizes; without it, the params' `models:` (an overlay's included) does."""
-    extra = [overlay] if overlay else []
+    extra = [] if overlay is None else [overlay]  # "" (an unset shell variable) is refused, not read as none
     shared = load_params(paths.PARAMS / "study.yaml", *extra)
-    models = tuple(models or shared.models)
-    shared = shared.model_copy(update={"models": list(models)})
-    per_model = {m: load_params(paths.PARAMS / f"{m}.yaml", *extra) for m in models}
+    if models:  # validated as the params' `models:` is (each model once)
+        shared = parse(StudyParams, shared.model_dump() | {"models": list(models)}, source="--models")
+    files = {m: [paths.PARAMS / f"{m}.yaml", *extra] for m in shared.models}
+    per_model = {m: load_params(*files[m]) for m in shared.models}
+    mixed = {m: p.model for m, p in per_model.items() if p.model != m}
+    if mixed:  # an overlay's `model:` would run one model's steps into another's folder, then 06 would miss it
+        raise ParamsError("; ".join(f"{m}'s steps would run model = {other!r} (set by {' + '.join(map(str, files[m]))})"
+                                    for m, other in mixed.items()) + ": an overlay applies to every model; choose "
+                                                                     "the models with `models:` or --models, not `model:`")
     mismatched = [m for m, p in per_model.items() if p.run_name != shared.run_name]
     if mismatched:
         raise ParamsError(f"params for {mismatched} write to another run_name than {shared.run_name!r}")
     if shared.backend == "bedrock" and shared.bedrock.recording != "replay":  # a replay costs nothing
         from nova_lab.bedrock import plan
 
-        plan.check_budget(plan.build(shared, list(models)), shared.bedrock.max_usd)  # before any request
+        plan.check_budget(plan.build(shared, shared.models), shared.bedrock.max_usd)  # before any request
         _check_credentials()  # before step 01's local work, not after it
-        bedrock_preflight(shared, list(models))
+        bedrock_preflight(shared, shared.models)
     folder = paths.run_dir(shared.run_name)
     with run_lock(folder):
         return _run_steps(shared, per_model, folder)
@@ -162,14 +214,20 @@ def bedrock_preflight(params: StudyParams, models: list[str]) -> None:
     preflight.require_ready(preflight.run(clients, params, models))
 
 
+def _write_json(path: Path, value: Any) -> None:
+    """Written whole or not at all (06 reads the wall times; a kill must not leave half a file)."""
+    with _naming(path):
+        write_json(path, value)
+
+
 def _run_steps(shared: StudyParams, per_model: dict[str, StudyParams], folder: Path) -> dict[str, float]:
-    artefacts.path(artefacts.PARAMS, shared.run_name).write_text(json.dumps(
-        {"shared": shared.model_dump(), **{m: p.model_dump() for m, p in per_model.items()}}, indent=2))
+    _write_json(artefacts.path(artefacts.PARAMS, shared.run_name),
+                {"shared": shared.model_dump(), **{m: p.model_dump() for m, p in per_model.items()}})
     timings: dict[str, float] = {}
 
     def step(name: str, label: str, params: StudyParams, executed_dir: Path) -> None:
         timings[label] = run_notebook(name, params, executed_dir)
-        artefacts.path(artefacts.TIMINGS, shared.run_name).write_text(json.dumps(timings, indent=2))  # 06 reads it
+        _write_json(artefacts.path(artefacts.TIMINGS, shared.run_name), timings)  # 06 reads it
 
     for name in SHARED_STEPS:
         step(name, name, shared, folder)
@@ -180,5 +238,5 @@ def _run_steps(shared: StudyParams, per_model: dict[str, StudyParams], folder: P
     started = time.perf_counter()
     render_html(folder / f"{ANALYSIS.name}.ipynb")
     timings["render_html"] = round(time.perf_counter() - started, 1)
-    artefacts.path(artefacts.TIMINGS, shared.run_name).write_text(json.dumps(timings, indent=2))
+    _write_json(artefacts.path(artefacts.TIMINGS, shared.run_name), timings)
     return timings

@@ -2,6 +2,7 @@
 credentials for Bedrock, and nothing private or machine-specific in what is shared."""
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -84,7 +85,7 @@ def test_an_executed_notebook_records_paths_relative_to_the_project(outputs):
     node = nbformat.v4.new_notebook(metadata={"papermill": {
         "input_path": str(paths.NOTEBOOKS / "06_analysis.ipynb"), "output_path": str(notebook)}})
     nbformat.write(node, notebook)
-    study._relative_paths(notebook)
+    study.make_shareable(notebook)
     recorded = nbformat.read(notebook, as_version=4).metadata["papermill"]
     assert recorded["input_path"] == "notebooks/06_analysis.ipynb"
     assert recorded["output_path"] == "outputs/r/06_analysis.ipynb"
@@ -132,15 +133,13 @@ def test_a_full_disk_is_one_line_that_names_the_file_and_the_store_resumes(outpu
 
 
 def test_ctrl_c_and_a_notebook_fault_are_one_line(monkeypatch, capsys):
-    from papermill.exceptions import PapermillExecutionError
-
     from nova_lab import cli
 
     monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
     assert cli.main(["study"]) == 130
     assert capsys.readouterr().err == "nova-lab: interrupted; run the same command to resume\n"
-    stopped = PapermillExecutionError(3, 4, "kb_build.build(cfg)", "OSError", "[Errno 28] No space left on device: '/o/smoke/kb/chunks.parquet'",
-                                      ["a 20-frame traceback"])
+    stopped = study.NotebookStopped(Path("/o/smoke/02_kb_build.ipynb"), "OSError",
+                                    "[Errno 28] No space left on device: '/o/smoke/kb/chunks.parquet'")
     monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(stopped))
     assert cli.main(["study"]) == 1
     err = capsys.readouterr().err
@@ -154,3 +153,84 @@ def test_the_committed_analysis_names_no_folder_of_a_machine_and_no_account(name
     text = (paths.PROJ_ROOT / "outputs" / "study" / name).read_text(encoding="utf-8")
     assert not re.search(r"(?<![\w.])/(tmp|home|root|work|Users)/", text)
     assert not re.search(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:", text)
+
+
+def test_a_model_in_an_overlay_is_refused_not_mixed_into_another_models_steps(outputs, steps_ran):
+    """An overlay applies to every model's steps: its `model: micro` would run micro into lite's folder."""
+    overlay = outputs / "micro.yaml"
+    overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nmodel: micro\n")
+    with pytest.raises(ParamsError, match=r"lite's steps would run model = 'micro' \(set by .*micro.yaml\): an "
+                                          r"overlay applies to every model; choose the models with `models:` or --models"):
+        study.run_study(("lite",), overlay=overlay)
+    assert steps_ran == []
+
+
+def test_models_given_twice_or_an_empty_overlay_name_start_nothing(outputs, steps_ran, capsys):
+    from nova_lab import cli
+
+    assert cli.main(["study", "--models", "micro", "micro", "--overlay", str(paths.PARAMS / "smoke.yaml")]) == 2
+    assert "micro is listed more than once" in capsys.readouterr().err
+    assert cli.main(["study", "--overlay", ""]) == 2  # an unset shell variable: not the hour-long study
+    assert "an empty params file name" in capsys.readouterr().err
+    assert steps_ran == []
+
+
+def _papermill_stops(monkeypatch, error):
+    """papermill writes the executed notebook as it would (parameters injected, paths absolute), then `error`."""
+    import papermill
+    from papermill.execute import execute_notebook
+
+    def execute(notebook, output, parameters, **kwargs):
+        execute_notebook(notebook, output, parameters=parameters, prepare_only=True, progress_bar=False)
+        raise error
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+
+
+def test_a_kernel_killed_from_outside_is_one_line_naming_the_notebook(outputs, monkeypatch, capsys):
+    from nbclient.exceptions import DeadKernelError
+
+    from nova_lab import cli
+
+    _papermill_stops(monkeypatch, DeadKernelError("Kernel died"))
+    assert cli.main(["run", "01", "--params", str(paths.PARAMS / "smoke.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"nova-lab: 01_data_prep's kernel died ({paths.run_dir('smoke') / '01_data_prep.ipynb'} holds what "
+                   f"it did): it was killed from outside, most likely by the system for want of memory; free some "
+                   f"memory and run the same command to resume\n")
+
+
+def test_a_full_disk_names_the_notebook_when_the_error_names_no_file(outputs, monkeypatch, capsys):
+    """A write on an open file fails naming none: papermill saving the executed notebook, or a kernel's write."""
+    from papermill.exceptions import PapermillExecutionError
+
+    from nova_lab import cli
+
+    executed = paths.run_dir("smoke") / "01_data_prep.ipynb"
+    _papermill_stops(monkeypatch, OSError(28, "No space left on device"))
+    assert cli.main(["run", "01", "--params", str(paths.PARAMS / "smoke.yaml")]) == 1
+    assert capsys.readouterr().err.startswith(f"nova-lab: no space left while writing {executed}: free some space")
+    for evalue in ("[Errno 28] No space left on device", "Error writing bytes to file. Detail: [errno 28] No space left"):
+        _papermill_stops(monkeypatch, PapermillExecutionError(3, 4, "data_prep.write()", "OSError", evalue, []))
+        assert cli.main(["run", "01", "--params", str(paths.PARAMS / "smoke.yaml")]) == 1
+        assert capsys.readouterr().err.startswith(
+            f"nova-lab: no space left while 01_data_prep was writing (see {executed}): free some space")
+
+
+def test_a_failed_notebook_is_shareable_too_paths_relative_and_no_bucket_or_role(outputs, monkeypatch):
+    from papermill.exceptions import PapermillExecutionError
+
+    from nova_lab.params import load_params
+
+    params = load_params(paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
+    _papermill_stops(monkeypatch, PapermillExecutionError(3, 4, "prepare_data(cfg)", "ValueError", "bad", []))
+    with pytest.raises(study.NotebookStopped, match="ValueError: bad"):
+        study.run_notebook("01_data_prep", params, paths.run_dir(params.run_name))
+    text = (paths.run_dir(params.run_name) / "01_data_prep.ipynb").read_text()
+    node = nbformat.reads(text, as_version=4)
+    assert node.metadata.papermill["input_path"] == "notebooks/01_data_prep.ipynb"
+    assert node.metadata.papermill["output_path"] == "outputs/bedrock/01_data_prep.ipynb"
+    assert "my-nova-lab-bucket" not in text and "123456789012" not in text and str(outputs) not in text
+    injected = next(c for c in node.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "'bucket': '<redacted>'" in injected.source.replace('"', "'") and "qa_model" in injected.source
+    assert node.metadata.papermill["parameters"]["bedrock"]["role_arn"] == "<redacted>"

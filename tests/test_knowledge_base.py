@@ -15,8 +15,9 @@ def sqs_kb(tmp_path_factory, corpus):
     documents = corpus.documents[corpus.documents["service"] == "sqs"]
     chunks = chunk_documents(documents, embeddings.tokenizer(), 128, 16)
     folder = tmp_path_factory.mktemp("kb")
-    build_table(folder, chunks, embeddings.embed(chunks["text"].tolist(), folder / "emb.sqlite", progress=False))
-    return LanceKnowledgeBase(folder, lambda q: embeddings.embed([q], progress=False)[0])
+    build_table(folder / "lancedb", chunks, embeddings.embed(chunks["text"].tolist(), folder / "emb.sqlite",
+                                                             progress=False))
+    return LanceKnowledgeBase(folder / "lancedb", lambda q: embeddings.embed([q], progress=False)[0])
 
 
 @pytest.mark.parametrize("mode", MODES)

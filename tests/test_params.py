@@ -192,3 +192,65 @@ def test_wait_limits_are_per_kind_with_defaults_and_checked(tmp_path):
         load_params(write(tmp_path, "bedrock:\n  wait_hours:\n    ingestion: 0\n"), paths.PARAMS / "bedrock.yaml")
     with pytest.raises(ParamsError, match=r"unknown key `bedrock.wait_hours.ingest` = 1; did you mean ingestion"):
         load_params(write(tmp_path, "bedrock:\n  wait_hours:\n    ingest: 1\n"), paths.PARAMS / "bedrock.yaml")
+
+
+def test_a_model_listed_twice_is_refused(tmp_path):
+    """06 would report the model's rows twice."""
+    with pytest.raises(ParamsError, match=r"`models` = \['lite', 'lite'\]: lite is listed more than once"):
+        load_params(write(tmp_path, "models: [lite, lite]\n"))
+
+
+def test_an_empty_params_file_name_is_refused_not_read_as_the_current_folder():
+    with pytest.raises(ParamsError, match="an empty params file name"):
+        load_params(STUDY, "")
+
+
+def test_a_seed_is_bounded_as_numpy_bounds_it_and_each_repeat_seed_too(tmp_path):
+    with pytest.raises(ParamsError, match=r"`seed` = 99999999999999999999999999: Input should be less than or equal to "
+                                          r"4294967295"):
+        load_params(write(tmp_path, "seed: 99999999999999999999999999\n"))
+    assert load_params(write(tmp_path, "seed: 4294967295\n")).seed == 2**32 - 1
+    with pytest.raises(ParamsError, match=r"seed = 4294967295 with finetune_repeats = 2 trains the last adapter with "
+                                          r"seed 4294967296"):
+        load_params(write(tmp_path, "seed: 4294967295\nfinetune_repeats: 2\n"))
+
+
+def test_extends_given_a_list_is_one_line(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("extends: [study.yaml, smoke.yaml]\n")
+    with pytest.raises(ParamsError) as error:
+        load_params(path)
+    message = str(error.value)
+    assert message == f"{path}: `extends` = ['study.yaml', 'smoke.yaml']: one params file (relative to this one), not a list"
+
+
+def test_a_bad_study_tag_is_explained_in_words_not_a_regex(tmp_path):
+    with pytest.raises(ParamsError) as error:
+        load_params(paths.PARAMS / "bedrock.yaml", write(tmp_path, "bedrock:\n  study_tag: Nova_Lab\n"))
+    message = str(error.value)
+    assert "`bedrock.study_tag` = 'Nova_Lab': lower-case letters, digits and single hyphens, at most 24 characters, " \
+           "starting with a letter" in message and "pattern" not in message
+
+
+def test_the_version_is_the_installed_packages(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"nova-lab {version('nova-lab')}\n"
+
+
+def test_a_notebook_refuses_what_papermill_injected_and_the_params_refuse():
+    """`papermill -f` injects every key of the file, misspelt or `extends`, in a cell headed `# Parameters`;
+    the notebook's first cell reads that cell back from IPython's input history and refuses them."""
+    defaults = {"run_name": "x", "backend": "local", "chunk_tokens": 200, "chunk_overlap": 0,
+                "embedding_batch_size": 8, "rrf_k": 60}
+    cells = ["import pandas as pd", "run_name: str = 'x'  # the parameters cell"]
+    injected = "# Parameters\nrun_name = \"x\"\nseed = 13\nchunk_tokns = 100\n"
+    with pytest.raises(ParamsError, match=r"unknown key `chunk_tokns` = 100; did you mean chunk_tokens"):
+        KnowledgeBaseParams.from_namespace({**defaults, "In": [*cells, injected], "chunk_tokns": 100, "seed": 13})
+    with pytest.raises(ParamsError, match=r"`extends` = 'study.yaml': papermill does not follow it; run "
+                                          r"`nova-lab run 02 --params <file>`, which does"):
+        KnowledgeBaseParams.from_namespace({**defaults, "In": [*cells, "# Parameters\nextends = \"study.yaml\"\n"],
+                                            "extends": "study.yaml"})
+    assert KnowledgeBaseParams.from_namespace({**defaults, "In": [*cells, "# Parameters\nseed = 13\n"], "seed": 13})

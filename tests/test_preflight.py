@@ -240,7 +240,6 @@ def test_quotas_at_their_default_are_read_and_profiles_draw_on_the_cross_region_
     """A new account lists no applied quota: the defaults decide. A `us.` profile draws on the
     cross-Region quota (here 0), not on the on-demand one listed before it."""
     clients, stub, _ = stubbed
-    params = default_params()
     defaults = [quota("On-demand InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 200_000.0, "L-OD"),
                 quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 0.0, "L-CR")]
     stub["quotas"].add_response("list_aws_default_service_quotas", {"Quotas": defaults})

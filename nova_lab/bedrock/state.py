@@ -6,7 +6,6 @@ what it needs from it (and says which step to run when a part is missing) and ad
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,8 @@ def state_path(run_name: str) -> Path:
 
 
 def read_state(run_name: str) -> dict[str, Any]:
-    path = state_path(run_name)
-    return json.loads(path.read_text()) if path.exists() else {}
+    """The state so far ({} before 01); a damaged one stops with one line naming it (artefacts.read_record)."""
+    return artefacts.read_record(artefacts.BEDROCK_STATE, run_name) or {}
 
 
 def update_state(run_name: str, **parts: Any) -> dict[str, Any]:
