@@ -41,7 +41,7 @@ def build_qa(cfg: DataPrepParams, corpus: Corpus, generator: QAGenerator | None 
 
 @dataclass(frozen=True)
 class PreparedData:
-    folder: Path
+    folder: str  # where the artefacts are, as `paths.shareable` names it: 01 prints it
     corpus: Corpus
     qa: pd.DataFrame
     leakage: pd.DataFrame
@@ -70,7 +70,7 @@ def prepare(cfg: DataPrepParams, generator: QAGenerator | None = None) -> Prepar
         "qa_rows": len(qa), "documents_key": fingerprint(corpus.documents["doc_id"].tolist(),
                                                         corpus.documents["text"].tolist()),
     })
-    return PreparedData(folder, corpus, qa, leakage, files)
+    return PreparedData(paths.shareable(folder), corpus, qa, leakage, files)
 
 
 def data_digests(run_name: str) -> dict[str, str]:

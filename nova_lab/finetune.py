@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from nova_lab import artefacts, models, precision, prompts
+from nova_lab import artefacts, models, paths, precision, prompts
 from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
 from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
@@ -28,7 +28,9 @@ from nova_lab.study_models import STUDY_MODELS
 if TYPE_CHECKING:
     from transformers import Trainer
 
-FINETUNE_VERSION = 2  # 2: the output layer only at answer positions (`answer_loss`)
+# 2: the output layer only at answer positions (`answer_loss`); 3: a run restarted before its first checkpoint
+# trains what an uninterrupted one trains (under 2 it did not, and its adapter must not be reused)
+FINETUNE_VERSION = 3
 IGNORE = -100  # label of tokens that do not count in the loss
 
 
@@ -80,7 +82,8 @@ def last_complete_checkpoint(output_dir: Path) -> str | None:
         if all((checkpoint / name).is_file() for name in CHECKPOINT_FILES):
             return str(checkpoint)
         checkpoint.rename(checkpoint.with_name(f"set-aside-{checkpoint.name}"))
-        print(f"nova-lab: {checkpoint} was not saved whole (a stopped run?): set aside, resuming from the one before")
+        print(f"nova-lab: {paths.shareable(checkpoint)} was not saved whole (a stopped run?): set aside, resuming "
+              f"from the one before")
     return None
 
 
@@ -166,6 +169,11 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
 
 
 def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:
+    """Train one adapter, or reuse it. The loss before training is measured whenever training starts from step 0,
+    a restart after a stop before the first checkpoint included: that evaluation draws from torch's generator (its
+    data loader's seed), so skipping it would give the training other random numbers (data order, dropout) and
+    store a different adapter under the same key. A resume from a checkpoint restores the generators saved with it,
+    and reads the loss before from the file kept beside the checkpoints."""
     key = run_key(cfg)
     folder = adapter_dir(cfg.run_name, cfg.model, repeat)
     if is_fresh(folder, key):
@@ -174,7 +182,7 @@ def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:
     check_answers_kept(trainer.train_dataset, cfg.max_seq_tokens)
     checkpoint = last_complete_checkpoint(Path(trainer.args.output_dir))
     before_file = Path(trainer.args.output_dir) / "validation_loss_before.json"
-    if not before_file.exists():
+    if checkpoint is None or not before_file.exists():  # training from step 0 (why: the docstring)
         before_file.parent.mkdir(parents=True, exist_ok=True)
         before_file.write_text(json.dumps(trainer.evaluate()["eval_loss"]))
     started = time.perf_counter()
@@ -191,7 +199,7 @@ def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:
         "stands_for": STUDY_MODELS[cfg.model].converse_id,
         "data": data_digests(cfg.run_name),
         "hyperparameters": cfg.model_dump(exclude={"run_name", "backend", "bedrock", "finetune_repeats"}),
-        "steps": trainer.state.global_step, "resumed_from": checkpoint,
+        "steps": trainer.state.global_step, "resumed_from": paths.shareable(Path(checkpoint)) if checkpoint else None,
         "validation_loss_before": json.loads(before_file.read_text()), "validation_loss_after": final_eval,
         "train_loss_first": float(train_losses.iloc[0]) if len(train_losses) else None,
         "train_loss_last": float(train_losses.iloc[-1]) if len(train_losses) else None,

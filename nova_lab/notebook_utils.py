@@ -2,16 +2,32 @@
 
 The same idea as microsoft/recommenders' `store_metadata`/`read_notebook`: a value is
 displayed under a MIME type of our own, so it survives in the .ipynb without a library.
+
+Importing it (every notebook does, in its imports cell) also makes the warnings a step raises name folders as
+`paths.shareable` does: a warning is printed with the file it comes from (a library in the virtual environment)
+and often names a file of the run, and the executed notebooks and 06's HTML are meant to be shared.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
+from nova_lab import paths
+
 MIME_TYPE = "application/x-nova-lab+json"
+_FORMAT_WARNING = warnings.formatwarning  # Python's own, which the shareable one wraps
+
+
+def _shareable_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                       line: str | None = None) -> str:
+    return paths.shareable_text(_FORMAT_WARNING(message, category, filename, lineno, line))
+
+
+warnings.formatwarning = _shareable_warning
 
 
 def record(name: str, value: Any) -> None:

@@ -138,6 +138,27 @@ def _reserved_words(record: Any) -> Iterable[str]:
         yield f"contains the reserved word {word!r} (in any letter case), which fails a Nova customization job"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (Python's reader takes it, Bedrock's does not)")
+
+
+def _parse(line: str) -> Any:
+    """One JSON Lines record, read as strict JSON: `NaN` and `Infinity` are refused, not read as floats."""
+    return json.loads(line, parse_constant=_no_constant)
+
+
+def _read_line(line: str) -> tuple[Any, str | None]:
+    """(the record, None), or (None, why the line is no JSON value) when it cannot be read."""
+    try:
+        return _parse(line), None
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc.msg}"
+    except ValueError as exc:  # from _no_constant
+        return None, f"not valid JSON: {exc}"
+    except RecursionError:
+        return None, "nested too deep to read (Python's JSON reader stops at about 1,000 levels)"
+
+
 def validate_lines(lines: Iterable[str]) -> tuple[int, list[Violation]]:
     """Check records one by one: (number of records, every violation)."""
     violations: list[Violation] = []
@@ -147,10 +168,9 @@ def validate_lines(lines: Iterable[str]) -> tuple[int, list[Violation]]:
             violations.append(Violation(number, "json", "empty line"))
             continue
         count += 1
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            violations.append(Violation(number, "json", f"not valid JSON: {exc.msg}"))
+        record, problem = _read_line(line)
+        if problem:
+            violations.append(Violation(number, "json", problem))
             continue
         for rule, check in RECORD_RULES.items():
             violations += [Violation(number, rule, problem) for problem in check(record)]
@@ -158,7 +178,16 @@ def validate_lines(lines: Iterable[str]) -> tuple[int, list[Violation]]:
 
 
 class UnreadableFile(ValueError):
-    """A path that is no JSONL text at all (missing, a folder, binary): one line says which and why."""
+    """A path that is no JSON Lines text at all (missing, a folder, binary, UTF-16, a JSON array, old-Mac line
+    ends): one line says which and why."""
+
+
+def json_lines(text: str) -> list[str]:
+    """The lines of JSON Lines text, split on `\\n` only, as JSON Lines defines them. `str.splitlines` also splits
+    on U+2028, U+0085 and a lone `\\r`, which may stand raw inside a JSON string (`ensure_ascii=False` writes them).
+    A `\\r` before the `\\n` (Windows line ends) stays on the line, where JSON reads it as white space."""
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def _text_lines(path: Path) -> list[str]:
@@ -167,13 +196,22 @@ def _text_lines(path: Path) -> list[str]:
     if path.is_dir():
         raise UnreadableFile(f"{path}: is a folder; give the .jsonl files in it")
     data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise UnreadableFile(f"{path}: UTF-16 text (it starts with a UTF-16 byte-order mark); Nova reads UTF-8 "
+                             f"JSON lines: save it as UTF-8")
     if b"\0" in data:
         raise UnreadableFile(f"{path}: binary data (a NUL byte at offset {data.index(0)}), not JSON lines")
     try:
-        return data.decode("utf-8").splitlines()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
                              f"Nova reads UTF-8 JSON lines") from None
+    if "\r" in text and "\n" not in text:
+        raise UnreadableFile(f"{path}: its lines end in a carriage return alone (old Mac line ends); JSON Lines "
+                             f"ends each line with a line feed (\\n)")
+    if text.lstrip().startswith("[") and isinstance(_read_line(text)[0], list):
+        raise UnreadableFile(f"{path}: a JSON array, not JSON Lines: write each record on a line of its own")
+    return json_lines(text)
 
 
 @dataclass(frozen=True)
@@ -216,14 +254,14 @@ def read_validated(path: str | Path) -> list[dict[str, Any]]:
     violations = validate_file(path)
     if violations:
         raise InvalidTrainingData(path, violations)
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [_parse(line) for line in json_lines(path.read_text(encoding="utf-8"))]
 
 
 def validation_report(files: dict[str, Path]) -> pd.DataFrame:
     """One row per file: records, problems found, and the first few problems."""
     rows = []
     for split, path in files.items():
-        violations = validate_file(path)
-        rows.append({"split": split, "file": path.name, "records": sum(1 for _ in open(path, encoding="utf-8")),
-                     "problems": len(violations), "first_problems": "; ".join(str(v) for v in violations[:3])})
+        checked = check_file(path)
+        rows.append({"split": split, "file": path.name, "records": checked.records, "problems": len(checked.violations),
+                     "first_problems": "; ".join(str(v) for v in checked.violations[:3])})
     return pd.DataFrame(rows)

@@ -9,6 +9,8 @@ notebooks/, agree on one absolute folder: a relative one is taken from the proje
 from __future__ import annotations
 
 import os
+import re
+import sysconfig
 from pathlib import Path
 
 PROJ_ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +74,29 @@ def model_cache_dir() -> Path:
     return _writable(MODEL_CACHE)
 
 
+def _shown_folders() -> list[tuple[Path, str]]:
+    """This machine's folders that what others read may mention, each with the name it is shown by there; the most
+    specific first, so a virtual environment inside the project shows as `site-packages`, not `./.venv/...`."""
+    shown = {outputs_root(): "outputs", PROJ_ROOT: ".", Path(sysconfig.get_path("stdlib")): "stdlib",
+             Path(sysconfig.get_path("purelib")): "site-packages", Path(sysconfig.get_path("platlib")): "site-packages",
+             Path.home(): "~"}
+    both = {form: name for folder, name in shown.items() for form in (folder, folder.resolve())
+            if form != Path(form.anchor)}  # a home of `/` would make every path relative to it
+    return sorted(both.items(), key=lambda item: len(item[0].parts), reverse=True)
+
+
 def shareable(path: Path) -> str:
     """A path as it may appear in what others read (an executed notebook, a manifest): relative to the
-    project or to the outputs tree, never naming this machine's folders."""
+    project, the outputs tree or the Python installation, never naming this machine's folders."""
     path = Path(path).resolve()
-    for root, shown in ((outputs_root(), "outputs"), (PROJ_ROOT, ".")):
+    for root, shown in _shown_folders():
         if path.is_relative_to(root):
             return str(Path(shown) / path.relative_to(root))
     return path.name
+
+
+def shareable_text(text: str) -> str:
+    """`text` (a warning, a message) with every folder of `_shown_folders` in it named as `shareable` names it."""
+    for root, shown in _shown_folders():
+        text = re.sub(re.escape(str(root)) + r"(?![\w.-])", shown, text)  # not /work/main in /work/main2
+    return text

@@ -1,12 +1,14 @@
 """LoRA fine-tuning: bounds of Nova's hyperparameters, the prompt mask, learning, resuming."""
 
 import json
+import shutil
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from nova_lab import data_prep, finetune, models
+from nova_lab import artefacts, data_prep, finetune, models
 from nova_lab.nova_format import read_validated
 from nova_lab.params import DataPrepParams, FineTuneParams, ParamsError, parse
 
@@ -164,6 +166,39 @@ def test_a_max_seq_tokens_that_cuts_every_answer_is_refused_with_the_numbers(dat
     with pytest.raises(ParamsError, match=r"max_seq_tokens = 32 cuts every answer token from 16 of the 16 training"):
         finetune.check_answers_kept(examples, 32)
     finetune.check_answers_kept([finetune.tokenize_record(tokenizer, r, 256) for r in data], 256)
+
+
+def test_a_restarted_then_resumed_run_trains_the_uninterrupted_adapter(tmp_path, monkeypatch):
+    """Stopped after `validation_loss_before.json` was written but before a whole checkpoint, 03 trains again from
+    the start, and stopped after a checkpoint it resumes from it: either way it stores the adapter an uninterrupted
+    run stores under the same key, and names the checkpoint it resumed from relative to the outputs folder."""
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "outputs"))
+    data_prep.prepare(DataPrepParams(run_name="resume", backend="local", seed=1, services=["sqs"],
+                                     qa_generator="template", n_train=16, train_phrasings_per_fact=2, n_validation=8,
+                                     n_test=4))
+    cfg = FineTuneParams(**settings(run_name="resume", epochCount=2, lora_r=4, lora_alpha=8, lora_dropout=0.05,
+                                    lora_target_modules=["q_proj", "v_proj"], bf16=False, finetune_repeats=1))
+    adapter = finetune.adapter_dir("resume", "micro")
+    uninterrupted = finetune.fine_tune(cfg).manifest
+    weights = load_file(adapter / "adapter_model.safetensors")
+
+    shutil.rmtree(adapter)  # the restart: the loss before training is on disk, no checkpoint is
+    checkpoints = artefacts.path(artefacts.CHECKPOINTS, "resume", "micro") / uninterrupted["key"]
+    for checkpoint in checkpoints.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)
+    assert (checkpoints / "validation_loss_before.json").exists()
+    real_trainer = finetune._trainer
+    monkeypatch.setattr(finetune, "_trainer", lambda c, k: _with(real_trainer(c, k), StopAfter(3)))
+    with pytest.raises(KeyboardInterrupt):
+        finetune.fine_tune(cfg)
+    monkeypatch.setattr(finetune, "_trainer", real_trainer)
+    resumed = finetune.fine_tune(cfg).manifest
+
+    assert resumed["key"] == uninterrupted["key"]
+    assert resumed["resumed_from"] == f"outputs/resume/micro/checkpoints/{resumed['key']}/checkpoint-2"
+    assert resumed["validation_loss_after"] == uninterrupted["validation_loss_after"]
+    again = load_file(adapter / "adapter_model.safetensors")
+    assert all(again[name].equal(weights[name]) for name in weights)
 
 
 def _with(trainer, callback):
