@@ -25,6 +25,7 @@ from statsmodels.stats.inter_rater import cohens_kappa
 from nova_lab.agreement import krippendorff_alpha_interval
 from nova_lab.caching import fingerprint
 from nova_lab.judges import Item, Judge
+from nova_lab.nova_format import json_lines
 from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
 from nova_lab.records import RecordStore
 from nova_lab.results import MissingRecords, graded_judgments_path
@@ -79,7 +80,7 @@ def read(path: Path = GRADED_FILE) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the graded set is not there (it is committed with the package; "
                                 f"see {GRADED_DIR / 'README.md'})")
-    return pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+    return _jsonl(path)
 
 
 def items(graded: pd.DataFrame) -> list[Item]:
@@ -191,7 +192,7 @@ READING_COLUMNS = ("item", "grade", "reason")
 
 def read_readings(path: Path) -> pd.DataFrame:
     """One grader's readings (JSONL: item, grade 0-10, reason); a grade outside 0-10 or an item twice is refused."""
-    readings = pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+    readings = _jsonl(path)
     missing = set(READING_COLUMNS) - set(readings.columns)
     if missing:
         raise ValueError(f"{path}: readings lack {sorted(missing)}; each line is {{item, grade, reason}}")
@@ -220,3 +221,8 @@ def write(graded: pd.DataFrame, path: Path = GRADED_FILE) -> None:
     lines = [json.dumps({k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()},
                         ensure_ascii=False) for row in graded.to_dict("records")]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _jsonl(path: Path) -> pd.DataFrame:
+    """A JSON Lines file as a frame, split on `\\n` only (nova_format.json_lines says why)."""
+    return pd.DataFrame([json.loads(line) for line in json_lines(path.read_text(encoding="utf-8")) if line.strip()])

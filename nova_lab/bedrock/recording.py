@@ -25,6 +25,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 from nova_lab.caching import fingerprint
+from nova_lab.nova_format import json_lines
 
 IGNORED = {"clientToken", "clientRequestToken"}
 BODY = "__streamed_body_base64__"
@@ -50,7 +51,7 @@ class Recording:
         if mode == "replay":
             if not path.is_file():
                 raise ReplayMissing(f"no recording at {path}: run with `recording: record` (and an account) first")
-            for line in path.read_text().splitlines():
+            for line in json_lines(path.read_text(encoding="utf-8")):
                 entry = json.loads(line)
                 if entry.get("scope", "") == scope:
                     self.responses.setdefault(entry["key"], []).append((entry.get("status", 200), entry["response"] | {
