@@ -3,6 +3,7 @@ record is checked, not just that they ran."""
 
 import json
 
+import pandas as pd
 import pytest
 
 from nova_lab import paths
@@ -78,6 +79,7 @@ def test_judging_scores_every_answer_with_two_judges(smoke_run, model):
 
 def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     import re
+    from html import unescape
 
     from nova_lab import recommend
 
@@ -89,16 +91,18 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     assert len(quality) == 6 and all(r["n"] == 12 for r in quality)
     assert {r["model"] for r in values["additivity"]} == {"micro", "lite"}
     html = (folder / "06_analysis.html").read_text()
+    html_text = unescape(re.sub(r"<[^>]+>", "", html))  # what a reader sees
     assert "Did the study's findings replicate?" in html and "<img" in html
     assert "analysis.load(" not in html  # code hidden
     glance = html.index("At a glance")
     assert glance < html.index("<img") < html.index("What to choose") < html.index("What an answer costs")
-    assert "no clear winner" in html or "against" in html  # the recommendation says by how much, or that none won
     # opens offline: nothing the page loads (scripts, styles, images, CSS imports) comes from the network
     assert re.findall(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", html) == []
     assert re.findall(r"(?:url\(|@import)\s*[\"']?(?:https?:)?//", html) == []
     decisions = values["decisions"]
     assert {(d["model"], d["need"]) for d in decisions} == {(m, n) for m in ("micro", "lite") for n in recommend.NEEDS}
+    for words in recommend.in_words(pd.DataFrame(decisions)).to_dict("records"):  # each choice, with its margin
+        assert words["choose"] in html_text and words["by how much (95% CI)"] in html_text, words
     # a reader meets no warning (and no folder of this machine, which a warning's path would show)
     cells = json.loads((folder / "06_analysis.ipynb").read_text())["cells"]
     assert [o for c in cells for o in c.get("outputs", []) if o.get("name") == "stderr"] == []
