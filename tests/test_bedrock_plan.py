@@ -77,7 +77,8 @@ def test_provisioned_throughput_only_with_opt_in():
     assert lines.loc["CreateProvisionedModelThroughput", "usd"] == pytest.approx(60.50 * opted.bedrock.serving_hours)
 
 
-def test_a_run_over_budget_refuses_to_start(tmp_path):
+def test_a_run_over_budget_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "outputs"))  # its own: another test may have run smoke
     overlay = tmp_path / "tight.yaml"
     overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nfinetune_repeats: 1\nbedrock:\n  bucket: my-nova-lab-bucket\n"
                        "  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n  max_usd: 0.5\n")

@@ -59,7 +59,7 @@ def test_store_skips_a_torn_line_and_keeps_a_key_once(tmp_path):
     assert store.frame().set_index("key")["answer"].to_dict() == {"b": "2", "a": "1 again"}
 
 
-def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer):
+def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer, own_outputs):
     write_manifest(inference.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
     dying = FakeEngine(tokenizer, die_after=3)
     with pytest.raises(RuntimeError, match="killed"):
@@ -106,8 +106,17 @@ def test_the_engine_loads_its_model_only_when_it_generates():
     assert "model" in vars(engine)
 
 
-def test_rag_configurations_carry_their_passages(tokenizer):
+@pytest.fixture
+def own_outputs(monkeypatch, tmp_path):
+    """This test's outputs alone: it reads only what it wrote."""
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "outputs"))
+
+
+def test_rag_configurations_carry_their_passages(tokenizer, own_outputs):
+    write_manifest(inference.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
+    inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
     answers = RecordStore(results.answers_path(RUN, "micro")).frame()
+    assert len(answers) == len(QUESTIONS) * len(CONFIGURATIONS)
     for row in answers.itertuples():
         assert len(row.retrieved_chunk_ids) == (2 if results.uses_rag(row.configuration) else 0)
         assert (row.adapter_key == "adapter-1") == results.uses_adapter(row.configuration)
