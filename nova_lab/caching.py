@@ -71,9 +71,16 @@ def write_json(path: Path, value: Any) -> None:
     write_whole(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str)))
 
 
+def fresh_manifest(folder: Path, key: str) -> dict[str, Any] | None:
+    """The folder's manifest when it was made from these inputs (`key`) and is still whole, else None: read (and
+    its files hashed) once, for the caller that reuses what the manifest says."""
+    manifest = read_manifest(folder)
+    return manifest if manifest.get("key") == key else None
+
+
 def is_fresh(folder: Path, key: str) -> bool:
     """Made from these inputs (`key`) and still whole."""
-    return read_manifest(folder).get("key") == key
+    return fresh_manifest(folder, key) is not None
 
 
 def open_sqlite_cache(path: Path, schema: str) -> sqlite3.Connection:

@@ -75,7 +75,7 @@ def _plan(args: argparse.Namespace) -> int:
     if params.bedrock is None:
         print(f"nova-lab: no `bedrock:` section in {' + '.join(args.params)}: using params/bedrock.yaml's")
         params = load_params(*args.params, paths.PARAMS / "bedrock.yaml")
-    models = [params.model] if params.model else list(params.models)
+    models = params.sizes
     built = plan.build(params, models)
     with pd.option_context("display.max_colwidth", 70, "display.width", 200):
         print(built.table().to_string(index=False, formatters={"usd": "${:,.2f}".format}))
@@ -103,7 +103,7 @@ def _preflight(args: argparse.Namespace) -> int:
     from nova_lab.bedrock import preflight
 
     params = _bedrock_params(args.params)
-    models = [params.model] if params.model else list(params.models)
+    models = params.sizes
     checks = preflight.run(preflight.PreflightClients.create(params.bedrock.region), params, models)
     print(preflight.table(checks))
     missing = sum(check.ready is False for check in checks)  # None: could not check, a warning

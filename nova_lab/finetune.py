@@ -18,7 +18,7 @@ import pandas as pd
 import seaborn as sns
 
 from nova_lab import artefacts, models, paths, precision, prompts
-from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
+from nova_lab.caching import fingerprint, fresh_manifest, write_manifest
 from nova_lab.data_prep import data_digests, nova_file
 from nova_lab.nova_format import read_validated
 from nova_lab.params import FineTuneParams, ParamsError
@@ -176,8 +176,8 @@ def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:
     and reads the loss before from the file kept beside the checkpoints."""
     key = run_key(cfg)
     folder = adapter_dir(cfg.run_name, cfg.model, repeat)
-    if is_fresh(folder, key):
-        return FineTuneResult(read_manifest(folder) | {"reused": True}, pd.read_parquet(folder / "history.parquet"))
+    if (kept := fresh_manifest(folder, key)) is not None:
+        return FineTuneResult(kept | {"reused": True}, pd.read_parquet(folder / "history.parquet"))
     trainer = _trainer(cfg, key)
     check_answers_kept(trainer.train_dataset, cfg.max_seq_tokens)
     checkpoint = last_complete_checkpoint(Path(trainer.args.output_dir))

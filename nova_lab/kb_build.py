@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from nova_lab import artefacts, chunking, embeddings, paths
-from nova_lab.caching import fingerprint, is_fresh, read_manifest, write_manifest
+from nova_lab.caching import fingerprint, fresh_manifest, write_manifest
 from nova_lab.data_prep import documents_key, read_documents
 from nova_lab.knowledge_base import CachedRetriever, LanceKnowledgeBase, build_table
 from nova_lab.params import KnowledgeBaseParams
@@ -28,8 +28,8 @@ def build(cfg: KnowledgeBaseParams) -> dict:
     """Build the knowledge base unless one from the same inputs exists; returns its manifest."""
     folder = kb_dir(cfg.run_name)
     key = fingerprint(KB_VERSION, documents_key(cfg.run_name), embeddings.MODEL_ID, cfg.chunk_tokens, cfg.chunk_overlap)
-    if is_fresh(folder, key):
-        return read_manifest(folder) | {"reused": True}
+    if (kept := fresh_manifest(folder, key)) is not None:
+        return kept | {"reused": True}
     started = time.perf_counter()
     chunks = chunking.chunk_documents(read_documents(cfg.run_name), embeddings.tokenizer(),
                                       cfg.chunk_tokens, cfg.chunk_overlap)

@@ -283,6 +283,11 @@ class AnalysisParams(CommonParams):
 class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):
     model: ModelName | None = Field(default=None, description="which Nova size a per-model step runs")
 
+    @property
+    def sizes(self) -> list[str]:
+        """The Nova sizes these params run: the one a per-model step's params name, or the study's list."""
+        return [self.model] if self.model else list(self.models)
+
     @model_validator(mode="after")
     def _enough_training_records(self) -> "StudyParams":
         """Step 01 writes one training record per training pair (n_train); a model whose job needs more is refused

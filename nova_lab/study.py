@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import jinja2
 import nbformat
@@ -27,6 +27,9 @@ from nova_lab import artefacts, notebook_utils, paths
 from nova_lab.caching import write_json
 from nova_lab.params import ParamsError, StudyParams, for_step, load_params, parse
 from nova_lab.study_steps import ANALYSIS, MODEL_STEPS, SHARED_STEPS, STEPS
+
+if TYPE_CHECKING:  # the Bedrock modules are imported only by a Bedrock run
+    from nova_lab.bedrock.plan import Plan
 
 
 
@@ -190,9 +193,10 @@ def run_study(models: tuple[str, ...] | None = None, overlay: str | Path | None 
     if shared.backend == "bedrock" and shared.bedrock.recording != "replay":  # a replay costs nothing
         from nova_lab.bedrock import plan
 
-        plan.check_budget(plan.build(shared, shared.models), shared.bedrock.max_usd)  # before any request
+        planned = plan.build(shared, shared.models)
+        plan.check_budget(planned, shared.bedrock.max_usd)  # before any request
         _check_credentials()  # before step 01's local work, not after it
-        bedrock_preflight(shared, shared.models)
+        bedrock_preflight(shared, shared.models, planned)
     folder = paths.run_dir(shared.run_name)
     with run_lock(folder):
         return _run_steps(shared, per_model, folder)
@@ -206,12 +210,13 @@ def _check_credentials() -> None:
                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or replay a recording (bedrock.recording: replay)")
 
 
-def bedrock_preflight(params: StudyParams, models: list[str]) -> None:
-    """Models ACTIVE and offered in the region, bucket, role and quotas: checked before anything is billed."""
+def bedrock_preflight(params: StudyParams, models: list[str], planned: Plan) -> None:
+    """Models ACTIVE and offered in the region, bucket, role and quotas: checked before anything is billed.
+    `planned` is the run's plan, built once for the budget and the day quotas alike."""
     from nova_lab.bedrock import preflight
 
     clients = preflight.PreflightClients.create(params.bedrock.region)
-    preflight.require_ready(preflight.run(clients, params, models))
+    preflight.require_ready(preflight.run(clients, params, models, planned))
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -68,7 +68,7 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # a recording is made with an account's credentials
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     # the preflight asks the real Bedrock (tested with Stubber in test_preflight.py); the fake lives in the kernels
-    monkeypatch.setattr(study, "bedrock_preflight", lambda params, models: None)
+    monkeypatch.setattr(study, "bedrock_preflight", lambda params, models, planned: None)
     run_study(MODELS, overlay(tmp_path, "record"))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")

@@ -49,17 +49,12 @@ def _account(params: StudyParams) -> str:
     return params.bedrock.role_arn.split(":")[4]
 
 
-def study_models(params: StudyParams) -> list[str]:
-    """The Nova sizes these params run: the one per-model step's, or the study's list."""
-    return [params.model] if params.model else list(params.models)
-
-
 def conversed(params: StudyParams) -> set[str]:
     """The Converse ids of every base model the run asks: judges, the Q&A model (when it writes the
     pairs), the Nova sizes."""
     settings = params.bedrock
     writer = {settings.qa_model} if params.qa_generator == "bedrock" else set()
-    return {*settings.judge_models, *writer, *(STUDY_MODELS[m].converse_id for m in study_models(params))}
+    return {*settings.judge_models, *writer, *(STUDY_MODELS[m].converse_id for m in params.sizes)}
 
 
 def _invocable(params: StudyParams) -> list[str]:

@@ -240,8 +240,10 @@ def _quotas(clients: PreflightClients, params: StudyParams, models: list[str], t
     return checks
 
 
-def run(clients: PreflightClients, params: StudyParams, models: list[str]) -> list[Check]:
-    """Every check, each independent: one failing does not hide the others."""
+def run(clients: PreflightClients, params: StudyParams, models: list[str],
+        planned: planning.Plan | None = None) -> list[Check]:
+    """Every check, each independent: one failing does not hide the others. `planned`: the run's plan when the
+    caller built it already (`nova-lab study` does, for its budget), whose tokens the day quotas must hold."""
     params = params.model_copy(update={"model": None, "models": list(models)})  # the sizes this run asks
     settings = params.bedrock
     conversing = {f"judge {i + 1}": judge for i, judge in enumerate(settings.judge_models)}
@@ -253,7 +255,7 @@ def run(clients: PreflightClients, params: StudyParams, models: list[str]) -> li
     checks.append(_bucket(clients, settings.bucket, settings.region))
     checks.append(_role(clients, settings.role_arn))
     checks += _permissions(clients, params)
-    tokens = planning.tokens_by_model(planning.build(params, models))
+    tokens = planning.tokens_by_model(planned or planning.build(params, models))
     return checks + _quotas(clients, params, models, tokens)
 
 
