@@ -8,11 +8,17 @@ read the same `RUBRIC`, and go through `parse_verdict`: an output it cannot read
 NaN score that is counted as a parse failure, never a silent 0.
 
 Not every judge scores every question (`Judge.scores`): a free-text reference (what an operation
-does) has no exact values, so the fact check does not pretend to check it and the semantic judge
-alone scores it offline (by similarity only); on an unanswerable probe the fact check applies
-`fabrication.outcome` (10 when the answer declines, 0 otherwise) and the semantic judge, whose
-similarity to "there is no such parameter" means nothing, does not score it. The panel's score of
-an answer is the mean of the judges that score it. An LLM judge scores everything, by the rubric.
+does) has no exact values, so the fact check does not pretend to check it; the semantic judge and
+the overlap judge (words, not embeddings) score it instead, so no kind rests on one judge offline.
+On an unanswerable probe the fact check applies `fabrication.outcome` (10 when the answer declines,
+0 otherwise) and the semantic judge, whose similarity to "there is no such parameter" means
+nothing, does not score it. The panel's score of an answer is the mean of the judges that score it.
+An LLM judge scores everything, by the rubric.
+
+Both similarity judges credit only what an answer says beyond the question: blind grades gave
+nothing to answers that restate the operation's name, while similarity to a reference that itself
+restates the question gave them 6-9 points. The semantic judge's zero is the question's own
+similarity to the reference; the overlap judge drops the question's words before it counts.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import numpy as np
+from rouge_score import rouge_scorer, tokenizers
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from nova_lab import embeddings, fabrication
 from nova_lab.json_replies import first_object_with
 from nova_lab.registry import registrar
 
-RUBRIC_VERSION = "r3"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
+RUBRIC_VERSION = "r4"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
 - 10: every key fact of the reference (names, values, numbers) is present and nothing contradicts it;
   wording, order and extra correct detail do not matter.
@@ -44,6 +52,8 @@ answer that says so or says it does not know, and 0 for an answer that states va
 description for it: that answer is a fabrication."""
 
 SEMANTIC_FLOOR = 0.3  # MiniLM cosine of unrelated AWS sentences sits around here: it earns nothing
+# the overlap judge scores a free-text reference only when it says a word beyond the question (92% of them)
+OVERLAP_MIN_WORDS = 1
 GENERIC_WORDS = {"aws", "api", "apis", "http", "https", "sdk", "sdks", "cli", "uri", "url", "id", "arn"}
 HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"}
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -169,20 +179,74 @@ class SemanticJudge:
         return not item.unanswerable
 
     def judge(self, items: list[Item]) -> list[Verdict]:
-        texts = [item.answer for item in items] + [item.reference for item in items]
+        n = len(items)
+        texts = [item.answer for item in items] + [item.reference for item in items] + [item.question for item in items]
         vectors = embeddings.embed(texts, embeddings.default_cache(), progress=False)
-        cosines = np.einsum("ij,ij->i", vectors[: len(items)], vectors[len(items):])
-        return [self._one(item, float(cosine)) for item, cosine in zip(items, cosines)]
+        answers, references, questions = vectors[:n], vectors[n: 2 * n], vectors[2 * n:]
+        cosines = np.einsum("ij,ij->i", answers, references)
+        asked = np.einsum("ij,ij->i", questions, references)
+        return [self._one(item, float(cosine), float(floor)) for item, cosine, floor in zip(items, cosines, asked)]
 
     @staticmethod
-    def _one(item: Item, cosine: float) -> Verdict:
-        similarity = 0.0 if not item.answer.strip() else min(max((cosine - SEMANTIC_FLOOR) / (1 - SEMANTIC_FLOOR), 0), 1)
+    def _one(item: Item, cosine: float, asked: float) -> Verdict:
+        """Similarity counts from the question's own cosine to the reference (or SEMANTIC_FLOOR, if higher): an
+        answer that only restates the question is as close to the reference as the question is, and earns 0."""
+        floor = max(SEMANTIC_FLOOR, asked)
+        similarity = 0.0 if not item.answer.strip() else min(max((cosine - floor) / (1 - floor), 0), 1)
+        said = f"cosine {cosine:.2f} to the reference, the question's {asked:.2f}"
         keys = list(dict.fromkeys(item.key_facts))
         if not keys:  # a free-text reference: similarity is all there is to go on
-            return Verdict(round(10 * similarity, 2), f"cosine {cosine:.2f} to the reference (no key facts)")
+            return Verdict(round(10 * similarity, 2), f"{said} (no key facts)")
         coverage = len(present_facts(item.answer, item.key_facts)) / len(keys)
-        return Verdict(round(10 * (similarity + coverage) / 2, 2),
-                       f"cosine {cosine:.2f} to the reference; covers {coverage:.0%} of the key facts")
+        return Verdict(round(10 * (similarity + coverage) / 2, 2), f"{said}; covers {coverage:.0%} of the key facts")
+
+
+class BeyondQuestion:
+    """rouge-score's tokenizer (lower case, Porter stems) with CamelCase split ("DeleteBucket" is "delete bucket"),
+    English stop words dropped, and, given a question, the question's words dropped: what is left of a text is
+    what it says that the question did not."""
+
+    _base = tokenizers.DefaultTokenizer(use_stemmer=True)
+    _stop = frozenset(_base.tokenize(" ".join(ENGLISH_STOP_WORDS)))
+
+    def __init__(self, question: str = ""):
+        self._asked = frozenset(self.words(question))
+
+    @classmethod
+    def words(cls, text: str) -> list[str]:
+        split = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", text)
+        return [word for word in cls._base.tokenize(split) if word not in cls._stop]
+
+    def tokenize(self, text: str) -> list[str]:
+        return [word for word in self.words(text) if word not in self._asked]
+
+
+@register("overlap")
+class OverlapJudge:
+    """Lexical, for free-text references: ROUGE-1 F1 (rouge-score, the standard summarisation and extractive-QA
+    measure) between answer and reference over the words the reference says beyond the question. Chosen as the
+    second judge because it fails differently from embedding similarity: it cannot be swayed by an answer on the
+    right topic that says nothing, and it needs no model. F1 rather than recall, so an answer cannot collect
+    words by listing many; a reference that says fewer than OVERLAP_MIN_WORDS words beyond the question is not
+    scored (there is nothing to count)."""
+
+    name = "overlap"
+    kind = "word overlap beyond the question (ROUGE-1 F1)"
+
+    def scores(self, item: Item) -> bool:
+        return (not item.unanswerable and not item.key_facts
+                and len(BeyondQuestion(item.question).tokenize(item.reference)) >= OVERLAP_MIN_WORDS)
+
+    def judge(self, items: list[Item]) -> list[Verdict]:
+        return [self._one(item) for item in items]
+
+    @staticmethod
+    def _one(item: Item) -> Verdict:
+        beyond = BeyondQuestion(item.question)
+        f1 = rouge_scorer.RougeScorer(["rouge1"], tokenizer=beyond).score(item.reference, item.answer)["rouge1"]
+        told = beyond.tokenize(item.reference)
+        return Verdict(round(10 * f1.fmeasure, 2), f"says {f1.recall:.0%} of the {len(told)} words the reference adds "
+                                                   f"to the question ({', '.join(told[:6])}); {f1.precision:.0%} of its own")
 
 
 def judge_prompt(item: Item) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from nova_lab import judging
-from nova_lab.judges import FactCheckJudge, Item, SemanticJudge, parse_verdict
+from nova_lab.judges import BeyondQuestion, FactCheckJudge, Item, OverlapJudge, SemanticJudge, parse_verdict
 from nova_lab.records import RecordStore
 
 ERRORS_Q = "Which errors can the Amazon EKS DeletePodIdentityAssociation operation return?"
@@ -32,11 +32,46 @@ WRONG = [
 ]
 
 
+# what it does: a free-text reference, scored by the semantic and the overlap judge
+PURPOSE_Q = "What is the CreateQueue operation of Amazon SQS for?"
+PURPOSE_REF = "The CreateQueue operation creates a new standard or FIFO queue."
+PURPOSE = {
+    "right": "It creates a new queue, either a standard queue or a FIFO queue.",
+    "half": "It creates a standard queue.",
+    "echo": "The CreateQueue operation of Amazon SQS is for creating queues in Amazon SQS.",
+    "other operation": "It deletes the queue specified by the QueueUrl, regardless of its contents.",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("judge", [SemanticJudge(), OverlapJudge()], ids=lambda j: j.name)
+def test_what_it_does_earns_by_what_the_answer_adds_to_the_question(judge):
+    """Blind grades gave nothing to answers that restate the question's words; the similarity judges gave them 6-9
+    points until they counted only what the answer says beyond the question."""
+    scores = {name: v.score for name, v in zip(PURPOSE, judge.judge(
+        [Item(name, PURPOSE_Q, PURPOSE_REF, (), answer) for name, answer in PURPOSE.items()]))}
+    assert scores["right"] > scores["half"] > max(scores["echo"], scores["other operation"], scores["empty"])
+    assert scores["echo"] <= 3 and scores["empty"] == 0  # semantic: "for creating queues" is near "creates"
+    assert scores["right"] >= 6
+
+
+def test_the_overlap_judge_scores_only_free_text_with_words_beyond_the_question():
+    judge = OverlapJudge()
+    assert judge.scores(Item("f", PURPOSE_Q, PURPOSE_REF, (), "x"))
+    assert not judge.scores(GOOD[0])  # key facts: the fact check's
+    assert not judge.scores(Item("p", PURPOSE_Q, "SQS has no CreateQueue operation.", (), "x", unanswerable=True))
+    restated = "The DeleteBucket operation of s3 deletes the bucket."  # says nothing the question does not
+    assert not judge.scores(Item("r", "What does the s3 DeleteBucket operation do?", restated, (), "x"))
+    assert BeyondQuestion(PURPOSE_Q).tokenize(PURPOSE_REF) == ["new", "standard", "fifo"]
+
+
 @pytest.mark.parametrize("judge", [FactCheckJudge(), SemanticJudge()], ids=lambda j: j.name)
 def test_good_beats_partial_beats_wrong(judge):
     good, partial, wrong = (
         [v.score for v in judge.judge(items)] for items in (GOOD, PARTIAL, WRONG))
-    assert min(good) > 5  # MiniLM sees a bare list of error names as only loosely like the sentence
+    # a terse right answer is less like the reference than the question (which the reference restates) is, so
+    # the semantic judge's similarity half gives it nothing and its coverage half 5: the fact check carries it
+    assert min(good) >= 5
     assert all(g > p for g, p in zip(good, partial))
     assert max(partial) > max(wrong) and min(partial) > 0
     assert max(wrong) < min(good)
