@@ -174,8 +174,9 @@ def readme_section(recorded: dict) -> str:
                      f"{row['sum_of_single_gains']:+.2f} for the two single gains added up (interaction "
                      f"{row['interaction']:+.2f}, 95% CI {row['ci_low']:+.2f} to {row['ci_high']:+.2f}).")
     for row in recorded.get("graded_agreement", []):
-        if row["part"] == "held_out":
-            lines.append(f"- **Judge {row['judge']} against blind grades** (held-out half, {row['answers']} answers): "
+        if row["part"] == "held_out" and row.get("kind", "every kind") != "every kind":
+            lines.append(f"- **Judge {row['judge']} against blind grades, {row.get('kind')}** (held-out half, "
+                         f"{row['answers']} answers): "
                          f"Krippendorff's alpha {row['alpha']:.2f}, Spearman {row['spearman']:.2f}, mean absolute "
                          f"error {row['mean_abs_error']:.1f} points; "
                          + ("fit to score alone." if row["fit_to_stand_alone"] else "not fit to score alone."))

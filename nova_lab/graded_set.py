@@ -39,15 +39,18 @@ PARTS = ("development", "held_out")
 CELL = ["model", "configuration"]
 
 
-def draw(answers: pd.DataFrame, questions: pd.DataFrame, per_cell: int, seed: int) -> pd.DataFrame:
-    """`per_cell` answers of each (model, configuration, stratum), each cell drawn by its own seed (so one model's
-    answers can be drawn and graded before the other's exist), split in two halves per cell: `development` (may be
-    read when a judge is changed) and `held_out` (never). Items are named by a hash of their answer, so a sheet in
-    item order is shuffled."""
-    joined = answers.merge(questions[["id", "question", "reference_answer", "key_facts", "stratum"]],
+def draw(answers: pd.DataFrame, questions: pd.DataFrame, per_cell: int, seed: int,
+         by: str = "stratum", kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """`per_cell` answers of each (model, configuration, `by`) cell (`by`: "stratum" or "kind"; `kinds`: only these
+    question kinds), each cell drawn by its own seed (so one model's answers can be drawn and graded before the
+    other's exist), split in two halves per cell: `development` (may be read when a judge is changed) and
+    `held_out` (never). Items are named by a hash of their answer, so a sheet in item order is shuffled."""
+    joined = answers.merge(questions[["id", "question", "reference_answer", "key_facts", "stratum", "kind"]],
                            left_on="question_id", right_on="id", validate="many_to_one")
+    if kinds is not None:
+        joined = joined[joined["kind"].isin(kinds)]
     picked = []
-    for cell_name, cell in joined.groupby([*CELL, "stratum"], sort=True):
+    for cell_name, cell in joined.groupby([*CELL, by], sort=True):
         cell_seed = int(fingerprint(seed, *cell_name)[:8], 16)
         chosen = cell.sample(min(per_cell, len(cell)), random_state=cell_seed)
         halves = np.random.default_rng(cell_seed).permutation([PARTS[i % 2] for i in range(len(chosen))])
@@ -58,7 +61,7 @@ def draw(answers: pd.DataFrame, questions: pd.DataFrame, per_cell: int, seed: in
         "item": drawn["item"], "part": drawn["part"], "question": drawn["question"],
         "reference": drawn["reference_answer"], "key_facts": drawn["key_facts"].map(list), "answer": drawn["answer"],
         "answer_key": drawn["key"], "model": drawn["model"], "configuration": drawn["configuration"],
-        "stratum": drawn["stratum"]}).reset_index(drop=True)
+        "stratum": drawn["stratum"], "kind": drawn["kind"]}).reset_index(drop=True)
 
 
 def blind(drawn: pd.DataFrame) -> pd.DataFrame:
@@ -113,8 +116,8 @@ def store(run_name: str) -> RecordStore:
 def _wide(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """One row per graded answer: its grade, each judge's score and the panel's (the judges' mean)."""
     wide = scores.pivot(index="item", columns="judge", values="score")
-    wide["panel"] = wide.mean(axis=1, skipna=False)
-    return graded.set_index("item")[["part", *CELL, "stratum", "grade"]].join(wide)
+    wide["panel"] = wide.mean(axis=1)  # the judges that score the answer's kind (judges.py), as step 05's panel
+    return graded.set_index("item")[["part", *CELL, "stratum", "kind", "grade"]].join(wide)
 
 
 def _kappa(grades: pd.Series, scores: pd.Series) -> float:
@@ -124,18 +127,26 @@ def _kappa(grades: pd.Series, scores: pd.Series) -> float:
     return float(cohens_kappa(table.to_numpy()).kappa)
 
 
+EVERY_KIND = "every kind"
+
+
 def judges_against_grades(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Per part of the set (and both together) and per judge (and the panel): Spearman's rho, Krippendorff's
-    interval alpha of judge and grade, Cohen's kappa on three bins, mean absolute error, and whether the judge is
-    fit to score alone (alpha at least FIT_ALPHA)."""
+    """Per question kind (and every kind together), per part of the set (and both together) and per judge (and the
+    panel) that scores that kind: Spearman's rho, Krippendorff's interval alpha of judge and grade, Cohen's kappa
+    on three bins, mean absolute error, and whether the judge is fit to score alone (alpha at least FIT_ALPHA). A
+    judge is checked on the kinds it scores: its agreement on every kind together would hide a kind it fails."""
     wide = _wide(graded, scores)
-    judges = [c for c in wide.columns if c not in {"part", *CELL, "stratum", "grade"}]
+    judges = [c for c in wide.columns if c not in {"part", *CELL, "stratum", "kind", "grade"}]
     rows = []
-    for part, rows_of in [*wide.groupby("part"), ("whole set", wide)]:
+    kinds = [*wide.groupby("kind", sort=False), (EVERY_KIND, wide)]
+    for kind, part, rows_of in [(k, p, r) for k, of_kind in kinds
+                                for p, r in [*of_kind.groupby("part"), ("whole set", of_kind)]]:
         for judge in judges:
             pair = rows_of[["grade", judge]].dropna()
+            if len(pair) < 2:
+                continue  # the judge does not score this kind
             alpha = krippendorff_alpha_interval(pair)
-            rows.append({"part": part, "judge": judge, "answers": len(pair),
+            rows.append({"kind": kind, "part": part, "judge": judge, "answers": len(pair),
                          "spearman": stats.spearmanr(pair["grade"], pair[judge]).statistic,
                          "alpha": alpha, "kappa_3_bins": _kappa(pair["grade"], pair[judge]),
                          "mean_abs_error": (pair[judge] - pair["grade"]).abs().mean(),
@@ -145,11 +156,13 @@ def judges_against_grades(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.Data
 
 
 def cell_levels(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, configuration): the grades' mean and the panel's, and how far apart they are. A change
-    against base in percent is only as good as the base's level, so the level matters, not only the order."""
+    """Per question kind and (model, configuration): the grades' mean and the panel's, and how far apart they are.
+    A change against base in percent is only as good as the base's level, so the level matters, not only the
+    order; per kind, because a judge can sit above the grades on one kind and not on another."""
     wide = _wide(graded, scores)
-    table = wide.groupby(CELL)[["grade", "panel"]].mean()
-    return table.assign(panel_minus_grade=table["panel"] - table["grade"], answers=wide.groupby(CELL).size())
+    by = ["kind", *CELL]
+    table = wide.groupby(by, sort=False)[["grade", "panel"]].mean()
+    return table.assign(panel_minus_grade=table["panel"] - table["grade"], answers=wide.groupby(by, sort=False).size())
 
 
 def cell_ranking(graded: pd.DataFrame, scores: pd.DataFrame, resamples: int, seed: int) -> dict[str, float]:
@@ -180,10 +193,10 @@ def error_correlation(graded: pd.DataFrame, scores: pd.DataFrame) -> dict[str, f
     then worth: k / (1 + (k - 1) r) for k judges with mean pairwise error correlation r."""
     wide = _wide(graded, scores)
     judges = sorted(scores["judge"].unique())
-    errors = wide[judges].sub(wide["grade"], axis=0).dropna()
-    corr = errors.corr().to_numpy()
+    errors = wide[judges].sub(wide["grade"], axis=0)
+    corr = errors.corr(min_periods=3).to_numpy()  # pairwise over the answers both judges score
     k = len(judges)
-    r = float(corr[np.triu_indices(k, 1)].mean()) if k > 1 else float("nan")
+    r = float(np.nanmean(corr[np.triu_indices(k, 1)])) if k > 1 else float("nan")  # pairs that score a kind together
     return {"judges": k, "mean_error_correlation": r, "effective_votes": k / (1 + (k - 1) * r) if k > 1 else 1.0}
 
 

@@ -164,6 +164,7 @@ def examples(picked: pd.DataFrame, questions: pd.DataFrame) -> list[tuple[str, p
 def against_grades_table(table: pd.DataFrame) -> pd.DataFrame:
     """`graded_set.judges_against_grades` for people."""
     return pd.DataFrame({
+        "kind of question": table["kind"],
         "part of the set": table["part"].str.replace("_", " "), "judge": table["judge"].str.replace("_", " "),
         "answers": table["answers"], "Spearman": table["spearman"].round(2),
         "Krippendorff's alpha": table["alpha"].round(2), "Cohen's kappa (3 bins)": table["kappa_3_bins"].round(2),
@@ -175,7 +176,8 @@ def against_grades_table(table: pd.DataFrame) -> pd.DataFrame:
 def levels_table(levels: pd.DataFrame) -> pd.DataFrame:
     """`graded_set.cell_levels` for people."""
     shown = levels.reset_index()
-    return pd.DataFrame({"model": shown["model"], "configuration": shown["configuration"].map(CONFIGURATION_NAMES),
+    return pd.DataFrame({"kind of question": shown["kind"], "model": shown["model"],
+                         "configuration": shown["configuration"].map(CONFIGURATION_NAMES),
                          "answers": shown["answers"], "grades' mean (0-10)": shown["grade"].round(2),
                          "panel's mean (0-10)": shown["panel"].round(2),
                          "panel minus grades (points)": shown["panel_minus_grade"].map(lambda v: f"{v:+.2f}")})

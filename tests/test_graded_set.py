@@ -11,7 +11,8 @@ from nova_lab import graded_set
 def answers_and_questions(n_questions=20):
     questions = pd.DataFrame({"id": [f"q{i}" for i in range(n_questions)], "question": "Q?", "reference_answer": "R.",
                               "key_facts": [("X",)] * n_questions,
-                              "stratum": ["seen" if i % 2 else "unseen" for i in range(n_questions)]})
+                              "stratum": ["seen" if i % 2 else "unseen" for i in range(n_questions)],
+                              "kind": ["exact value" if i % 4 < 2 else "what it does" for i in range(n_questions)]})
     answers = pd.DataFrame([{"key": f"{m}-{c}-{q}", "question_id": q, "model": m, "configuration": c, "answer": "A"}
                             for m in ("micro", "lite") for c in ("base", "rag", "ft", "ft_rag") for q in questions["id"]])
     return answers, questions
@@ -30,6 +31,14 @@ def test_the_set_is_stratified_shuffled_split_in_halves_and_the_sheet_is_blind()
     assert one_model.equals(drawn[drawn["model"] == "micro"].reset_index(drop=True))  # a model can be drawn alone
 
 
+def test_a_draw_by_kind_covers_only_the_kinds_asked_for_each_cell_alike():
+    answers, questions = answers_and_questions()
+    drawn = graded_set.draw(answers, questions, per_cell=4, seed=1, by="kind", kinds=("what it does",))
+    assert set(drawn["kind"]) == {"what it does"}
+    assert drawn.groupby(["model", "configuration"]).size().eq(4).all()
+    assert drawn.groupby(["model", "configuration", "part"]).size().eq(2).all()
+
+
 def test_two_readings_are_averaged_unless_a_third_settles_them():
     assert graded_set.settle(2, 4, None) == 3
     assert graded_set.settle(0, 8, 1) == 1  # the median of three
@@ -41,7 +50,7 @@ def graded_and_scores(seed=0, n=160):
     rng = np.random.default_rng(seed)
     grade = rng.integers(0, 11, n).astype(float)
     graded = pd.DataFrame({"item": [f"g{i:03d}" for i in range(n)], "part": ["development", "held_out"] * (n // 2),
-                           "model": ["micro", "lite"] * (n // 2), "stratum": "seen",
+                           "model": ["micro", "lite"] * (n // 2), "stratum": "seen", "kind": "exact value",
                            "configuration": np.repeat(["base", "rag", "ft", "ft_rag"], n // 4), "grade": grade})
     judges = {"exact": grade, "lenient": np.clip(grade + 4, 0, 10), "noise": rng.integers(0, 11, n).astype(float)}
     scores = pd.concat([pd.DataFrame({"item": graded["item"], "judge": j, "score": s}) for j, s in judges.items()])
@@ -50,7 +59,8 @@ def graded_and_scores(seed=0, n=160):
 
 def test_a_judge_that_agrees_is_fit_a_lenient_one_ranks_well_but_is_not():
     graded, scores = graded_and_scores()
-    table = graded_set.judges_against_grades(graded, scores).set_index(["part", "judge"])
+    table = graded_set.judges_against_grades(graded, scores)
+    table = table[table["kind"] == graded_set.EVERY_KIND].set_index(["part", "judge"])
     exact, lenient, noise = (table.loc[("whole set", j)] for j in ("exact", "lenient", "noise"))
     assert exact["alpha"] == pytest.approx(1) and exact["kappa_3_bins"] == pytest.approx(1)
     assert exact["mean_abs_error"] == 0 and exact["fit_to_stand_alone"]
@@ -58,6 +68,24 @@ def test_a_judge_that_agrees_is_fit_a_lenient_one_ranks_well_but_is_not():
     assert abs(noise["alpha"]) < 0.3 and not noise["fit_to_stand_alone"]
     assert set(table.index.get_level_values("part")) == {"development", "held_out", "whole set"}
     assert table.loc[("held_out", "panel"), "answers"] == 80
+
+
+def test_each_judge_is_checked_on_the_kinds_it_scores_and_the_panel_on_each_kind():
+    """A judge right on one kind and wrong on another must not pass on the two together; a judge that does not
+    score a kind is not in that kind's rows, and the panel there is the mean of the judges that do score it."""
+    graded, scores = graded_and_scores()
+    graded["kind"] = np.where(np.arange(len(graded)) % 4 < 2, "exact value", "what it does")
+    free_text = graded.loc[graded["kind"] == "what it does", "item"]
+    wrong_there = scores["item"].isin(free_text) & (scores["judge"] == "exact")
+    scores = scores.assign(score=np.where(wrong_there, 10 - scores["score"], scores["score"]))  # inverted there
+    only_free = scores[(scores["judge"] == "exact") & scores["item"].isin(free_text)].assign(judge="free_only")
+    table = graded_set.judges_against_grades(graded, pd.concat([scores, only_free])).set_index(["kind", "part", "judge"])
+    assert table.loc[("exact value", "whole set", "exact"), "alpha"] == pytest.approx(1)
+    assert table.loc[("what it does", "whole set", "exact"), "alpha"] < 0
+    assert ("exact value", "whole set", "free_only") not in table.index
+    assert table.loc[("what it does", "whole set", "free_only"), "answers"] == len(free_text)
+    levels = graded_set.cell_levels(graded, scores)
+    assert set(levels.index.get_level_values("kind")) == {"exact value", "what it does"}
 
 
 def _ranking_by_loop(graded, scores, resamples, seed):
