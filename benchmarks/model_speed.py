@@ -112,8 +112,10 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
 
 
 def main() -> None:
+    from nova_lab import models
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["micro", "lite"], choices=["micro", "lite"])
+    parser.add_argument("--models", nargs="+", default=["micro", "lite"], choices=[*models.MODELS, *models.STAND_INS])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False)

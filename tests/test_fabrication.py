@@ -52,8 +52,10 @@ def test_on_a_probe_the_fact_check_rewards_declining_and_the_semantic_judge_abst
 
 
 def test_a_free_text_reference_is_not_fact_checked_and_the_semantic_judge_scores_similarity_alone():
+    """The semantic judge (with the overlap judge, test_judges.py) scores it, on similarity beyond the question's."""
     purpose = Item("k", "What does the Amazon SQS DeleteQueue operation do?",
                    "Amazon SQS DeleteQueue deletes the queue specified by the QueueUrl.", (), "It deletes a queue.")
     assert not FactCheckJudge().scores(purpose) and SemanticJudge().scores(purpose)
-    verdict = SemanticJudge._one(purpose, cosine=1.0)
+    verdict = SemanticJudge._one(purpose, cosine=1.0, asked=0.6)
     assert verdict.score == 10.0 and not math.isnan(verdict.score)  # similarity alone, not halved by a 0 coverage
+    assert SemanticJudge._one(purpose, cosine=0.6, asked=0.6).score == 0  # no nearer the reference than the question
