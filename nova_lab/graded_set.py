@@ -24,8 +24,9 @@ from statsmodels.stats.inter_rater import cohens_kappa
 
 from nova_lab.agreement import krippendorff_alpha_interval
 from nova_lab.caching import fingerprint
-from nova_lab.judges import Item, Judge
+from nova_lab.judges import JUDGES, Item, Judge
 from nova_lab.nova_format import json_lines
+from nova_lab.qa import UNANSWERABLE
 from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
 from nova_lab.records import RecordStore
 from nova_lab.results import MissingRecords, graded_judgments_path
@@ -88,7 +89,7 @@ def read(path: Path = GRADED_FILE) -> pd.DataFrame:
 
 def items(graded: pd.DataFrame) -> list[Item]:
     return [Item(f"graded/{r.item}/{fingerprint(r.answer_key, r.answer)[:12]}", r.question, r.reference,
-                 tuple(r.key_facts), r.answer) for r in graded.itertuples()]
+                 tuple(r.key_facts), r.answer, unanswerable=r.kind == UNANSWERABLE) for r in graded.itertuples()]
 
 
 def score(graded: pd.DataFrame, judges: list[Judge], store: RecordStore) -> pd.DataFrame:
@@ -102,11 +103,18 @@ def read_scores(graded: pd.DataFrame, judge_names: list[str], store: RecordStore
     """The scores step 05 gave the graded set, by judge name; a judge that has not scored it is an error."""
     graded_items = items(graded)
     kept = store.keys()
-    missing = [name for name in judge_names if verdict_key(name, graded_items[0]) not in kept]
+    missing = [name for name in judge_names if not _has_scored(name, graded_items, kept)]
     if missing:
         raise MissingRecords(f"judge(s) {missing} have not scored the graded set in {store.path}: run step 05")
     return pd.concat([pd.DataFrame({"item": graded["item"], "judge": name, "score": scores})
                       for name, scores in stored_scores(store, judge_names, graded_items).items()], ignore_index=True)
+
+
+def _has_scored(judge_name: str, graded_items: list[Item], kept: set[str]) -> bool:
+    """Whether the judge has a verdict on every item it scores (an offline judge scores some kinds only; an LLM
+    judge, not in the registry, scores all)."""
+    scores = JUDGES[judge_name]().scores if judge_name in JUDGES else (lambda item: True)
+    return all(verdict_key(judge_name, item) in kept for item in graded_items if scores(item))
 
 
 def store(run_name: str) -> RecordStore:

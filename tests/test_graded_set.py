@@ -120,7 +120,8 @@ def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
     graded = pd.DataFrame({"item": ["g001", "g002"], "question": ["What protocol does Amazon SQS use?"] * 2,
                            "reference": ["Amazon SQS uses the query protocol."] * 2, "key_facts": [["query"]] * 2,
-                           "answer": ["It uses the query protocol.", "It uses gRPC."], "answer_key": ["k1", "k2"]})
+                           "answer": ["It uses the query protocol.", "It uses gRPC."], "answer_key": ["k1", "k2"],
+                           "kind": "exact value"})
     store = graded_set.store("graded-unit")
     scores = graded_set.score(graded, judging.panel(["semantic", "fact_check"]), store)
     wide = scores.pivot(index="item", columns="judge", values="score")
