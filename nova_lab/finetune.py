@@ -93,8 +93,10 @@ CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimize
 def run_key(cfg: FineTuneParams) -> str:
     assert isinstance(cfg.bf16, bool), "resolve bf16 (precision.choose) before keying the adapter"
     data = list(data_digests(cfg.run_name).values())
-    settings = cfg.model_dump(exclude={"run_name", "backend", "bedrock", "eval_every_steps", "finetune_repeats"})
-    return fingerprint(FINETUNE_VERSION, models.MODELS[cfg.model].description, data, settings)
+    # the stand-in is keyed by its description, so an adapter keeps its key whether the params name it or not
+    settings = cfg.model_dump(exclude={"run_name", "backend", "bedrock", "eval_every_steps", "finetune_repeats",
+                                       "stand_in"})
+    return fingerprint(FINETUNE_VERSION, models.spec(cfg.local_model).description, data, settings)
 
 
 def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
@@ -131,7 +133,7 @@ def _trainer(cfg: FineTuneParams, key: str) -> Trainer:
                 loss = answer_loss(model, inputs)
             return (loss, {"loss": loss}) if return_outputs else loss
 
-    base, tokenizer = models.load(cfg.model)
+    base, tokenizer = models.load(cfg.local_model)
     tokenizer.padding_side = "right"
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
@@ -191,14 +193,14 @@ def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:
     history = pd.DataFrame(trainer.state.log_history)
     folder.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(folder)
-    _name_base_model(folder / "adapter_config.json", cfg.model)
+    _name_base_model(folder / "adapter_config.json", cfg.local_model)
     history.to_parquet(folder / "history.parquet")
     train_losses = history["loss"].dropna() if "loss" in history else pd.Series(dtype=float)
     manifest = {
-        "key": key, "model": cfg.model, "base_model": models.MODELS[cfg.model].description,
+        "key": key, "model": cfg.model, "base_model": models.spec(cfg.local_model).description,
         "stands_for": STUDY_MODELS[cfg.model].converse_id,
         "data": data_digests(cfg.run_name),
-        "hyperparameters": cfg.model_dump(exclude={"run_name", "backend", "bedrock", "finetune_repeats"}),
+        "hyperparameters": cfg.model_dump(exclude={"run_name", "backend", "bedrock", "finetune_repeats", "stand_in"}),
         "steps": trainer.state.global_step, "resumed_from": paths.shareable(Path(checkpoint)) if checkpoint else None,
         "validation_loss_before": json.loads(before_file.read_text()), "validation_loss_after": final_eval,
         "train_loss_first": float(train_losses.iloc[0]) if len(train_losses) else None,
@@ -215,7 +217,7 @@ def _name_base_model(config: Path, model: str) -> None:
     """peft writes the base model's folder (a path on this machine) into the adapter's config; name the
     model instead, so a shared adapter says what it adapts (loading passes the base model itself)."""
     settings = json.loads(config.read_text())
-    settings["base_model_name_or_path"] = models.MODELS[model].description
+    settings["base_model_name_or_path"] = models.spec(model).description
     config.write_text(json.dumps(settings, indent=2, sort_keys=True))
 
 

@@ -109,7 +109,7 @@ def build_requests(engine: LocalEngine, questions: pd.DataFrame, retriever: Retr
         for configuration in configurations:
             context = passages if uses_rag(configuration) else ()
             prompt = prompts.question_prompt(engine.tokenizer, q.question, [p.text for p in context])
-            key = fingerprint(models.MODELS[cfg.model].description, _adapter_of(configuration, adapter_key),
+            key = fingerprint(models.spec(cfg.local_model).description, _adapter_of(configuration, adapter_key),
                               SERVING if uses_adapter(configuration) else None,
                               configuration, q.id, prompt, prompts.PROMPT_VERSION, cfg.max_new_tokens, "greedy",
                               "bf16" if cfg.bf16 else "float32")
@@ -187,7 +187,7 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     cfg = cfg.model_copy(update={"bf16": choice.bf16})
     key = adapter_key(cfg.run_name, cfg.model)
     clock = _Clock()
-    engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
+    engine = engine_factory(cfg.local_model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
     requests = build_requests(engine, questions, stored, cfg, key)
     sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])
     timed = [replace(r, key=timed_key(r)) for r in requests if r.question_id in sampled]
@@ -227,7 +227,7 @@ def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Ret
     requests: list[Request] = []
     for repeat in range(1, cfg.finetune_repeats):
         key = adapter_key(cfg.run_name, cfg.model, repeat)
-        engine = engine_factory(cfg.model, adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
+        engine = engine_factory(cfg.local_model, adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
         labels = tuple(repeat_label(c, repeat) for c in CONFIGURATIONS if uses_adapter(c))
         mine = build_requests(engine, questions, retriever, cfg, key, labels)
         answer_all(engine, mine, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from nova_lab.bedrock.models import DEFAULT_QA_MODEL, JUDGE_PRESETS
 from nova_lab.judges import JUDGES
+from nova_lab.models import STAND_INS
 from nova_lab.precision import Bf16Setting
 from nova_lab.qa import GENERATORS
 from nova_lab.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
@@ -216,12 +217,22 @@ class KnowledgeBaseParams(CommonParams):
 class RepeatsParams(CommonParams):
     finetune_repeats: int = Field(1, ge=1, le=5, description="adapters trained with seeds seed, seed+1, ...: 06 "
                                                              "reports the spread of the fine-tuned configurations")
+    stand_in: Literal[tuple(STAND_INS)] | None = Field(
+        None, description="offline: another stand-in by name for this model (nova_lab.models.STAND_INS), e.g. "
+                          "gemma3_270m, Lite's before 2026-12-06; none: the model's own (models.MODELS)")
+
+    @property
+    def local_model(self) -> str:
+        """The name of the stand-in that plays `model` offline (models.spec takes either kind of name)."""
+        return self.stand_in or self.model
 
     @model_validator(mode="after")
     def _repeats_offline(self) -> "RepeatsParams":
         if self.finetune_repeats > 1 and self.backend == "bedrock":
             raise ValueError(f"finetune_repeats = {self.finetune_repeats} is offline only: on Bedrock each repeat "
                              "would be a customization job and a served custom model; use 1")
+        if self.stand_in is not None and self.backend == "bedrock":
+            raise ValueError(f"stand_in = {self.stand_in!r} is offline only: on Bedrock the model is Nova itself")
         return self
 
 

