@@ -14,6 +14,7 @@ judge may be checked on the other half only, and both halves are always reported
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -173,6 +174,29 @@ def cell_levels(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     return table.assign(panel_minus_grade=table["panel"] - table["grade"], answers=wide.groupby(by, sort=False).size())
 
 
+TARGETS = {"judge_alpha": 0.8, "panel_alpha": 0.85, "cell_gap": 0.5}  # issue 25's, on the held-out half
+
+
+def targets(graded: pd.DataFrame, scores: pd.DataFrame) -> list[dict]:
+    """The targets the judges are held to, each met or not, on the held-out half (never read to change a judge):
+    every judge at alpha >= 0.8 on each kind it scores, the panel at >= 0.85 on every kind together, and each
+    (model, configuration) cell's panel mean within 0.5 points of the grades' mean."""
+    against = judges_against_grades(graded, scores)
+    held = against[against["part"] == "held_out"]
+    rows = [{"target": f"{r.judge} on {r.kind}: alpha >= {TARGETS['judge_alpha']}", "value": r.alpha,
+             "met": bool(r.alpha >= TARGETS["judge_alpha"])}
+            for r in held[(held["kind"] != EVERY_KIND) & (held["judge"] != "panel")].itertuples()]
+    panel = held[(held["kind"] == EVERY_KIND) & (held["judge"] == "panel")]["alpha"].iloc[0]
+    rows.append({"target": f"panel on every kind: alpha >= {TARGETS['panel_alpha']}", "value": panel,
+                 "met": bool(panel >= TARGETS["panel_alpha"])})
+    wide = _wide(graded, scores)
+    cells = wide[wide["part"] == "held_out"].groupby(CELL)[["grade", "panel"]].mean()
+    rows += [{"target": f"{model} {configuration}: panel mean within {TARGETS['cell_gap']} of the grades'",
+              "value": gap, "met": bool(abs(gap) <= TARGETS["cell_gap"])}
+             for (model, configuration), gap in (cells["panel"] - cells["grade"]).items()]
+    return rows
+
+
 def cell_ranking(graded: pd.DataFrame, scores: pd.DataFrame, resamples: int, seed: int) -> dict[str, float]:
     """Kendall's tau between the panel's and the grades' order of the (model, configuration) cells, with a 95%
     interval from resampling the answers within each cell."""
@@ -247,3 +271,54 @@ def write(graded: pd.DataFrame, path: Path = GRADED_FILE) -> None:
 def _jsonl(path: Path) -> pd.DataFrame:
     """A JSON Lines file as a frame, split on `\\n` only (nova_format.json_lines says why)."""
     return pd.DataFrame([json.loads(line) for line in json_lines(path.read_text(encoding="utf-8")) if line.strip()])
+
+
+def _sheet(args: argparse.Namespace) -> None:
+    """Draw answers of a finished run by kind and write the drawn rows (origin kept) and the blind sheet."""
+    from nova_lab.data_prep import read_test
+    from nova_lab.results import read_answers
+
+    questions = read_test(args.run)
+    answers = pd.concat([read_answers(args.run, model, questions).assign(model=model) for model in args.models])
+    taken = set(read()["answer_key"])
+    drawn = pd.concat([draw(answers[~answers["key"].isin(taken)], questions, int(count), args.seed, by="kind",
+                            kinds=(kind,)) for kind, count in (spec.rsplit(":", 1) for spec in args.kinds)])
+    drawn = drawn.sort_values("item").reset_index(drop=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write(drawn, args.out / "drawn.jsonl")
+    write(blind(drawn), args.out / "sheet.jsonl")
+    print(f"{len(drawn)} answers drawn: {args.out / 'sheet.jsonl'} is the graders' sheet; keep drawn.jsonl from them")
+
+
+def _add(args: argparse.Namespace) -> None:
+    """Settle two graders' readings (and a third's, where needed) of a drawn sheet and append them to the set."""
+    drawn = _jsonl(args.drawn)
+    third = read_readings(args.third) if args.third else None
+    graded = assemble(drawn, read_readings(args.first), read_readings(args.second), third, args.run, args.graded_on)
+    kept = read()
+    if set(graded["item"]) & set(kept["item"]):
+        raise ValueError(f"items already in {GRADED_FILE}: {sorted(set(graded['item']) & set(kept['item']))[:5]}")
+    write(pd.concat([kept, graded[kept.columns]], ignore_index=True))
+    print(f"{len(graded)} graded answers added: {len(kept) + len(graded)} in {GRADED_FILE}")
+
+
+if __name__ == "__main__":  # the README of nova_lab/graded/ says how a set is drawn, graded and added
+    parser = argparse.ArgumentParser(prog="python -m nova_lab.graded_set", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True)
+    sheet = commands.add_parser("sheet", help="draw answers of a run by kind; write drawn.jsonl and the blind sheet")
+    sheet.add_argument("--run", default="study")
+    sheet.add_argument("--models", nargs="+", default=["micro", "lite"])
+    sheet.add_argument("--kinds", nargs="+", required=True, help='"kind:answers per (model, configuration)"')
+    sheet.add_argument("--seed", type=int, default=13)
+    sheet.add_argument("--out", type=Path, required=True)
+    sheet.set_defaults(run_command=_sheet)
+    add = commands.add_parser("add", help="settle the readings of a drawn sheet and append them to the set")
+    add.add_argument("--drawn", type=Path, required=True)
+    add.add_argument("--first", type=Path, required=True)
+    add.add_argument("--second", type=Path, required=True)
+    add.add_argument("--third", type=Path)
+    add.add_argument("--run", default="study")
+    add.add_argument("--graded-on", required=True)
+    add.set_defaults(run_command=_add)
+    arguments = parser.parse_args()
+    arguments.run_command(arguments)

@@ -183,6 +183,19 @@ def levels_table(levels: pd.DataFrame) -> pd.DataFrame:
                          "panel minus grades (points)": shown["panel_minus_grade"].map(lambda v: f"{v:+.2f}")})
 
 
+def targets_summary(rows: list[dict]) -> str:
+    """The judges' targets in words: how many are met on the held-out half, and each one missed with its value,
+    so a reader sees beside the agreement tables which numbers rest on a judge that missed its mark."""
+    missed = [r for r in rows if not r["met"]]
+    text = f"On the held-out half the judges meet {len(rows) - len(missed)} of their {len(rows)} targets."
+    if missed:
+        text += (" Missed: " + "; ".join(f"{r['target']} ({r['value']:+.2f})" if "within" in r["target"]
+                                        else f"{r['target']} ({r['value']:.2f})" for r in missed)
+                 + ". The levels and changes in points that these judges and cells carry are the panel's, not "
+                   "the grades': read them with the gaps above.")
+    return text
+
+
 def graded_summary(ranking: dict, errors: dict) -> str:
     """The panel's order of the cells against the grades', and what its judges' correlated errors make it worth."""
     return (f"The panel orders the {ranking['cells']} (model, configuration) cells as the grades do with Kendall's tau "

@@ -150,3 +150,17 @@ def test_readings_are_assembled_and_a_wide_gap_needs_the_third(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"item": "g1", "grade": 11, "reason": "x"}\n')
     with pytest.raises(ValueError, match="outside 0-10"):
         graded_set.read_readings(tmp_path / "bad.jsonl")
+
+
+def test_the_targets_are_read_on_the_held_out_half_and_a_miss_is_named():
+    from nova_lab import report
+
+    graded, scores = graded_and_scores()
+    rows = graded_set.targets(graded, scores[scores["judge"].isin(["exact", "lenient"])])
+    met = {r["target"]: r["met"] for r in rows}
+    assert met["exact on exact value: alpha >= 0.8"] and not met["lenient on exact value: alpha >= 0.8"]
+    assert not met["lite base: panel mean within 0.5 of the grades'"]  # the panel is half lenient: +2 points or so
+    text = report.targets_summary(rows)
+    assert "lenient on exact value: alpha >= 0.8" in text and "exact on exact value" not in text
+    exact_only = graded_set.targets(graded, scores[scores["judge"] == "exact"])
+    assert all(r["met"] for r in exact_only) and "Missed" not in report.targets_summary(exact_only)
