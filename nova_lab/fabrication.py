@@ -19,7 +19,9 @@ OUTCOMES = (DECLINES, FABRICATES, EMPTY)
 
 _THING = r"(?:operation|parameter|action|api|api call|call|method|field|setting|option|property|attribute)"
 _DECLINE = re.compile("|".join([
-    r"\b(?:does|do|did)(?: not|n't|n’t) exist",
+    # the thing asked about does not exist, not something the answer goes on to describe ("an error if the phone
+    # number does not exist" is an answer that made the operation up): its name, "it"/"this"/"that" or the kind
+    rf"(?:\b(?:it|this|that|which|such)|\b{_THING}s?|(?-i:\b[A-Za-z]+[A-Z]\w*))\)?,? (?:does|do|did)(?: not|n't) exist",
     r"\bno such\b",
     r"\bnon-?existent\b",
     rf"\bthere (?:is|are|was)(?: no|n't any| not any)\b(?: \w+){{0,3}} {_THING}s?\b",

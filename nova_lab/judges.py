@@ -36,7 +36,7 @@ from nova_lab import embeddings, fabrication
 from nova_lab.json_replies import first_object_with
 from nova_lab.registry import registrar
 
-RUBRIC_VERSION = "r4"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
+RUBRIC_VERSION = "r5"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
 - 10: every key fact of the reference (names, values, numbers) is present and nothing contradicts it;
   wording, order and extra correct detail do not matter.

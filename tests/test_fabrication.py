@@ -15,6 +15,8 @@ DECLINED = [
     "QueueScope is not a valid parameter of PurgeQueue.",
     "I'm not aware of a ResumeObject operation in Amazon S3.",
     "That operation is not part of the Amazon SNS API.",
+    "The RestorePhoneNumbersOptedOut operation does not exist in Amazon SNS.",
+    "RestorePhoneNumbersOptedOut doesn't exist.",
 ]
 FABRICATED = [
     "The ArchiveQueue operation archives the queue specified by the QueueUrl.",
@@ -22,6 +24,8 @@ FABRICATED = [
     "QueueScope must be between 1 and 80 characters long.",
     "There is no maximum: the default is 30 seconds.",  # "there is no" about a value, not about the name
     "Firehose ArchiveRecord can return ResourceNotFoundException and InvalidArgumentException.",
+    # what the operation does when something else does not exist: a description of it (lite's stand-in, smoke run)
+    "RestorePhoneNumbersOptedOut can return a ResourceNotFoundException if the phone number does not exist.",
 ]
 
 
