@@ -104,13 +104,18 @@ def paired_interval(statistic, x: np.ndarray, y: np.ndarray, resamples: int, see
 
 
 def paired_change(x: np.ndarray, base: np.ndarray, resamples: int, seed: int) -> dict[str, float]:
-    """Mean of x against mean of base in percent, its 95% paired bootstrap interval and Wilcoxon's p."""
-    change = float(_relative_change(x, base))
-    if len(x) < 2 or not np.isfinite(change):
-        return {"change_pct": change, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
-    low, high = paired_interval(_relative_change, x, base, resamples, seed)
+    """Mean of x against mean of base in the metric's own unit (points, ms, tokens) and in percent, each with its
+    95% paired bootstrap interval, and Wilcoxon's p. The difference is what a reader can use when base is near
+    zero, where a percentage is as large as it is meaningless."""
+    change, difference = float(_relative_change(x, base)), float(np.mean(x) - np.mean(base))
+    if len(x) < 2:
+        return {"change": difference, "change_low": np.nan, "change_high": np.nan,
+                "change_pct": change, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
+    d_low, d_high = paired_interval(mean_difference, x, base, resamples, seed)
+    low, high = paired_interval(_relative_change, x, base, resamples, seed) if np.isfinite(change) else (np.nan, np.nan)
     p = 1.0 if np.allclose(x, base) else float(stats.wilcoxon(x, base).pvalue)
-    return {"change_pct": change, "ci_low": low, "ci_high": high, "p": p}
+    return {"change": difference, "change_low": d_low, "change_high": d_high,
+            "change_pct": change, "ci_low": low, "ci_high": high, "p": p}
 
 
 def _paired(frame: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -39,7 +39,11 @@ def replication(changes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _change(row: pd.Series) -> str:
-    return report.change(row.change_pct, row.ci_low, row.ci_high, row.base)
+    """In the metric's unit with its interval, and in percent where the base is large enough for one to mean
+    something (report.change says when)."""
+    said = report.difference(row.change, row.change_low, row.change_high, row.metric)
+    pct = report.change(row.change_pct, row.ci_low, row.ci_high, row.base, row.metric)
+    return said if pct.startswith("n/a") else f"{said} ({pct})"
 
 
 def _model_paragraph(model: str, changes: pd.DataFrame, additivity: pd.Series) -> str:
@@ -156,7 +160,7 @@ def readme_section(recorded: dict) -> str:
         cells = [f"{table.loc[(model, 'base'), 'quality']:.2f}"]
         for configuration in NAMES:
             row = quality.loc[(model, configuration)]
-            cells.append(f"{row['value']:.2f} ({report.change(row['change_pct'], row['ci_low'], row['ci_high'], row['base'])})")
+            cells.append(f"{row['value']:.2f} ({_change(pd.Series(row.to_dict() | {'metric': 'quality'}))})")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     replicated = replication(changes)
     models = list(table.index.unique("model"))

@@ -24,16 +24,35 @@ def metric_name(metric: str) -> str:
     return METRIC_NAMES.get(metric, f"{metric.replace('_', ' ')} judge (0-10)")
 
 
-def change(pct: float, low: float, high: float, base: float) -> str:
-    """`+134% [+109, +160]`; a change against a base of zero has no percentage."""
+# a change in percent is shown only where base's mean is at least this on the 0-10 scale: against a base near zero
+# (the stand-ins' base answers) a percentage is as large as it is meaningless ("+519%" on a base graded 0)
+PERCENT_MIN_BASE = 2.0
+SCORE_METRICS = ("quality",)  # and every judge's column: the 0-10 scores the rule applies to
+
+
+def on_score_scale(metric: str) -> bool:
+    return metric in SCORE_METRICS or metric not in METRIC_NAMES
+
+
+def change(pct: float, low: float, high: float, base: float, metric: str = "latency_ms") -> str:
+    """`+134% [+109, +160]`; no percentage against a base of zero, or, for a 0-10 score, below PERCENT_MIN_BASE."""
     if base == 0:
         return "n/a (base is 0)"
+    if on_score_scale(metric) and base < PERCENT_MIN_BASE:
+        return f"n/a (base {base:.2f} < {PERCENT_MIN_BASE:g})"
     if not math.isfinite(pct):
         return "n/a"
     if math.isfinite(low) and high == math.inf:  # base was 0 in some resamples: no upper bound
         return f"{pct:+.0f}% [{low:+.0f}, no upper bound]"
     interval = f" [{low:+.0f}, {high:+.0f}]" if math.isfinite(low) and math.isfinite(high) else ""
     return f"{pct:+.0f}%{interval}"
+
+
+def difference(value: float, low: float, high: float, metric: str) -> str:
+    """A change in the metric's unit with its interval: `+1.52 points [+1.20, +1.85]`, `-420 ms [-510, -330]`."""
+    unit, digits = ("points", 2) if on_score_scale(metric) else ("ms", 0) if metric == "latency_ms" else ("tokens", 0)
+    interval = f" [{low:+.{digits}f}, {high:+.{digits}f}]" if math.isfinite(low) and math.isfinite(high) else ""
+    return f"{value:+.{digits}f} {unit}{interval}"
 
 
 def p_value(p: float) -> str:
@@ -51,7 +70,9 @@ def changes_table(changes: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFra
         "questions": changes["n"],
         "base": changes["base"].round(2),
         "this configuration": changes["value"].round(2),
-        "change against base [95% CI]": [change(r.change_pct, r.ci_low, r.ci_high, r.base) for r in changes.itertuples()],
+        "change against base [95% CI]": [difference(r.change, r.change_low, r.change_high, r.metric)
+                                         for r in changes.itertuples()],
+        "in percent [95% CI]": [change(r.change_pct, r.ci_low, r.ci_high, r.base, r.metric) for r in changes.itertuples()],
         "p (Wilcoxon, Holm)": changes["p_holm"].map(p_value),
         "study, Nova Lite": changes["study_lite_pct"].map(lambda v: f"{v:+.0f}%" if math.isfinite(v) else ""),
     })

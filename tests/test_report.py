@@ -25,11 +25,19 @@ def test_numbers_are_written_for_people():
 
 def test_the_changes_table_has_words_units_and_no_index():
     changes = pd.DataFrame([{"model": "micro", "metric": "quality", "configuration": "ft_rag", "n": 300, "base": 1.5,
-                             "value": 3.51, "change_pct": 134.0, "ci_low": 109.0, "ci_high": 160.0, "p": 1e-9,
-                             "p_holm": 1e-8, "study_lite_pct": 83.0}])
-    row = report.changes_table(changes).iloc[0]
+                             "value": 3.51, "change": 2.01, "change_low": 1.7, "change_high": 2.3, "change_pct": 134.0,
+                             "ci_low": 109.0, "ci_high": 160.0, "p": 1e-9, "p_holm": 1e-8, "study_lite_pct": 83.0},
+                            {"model": "micro", "metric": "latency_ms", "configuration": "ft", "n": 50, "base": 1000.0,
+                             "value": 500.0, "change": -500.0, "change_low": -550.0, "change_high": -450.4,
+                             "change_pct": -50.0, "ci_low": -55.0, "ci_high": -45.0, "p": 1e-9, "p_holm": 1e-8,
+                             "study_lite_pct": -50.0}])
+    row, latency = report.changes_table(changes).iloc[0], report.changes_table(changes).iloc[1]
     assert row["configuration"] == "fine-tuned + RAG" and row["metric"] == "quality (panel mean, 0-10)"
-    assert row["change against base [95% CI]"] == "+134% [+109, +160]" and row["p (Wilcoxon, Holm)"] == "< 0.001"
+    assert row["change against base [95% CI]"] == "+2.01 points [+1.70, +2.30]" and row["p (Wilcoxon, Holm)"] == "< 0.001"
+    # a base of 1.5 points is below PERCENT_MIN_BASE: no percentage; latency's base is never near zero
+    assert row["in percent [95% CI]"] == "n/a (base 1.50 < 2)"
+    assert latency["change against base [95% CI]"] == "-500 ms [-550, -450]"
+    assert latency["in percent [95% CI]"] == "-50% [-55, -45]"
     assert row["study, Nova Lite"] == "+83%"
     assert "<th class=\"blank level0\"" not in report.show(report.changes_table(changes)).to_html()  # no index
 
