@@ -90,15 +90,21 @@ def test_the_recommendation_follows_the_intervals():
     assert recommend.in_words(decided.reset_index()).iloc[0]["choose"].startswith("no clear winner (")
 
 
-def test_the_at_a_glance_figure_draws_the_studys_changes_as_markers():
+def test_the_at_a_glance_figure_draws_quality_in_points_and_the_study_on_lites_row_only():
     rows = [{"model": m, "metric": metric, "configuration": c, "change_pct": 10.0, "ci_low": 5.0, "ci_high": 15.0,
+             "change": 1.5, "change_low": 1.0, "change_high": 2.0,
              "study_lite_pct": {("quality", "rag"): 30.0, ("latency_ms", "ft"): -50.0}.get((metric, c), np.nan)}
             for m in ("micro", "lite") for metric in ("quality", "latency_ms", "total_tokens")
             for c in ("rag", "ft", "ft_rag")]
     figure = figures.at_a_glance(pd.DataFrame(rows))
-    diamonds = [line for axes in figure.axes for line in axes.get_lines() if line.get_marker() == "D"]
-    assert len(diamonds) == 4  # two reported changes, for each model
-    assert figure.axes[0].get_title() == "micro: answer quality" and "change against base (%)" in figure.axes[3].get_xlabel()
+    diamonds = [(axes.get_title(), line) for axes in figure.axes for line in axes.get_lines() if line.get_marker() == "D"]
+    assert [title for title, _ in diamonds] == ["lite: latency"]  # the study reported Nova Lite's; quality is in points
+    assert figure.axes[0].get_title() == "micro: answer quality"
+    assert figure.axes[3].get_xlabel() == "change against base (points of 10)"
+    assert "change against base (%)" in figure.axes[4].get_xlabel()
+    dots = {tuple(line.get_color()) if not isinstance(line.get_color(), str) else line.get_color()
+            for axes in figure.axes for line in axes.get_lines() if line.get_marker() == "o"}
+    assert dots == {figures.OURS}  # the legend's colour
 
 
 def test_the_examples_are_the_questions_whose_answers_differ_most_per_stratum():
