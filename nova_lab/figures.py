@@ -9,10 +9,23 @@ import seaborn as sns
 from nova_lab.results import CONFIGURATIONS
 
 
+def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """Configurations by their names in words, as every table of the page writes them."""
+    from nova_lab.report import CONFIGURATION_NAMES
+
+    return frame.assign(configuration=frame["configuration"].map(CONFIGURATION_NAMES))
+
+
+def _order() -> list[str]:
+    from nova_lab.report import CONFIGURATION_NAMES
+
+    return [CONFIGURATION_NAMES[c] for c in CONFIGURATIONS]
+
+
 def quality(answers: pd.DataFrame, seed: int) -> plt.Figure:
     """Panel score by configuration and model, with 95% bootstrap intervals of the mean."""
     figure, axes = plt.subplots(figsize=(7, 3.6))
-    sns.barplot(data=answers, x="configuration", y="quality", hue="model", order=CONFIGURATIONS,
+    sns.barplot(data=_in_words(answers), x="configuration", y="quality", hue="model", order=_order(),
                 errorbar=("ci", 95), seed=seed, ax=axes)
     axes.set(title="answer quality (panel mean, 95% CI)", xlabel="", ylabel="score (0-10)", ylim=(0, 10))
     figure.tight_layout()
@@ -22,38 +35,54 @@ def quality(answers: pd.DataFrame, seed: int) -> plt.Figure:
 def distributions(answers: pd.DataFrame, latency: pd.DataFrame) -> plt.Figure:
     """Latency (one request at a time) and total tokens per answer, by configuration and model."""
     figure, (latency_axes, tokens_axes) = plt.subplots(1, 2, figsize=(11, 3.6))
-    sns.boxplot(data=latency, x="configuration", y="latency_ms", hue="model", order=CONFIGURATIONS, ax=latency_axes)
-    latency_axes.set(title="latency per request", xlabel="", ylabel="ms")
-    sns.boxplot(data=answers, x="configuration", y="total_tokens", hue="model", order=CONFIGURATIONS, ax=tokens_axes)
-    tokens_axes.set(title="total tokens per answer", xlabel="", ylabel="tokens", yscale="log")
+    sns.boxplot(data=_in_words(latency), x="configuration", y="latency_ms", hue="model", order=_order(), ax=latency_axes)
+    latency_axes.set(title="latency of one request", xlabel="", ylabel="ms")
+    sns.boxplot(data=_in_words(answers), x="configuration", y="total_tokens", hue="model", order=_order(),
+                ax=tokens_axes)
+    tokens_axes.set(title="total tokens per answer", xlabel="", ylabel="tokens (log scale)", yscale="log")
     figure.tight_layout()
     return figure
 
 
-def tradeoff(table: pd.DataFrame) -> plt.Figure:
-    """Mean quality against mean total tokens: up and to the left is better."""
-    points = table.reset_index(names=["model", "configuration"])
-    figure, axes = plt.subplots(figsize=(6.5, 4))
-    sns.scatterplot(data=points, x="total_tokens", y="quality", hue="model", style="configuration", s=90, ax=axes)
-    for row in points.itertuples():
-        axes.annotate(f"{row.model} {row.configuration}", (row.total_tokens, row.quality),
-                      textcoords="offset points", xytext=(5, 4), fontsize=8)
-    axes.set(title="quality against cost", xlabel="mean total tokens per answer", ylabel="mean score (0-10)")
+def tradeoff(trade: pd.DataFrame) -> plt.Figure:
+    """Quality (points, 95% interval) against the cost of a million answers, per model and configuration (the
+    trade-off table's rows): up and to the left is better; a filled marker is a configuration no other of its model
+    beats on every column of the table, a hollow one is beaten."""
+    from nova_lab.report import CONFIGURATION_NAMES
+
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    colors = dict(zip(dict.fromkeys(trade["model"]), sns.color_palette("deep")))
+    for row in trade.itertuples():
+        axes.errorbar(row.usd_per_million_answers, row.quality, yerr=[[row.quality - row.quality_low],
+                      [row.quality_high - row.quality]], fmt="o", markersize=8, capsize=3, color=colors[row.model],
+                      markerfacecolor=colors[row.model] if row.unbeaten else "white")
+        axes.annotate(f"{row.model}, {CONFIGURATION_NAMES[row.configuration]}",
+                      (row.usd_per_million_answers, row.quality), textcoords="offset points", xytext=(6, -3), fontsize=8)
+    axes.set(title="quality against the cost of an answer (filled: not beaten on every column)",
+             xlabel="USD per million answers (on-demand, the Nova model each size plays)",
+             ylabel="panel mean, points of 10 (95% CI)")
+    axes.title.set_fontsize(10)
     figure.tight_layout()
     return figure
+
+
+MEASURES = {"spearman": "Spearman", "alpha_interval": "Krippendorff's alpha", "ICC2": "ICC(2,1)"}
 
 
 def judge_agreement(answers: pd.DataFrame, judges: list[str], by_configuration: pd.DataFrame) -> plt.Figure:
     """The first two judges' scores against each other, and agreement per configuration."""
     figure, (scatter_axes, bar_axes) = plt.subplots(1, 2, figsize=(11, 3.8))
     first, second = judges[:2]
-    sns.scatterplot(data=answers, x=first, y=second, hue="configuration", alpha=0.35, s=18, ax=scatter_axes)
+    sns.scatterplot(data=_in_words(answers), x=first, y=second, hue="configuration", hue_order=_order(), alpha=0.35,
+                    s=18, ax=scatter_axes)
     scatter_axes.plot([0, 10], [0, 10], color="grey", linewidth=0.8)
-    scatter_axes.set(title="one answer, two judges", xlim=(-0.3, 10.3), ylim=(-0.3, 10.3))
-    long = by_configuration.reset_index().melt(id_vars=["model", "configuration"],
-                                               value_vars=["spearman", "alpha_interval", "ICC2"], var_name="measure")
-    sns.barplot(data=long, x="configuration", y="value", hue="measure", order=CONFIGURATIONS, errorbar=None, ax=bar_axes)
-    bar_axes.set(title="judge agreement (mean over models)", xlabel="", ylabel="", ylim=(-0.5, 1))
+    scatter_axes.set(title="one answer, two judges", xlim=(-0.3, 10.3), ylim=(-0.3, 10.3),
+                     xlabel=f"{first.replace('_', ' ')} judge (0-10)", ylabel=f"{second.replace('_', ' ')} judge (0-10)")
+    long = by_configuration.reset_index().melt(id_vars=["model", "configuration"], value_vars=list(MEASURES),
+                                               var_name="measure")
+    long = _in_words(long).assign(measure=long["measure"].map(MEASURES))
+    sns.barplot(data=long, x="configuration", y="value", hue="measure", order=_order(), errorbar=None, ax=bar_axes)
+    bar_axes.set(title="judge agreement (mean over models)", xlabel="", ylabel="agreement", ylim=(-0.5, 1))
     figure.tight_layout()
     return figure
 

@@ -204,6 +204,35 @@ def levels_table(levels: pd.DataFrame) -> pd.DataFrame:
                          "panel minus grades (points)": shown["panel_minus_grade"].map(lambda v: f"{v:+.2f}")})
 
 
+def tradeoff_table(trade: pd.DataFrame) -> pd.DataFrame:
+    """`tradeoff.table` for people: one row per model and configuration, the unbeaten ones marked."""
+    from nova_lab.tradeoff import GOOD_ANSWER
+
+    return pd.DataFrame({
+        "model": trade["model"], "configuration": trade["configuration"].map(CONFIGURATION_NAMES),
+        "quality, points of 10 [95% CI]": [f"{r.quality:.2f} [{r.quality_low:.2f}, {r.quality_high:.2f}]"
+                                           for r in trade.itertuples()],
+        f"answers scored {GOOD_ANSWER}+": trade["share_good"].map(lambda v: f"{v:.0%}"),
+        "fabricates on probes": trade["fabrication_rate"].map(lambda v: f"{v:.0%}" if math.isfinite(v) else "n/a"),
+        "latency median / p90 (ms)": [f"{r.latency_p50_ms:,.0f} / {r.latency_p90_ms:,.0f}" for r in trade.itertuples()],
+        "USD per million answers": trade["usd_per_million_answers"].map(lambda v: f"{v:,.0f}"),
+        "not beaten on every column": trade["unbeaten"].map({True: "yes", False: ""}),
+    })
+
+
+def winners_table(winners: pd.DataFrame) -> pd.DataFrame:
+    """`tradeoff.winners_by_kind` for people: the best configuration per kind, or no clear winner naming both."""
+    return pd.DataFrame({
+        "model": winners["model"], "kind of question": winners["kind"], "questions": winners["questions"],
+        "best": [CONFIGURATION_NAMES[r.choice] if r.clear else
+                 f"no clear winner ({CONFIGURATION_NAMES[r.choice]} or {CONFIGURATION_NAMES[r.runner_up]})"
+                 for r in winners.itertuples()],
+        "ahead of the runner-up, points [95% CI]": [
+            f"{r.margin:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] over {CONFIGURATION_NAMES[r.runner_up]}"
+            for r in winners.itertuples()],
+    })
+
+
 def targets_summary(rows: list[dict]) -> str:
     """The judges' targets in words: how many are met on the held-out half, and each one missed with its value,
     so a reader sees beside the agreement tables which numbers rest on a judge that missed its mark."""
