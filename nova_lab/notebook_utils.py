@@ -5,7 +5,9 @@ displayed under a MIME type of our own, so it survives in the .ipynb without a l
 
 Importing it (every notebook does, in its imports cell) also makes the warnings a step raises name folders as
 `paths.shareable` does: a warning is printed with the file it comes from (a library in the virtual environment)
-and often names a file of the run, and the executed notebooks and 06's HTML are meant to be shared.
+and often names a file of the run, and the executed notebooks and 06's HTML are meant to be shared. And it gives a
+figure a text form that says what it shows (its titles), which the HTML page uses as the image's alt text, where
+IPython's would be "<Figure size 1200x400 with 6 Axes>".
 """
 
 from __future__ import annotations
@@ -28,6 +30,29 @@ def _shareable_warning(message: Warning | str, category: type[Warning], filename
 
 
 warnings.formatwarning = _shareable_warning
+
+
+def describe(figure: Any) -> str:
+    """A figure in words for a reader who cannot see it: its title and its panels' titles and axes."""
+    panels = [", ".join(part for part in (axes.get_title(), axes.get_xlabel() and f"x: {axes.get_xlabel()}",
+                                          axes.get_ylabel() and f"y: {axes.get_ylabel()}") if part)
+              for axes in figure.axes]
+    title = figure._suptitle.get_text() if figure._suptitle else ""
+    return "Figure: " + "; ".join(part for part in (title, *dict.fromkeys(panels)) if part)
+
+
+def _describe_figures() -> None:
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/plain"].for_type(Figure, lambda fig, p, cycle: p.text(describe(fig)))
+
+
+_describe_figures()
 
 
 def record(name: str, value: Any) -> None:

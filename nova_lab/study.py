@@ -129,6 +129,12 @@ OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ output.data.get('text/plain', 'a figure') | escape_html }}">
+</div>
+{%- endblock data_png %}
 """
 
 
@@ -140,7 +146,8 @@ def render_html(notebook: Path) -> Path:
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
                             extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
                             template_file="offline.html.j2")
-    body, _ = exporter.from_notebook_node(node)
+    heading = next((c.source.splitlines()[0] for c in node.cells if c.cell_type == "markdown" and c.source), "")
+    body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": heading.lstrip("# ") or notebook.stem}})
     html = notebook.with_suffix(".html")
     with _naming(html):
         html.write_text(body, encoding="utf-8")

@@ -49,3 +49,25 @@ def test_no_figure_shows_a_code_name():
         assert shown, name
         assert not [t for t in shown if CODE_NAME.search(t)], (name, [t for t in shown if CODE_NAME.search(t)])
     assert "fine-tuned + RAG" in texts(drawn["quality"])
+
+
+def test_the_html_page_has_the_notebooks_title_and_each_figure_says_what_it_shows(tmp_path):
+    import base64
+
+    import nbformat
+
+    from nova_lab import notebook_utils, study
+
+    figure = figures.tradeoff(data()[3])
+    described = notebook_utils.describe(figure)
+    assert described.startswith("Figure: quality against the cost of an answer") and "USD per million" in described
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    node = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 06 · Analysis: fine-tuning, RAG, or both?\n\ntext"),
+        nbformat.v4.new_code_cell("figure", outputs=[nbformat.v4.new_output(
+            "display_data", data={"image/png": png, "text/plain": described})])])
+    path = tmp_path / "06_analysis.ipynb"
+    nbformat.write(node, path)
+    html = study.render_html(path).read_text()
+    assert "<title>06 · Analysis: fine-tuning, RAG, or both?</title>" in html
+    assert 'alt="Figure: quality against the cost of an answer' in html
