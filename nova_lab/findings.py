@@ -155,7 +155,10 @@ def readme_section(recorded: dict) -> str:
     table = pd.DataFrame(recorded["study_table"]).set_index(["model", "configuration"])
     changes = pd.DataFrame(recorded["changes"])
     quality = changes[changes["metric"] == "quality"].set_index(["model", "configuration"])
-    lines = ["| model | base | RAG | fine-tuned | fine-tuned + RAG |", "| --- | --- | --- | --- | --- |"]
+    lines = [f"- {line}" for line in recorded.get("bottom_line", [])]
+    lines += ["", "Quality (panel mean, points of 10) and its change against base, in points with its 95% paired "
+                  "interval, and in percent where base is at least 2 points:", ""]
+    lines += ["| model | base | RAG | fine-tuned | fine-tuned + RAG |", "| --- | --- | --- | --- | --- |"]
     for model in table.index.unique("model"):
         cells = [f"{table.loc[(model, 'base'), 'quality']:.2f}"]
         for configuration in NAMES:
@@ -184,6 +187,8 @@ def readme_section(recorded: dict) -> str:
                          f"Krippendorff's alpha {row['alpha']:.2f}, Spearman {row['spearman']:.2f}, mean absolute "
                          f"error {row['mean_abs_error']:.1f} points; "
                          + ("fit to score alone." if row["fit_to_stand_alone"] else "not fit to score alone."))
+    if recorded.get("graded_targets"):
+        lines.append(f"- **The judges' targets**: {report.targets_summary(recorded['graded_targets'])}")
     return "\n".join([README_START, *lines, README_END])
 
 

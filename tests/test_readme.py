@@ -22,3 +22,13 @@ def test_the_findings_give_quality_by_kind_and_fabrication_from_what_06_recorded
         assert f"{row['fabrication_rate']:.0%} [{row['ci_low']:.0%}, {row['ci_high']:.0%}]" in section
     kinds = {row["kind"] for row in recorded["quality_by_kind"]}
     assert kinds and all(f"| {kind} |" in section for kind in kinds)
+
+
+def test_no_finding_in_the_readme_is_written_by_hand():
+    """Numbers drift: outside the generated block, "What the offline study found" holds none."""
+    import re
+
+    readme = (paths.PROJ_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## What the offline study found"):readme.index("\n## ", readme.index("## What the offline"))]
+    outside = section[:section.index(findings.README_START)] + section[section.index(findings.README_END):]
+    assert not re.findall(r"\d+\.\d+|\d+%|\b\d{2,}\b(?!_)", outside.replace("06_analysis", "")), outside
