@@ -287,8 +287,6 @@ class AnalysisParams(CommonParams):
         min_length=1, description="the model sizes to compare")
     seed: Seed
     bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
-    acceptable_share: float = Field(gt=0, le=1, description="06's recommendation: a configuration is of acceptable "
-                                                            "quality at this share of the best one's mean or more")
 
 
 class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, InferenceParams, JudgingParams, AnalysisParams):

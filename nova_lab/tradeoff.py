@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nova_lab.analysis import StudyResults
+from nova_lab.analysis import StudyResults, mean_difference, paired_interval
 from nova_lab.costs import each_answer
-from nova_lab.recommend import decide
 
 GOOD_ANSWER = 7  # a panel score of 7 or more (of 10): an answer a user could act on
 # the columns the front is drawn on, and which way is better
@@ -68,6 +67,27 @@ def unbeaten(frame: pd.DataFrame) -> pd.Series:
         better = np.where(known, others > row, False).any(axis=1)
         beaten.append(bool((at_least & better).any()))
     return pd.Series([not b for b in beaten], index=frame.index, name="unbeaten")
+
+
+def paired_difference(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> tuple[float, float, float]:
+    """Mean of x minus mean of y on the same questions, with its 95% paired bootstrap interval."""
+    difference = float(np.mean(x) - np.mean(y))
+    if len(x) < 2 or np.allclose(x, y):
+        return difference, difference, difference
+    low, high = paired_interval(mean_difference, x, y, resamples, seed)
+    return difference, low, high
+
+
+def decide(wide: pd.DataFrame, candidates: list[str], better: str, resamples: int, seed: int) -> dict[str, object]:
+    """The winner among `candidates` (columns of a question x configuration table) and its margin."""
+    means = wide[candidates].mean().sort_values(ascending=better == "lower")
+    if len(means) == 1:
+        return {"choice": means.index[0], "runner_up": "", "margin": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                "clear": True}
+    first, second = means.index[:2]
+    difference, low, high = paired_difference(wide[first].to_numpy(), wide[second].to_numpy(), resamples, seed)
+    clear = low > 0 or high < 0
+    return {"choice": first, "runner_up": second, "margin": difference, "ci_low": low, "ci_high": high, "clear": clear}
 
 
 def winners_by_kind(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:

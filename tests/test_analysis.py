@@ -81,31 +81,6 @@ def test_replication_verdicts_follow_the_intervals(changes):
     assert verdicts[("total_tokens", "ft")] == "not replicated: no clear change"
 
 
-def test_summary_in_words_quotes_the_numbers(changes):
-    res = synthetic()
-    text = findings.summary(changes, analysis.additivity(res, 500, 0), analysis.study_table(res))
-    assert "RAG +1.36 points [+1.28, +1.43] (+50% [+50, +50])" in text and "more than additive" in text
-    assert "replicates the direction of 5 of 7" in text
-
-
-def test_five_sentences_say_what_each_approach_buys_from_the_tables(changes):
-    res = synthetic()
-    decisions = pd.DataFrame([
-        {"model": "m", "need": "best quality", "choice": "ft_rag", "runner_up": "rag", "clear": True},
-        {"model": "m", "need": "lowest latency at acceptable quality", "choice": "ft_rag", "runner_up": "", "clear": True},
-        {"model": "m", "need": "lowest cost per answer at acceptable quality", "choice": "ft", "runner_up": "base",
-         "clear": False}])
-    text = findings.five_sentences(changes, analysis.additivity(res, 500, 0), decisions)
-    assert text.count("**") == 2 * 5  # five sentences, each led by what it is about
-    assert "**RAG** changed quality by +1.36 points [+1.28, +1.43] (+50% [+50, +50])" in text
-    assert "**Fine-tuning** changed quality by +0.68 points" in text
-    assert "latency of one request by -500 ms" in text and "(-50% [" in text  # ft: 504.5 ms against 1004.5
-    assert "more than the two single gains added up" in text
-    assert "best quality, m: fine-tuned + RAG" in text
-    assert "no clear winner between fine-tuned and base" in text  # an interval that overlaps zero decides nothing
-    assert "replicates the direction of 5 of the 7 changes" in text
-
-
 def test_quality_by_stratum_and_study_table():
     res = synthetic()
     by = analysis.quality_by(res, "stratum")

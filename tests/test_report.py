@@ -1,4 +1,4 @@
-"""The analysis for readers: tables in words, the cost of an answer, the recommendation, the at-a-glance figure."""
+"""The analysis for readers: tables in words, the cost of an answer, the at-a-glance figure."""
 
 import math
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nova_lab import costs, figures, recommend, report
+from nova_lab import costs, figures, report
 from nova_lab.bedrock import pricing
 
 matplotlib.use("Agg")
@@ -71,23 +71,6 @@ def test_fine_tuning_breaks_even_where_its_saving_covers_its_monthly_cost():
     assert table.loc["ft_rag", "answers_per_month_to_break_even"] == math.inf
     assert report.break_even_table(costs.break_even(per_answer, tuning))["answers a month to break even"].tolist() == [
         "6,000", "never (no saving)"]
-
-
-def test_the_recommendation_follows_the_intervals():
-    rng = np.random.default_rng(0)
-    clear = answers({"base": list(rng.normal(2, 0.3, 40)), "rag": list(rng.normal(6, 0.3, 40)),
-                     "ft": list(rng.normal(2.5, 0.3, 40)), "ft_rag": list(rng.normal(4, 0.3, 40))},
-                    {"base": 50, "rag": 650, "ft": 50, "ft_rag": 650})
-    latency = clear.assign(latency_ms=clear["input_tokens"] * 2.0)
-    table = recommend.table(clear, latency, acceptable_share=0.9, resamples=200, seed=0).set_index("need")
-    assert table.loc["best quality", "choice"] == "rag" and table.loc["best quality", "clear"]
-    assert table.loc["lowest latency at acceptable quality", "runner_up"] == ""  # only rag is acceptable
-    noise = list(rng.normal(5, 2, 40))
-    unclear = answers({"base": noise, "rag": [x + rng.normal(0, 2) for x in noise], "ft": noise, "ft_rag": noise},
-                      {"base": 50, "rag": 650, "ft": 50, "ft_rag": 650})
-    decided = recommend.table(unclear, unclear.assign(latency_ms=1.0), 0.5, 200, 0).set_index("need")
-    assert not decided.loc["best quality", "clear"]
-    assert recommend.in_words(decided.reset_index()).iloc[0]["choose"].startswith("no clear winner (")
 
 
 def test_the_at_a_glance_figure_draws_quality_in_points_and_the_study_on_lites_row_only():

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from nova_lab import paths
+from nova_lab import paths, report
 from nova_lab.notebook_utils import read_notebook
 from nova_lab.study import run_study
 
@@ -81,8 +81,6 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     import re
     from html import unescape
 
-    from nova_lab import recommend
-
     _, folder = smoke_run
     values = read_notebook(folder / "06_analysis.ipynb")
     table = {(r["model"], r["configuration"]) for r in values["study_table"]}
@@ -94,15 +92,19 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     html_text = unescape(re.sub(r"<[^>]+>", "", html))  # what a reader sees
     assert "Did the study's findings replicate?" in html and "<img" in html
     assert "analysis.load(" not in html  # code hidden
-    glance = html.index("At a glance")
-    assert glance < html.index("<img") < html.index("What to choose") < html.index("What an answer costs")
+    # the bottom line first, then the trade-off, the at-a-glance figure and what would change on real Nova
+    order = [html_text.index(words) for words in ("Bottom line", "The trade-off", "At a glance",
+                                                    "What would change on real Nova", "What an answer costs")]
+    assert order == sorted(order) and "<title>06 · Analysis" in html
     # opens offline: nothing the page loads (scripts, styles, images, CSS imports) comes from the network
     assert re.findall(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", html) == []
     assert re.findall(r"(?:url\(|@import)\s*[\"']?(?:https?:)?//", html) == []
-    decisions = values["decisions"]
-    assert {(d["model"], d["need"]) for d in decisions} == {(m, n) for m in ("micro", "lite") for n in recommend.NEEDS}
-    for words in recommend.in_words(pd.DataFrame(decisions)).to_dict("records"):  # each choice, with its margin
-        assert words["choose"] in html_text and words["by how much (95% CI)"] in html_text, words
+    trade = values["tradeoff"]
+    assert {(r["model"], r["configuration"]) for r in trade} == table and any(r["unbeaten"] for r in trade)
+    for row in report.tradeoff_table(pd.DataFrame(trade)).to_dict("records"):  # every row, as the page shows it
+        assert row["quality, points of 10 [95% CI]"] in html_text and row["USD per million answers"] in html_text, row
+    assert 1 <= len(values["bottom_line"]) <= 6 and all(unescape(line).split("**")[-1][:40] in html_text
+                                                          for line in values["bottom_line"])
     # a reader meets no warning (and no folder of this machine, which a warning's path would show)
     cells = json.loads((folder / "06_analysis.ipynb").read_text())["cells"]
     assert [o for c in cells for o in c.get("outputs", []) if o.get("name") == "stderr"] == []
