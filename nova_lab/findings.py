@@ -110,7 +110,9 @@ def readme_section(recorded: dict) -> str:
     for row in recorded["additivity"]:
         lines.append(f"- **Additivity, {row['model']}**: both together {row['both_minus_base']:+.2f} points against "
                      f"{row['sum_of_single_gains']:+.2f} for the two single gains added up (interaction "
-                     f"{row['interaction']:+.2f}, 95% CI {row['ci_low']:+.2f} to {row['ci_high']:+.2f}).")
+                     f"{row['interaction']:+.2f}, 95% CI {row['ci_low']:+.2f} to {row['ci_high']:+.2f}, Wilcoxon p "
+                     f"{report.p_value(row['p'])}): "
+                     f"{report.additivity_reading(row['ci_low'], row['ci_high'], row['p'])}.")
     for row in recorded.get("graded_agreement", []):
         if row["part"] == "held_out" and row.get("kind", "every kind") != "every kind":
             lines.append(f"- **Judge {row['judge']} against blind grades, {row.get('kind')}** (held-out half, "

@@ -105,7 +105,19 @@ def additivity_table(additivity: pd.DataFrame) -> pd.DataFrame:
         "the two single gains added (points)": additivity["sum_of_single_gains"].round(2),
         "interaction [95% CI] (points)": [f"{r.interaction:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
                                           for r in additivity.itertuples()],
-        "p (Wilcoxon)": additivity["p"].map(p_value)})
+        "p (Wilcoxon)": additivity["p"].map(p_value),
+        "reading": [additivity_reading(r.ci_low, r.ci_high, r.p) for r in additivity.itertuples()]})
+
+
+def additivity_reading(low: float, high: float, p: float, alpha: float = 0.05) -> str:
+    """What the interaction says, resting on both the interval (of the mean) and Wilcoxon's test (of the median
+    difference): where they disagree, the page says so rather than picking the one that makes a finding."""
+    side = "more than additive" if low > 0 else "less than additive" if high < 0 else None
+    if side is None:
+        return "not clearly different from additive" + (f" (though p = {p_value(p)})" if p < alpha else "")
+    if p < alpha:
+        return side
+    return f"{side} by the interval, not by the test (p = {p_value(p)}): not settled"
 
 
 def percent(share: float, low: float, high: float) -> str:

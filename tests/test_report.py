@@ -108,3 +108,10 @@ def test_the_examples_are_the_questions_whose_answers_differ_most_per_stratum():
     heading, table = report.examples(picked, questions)[0]
     assert heading.startswith("**Q?** (seen)") and list(table["configuration"]) == ["base", "RAG", "fine-tuned",
                                                                                    "fine-tuned + RAG"]
+
+
+def test_additivity_is_read_on_the_interval_and_the_test_together():
+    assert report.additivity_reading(-1.18, -0.05, 0.01) == "less than additive"
+    assert report.additivity_reading(-1.18, -0.05, 0.111) == (
+        "less than additive by the interval, not by the test (p = 0.111): not settled")
+    assert report.additivity_reading(-0.4, 0.5, 0.6) == "not clearly different from additive"
