@@ -1,5 +1,5 @@
-"""What an answer costs, and when fine-tuning pays for itself, at the prices of the Nova model each
-model size plays on Bedrock.
+"""What an answer costs, what each configuration costs to own, and when fine-tuning pays for itself, at the
+prices of the Nova model each model size plays on Bedrock.
 
 Tokens are the run's own (offline, the stand-ins' tokenizers count them; on Bedrock, the service
 does), priced with the dated table of `nova_lab.bedrock.pricing`, each price with its date and
@@ -8,7 +8,11 @@ source and marked when no second source confirmed it, at the route each answer i
 once (its training tokens) and every month (the custom model's storage); on-demand serving bills
 tokens at the base model's rate. It pays for itself at the number of answers a month at which the
 tokens it saves against the configuration without it cover its monthly cost plus its training
-spread over `AMORTIZE_MONTHS`.
+spread over `AMORTIZE_MONTHS`. Owning a configuration costs more than its tokens (`ownership`): a
+knowledge base is ingested once, stored every month and queried per answer (the question embedded, the
+index searched); a fine-tuned model is trained once and stored every month, and served on demand (its
+tokens at the base model's rate) or on provisioned throughput (by the hour). Every price is `nova-lab
+plan`'s (nova_lab.bedrock.pricing), with its date and source.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import math
 import pandas as pd
 
 from nova_lab.bedrock import pricing
-from nova_lab.results import uses_adapter
+from nova_lab.params import StudyParams
+from nova_lab.results import uses_adapter, uses_rag
 from nova_lab.study_models import STUDY_MODELS
 
 AMORTIZE_MONTHS = 12
+HOURS_A_MONTH = 730
+VOLUMES = (1_000, 100_000, 10_000_000)  # answers a month at which 06 compares what each configuration costs to own
 WITHOUT_FINE_TUNING = {"ft": "base", "ft_rag": "rag"}
 
 
@@ -63,18 +70,20 @@ def fine_tuning(manifests: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def break_even(per_answer_costs: pd.DataFrame, tuning: pd.DataFrame) -> pd.DataFrame:
+def break_even(own: pd.DataFrame) -> pd.DataFrame:
     """Per model and fine-tuned configuration: what it saves per 1,000 answers against the same configuration
-    without fine-tuning, and the answers a month from which that saving covers fine-tuning's monthly cost."""
-    usd = per_answer_costs.set_index(["model", "configuration"])["usd_per_1000_answers"]
+    without fine-tuning, what it costs more a month (its storage, its training spread over AMORTIZE_MONTHS), and the
+    answers a month from which the saving covers that."""
+    costs = own.set_index(["model", "configuration"])
     rows = []
-    for row in tuning.itertuples():
-        monthly = row.storage_usd_per_month + (row.training_usd / AMORTIZE_MONTHS if math.isfinite(row.training_usd) else 0)
+    for model in dict.fromkeys(own["model"]):
         for tuned, plain in WITHOUT_FINE_TUNING.items():
-            if (row.model, tuned) not in usd.index or (row.model, plain) not in usd.index:
+            if (model, tuned) not in costs.index or (model, plain) not in costs.index:
                 continue
-            saving = usd[(row.model, plain)] - usd[(row.model, tuned)]
-            rows.append({"model": row.model, "fine-tuned": tuned, "against": plain,
+            a, b = costs.loc[(model, tuned)], costs.loc[(model, plain)]
+            monthly = (a.monthly_usd + a.once_usd / AMORTIZE_MONTHS) - (b.monthly_usd + b.once_usd / AMORTIZE_MONTHS)
+            saving = b.usd_per_1000_answers - a.usd_per_1000_answers
+            rows.append({"model": model, "fine-tuned": tuned, "against": plain,
                          "saving_usd_per_1000_answers": saving, "fine_tuning_usd_per_month": monthly,
                          "answers_per_month_to_break_even": 1000 * monthly / saving if saving > 0 else math.inf})
     return pd.DataFrame(rows)
@@ -93,3 +102,65 @@ def prices_used(models: list[str]) -> pd.DataFrame:
         rows.append({"price": item, "usd": price.usd, "per": price.unit,
                      "source": price.source, "confirmed": "yes" if price.verified else "no (unconfirmed)"})
     return pd.DataFrame(rows).assign(table_date=pricing.AS_OF)
+
+
+def owning_params(run_name: str) -> StudyParams:
+    """The settings ownership is priced with: the run's corpus (services, chunk size) with its Bedrock section, or,
+    for an offline run, params/bedrock.yaml's (the vector store and embedding model a Bedrock run would use)."""
+    from nova_lab import artefacts, paths
+    from nova_lab.params import load_params
+
+    shared = (artefacts.read_record(artefacts.PARAMS, run_name) or {}).get("shared", {})  # none: a notebook run alone
+    bedrock = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml")
+    update = {key: shared[key] for key in ("services", "chunk_tokens") if key in shared}
+    if shared.get("bedrock"):
+        update["bedrock"] = bedrock.bedrock.model_validate(shared["bedrock"])
+    return bedrock.model_copy(update=update)
+
+
+def ownership(params: StudyParams, per_answer_costs: pd.DataFrame, tuning: pd.DataFrame,
+              question_tokens: float) -> pd.DataFrame:
+    """Per model and configuration, what it costs to own on Bedrock with `params`' settings (vector store, embedding
+    model) and corpus: once (the knowledge base's ingestion, the fine-tuning job), every month (the vector index and
+    the documents stored, the custom model's storage; provisioned throughput, if chosen, by the hour) and per 1,000
+    answers (tokens; a RAG answer also embeds its question and queries the index)."""
+    from nova_lab.bedrock import plan
+    from nova_lab.data_prep import load_corpus
+
+    settings = params.bedrock
+    stats = load_corpus(params.services).stats()
+    chunk_count = plan.chunks(params)
+    vector_gb = chunk_count * plan.VECTOR_RECORD_BYTES / 1e9
+    if settings.vector_store == "s3_vectors":
+        kb_once = pricing.cost(f"{settings.embedding_model}/input", stats["words"] * plan.TOKENS_PER_WORD) + \
+            pricing.cost("s3-vectors/put", vector_gb)
+        kb_month = pricing.cost("s3-vectors/storage", vector_gb) + pricing.cost("s3/storage", stats["words"] * 7 / 1e9)
+    else:  # an OpenSearch Serverless collection: its OCUs run every hour of the month
+        kb_once = pricing.cost(f"{settings.embedding_model}/input", stats["words"] * plan.TOKENS_PER_WORD)
+        kb_month = pricing.cost("opensearch-serverless/ocu-hour", 2 * HOURS_A_MONTH)
+    per_query = plan.query_cost(params, 1_000).usd + pricing.cost(f"{settings.embedding_model}/input", 1_000 * question_tokens)
+    trained = tuning.set_index("model")
+    rows = []
+    for row in per_answer_costs.itertuples():
+        rag, tuned = uses_rag(row.configuration), uses_adapter(row.configuration)
+        training = trained.loc[row.model, "training_usd"] if tuned else 0.0
+        rows.append({"model": row.model, "configuration": row.configuration,
+                     "once_usd": (kb_once if rag else 0.0) + (training if math.isfinite(training) else 0.0),
+                     "monthly_usd": (kb_month if rag else 0.0) + (trained.loc[row.model, "storage_usd_per_month"] if tuned else 0.0),
+                     "usd_per_1000_answers": row.usd_per_1000_answers + (per_query if rag else 0.0),
+                     "provisioned_usd_per_month": pricing.cost("provisioned-throughput/no-commitment", HOURS_A_MONTH)
+                     if tuned else math.nan})
+    return pd.DataFrame(rows)
+
+
+def monthly_at(own: pd.DataFrame, volumes: tuple[int, ...] = VOLUMES) -> pd.DataFrame:
+    """Per model and configuration, what a month costs at each volume of answers, on demand: the monthly costs,
+    the one-off costs spread over AMORTIZE_MONTHS, and the answers; the cheapest per model and volume marked."""
+    rows = []
+    for row in own.itertuples():
+        fixed = row.monthly_usd + row.once_usd / AMORTIZE_MONTHS
+        rows += [{"model": row.model, "configuration": row.configuration, "answers_a_month": volume,
+                  "usd_a_month": fixed + volume / 1000 * row.usd_per_1000_answers} for volume in volumes]
+    frame = pd.DataFrame(rows)
+    cheapest = frame.groupby(["model", "answers_a_month"])["usd_a_month"].transform("min")
+    return frame.assign(cheapest=frame["usd_a_month"] == cheapest)

@@ -159,14 +159,26 @@ def seed_spread_table(spread: pd.DataFrame) -> pd.DataFrame:
         "width of the 95% question-sampling interval (points)": spread["question_interval_width"].round(2)})
 
 
-def cost_table(per_answer: pd.DataFrame) -> pd.DataFrame:
-    """`costs.per_answer` for people."""
+def ownership_table(own: pd.DataFrame) -> pd.DataFrame:
+    """`costs.ownership` for people."""
     return pd.DataFrame({
-        "model": per_answer["model"], "configuration": per_answer["configuration"].map(CONFIGURATION_NAMES),
-        "priced as": per_answer["priced as"], "input tokens per answer": per_answer["input tokens"].round(1),
-        "output tokens per answer": per_answer["output tokens"].round(1),
-        "USD per 1,000 answers": per_answer["usd_per_1000_answers"].map(lambda v: f"{v:.5f}"),
-        "USD per million answers": per_answer["usd_per_1000_answers"].map(lambda v: f"{1000 * v:,.2f}")})
+        "model": own["model"], "configuration": own["configuration"].map(CONFIGURATION_NAMES),
+        "once (USD)": own["once_usd"].map(lambda v: f"{v:,.2f}"),
+        "every month, on demand (USD)": own["monthly_usd"].map(lambda v: f"{v:,.2f}"),
+        "per million answers (USD)": own["usd_per_1000_answers"].map(lambda v: f"{1000 * v:,.2f}"),
+        "provisioned throughput instead, a month (USD)": own["provisioned_usd_per_month"].map(
+            lambda v: f"{v:,.0f} per model unit" if math.isfinite(v) else "")})
+
+
+def monthly_table(monthly: pd.DataFrame) -> pd.DataFrame:
+    """`costs.monthly_at` for people: one column per volume, the cheapest configuration of each model marked."""
+    shown = monthly.assign(cost=[f"{r.usd_a_month:,.2f}" + (" (cheapest)" if r.cheapest else "")
+                                 for r in monthly.itertuples()])
+    wide = shown.pivot(index=["model", "configuration"], columns="answers_a_month", values="cost")
+    wide = wide.reindex(pd.MultiIndex.from_frame(monthly[["model", "configuration"]].drop_duplicates()))
+    wide.columns = [f"USD a month at {volume:,} answers" for volume in wide.columns]
+    wide = wide.reset_index()
+    return wide.assign(configuration=wide["configuration"].map(CONFIGURATION_NAMES))
 
 
 def break_even_table(break_even: pd.DataFrame) -> pd.DataFrame:
@@ -175,7 +187,7 @@ def break_even_table(break_even: pd.DataFrame) -> pd.DataFrame:
         "model": break_even["model"], "fine-tuned": break_even["fine-tuned"].map(CONFIGURATION_NAMES),
         "against": break_even["against"].map(CONFIGURATION_NAMES),
         "saving, USD per million answers": break_even["saving_usd_per_1000_answers"].map(lambda v: f"{1000 * v:,.2f}"),
-        "fine-tuning, USD a month": break_even["fine_tuning_usd_per_month"].map(lambda v: f"{v:,.2f}"),
+        "fine-tuning's extra cost, USD a month": break_even["fine_tuning_usd_per_month"].map(lambda v: f"{v:,.2f}"),
         "answers a month to break even": break_even["answers_per_month_to_break_even"].map(
             lambda v: f"{v:,.0f}" if math.isfinite(v) else "never (no saving)")})
 

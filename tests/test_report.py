@@ -62,15 +62,42 @@ def test_the_cost_of_an_answer_is_its_tokens_at_the_nova_prices():
     assert tuning.loc[0, "training_usd"] == pytest.approx(100 * pricing.price("amazon.nova-micro-v1:0/training").usd)
 
 
+def owned(once=(0.0, 12.0, 30.0, 42.0), monthly=(0.0, 2.0, 5.0, 7.0), per_1000=(1.0, 0.5, 2.0, 2.0)):
+    return pd.DataFrame({"model": "micro", "configuration": ["base", "ft", "rag", "ft_rag"], "once_usd": once,
+                         "monthly_usd": monthly, "usd_per_1000_answers": per_1000,
+                         "provisioned_usd_per_month": [math.nan, 44_165.0, math.nan, 44_165.0]})
+
+
 def test_fine_tuning_breaks_even_where_its_saving_covers_its_monthly_cost():
-    per_answer = pd.DataFrame({"model": "micro", "configuration": ["base", "ft", "rag", "ft_rag"],
-                               "usd_per_1000_answers": [1.0, 0.5, 2.0, 2.0]})
-    tuning = pd.DataFrame({"model": ["micro"], "training_usd": [12.0], "storage_usd_per_month": [2.0]})
-    table = costs.break_even(per_answer, tuning).set_index("fine-tuned")
+    table = costs.break_even(owned()).set_index("fine-tuned")
     assert table.loc["ft", "answers_per_month_to_break_even"] == pytest.approx(1000 * 3.0 / 0.5)  # (2 + 12/12) / 0.0005
     assert table.loc["ft_rag", "answers_per_month_to_break_even"] == math.inf
-    assert report.break_even_table(costs.break_even(per_answer, tuning))["answers a month to break even"].tolist() == [
+    assert report.break_even_table(costs.break_even(owned()))["answers a month to break even"].tolist() == [
         "6,000", "never (no saving)"]
+
+
+def test_owning_a_configuration_counts_the_knowledge_base_and_the_fine_tuned_model_at_the_plans_prices():
+    from nova_lab import paths
+    from nova_lab.bedrock import plan, pricing
+    from nova_lab.params import load_params
+
+    params = load_params(paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
+    per_answer = pd.DataFrame({"model": "micro", "configuration": ["base", "rag", "ft", "ft_rag"],
+                               "usd_per_1000_answers": [0.01, 0.03, 0.008, 0.025]})
+    tuning = pd.DataFrame({"model": ["micro"], "training_usd": [1.5], "storage_usd_per_month": [1.95]})
+    own = costs.ownership(params, per_answer, tuning, question_tokens=20).set_index("configuration")
+    query = plan.query_cost(params, 1000).usd + pricing.cost("amazon.titan-embed-text-v2:0/input", 20_000)
+    assert own.loc["base", ["once_usd", "monthly_usd"]].tolist() == [0, 0]
+    assert own.loc["rag", "usd_per_1000_answers"] == pytest.approx(0.03 + query)
+    assert own.loc["ft", "once_usd"] == 1.5 and own.loc["ft", "monthly_usd"] == 1.95
+    assert own.loc["ft_rag", "once_usd"] == pytest.approx(own.loc["rag", "once_usd"] + 1.5) and own.loc["rag", "once_usd"] > 0
+    assert own.loc["ft", "provisioned_usd_per_month"] == pytest.approx(730 * pricing.price(
+        "provisioned-throughput/no-commitment").usd) and math.isnan(own.loc["rag", "provisioned_usd_per_month"])
+    monthly = costs.monthly_at(owned(), volumes=(1_000, 10_000_000)).set_index(["configuration", "answers_a_month"])
+    assert monthly.loc[("base", 1_000), "cheapest"] and monthly.loc[("ft", 10_000_000), "cheapest"]
+    assert monthly.loc[("ft", 1_000), "usd_a_month"] == pytest.approx(2.0 + 12 / 12 + 0.5)
+    shown = report.monthly_table(costs.monthly_at(owned(), volumes=(1_000,)))
+    assert shown.loc[0, "USD a month at 1,000 answers"] == "1.00 (cheapest)" and shown.loc[0, "configuration"] == "base"
 
 
 def test_the_at_a_glance_figure_draws_quality_in_points_and_the_study_on_lites_row_only():

@@ -18,6 +18,7 @@ import pandas as pd
 
 from nova_lab import graded_set, meta_eval, prompts
 from nova_lab.bedrock import pricing
+from nova_lab.bedrock.knowledge_base import EMBEDDING_DIMENSIONS
 from nova_lab.data_prep import build_qa, load_corpus
 from nova_lab.judges import Item, judge_prompt
 from nova_lab.nova_format import SYSTEM_PROMPT
@@ -30,7 +31,6 @@ from nova_lab.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BU
 TOKENS_PER_WORD = 1.3  # corpus text (the corpus statistics count words)
 CHARS_PER_TOKEN = 4  # prompt text: the usual rule for English (the models' tokenizers are not available offline); a
 # per-word rule under-counts prompts full of API names (all-MiniLM's WordPiece gives 4.2 on the judge prompts)
-EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings v2
 VECTOR_RECORD_BYTES = EMBEDDING_DIMENSIONS * 4 + 1024  # float32 vector + its text and metadata (~1 KB)
 CUSTOMIZATION_HOURS = 4  # one Nova customization job on a small data set, from submission to model (estimate)
 JUDGE_REPLY_TOKENS = 60  # a JSON verdict with a one-sentence rationale (estimate)
@@ -179,18 +179,18 @@ def assumptions(sizes: Prompts) -> list[str]:
     ]
 
 
-def _chunks(params: StudyParams) -> int:
+def chunks(params: StudyParams) -> int:
     """Chunks of the corpus as the data source cuts it: `chunk_tokens` each, at least one a document."""
     stats = load_corpus(params.services).stats()
     return int(stats["words"] * TOKENS_PER_WORD / params.chunk_tokens) + stats["documents"]
 
 
-def _queries(params: StudyParams, count: int) -> Cost:
+def query_cost(params: StudyParams, count: int) -> Cost:
     """Retrieve's cost: S3 Vectors bills each query and the index data it processes; an OpenSearch
     collection's OCU-hours already pay for them."""
     if params.bedrock.vector_store != "s3_vectors":
         return Cost()
-    index_tb = _chunks(params) * VECTOR_RECORD_BYTES / 1e12
+    index_tb = chunks(params) * VECTOR_RECORD_BYTES / 1e12
     return _priced("s3-vectors/query", count) + _priced("s3-vectors/query-data", count * index_tb)
 
 
@@ -204,7 +204,7 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
     settings = params.bedrock
     stats = load_corpus(params.services).stats()
     corpus_tokens = stats["words"] * TOKENS_PER_WORD
-    chunks = _chunks(params)
+    chunk_count = chunks(params)
     prefix = f"s3://{settings.bucket}/{settings.study_tag}"
     if params.qa_generator == "bedrock":
         facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test  # probes: templates
@@ -215,7 +215,7 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
              _priced("s3/storage", stats["words"] * 7 / 1e9))
     plan.add(DATA_PREP.name, "s3", "PutObject", f"Nova JSONL -> {prefix}/data/{{train,validation}}.jsonl", 2)
     if settings.vector_store == "s3_vectors":
-        vector_gb = chunks * EMBEDDING_DIMENSIONS * 4 / 1e9
+        vector_gb = chunk_count * EMBEDDING_DIMENSIONS * 4 / 1e9
         plan.add(KB_BUILD.name, "s3vectors", "CreateVectorBucket + CreateIndex", f"{EMBEDDING_DIMENSIONS}-d cosine index", 2,
                  _priced("s3-vectors/put", vector_gb) + _priced("s3-vectors/storage", vector_gb))
     else:
@@ -225,10 +225,10 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
                  _priced("opensearch-serverless/ocu-hour", 2 * hours))
     plan.add(KB_BUILD.name, "bedrock-agent", "CreateKnowledgeBase + CreateDataSource",
              f"{settings.vector_store}, chunking {settings.chunking}, {settings.embedding_model}", 2)
-    plan.add(KB_BUILD.name, "bedrock-agent", "StartIngestionJob", f"~{chunks:,} chunks embedded", 1,
+    plan.add(KB_BUILD.name, "bedrock-agent", "StartIngestionJob", f"~{chunk_count:,} chunks embedded", 1,
              _priced(f"{settings.embedding_model}/input", corpus_tokens))
     plan.add(KB_BUILD.name, "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the answerable test questions",
-             params.n_test, _queries(params, params.n_test))
+             params.n_test, query_cost(params, params.n_test))
 
 
 def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) -> None:
@@ -251,13 +251,13 @@ def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) ->
 
     n = params.n_test + params.n_probes
     plan.add(INFERENCE.name, "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
-             _queries(params, n))
+             query_cost(params, n))
     for configuration in CONFIGURATIONS:
         plan.add(INFERENCE.name, "bedrock-runtime", "Converse", f"{model} {configuration}", n, answers(configuration, n))
     timed = min(params.latency_sample, params.n_test)
     plan.add(INFERENCE.name, "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time", timed * 5,
-             sum((answers(configuration, timed) for configuration in CONFIGURATIONS), _queries(params, timed)))
+             sum((answers(configuration, timed) for configuration in CONFIGURATIONS), query_cost(params, timed)))
     for judge in settings.judge_models:
         judged = n * len(CONFIGURATIONS)
         plan.add(JUDGING.name, "bedrock-runtime", "Converse", f"judge {judge} on {model}'s answers", judged,
