@@ -12,7 +12,7 @@ import pandas as pd
 
 from nova_lab.report import CONFIGURATION_NAMES
 from nova_lab.study_models import STUDY_MODELS
-from nova_lab.tradeoff import GOOD_ANSWER
+from nova_lab.judges import GOOD_ANSWER
 
 
 def _choice(part: pd.DataFrame) -> str:
@@ -49,7 +49,7 @@ def _measured(models: dict[str, dict], judges: list[str], on_bedrock: bool, hard
     who = "; ".join(f"{m} = {about['weights'].split(' (')[0]}, a stand-in for {STUDY_MODELS[m].plays}"
                     for m, about in models.items())
     return (f"Measured offline: {who}, on {hardware}, judged by {len(judges)} rule and similarity judges "
-            f"({', '.join(judges)}; section 12 checks them against blind grades by AI graders). What transfers to Nova: "
+            f"({', '.join(judges)}; section 11 checks them against blind grades by AI graders). What transfers to Nova: "
             f"the directions of change and the token effects; what does not: CPU latencies and absolute scores.")
 
 

@@ -25,7 +25,7 @@ from statsmodels.stats.inter_rater import cohens_kappa
 
 from nova_lab.agreement import krippendorff_alpha_interval
 from nova_lab.caching import fingerprint
-from nova_lab.judges import JUDGES, Item, Judge
+from nova_lab.judges import GOOD_ANSWER, JUDGES, Item, Judge
 from nova_lab.nova_format import json_lines
 from nova_lab.qa import UNANSWERABLE
 from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
@@ -171,7 +171,9 @@ def cell_levels(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     wide = _wide(graded, scores)
     by = ["kind", *CELL]
     table = wide.groupby(by, sort=False)[["grade", "panel"]].mean()
-    return table.assign(panel_minus_grade=table["panel"] - table["grade"], answers=wide.groupby(by, sort=False).size())
+    good = wide[["grade", "panel"]].ge(GOOD_ANSWER).groupby([wide[c] for c in by], sort=False).mean()
+    return table.assign(panel_minus_grade=table["panel"] - table["grade"], answers=wide.groupby(by, sort=False).size(),
+                        grade_share_good=good["grade"], panel_share_good=good["panel"])
 
 
 TARGETS = {"judge_alpha": 0.8, "panel_alpha": 0.85, "cell_gap": 0.5}  # issue 25's, on the held-out half

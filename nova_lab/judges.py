@@ -51,6 +51,7 @@ When the reference says that the operation or parameter asked about does not exi
 answer that says so or says it does not know, and 0 for an answer that states values, a list or a
 description for it: that answer is a fabrication."""
 
+GOOD_ANSWER = 7  # a score of 7 or more (of the rubric's 10): an answer a user could act on (06's "scored 7+")
 SEMANTIC_FLOOR = 0.3  # MiniLM cosine of unrelated AWS sentences sits around here: it earns nothing
 # the overlap judge scores a free-text reference only when it says a word beyond the question (92% of them)
 OVERLAP_MIN_WORDS = 1

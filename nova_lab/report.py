@@ -11,6 +11,8 @@ import math
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from nova_lab.judges import GOOD_ANSWER
+
 CONFIGURATION_NAMES = {"base": "base", "rag": "RAG", "ft": "fine-tuned", "ft_rag": "fine-tuned + RAG"}
 METRIC_NAMES = {
     "quality": "quality (panel mean, 0-10)", "latency_ms": "latency (ms, one request)",
@@ -225,13 +227,13 @@ def levels_table(levels: pd.DataFrame) -> pd.DataFrame:
                          "configuration": shown["configuration"].map(CONFIGURATION_NAMES),
                          "answers": shown["answers"], "grades' mean (0-10)": shown["grade"].round(2),
                          "panel's mean (0-10)": shown["panel"].round(2),
-                         "panel minus grades (points)": shown["panel_minus_grade"].map(lambda v: f"{v:+.2f}")})
+                         "panel minus grades (points)": shown["panel_minus_grade"].map(lambda v: f"{v:+.2f}"),
+                         f"graded {GOOD_ANSWER}+": shown["grade_share_good"].map(lambda v: f"{v:.0%}"),
+                         f"scored {GOOD_ANSWER}+ by the panel": shown["panel_share_good"].map(lambda v: f"{v:.0%}")})
 
 
 def tradeoff_table(trade: pd.DataFrame) -> pd.DataFrame:
     """`tradeoff.table` for people: one row per model and configuration, the unbeaten ones marked."""
-    from nova_lab.tradeoff import GOOD_ANSWER
-
     return pd.DataFrame({
         "model": trade["model"], "configuration": trade["configuration"].map(CONFIGURATION_NAMES),
         "quality, points of 10 [95% CI]": [f"{r.quality:.2f} [{r.quality_low:.2f}, {r.quality_high:.2f}]"

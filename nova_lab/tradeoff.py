@@ -18,8 +18,8 @@ from scipy import stats
 
 from nova_lab.analysis import StudyResults, mean_difference, paired_interval
 from nova_lab.costs import each_answer
+from nova_lab.judges import GOOD_ANSWER
 
-GOOD_ANSWER = 7  # a panel score of 7 or more (of 10): an answer a user could act on
 # the columns the front is drawn on, and which way is better
 WEIGHED = {"quality": "higher", "share_good": "higher", "fabrication_rate": "lower", "latency_p50_ms": "lower",
            "usd_per_million_answers": "lower"}
