@@ -8,6 +8,7 @@ signed-rank test, Holm-corrected over the whole table (statsmodels). The study's
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,8 +97,11 @@ def _relative_change(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
 def paired_interval(statistic, x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> tuple[float, float]:
     """The 95% paired percentile bootstrap interval of statistic(x, y, axis) on the same questions (scipy). A relative
     change whose base is 0 in some resamples has no upper bound: the interval's high end is then inf, which is the
-    honest answer (scipy's standard error of those resamples is undefined, hence the silenced warning)."""
-    with np.errstate(invalid="ignore"):
+    honest answer (scipy's standard error of those resamples is undefined, hence the silenced warning). Where every
+    resample gives the same value (a judge that scores two questions alike in both configurations), the interval is
+    that value, which is what scipy returns; its warning about it is silenced too."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         interval = stats.bootstrap((x, y), statistic, paired=True, vectorized=True, n_resamples=resamples,
                                    method="percentile", rng=np.random.default_rng(seed)).confidence_interval
     return float(interval.low), float(interval.high)

@@ -48,7 +48,8 @@ def _measured(models: dict[str, dict], judges: list[str], on_bedrock: bool, hard
                 f"latencies are Nova's own, through the judges' eyes.")
     who = "; ".join(f"{m} = {about['weights'].split(' (')[0]}, a stand-in for {STUDY_MODELS[m].plays}"
                     for m, about in models.items())
-    return (f"Measured offline: {who}, on {hardware}, judged by {len(judges)} rule and similarity judges "
+    cpu, _, flags = hardware.partition("; ")
+    return (f"Measured offline: {who}, on a CPU ({cpu}{f', {flags}' if flags else ''}), judged by {len(judges)} rule and similarity judges "
             f"({', '.join(judges)}; section 11 checks them against blind grades by AI graders). What transfers to Nova: "
             f"the directions of change and the token effects; what does not: CPU latencies and absolute scores.")
 
@@ -57,8 +58,9 @@ def _fabrication(rates: pd.DataFrame) -> str:
     if rates.empty:
         return ""
     low, high = rates["fabrication_rate"].min(), rates["fabrication_rate"].max()
+    how_often = f"{low:.0%} of the time" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%} of the time"
     return (f"Asked about operations and parameters that do not exist, every configuration made up an answer "
-            f"{low:.0%} to {high:.0%} of the time (section 7): a docs assistant built this way needs a guard.")
+            f"{how_often} (section 7): a docs assistant built this way needs a guard.")
 
 
 def lines(trade: pd.DataFrame, winners: pd.DataFrame, rates: pd.DataFrame, models: dict[str, dict],

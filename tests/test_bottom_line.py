@@ -57,3 +57,10 @@ def test_the_offline_next_step_is_the_bedrock_study_at_the_plans_price():
     step = bottom_line.next_step(on_bedrock=False)
     assert f"${plan.build(params, params.sizes).total_usd:,.2f}" in step
     assert "nova-lab plan --params params/study.yaml params/bedrock.yaml" in step
+
+
+def test_one_fabrication_rate_is_said_once():
+    rates = pd.DataFrame({"model": ["micro", "lite"], "configuration": ["base", "ft"], "fabrication_rate": [1.0, 1.0]})
+    said = bottom_line.lines(trade(), WINNERS, rates, MODELS, ["fact_check"], False, "AMD EPYC; avx2", "Next.")
+    assert any("made up an answer 100% of the time" in line for line in said)
+    assert any("on a CPU (AMD EPYC, avx2)" in line for line in said)
