@@ -89,15 +89,22 @@ def break_even(own: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def prices_used(models: list[str]) -> pd.DataFrame:
-    """Every price the cost tables used, with its date and source, and whether a second source confirmed it."""
+def prices_used(models: list[str], params: StudyParams | None = None) -> pd.DataFrame:
+    """Every price the cost tables used, with its date and source, and whether a second source confirmed it: the
+    models' tokens and training, the custom model's storage and, given the settings ownership was priced with,
+    the knowledge base's (embedding, vector store, documents) and provisioned throughput's."""
     items = []
     for m in models:  # its answers' routes (the base model's, the fine-tuned one's when they differ), its training
         routes = dict.fromkeys(_served_as(m, configuration) for configuration in ("base", "ft"))
         items += [f"{route}/{kind}" for route in routes for kind in pricing.TOKEN_KINDS]
         items.append(f"{pricing.foundation_model(STUDY_MODELS[m].converse_id)}/training")
+    items.append("custom-model/storage")
+    if params is not None:
+        store = (["s3-vectors/put", "s3-vectors/storage", "s3-vectors/query", "s3-vectors/query-data"]
+                 if params.bedrock.vector_store == "s3_vectors" else ["opensearch-serverless/ocu-hour"])
+        items += [f"{params.bedrock.embedding_model}/input", *store, "s3/storage", "provisioned-throughput/no-commitment"]
     rows = []
-    for item in [*items, "custom-model/storage"]:
+    for item in items:
         price = pricing.price(item)
         rows.append({"price": item, "usd": price.usd, "per": price.unit,
                      "source": price.source, "confirmed": "yes" if price.verified else "no (unconfirmed)"})

@@ -44,24 +44,31 @@ def distributions(answers: pd.DataFrame, latency: pd.DataFrame) -> plt.Figure:
     return figure
 
 
+MARKERS = {"base": "o", "rag": "s", "ft": "^", "ft_rag": "D"}  # one shape per configuration, one colour per model
+
+
 def tradeoff(trade: pd.DataFrame) -> plt.Figure:
     """Quality (points, 95% interval) against the cost of a million answers, per model and configuration (the
-    trade-off table's rows): up and to the left is better; a filled marker is a configuration no other of its model
-    beats on every column of the table, a hollow one is beaten."""
+    trade-off table's rows): up and to the left is better. Colour is the model, shape the configuration (a legend,
+    not labels, which overlap where two configurations cost the same); a filled marker is a configuration no other
+    of its model beats on every column of the table, a hollow one is beaten."""
     from nova_lab.report import CONFIGURATION_NAMES
 
-    figure, axes = plt.subplots(figsize=(7, 4.2))
+    figure, axes = plt.subplots(figsize=(8, 4.2))
     colors = dict(zip(dict.fromkeys(trade["model"]), sns.color_palette("deep")))
     for row in trade.itertuples():
         axes.errorbar(row.usd_per_million_answers, row.quality, yerr=[[row.quality - row.quality_low],
-                      [row.quality_high - row.quality]], fmt="o", markersize=8, capsize=3, color=colors[row.model],
-                      markerfacecolor=colors[row.model] if row.unbeaten else "white")
-        axes.annotate(f"{row.model}, {CONFIGURATION_NAMES[row.configuration]}",
-                      (row.usd_per_million_answers, row.quality), textcoords="offset points", xytext=(6, -3), fontsize=8)
-    axes.set(title="quality against the cost of an answer (filled: not beaten on every column)",
+                      [row.quality_high - row.quality]], fmt=MARKERS[row.configuration], markersize=9, capsize=3,
+                      color=colors[row.model], markerfacecolor=colors[row.model] if row.unbeaten else "white")
+    handles = [plt.Line2D([], [], marker="o", linestyle="none", color=color, label=model) for model, color in colors.items()]
+    handles += [plt.Line2D([], [], marker=marker, linestyle="none", color="grey", label=CONFIGURATION_NAMES[c])
+                for c, marker in MARKERS.items() if c in set(trade["configuration"])]
+    handles.append(plt.Line2D([], [], marker="o", linestyle="none", color="grey", markerfacecolor="white",
+                              label="hollow: beaten on every column"))
+    axes.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9)
+    axes.set(title="quality against the cost of an answer",
              xlabel="USD per million answers (on-demand, the Nova model each size plays)",
              ylabel="panel mean, points of 10 (95% CI)")
-    axes.title.set_fontsize(10)
     figure.tight_layout()
     return figure
 

@@ -161,12 +161,17 @@ def seed_spread_table(spread: pd.DataFrame) -> pd.DataFrame:
         "width of the 95% question-sampling interval (points)": spread["question_interval_width"].round(2)})
 
 
+def usd(value: float) -> str:
+    """Dollars to the cent, or to four places below a cent (a knowledge base's storage is a fraction of one)."""
+    return f"{value:,.4f}" if 0 < abs(value) < 0.01 else f"{value:,.2f}"
+
+
 def ownership_table(own: pd.DataFrame) -> pd.DataFrame:
     """`costs.ownership` for people."""
     return pd.DataFrame({
         "model": own["model"], "configuration": own["configuration"].map(CONFIGURATION_NAMES),
-        "once (USD)": own["once_usd"].map(lambda v: f"{v:,.2f}"),
-        "every month, on demand (USD)": own["monthly_usd"].map(lambda v: f"{v:,.2f}"),
+        "once (USD)": own["once_usd"].map(usd),
+        "every month, on demand (USD)": own["monthly_usd"].map(usd),
         "per million answers (USD)": own["usd_per_1000_answers"].map(lambda v: f"{1000 * v:,.2f}"),
         "provisioned throughput instead, a month (USD)": own["provisioned_usd_per_month"].map(
             lambda v: f"{v:,.0f} per model unit" if math.isfinite(v) else "")})
@@ -174,7 +179,7 @@ def ownership_table(own: pd.DataFrame) -> pd.DataFrame:
 
 def monthly_table(monthly: pd.DataFrame) -> pd.DataFrame:
     """`costs.monthly_at` for people: one column per volume, the cheapest configuration of each model marked."""
-    shown = monthly.assign(cost=[f"{r.usd_a_month:,.2f}" + (" (cheapest)" if r.cheapest else "")
+    shown = monthly.assign(cost=[usd(r.usd_a_month) + (" (cheapest)" if r.cheapest else "")
                                  for r in monthly.itertuples()])
     wide = shown.pivot(index=["model", "configuration"], columns="answers_a_month", values="cost")
     wide = wide.reindex(pd.MultiIndex.from_frame(monthly[["model", "configuration"]].drop_duplicates()))

@@ -142,3 +142,14 @@ def test_additivity_is_read_on_the_interval_and_the_test_together():
     assert report.additivity_reading(-1.18, -0.05, 0.111) == (
         "less than additive by the interval, not by the test (p = 0.111): not settled")
     assert report.additivity_reading(-0.4, 0.5, 0.6) == "not clearly different from additive"
+
+
+def test_small_dollar_amounts_keep_their_digits_and_the_prices_list_names_the_knowledge_bases():
+    from nova_lab import paths
+    from nova_lab.params import load_params
+
+    assert report.usd(0.0042) == "0.0042" and report.usd(0) == "0.00" and report.usd(1234.5) == "1,234.50"
+    params = load_params(paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
+    listed = set(costs.prices_used(["micro"], params)["price"])
+    assert {"amazon.titan-embed-text-v2:0/input", "s3-vectors/storage", "s3-vectors/query",
+            "provisioned-throughput/no-commitment", "custom-model/storage"} <= listed
