@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from nova_lab import report
+from nova_lab.graded_set import EVERY_KIND
 from nova_lab.analysis import STUDY_REPORTED
 
 NAMES = {"rag": "RAG", "ft": "fine-tuning", "ft_rag": "fine-tuning + RAG"}
@@ -95,8 +96,9 @@ def readme_section(recorded: dict) -> str:
     changes = _in_points(pd.DataFrame(recorded["changes"]))
     quality = changes[changes["metric"] == "quality"].set_index(["model", "configuration"])
     lines = [f"- {line}" for line in recorded.get("bottom_line", [])]
-    lines += ["", "Quality (panel mean, points of 10) and its change against base, in points with its 95% paired "
-                  "interval, and in percent where base is at least 2 points:", ""]
+    lines += ["", "Quality (panel mean, points of 10) and its change against base, in points (with its 95% paired "
+                  f"interval where the run recorded one), and in percent where base is at least "
+                  f"{report.PERCENT_MIN_BASE:g} points:", ""]
     lines += ["| model | base | RAG | fine-tuned | fine-tuned + RAG |", "| --- | --- | --- | --- | --- |"]
     for model in table.index.unique("model"):
         cells = [f"{table.loc[(model, 'base'), 'quality']:.2f}"]
@@ -122,8 +124,8 @@ def readme_section(recorded: dict) -> str:
                      f"{report.p_value(row['p'])}): "
                      f"{report.additivity_reading(row['ci_low'], row['ci_high'], row['p'])}.")
     for row in recorded.get("graded_agreement", []):
-        if row["part"] == "held_out" and row.get("kind") != "every kind":  # before kinds: the whole set
-            lines.append(f"- **Judge {row['judge']} against blind grades, {row.get('kind', 'every kind')}** "
+        if row["part"] == "held_out" and row.get("kind") != EVERY_KIND:  # recorded before kinds: the whole set
+            lines.append(f"- **Judge {row['judge']} against blind grades, {row.get('kind', EVERY_KIND)}** "
                          f"(held-out half, {row['answers']} answers): "
                          f"Krippendorff's alpha {row['alpha']:.2f}, Spearman {row['spearman']:.2f}, mean absolute "
                          f"error {row['mean_abs_error']:.1f} points; "

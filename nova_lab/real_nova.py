@@ -14,6 +14,14 @@ from nova_lab.analysis import StudyResults
 from nova_lab.report import CONFIGURATION_NAMES
 
 CAPPED_SHARE = 0.2  # a cell whose answers hit max_new_tokens this often or more is named
+TEMPLATED = ("The questions are templated from botocore's service models: AWS users ask more loosely, and a model "
+             "that learned the templates' form gains more here than it would on their questions.")
+
+
+def _seeds(finetune_repeats: int) -> str:
+    if finetune_repeats == 1:
+        return "Fine-tuning was trained with one seed (`finetune_repeats: 1`): its change includes that seed's luck."
+    return f"Fine-tuning was trained with {finetune_repeats} seeds: section 8 gives the spread between them."
 
 
 def _capped(answers: pd.DataFrame, max_new_tokens: int) -> str:
@@ -38,9 +46,11 @@ def _seen_unseen(by_stratum: pd.DataFrame) -> str:
             continue
         seen, unseen = rows.loc["seen"], rows.loc["unseen"]
         overlap = seen.change_low <= unseen.change_high and unseen.change_low <= seen.change_high
-        said.append(f"{model}: {seen.change:+.2f} points on taught facts, {unseen.change:+.2f} on untaught ones"
-                    + (" (intervals overlap: it teaches the answer's form more than the facts)" if overlap else
-                       " (intervals apart: it taught the facts themselves)"))
+        reading = ("the intervals overlap: no sign that it taught the facts more than the answers' form" if overlap
+                   else "apart: more on the facts it was taught" if seen.change > unseen.change
+                   else "apart: more on the facts it was not taught, so not by teaching them")
+        said.append(f"{model}: {seen.change:+.2f} points on taught facts, {unseen.change:+.2f} on untaught ones "
+                    f"({reading})")
     return ("Fine-tuning against base, " + "; ".join(said) + ".") if said else ""
 
 
@@ -51,21 +61,22 @@ def repeats_of(res: StudyResults) -> int:
     return 1 + res.repeats["configuration"].str.split("#").str[1].nunique()
 
 
-def lines(res: StudyResults, by_stratum: pd.DataFrame) -> list[str]:
-    """The limits of an offline run, in the order a reader weighs them."""
+def lines(res: StudyResults, by_stratum: pd.DataFrame, on_bedrock: bool = False) -> list[str]:
+    """The limits of a run, in the order a reader weighs them: on Bedrock, only those that are not about the
+    stand-ins, their judges and their CPU (the questions, the cap, the seed, what fine-tuning taught)."""
     answers, judges, finetune_repeats = res.answers, res.judges, repeats_of(res)
     max_new_tokens = int(answers["max_new_tokens"].max())
+    if on_bedrock:
+        return [line for line in (TEMPLATED, _capped(answers, max_new_tokens), _seeds(finetune_repeats),
+                                  _seen_unseen(by_stratum)) if line]
     return [line for line in (
         f"The judges are {len(judges)} rule and similarity judges ({', '.join(judges)}), not LLMs: the study's LLM "
         f"judges read meaning these cannot; the Bedrock backend uses LLM judges.",
-        "The questions are templated from botocore's service models: AWS users ask more loosely, and a model that "
-        "learned the templates' form gains more here than it would on their questions.",
+        TEMPLATED,
         _capped(answers, max_new_tokens),
         "Latency is one request at a time on a CPU and depends on how the fine-tuned model is served (here the "
         "adapter is merged into the weights); on Bedrock it is the service's.",
-        ("Fine-tuning was trained with one seed (`finetune_repeats: 1`): its change includes that seed's luck "
-         "(section 8)." if finetune_repeats == 1 else
-         f"Fine-tuning was trained with {finetune_repeats} seeds: section 8 gives the spread between them."),
+        _seeds(finetune_repeats),
         _seen_unseen(by_stratum),
         "The stand-ins differ from each other in more than size (another family, another training), so micro "
         "against lite is not a reading of Nova Micro against Nova Lite.",

@@ -270,10 +270,11 @@ def targets_summary(rows: list[dict]) -> str:
     missed = [r for r in rows if not r["met"]]
     text = f"On the held-out half the judges meet {len(rows) - len(missed)} of their {len(rows)} targets."
     if missed:
-        text += (" Missed: " + "; ".join(f"{r['target']} ({r['value']:+.2f})" if "within" in r["target"]
-                                        else f"{r['target']} ({r['value']:.2f})" for r in missed)
-                 + ". The levels and changes in points that these judges and cells carry are the panel's, not "
-                   "the grades': read them with the gaps above.")
+        said = [r["target"] if not math.isfinite(r["value"]) else
+                f"{r['target']} ({r['value']:+.2f})" if "within" in r["target"] else f"{r['target']} ({r['value']:.2f})"
+                for r in missed]
+        text += (" Missed: " + "; ".join(said) + ". The levels and changes in points that these judges and cells "
+                 "carry are the panel's, not the grades': read them with the gaps above.")
     return text
 
 

@@ -164,3 +164,13 @@ def test_the_targets_are_read_on_the_held_out_half_and_a_miss_is_named():
     assert "lenient on exact value: alpha >= 0.8" in text and "exact on exact value" not in text
     exact_only = graded_set.targets(graded, scores[scores["judge"] == "exact"])
     assert all(r["met"] for r in exact_only) and "Missed" not in report.targets_summary(exact_only)
+
+
+def test_a_judge_the_set_cannot_check_misses_its_target_by_name():
+    graded, scores = graded_and_scores()
+    never = scores[scores["judge"] == "exact"].assign(judge="free_text_only", score=np.nan)
+    rows = graded_set.targets(graded, pd.concat([scores[scores["judge"] == "exact"], never]))
+    unchecked = [r for r in rows if r["target"].startswith("free_text_only")]
+    assert len(unchecked) == 1 and not unchecked[0]["met"]
+    errors = graded_set.error_correlation(graded, pd.concat([scores[scores["judge"] == "exact"], never]))
+    assert errors["judges"] == 1  # a judge that scored nothing is not a vote

@@ -23,9 +23,11 @@ def test_the_capped_cells_the_seed_and_the_seen_unseen_reading_come_from_the_run
     text = "\n".join(real_nova.lines(res, by_stratum))
     assert "cut at 64 new tokens in micro base 80% of the answers" in text and "lite base" not in text
     assert "one seed" in text
-    assert "micro: +1.50 points on taught facts, +1.20 on untaught ones (intervals overlap" in text
-    assert "lite: +3.00 points on taught facts, +0.50 on untaught ones (intervals apart" in text
+    assert "micro: +1.50 points on taught facts, +1.20 on untaught ones (the intervals overlap" in text
+    assert "lite: +3.00 points on taught facts, +0.50 on untaught ones (apart: more on the facts it was taught)" in text
     assert "3 rule and similarity judges" in text
     repeats = pd.DataFrame({"configuration": ["ft#1", "ft_rag#1", "ft#2", "ft_rag#2"]})
     three = StudyResults(answers, pd.DataFrame(), pd.DataFrame(), ["a", "b"], repeats=repeats)
     assert "trained with 3 seeds" in "\n".join(real_nova.lines(three, by_stratum))
+    on_bedrock = "\n".join(real_nova.lines(res, by_stratum, on_bedrock=True))
+    assert "templated" in on_bedrock and "rule and similarity judges" not in on_bedrock and "CPU" not in on_bedrock

@@ -95,7 +95,7 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
     assert "analysis.load(" not in html  # code hidden
     # the bottom line first, then the trade-off, the at-a-glance figure and what would change on real Nova
     order = [html_text.index(words) for words in ("Bottom line", "The trade-off", "At a glance",
-                                                    "What would change on real Nova", "What an answer costs")]
+                                                    "What would change on real Nova", "What each configuration costs to own")]
     assert order == sorted(order) and "<title>06 · Analysis" in html
     # opens offline: nothing the page loads (scripts, styles, images, CSS imports) comes from the network
     assert re.findall(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", html) == []
