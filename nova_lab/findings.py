@@ -35,6 +35,7 @@ def replication(changes: pd.DataFrame) -> pd.DataFrame:
         for row in changes[(changes["metric"] == metric) & (changes["configuration"] == configuration)].itertuples():
             rows.append({"metric": metric, "configuration": configuration, "study_lite_pct": reported,
                          "model": row.model, "ours_pct": row.change_pct, "ci_low": row.ci_low, "ci_high": row.ci_high,
+                         "base": row.base, "change": row.value - row.base,
                          "p_holm": row.p_holm, "verdict": verdict(row.ci_low, row.ci_high, row.p_holm, row.n, reported)})
     return pd.DataFrame(rows)
 
@@ -111,8 +112,7 @@ def readme_section(recorded: dict) -> str:
     lines += ["", "| the study's change for Nova Lite | " + " | ".join(models) + " |", "| --- |" + " --- |" * len(models)]
     for (metric, configuration), part in replicated.groupby(["metric", "configuration"], sort=False):
         by_model = part.set_index("model")
-        cells = [f"{report.change(r.ours_pct, r.ci_low, r.ci_high, 1)}: {r.verdict}" for r in
-                 (by_model.loc[m] for m in models)]
+        cells = [f"{report.replicated_change(r)}: {r.verdict}" for r in (by_model.loc[m] for m in models)]
         lines.append(f"| {NAMES[configuration]}, {METRICS[metric]}: {part['study_lite_pct'].iloc[0]:+.0f}% | "
                      + " | ".join(cells) + " |")
     lines += _by_kind_lines(recorded.get("quality_by_kind", [])) + _fabrication_lines(recorded.get("fabrication", []))

@@ -95,8 +95,16 @@ def replication_table(replication: pd.DataFrame) -> pd.DataFrame:
         "model": replication["model"], "metric": replication["metric"].map(metric_name),
         "configuration": replication["configuration"].map(CONFIGURATION_NAMES),
         "study, Nova Lite": replication["study_lite_pct"].map(lambda v: f"{v:+.0f}%"),
-        "ours [95% CI]": [change(r.ours_pct, r.ci_low, r.ci_high, 1) for r in replication.itertuples()],
+        "ours [95% CI]": [replicated_change(r) for r in replication.itertuples()],
         "p (Wilcoxon, Holm)": replication["p_holm"].map(p_value), "verdict": replication["verdict"]})
+
+
+def replicated_change(row) -> str:
+    """Our change beside the study's percentage: in percent where the base allows one (`change`), else in points
+    with the reason, since a percentage of a base near zero says nothing about the study's."""
+    if on_score_scale(row.metric) and 0 < row.base < PERCENT_MIN_BASE:
+        return f"{row.change:+.2f} points (base {row.base:.2f}: no percentage)"
+    return change(row.ours_pct, row.ci_low, row.ci_high, row.base, row.metric)
 
 
 def additivity_table(additivity: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,6 @@ import pandas as pd
 from scipy import stats
 
 from nova_lab.analysis import StudyResults, mean_difference, paired_interval
-from nova_lab.costs import each_answer
 from nova_lab.judges import GOOD_ANSWER
 
 # the columns the front is drawn on, and which way is better
@@ -34,10 +33,12 @@ def mean_interval(values: np.ndarray, resamples: int, seed: int) -> tuple[float,
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def table(res: StudyResults, fabrication_rates: pd.DataFrame, resamples: int, seed: int) -> pd.DataFrame:
+def table(res: StudyResults, fabrication_rates: pd.DataFrame, usd_per_million: pd.Series, resamples: int,
+          seed: int) -> pd.DataFrame:
     """One row per (model, configuration): quality (points, interval), share good, fabrication rate, latency
-    median and p90, USD per million answers, and whether it is unbeaten among its model's configurations."""
-    answers = res.answers.assign(usd=each_answer(res.answers))
+    median and p90, USD per million answers (`usd_per_million`, by model and configuration: what an answer costs
+    to own, costs.ownership's, so the page has one such figure), and whether it is unbeaten among its model's."""
+    answers = res.answers
     latency = res.latency.groupby(["model", "configuration"], sort=False)["latency_ms"]
     fabricated = fabrication_rates.set_index(["model", "configuration"])["fabrication_rate"]
     rows = []
@@ -49,7 +50,7 @@ def table(res: StudyResults, fabrication_rates: pd.DataFrame, resamples: int, se
                      "share_good": (part["quality"] >= GOOD_ANSWER).mean(),
                      "fabrication_rate": fabricated.get((model, configuration), np.nan),
                      "latency_p50_ms": timed.median(), "latency_p90_ms": timed.quantile(0.9),
-                     "usd_per_million_answers": 1e6 * part["usd"].mean()})
+                     "usd_per_million_answers": usd_per_million[(model, configuration)]})
     frame = pd.DataFrame(rows)
     return frame.assign(unbeaten=pd.concat([unbeaten(part) for _, part in frame.groupby("model", sort=False)]))
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nova_lab import tradeoff
+from nova_lab import costs, tradeoff
 from nova_lab.analysis import StudyResults
 
 
@@ -50,7 +50,8 @@ def test_the_table_gives_levels_with_intervals_and_the_front_per_model():
     res = results()
     rates = pd.DataFrame({"model": ["micro"] * 4 + ["lite"] * 4, "configuration": ["base", "rag", "ft", "ft_rag"] * 2,
                           "fabrication_rate": [0.9, 0.5, 0.8, 0.4] * 2})
-    table = tradeoff.table(res, rates, resamples=200, seed=1).set_index(["model", "configuration"])
+    usd = (1e6 * costs.each_answer(res.answers)).groupby([res.answers["model"], res.answers["configuration"]]).mean()
+    table = tradeoff.table(res, rates, usd, resamples=200, seed=1).set_index(["model", "configuration"])
     best = table.loc[("lite", "ft_rag")]
     assert best["quality_low"] < best["quality"] < best["quality_high"]
     assert best["quality"] == pytest.approx(res.answers.query("model == 'lite' and configuration == 'ft_rag'")["quality"].mean())
