@@ -8,6 +8,8 @@ transfers and what does not, fabrication, the next step.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from nova_lab.report import CONFIGURATION_NAMES
@@ -24,9 +26,10 @@ def _choice(part: pd.DataFrame) -> str:
     others = part[part["unbeaten"] & (part["configuration"] != best.configuration)]
     if len(others):
         cheap = others.loc[others["usd_per_million_answers"].idxmin()]
+        latency = cheap.latency_p50_ms / best.latency_p50_ms
         said += (f"; {CONFIGURATION_NAMES[cheap.configuration]} gives {cheap.quality / best.quality:.0%} of its quality "
-                 f"at {cheap.latency_p50_ms / best.latency_p50_ms:.0%} of its median latency and "
-                 f"{cheap.usd_per_million_answers / best.usd_per_million_answers:.0%} of its cost")
+                 + (f"at {latency:.0%} of its median latency and " if math.isfinite(latency) else "at ")
+                 + f"{cheap.usd_per_million_answers / best.usd_per_million_answers:.0%} of its cost")
     return said
 
 
@@ -58,9 +61,12 @@ def _fabrication(rates: pd.DataFrame) -> str:
     if rates.empty:
         return ""
     low, high = rates["fabrication_rate"].min(), rates["fabrication_rate"].max()
+    if high == 0:
+        return "Asked about operations and parameters that do not exist, no configuration made up an answer (section 7)."
     how_often = f"{low:.0%} of the time" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%} of the time"
-    return (f"Asked about operations and parameters that do not exist, every configuration made up an answer "
-            f"{how_often} (section 7): a docs assistant built this way needs a guard.")
+    guard = ": a docs assistant built this way needs a guard" if low > 0 else ""
+    return (f"Asked about operations and parameters that do not exist, the configurations made up an answer "
+            f"{how_often} (section 7){guard}.")
 
 
 def lines(trade: pd.DataFrame, winners: pd.DataFrame, rates: pd.DataFrame, models: dict[str, dict],

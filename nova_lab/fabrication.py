@@ -5,7 +5,8 @@ The right answer says so, or says it does not know; an answer that states a valu
 description for it is a fabrication. The line is drawn by rules, the same on both backends, so a
 fabrication rate is reproducible: an answer *declines* when it denies the name exists or says it
 cannot tell, and *fabricates* otherwise; an empty answer is neither. The rules were checked
-against answers read by hand (README's "Fabrication" section says on which and how they agreed).
+against answers read by hand (docs/fabrication_check.md says on which and how they agreed; since then a
+"does not exist" counts only when its subject is the thing asked about).
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """The judge panel: every answer scored 0-10 with a short rationale, behind one interface.
 
-The study used two LLM judges to reduce the bias of one. Offline, the panel is two judges
-of different kinds that need no network and no LLM: a reference-grounded semantic judge and
-a strict fact-check judge. A small local LLM (135M-270M parameters) is not a judge anyone
-should trust, so there is none. Bedrock's LLM judges implement the same `Judge` protocol,
+The study used two LLM judges to reduce the bias of one. Offline, the panel is three judges
+of different kinds that need no network and no LLM: a reference-grounded semantic judge, a
+strict fact-check judge and, for free-text references, a word-overlap judge. A small local LLM
+(the stand-ins are 135M-630M parameters) is not a judge anyone should trust, so there is none. Bedrock's LLM judges implement the same `Judge` protocol,
 read the same `RUBRIC`, and go through `parse_verdict`: an output it cannot read becomes a
 NaN score that is counted as a parse failure, never a silent 0.
 
 Not every judge scores every question (`Judge.scores`): a free-text reference (what an operation
 does) has no exact values, so the fact check does not pretend to check it; the semantic judge and
-the overlap judge (words, not embeddings) score it instead, so no kind rests on one judge offline.
+the overlap judge (words, not embeddings) score it instead, so no answerable kind rests on one judge
+offline (a reference that adds no word to the question is the semantic judge's alone).
 On an unanswerable probe the fact check applies `fabrication.outcome` (10 when the answer declines,
 0 otherwise) and the semantic judge, whose similarity to "there is no such parameter" means
 nothing, does not score it. The panel's score of an answer is the mean of the judges that score it.
@@ -226,7 +227,7 @@ class BeyondQuestion:
 class OverlapJudge:
     """Lexical, for free-text references: ROUGE-1 F1 (rouge-score, the standard summarisation and extractive-QA
     measure) between answer and reference over the words the reference says beyond the question. Chosen as the
-    second judge because it fails differently from embedding similarity: it cannot be swayed by an answer on the
+    free-text judge beside the semantic one because it fails differently from embedding similarity: it cannot be swayed by an answer on the
     right topic that says nothing, and it needs no model. F1 rather than recall, so an answer cannot collect
     words by listing many; a reference that says fewer than OVERLAP_MIN_WORDS words beyond the question is not
     scored (there is nothing to count)."""

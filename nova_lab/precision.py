@@ -130,8 +130,8 @@ def cast_frozen_weights(model: Any) -> Any:
     """Store every frozen Linear weight in bfloat16 once, for a model that runs under bfloat16 autocast.
 
     Autocast keeps its cast of a weight only for weights that train; a frozen one (the base model under
-    peft, every weight at inference) is cast again on every forward pass. For lite that re-reads its
-    168M-parameter output layer per generated token, which made bfloat16 slower than float32 one request
+    peft, every weight at inference) is cast again on every forward pass. For Gemma 3 270M (Lite's stand-in
+    until 2026-12-06) that re-read its 168M-parameter output layer per generated token, which made bfloat16 slower than float32 one request
     at a time. Autocast casts these same weights to bfloat16 anyway, so the numbers are identical (tested)
     while the work is done once. The output layer gets its own copy when it is tied to the input embedding,
     which stays float32 as autocast leaves it. Trainable weights (the LoRA adapter in training) stay float32.

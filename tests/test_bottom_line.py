@@ -62,5 +62,8 @@ def test_the_offline_next_step_is_the_bedrock_study_at_the_plans_price():
 def test_one_fabrication_rate_is_said_once():
     rates = pd.DataFrame({"model": ["micro", "lite"], "configuration": ["base", "ft"], "fabrication_rate": [1.0, 1.0]})
     said = bottom_line.lines(trade(), WINNERS, rates, MODELS, ["fact_check"], False, "AMD EPYC; avx2", "Next.")
-    assert any("made up an answer 100% of the time" in line for line in said)
+    assert any("made up an answer 100% of the time (section 7): a docs assistant" in line for line in said)
+    none = bottom_line.lines(trade(), WINNERS, rates.assign(fabrication_rate=0.0), MODELS, ["fact_check"], False,
+                             "AMD EPYC", "Next.")
+    assert any("no configuration made up an answer" in line for line in none)
     assert any("on a CPU (AMD EPYC, avx2)" in line for line in said)

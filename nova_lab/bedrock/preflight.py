@@ -80,7 +80,7 @@ def _model(clients: PreflightClients, role: str, model_id: str, region: str) -> 
     on_demand = model_id != foundation_model(model_id) or "ON_DEMAND" in details.get("inferenceTypesSupported", [])
     detail = f"{role}: {status}" + ("" if on_demand else ", no on-demand use in this region: use its us. profile")
     if status != "ACTIVE":
-        detail += "; choose an active model (see README: Amazon Bedrock, models)"
+        detail += "; choose an active model (see docs/BEDROCK.md, models)"
     return checks + [Check("model", foundation_model(model_id), status == "ACTIVE" and on_demand, detail)]
 
 
