@@ -135,16 +135,15 @@ def ownership(params: StudyParams, per_answer_costs: pd.DataFrame, tuning: pd.Da
     from nova_lab.data_prep import load_corpus
 
     settings = params.bedrock
-    stats = load_corpus(params.services).stats()
-    chunk_count = plan.chunks(params)
-    vector_gb = chunk_count * plan.VECTOR_RECORD_BYTES / 1e9
+    embedded = pricing.cost(f"{settings.embedding_model}/input",
+                            load_corpus(params.services).stats()["words"] * plan.TOKENS_PER_WORD)
+    documents = pricing.cost("s3/storage", plan.corpus_gb(params))
     if settings.vector_store == "s3_vectors":
-        kb_once = pricing.cost(f"{settings.embedding_model}/input", stats["words"] * plan.TOKENS_PER_WORD) + \
-            pricing.cost("s3-vectors/put", vector_gb)
-        kb_month = pricing.cost("s3-vectors/storage", vector_gb) + pricing.cost("s3/storage", stats["words"] * 7 / 1e9)
+        kb_once = embedded + pricing.cost("s3-vectors/put", plan.vector_gb(params))
+        kb_month = pricing.cost("s3-vectors/storage", plan.vector_gb(params)) + documents
     else:  # an OpenSearch Serverless collection: its OCUs run every hour of the month
-        kb_once = pricing.cost(f"{settings.embedding_model}/input", stats["words"] * plan.TOKENS_PER_WORD)
-        kb_month = pricing.cost("opensearch-serverless/ocu-hour", 2 * HOURS_A_MONTH)
+        kb_once = embedded
+        kb_month = pricing.cost("opensearch-serverless/ocu-hour", plan.COLLECTION_OCUS * HOURS_A_MONTH) + documents
     per_query = plan.query_cost(params, 1_000).usd + pricing.cost(f"{settings.embedding_model}/input", 1_000 * question_tokens)
     trained = tuning.set_index("model")
     rows = []

@@ -32,6 +32,8 @@ TOKENS_PER_WORD = 1.3  # corpus text (the corpus statistics count words)
 CHARS_PER_TOKEN = 4  # prompt text: the usual rule for English (the models' tokenizers are not available offline); a
 # per-word rule under-counts prompts full of API names (all-MiniLM's WordPiece gives 4.2 on the judge prompts)
 VECTOR_RECORD_BYTES = EMBEDDING_DIMENSIONS * 4 + 1024  # float32 vector + its text and metadata (~1 KB)
+BYTES_PER_WORD = 7  # the corpus as plain text in S3
+COLLECTION_OCUS = 2  # an OpenSearch Serverless vector collection's smallest size
 CUSTOMIZATION_HOURS = 4  # one Nova customization job on a small data set, from submission to model (estimate)
 JUDGE_REPLY_TOKENS = 60  # a JSON verdict with a one-sentence rationale (estimate)
 QA_PROMPT_TOKENS = 850  # instructions, the fact and up to 3,000 characters of its document (estimate)
@@ -185,6 +187,15 @@ def chunks(params: StudyParams) -> int:
     return int(stats["words"] * TOKENS_PER_WORD / params.chunk_tokens) + stats["documents"]
 
 
+def vector_gb(params: StudyParams) -> float:
+    """The knowledge base's vectors, with their text and metadata, as S3 Vectors stores and bills them."""
+    return chunks(params) * VECTOR_RECORD_BYTES / 1e9
+
+
+def corpus_gb(params: StudyParams) -> float:
+    return load_corpus(params.services).stats()["words"] * BYTES_PER_WORD / 1e9
+
+
 def query_cost(params: StudyParams, count: int) -> Cost:
     """Retrieve's cost: S3 Vectors bills each query and the index data it processes; an OpenSearch
     collection's OCU-hours already pay for them."""
@@ -212,17 +223,17 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
                  facts, _calls(settings.qa_model, facts * QA_PROMPT_TOKENS, facts * QA_REPLY_TOKENS))
     plan.add(DATA_PREP.name, "s3", "CreateBucket", f"{settings.bucket}, tagged (reused if it exists)", 1)
     plan.add(DATA_PREP.name, "s3", "PutObject", f"corpus documents -> {prefix}/corpus/", stats["documents"],
-             _priced("s3/storage", stats["words"] * 7 / 1e9))
+             _priced("s3/storage", corpus_gb(params)))
     plan.add(DATA_PREP.name, "s3", "PutObject", f"Nova JSONL -> {prefix}/data/{{train,validation}}.jsonl", 2)
     if settings.vector_store == "s3_vectors":
-        vector_gb = chunk_count * EMBEDDING_DIMENSIONS * 4 / 1e9
+        stored = vector_gb(params)
         plan.add(KB_BUILD.name, "s3vectors", "CreateVectorBucket + CreateIndex", f"{EMBEDDING_DIMENSIONS}-d cosine index", 2,
-                 _priced("s3-vectors/put", vector_gb) + _priced("s3-vectors/storage", vector_gb))
+                 _priced("s3-vectors/put", stored) + _priced("s3-vectors/storage", stored))
     else:
         hours = collection_hours(params, models)
         plan.add(KB_BUILD.name, "opensearchserverless", "CreateSecurityPolicy x2 + CreateAccessPolicy + CreateCollection",
-                 f"vector search collection and its k-NN index, 2 OCUs for {hours:g} h (02 until teardown)", 4,
-                 _priced("opensearch-serverless/ocu-hour", 2 * hours))
+                 f"vector search collection and its k-NN index, {COLLECTION_OCUS} OCUs for {hours:g} h (02 until "
+                 "teardown)", 4, _priced("opensearch-serverless/ocu-hour", COLLECTION_OCUS * hours))
     plan.add(KB_BUILD.name, "bedrock-agent", "CreateKnowledgeBase + CreateDataSource",
              f"{settings.vector_store}, chunking {settings.chunking}, {settings.embedding_model}", 2)
     plan.add(KB_BUILD.name, "bedrock-agent", "StartIngestionJob", f"~{chunk_count:,} chunks embedded", 1,
