@@ -174,6 +174,19 @@ def adapter_key(run_name: str, model: str, repeat: int = 0) -> str:
     return artefacts.require_complete(artefacts.ADAPTER, run_name, model, repeat)["key"]
 
 
+def check_adapter_base(cfg: InferenceParams) -> None:
+    """Step 03 trained the adapter on one stand-in; answering with another (a `stand_in` set for 04 and not for 03)
+    would put a LoRA on weights it was not trained for. Stop and name both."""
+    from nova_lab.caching import read_manifest
+    from nova_lab.params import ParamsError
+
+    trained = (read_manifest(adapter_dir(cfg.run_name, cfg.model)) or {}).get("base_model")
+    here = models.spec(cfg.local_model).description
+    if trained is not None and trained != here:
+        raise ParamsError(f"{cfg.model}'s adapter was trained on {trained}, and this step would answer with {here}: "
+                          f"give 03 and 04 the same `stand_in`, then run 03 again")
+
+
 def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
         engine_factory: Callable[..., LocalEngine] = LocalEngine, stored: Retriever | None = None) -> dict[str, Any]:
     """Answers and latencies for these questions, resuming from whatever is already stored. The keys these
@@ -183,6 +196,7 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     Prompts are rendered from `stored` (the same search with its results kept, `kb_build.open_kept`) when given;
     the latency sample always searches `retriever` itself."""
     stored = stored or retriever
+    check_adapter_base(cfg)
     choice = precision.choose(cfg.bf16)
     cfg = cfg.model_copy(update={"bf16": choice.bf16})
     key = adapter_key(cfg.run_name, cfg.model)

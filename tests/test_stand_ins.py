@@ -206,3 +206,18 @@ def test_the_params_pick_another_stand_in_by_name_and_keys_follow_the_weights(mo
     assert finetune.run_key(gemma) != finetune.run_key(default) == finetune.run_key(named)  # keyed by the weights
     with pytest.raises(params.ParamsError, match="gemma3_270m"):  # the error lists the names it takes
         params.parse(params.FineTuneParams, params.for_step(base, "03_fine_tune") | {"stand_in": "gemma"})
+
+
+def test_answering_with_another_stand_in_than_the_adapters_stops_and_names_both(tmp_path, monkeypatch):
+    from nova_lab import inference, params, paths
+    from nova_lab.caching import write_manifest
+    from nova_lab.finetune import adapter_dir
+
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
+    base = params.load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "smoke.yaml")
+    cfg = params.parse(params.InferenceParams, params.for_step(base, "04_inference"))
+    folder = adapter_dir(cfg.run_name, cfg.model)  # made by adapter_dir
+    write_manifest(folder, {"base_model": models.spec("gemma3_270m").description})
+    with pytest.raises(params.ParamsError, match="trained on Gemma 3 270M base.*answer with Qwen2.5-Coder"):
+        inference.check_adapter_base(cfg)
+    inference.check_adapter_base(cfg.model_copy(update={"stand_in": "gemma3_270m"}))  # the same weights: fine
