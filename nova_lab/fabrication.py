@@ -20,9 +20,6 @@ OUTCOMES = (DECLINES, FABRICATES, EMPTY)
 
 _THING = r"(?:operation|parameter|action|api|api call|call|method|field|setting|option|property|attribute)"
 _DECLINE = re.compile("|".join([
-    # the thing asked about does not exist, not something the answer goes on to describe ("an error if the phone
-    # number does not exist" is an answer that made the operation up): its name, "it"/"this"/"that" or the kind
-    rf"(?:\b(?:it|this|that|which|such)|\b{_THING}s?|(?-i:\b[A-Za-z]+[A-Z]\w*))\)?,? (?:does|do|did)(?: not|n't) exist",
     r"\bno such\b",
     r"\bnon-?existent\b",
     rf"\bthere (?:is|are|was)(?: no|n't any| not any)\b(?: \w+){{0,3}} {_THING}s?\b",
@@ -39,8 +36,31 @@ _DECLINE = re.compile("|".join([
 ]), re.IGNORECASE)
 
 
-def outcome(answer: str) -> str:
-    """`declines`, `fabricates` or `empty`: what an answer to an unanswerable probe did."""
+# "X does not exist": a denial only when X is the thing asked about (a name in the question, the kind of thing, or
+# it/this/that), not something the answer goes on to describe ("...returns an error if the phone number does not
+# exist" made the operation up). Without the question, a CamelCase name stands for the one asked about.
+_EXISTS = re.compile(r"([A-Za-z_]\w*)[`'\"]?\)?,? (?:does|do|did)(?: not|n't)(?: actually| really)? exist", re.IGNORECASE)
+_THING_EXISTS = re.compile(rf"\b{_THING}s?\b(?: [`'\"]?\w+[`'\"]?){{0,4}} (?:does|do|did)(?: not|n't)(?: actually| really)? exist",
+                           re.IGNORECASE)
+_POINTERS = {"it", "this", "that", "which", "such", "they", "these", "those"}
+_CAMEL = re.compile(r"[A-Za-z]+[A-Z]\w*")
+
+
+def _denies_the_name(answer: str, question: str) -> bool:
+    if _THING_EXISTS.search(answer):
+        return True
+    for match in _EXISTS.finditer(answer):
+        subject = match.group(1)
+        if subject.lower() in _POINTERS or re.fullmatch(f"{_THING}s?", subject, re.IGNORECASE):
+            return True
+        if re.search(rf"\b{re.escape(subject)}\b", question) if question else _CAMEL.fullmatch(subject):
+            return True
+    return False
+
+
+def outcome(answer: str, question: str = "") -> str:
+    """`declines`, `fabricates` or `empty`: what an answer to an unanswerable probe (`question`) did."""
     if not answer.strip():
         return EMPTY
-    return DECLINES if _DECLINE.search(answer.replace("’", "'")) else FABRICATES
+    text = answer.replace("’", "'")
+    return DECLINES if _DECLINE.search(text) or _denies_the_name(text, question) else FABRICATES

@@ -37,7 +37,7 @@ from nova_lab import embeddings, fabrication
 from nova_lab.json_replies import first_object_with
 from nova_lab.registry import registrar
 
-RUBRIC_VERSION = "r5"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
+RUBRIC_VERSION = "r6"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
 - 10: every key fact of the reference (names, values, numbers) is present and nothing contradicts it;
   wording, order and extra correct detail do not matter.
@@ -157,7 +157,7 @@ class FactCheckJudge:
 
     def _one(self, item: Item) -> Verdict:
         if item.unanswerable:
-            outcome = fabrication.outcome(item.answer)
+            outcome = fabrication.outcome(item.answer, item.question)
             return Verdict(10.0 if outcome == fabrication.DECLINES else 0.0, f"on a probe, the answer {outcome}")
         keys = list(dict.fromkeys(item.key_facts))
         hits = present_facts(item.answer, item.key_facts)

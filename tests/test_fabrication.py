@@ -17,6 +17,8 @@ DECLINED = [
     "That operation is not part of the Amazon SNS API.",
     "The RestorePhoneNumbersOptedOut operation does not exist in Amazon SNS.",
     "RestorePhoneNumbersOptedOut doesn't exist.",
+    "`ArchiveQueue` does not exist in Amazon SQS.",
+    "The operation you asked about does not actually exist.",
 ]
 FABRICATED = [
     "The ArchiveQueue operation archives the queue specified by the QueueUrl.",
@@ -37,6 +39,13 @@ def test_an_answer_that_says_it_does_not_exist_declines(answer):
 @pytest.mark.parametrize("answer", FABRICATED)
 def test_an_answer_that_states_values_or_a_description_fabricates(answer):
     assert fabrication.outcome(answer) == fabrication.FABRICATES
+
+
+def test_a_denial_counts_only_for_the_name_the_question_asks_about():
+    question = "What values can the QueueScope parameter of Amazon SQS PurgeQueue take?"
+    describes = "PurgeQueue returns QueueDoesNotExist if the QueueUrl does not exist; QueueScope takes ALL or NONE."
+    assert fabrication.outcome(describes, question) == fabrication.FABRICATES  # QueueUrl is not what was asked
+    assert fabrication.outcome("QueueScope does not exist for PurgeQueue.", question) == fabrication.DECLINES
 
 
 def test_an_empty_answer_is_neither():
