@@ -123,9 +123,16 @@ def store(run_name: str) -> RecordStore:
 
 
 def _wide(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per graded answer: its grade, each judge's score and the panel's (the judges' mean)."""
+    """One row per graded answer: its grade, each judge's score and the panel's: the mean of the judges that score
+    the answer's kind, NaN when one of them has no verdict (an unreadable LLM reply), as 06's `quality` is."""
     wide = scores.pivot(index="item", columns="judge", values="score")
-    wide["panel"] = wide.mean(axis=1)  # the judges that score the answer's kind (judges.py), as step 05's panel
+    if "kind" in graded and "question" in graded:  # which judges score each answer (an LLM judge scores all)
+        asked = dict(zip(graded["item"], items(graded)))
+        scoring = pd.DataFrame({judge: [JUDGES[judge]().scores(asked[i]) if judge in JUDGES else True
+                                        for i in wide.index] for judge in wide.columns}, index=wide.index)
+        wide["panel"] = wide.where(scoring).mean(axis=1).where(~(scoring & wide.isna()).any(axis=1))
+    else:  # without the answers' text nothing says which judges score what: the judges that have a score
+        wide["panel"] = wide.mean(axis=1)
     return graded.set_index("item")[["part", *CELL, "stratum", "kind", "grade"]].join(wide)
 
 
