@@ -36,7 +36,8 @@ def _choice(part: pd.DataFrame) -> str:
 def _kind_caveat(winners: pd.DataFrame, trade: pd.DataFrame) -> str:
     """Where the best configuration for a kind of question differs from the overall best (clear leads only)."""
     overall = trade.loc[trade.groupby("model")["quality"].idxmax()].set_index("model")["configuration"]
-    differ = winners[winners["clear"] & (winners["choice"] != winners["model"].map(overall))]
+    differ = winners[winners["clear"] & (winners["runner_up"] != "")
+                     & (winners["choice"] != winners["model"].map(overall))]
     if differ.empty:
         return "No kind of question has a clearly different winner."
     return "By kind of question the winner can differ: " + "; ".join(

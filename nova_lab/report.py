@@ -268,7 +268,7 @@ def winners_table(winners: pd.DataFrame) -> pd.DataFrame:
                  for r in winners.itertuples()],
         "ahead of the runner-up, points [95% CI]": [
             f"{r.margin:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] over {CONFIGURATION_NAMES[r.runner_up]}"
-            for r in winners.itertuples()],
+            if r.runner_up else "the only configuration with scored answers" for r in winners.itertuples()],
     })
 
 

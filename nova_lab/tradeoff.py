@@ -97,6 +97,9 @@ def winners_by_kind(res: StudyResults, resamples: int, seed: int) -> pd.DataFram
     rows = []
     for (model, kind), part in res.answers.groupby(["model", "kind"], sort=False):
         wide = part.pivot_table(index="question_id", columns="configuration", values="quality").dropna()
+        if wide.empty:  # no question of this kind has a panel score in every configuration (unreadable verdicts)
+            continue
         rows.append({"model": model, "kind": kind, "questions": len(wide),
                      **decide(wide, list(wide.columns), "higher", resamples, seed)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "kind", "questions", "choice", "runner_up", "margin", "ci_low",
+                                       "ci_high", "clear"])

@@ -65,3 +65,13 @@ def test_the_table_gives_levels_with_intervals_and_the_front_per_model():
 def test_the_winner_per_kind_is_clear_only_when_its_interval_excludes_zero():
     winners = tradeoff.winners_by_kind(results(), resamples=200, seed=1).set_index(["model", "kind"])
     assert set(winners["choice"]) == {"ft_rag"} and winners["clear"].all()  # 2 points ahead of RAG, noise 1
+
+
+def test_a_kind_without_a_complete_row_is_left_out_not_a_crash():
+    res = results()
+    answers = res.answers.copy()
+    answers.loc[(answers["model"] == "lite") & (answers["kind"] == "what it does"), "quality"] = np.nan
+    winners = tradeoff.winners_by_kind(StudyResults(answers, res.scores, res.latency, res.judges), 200, 1)
+    assert ("lite", "what it does") not in set(zip(winners["model"], winners["kind"])) and len(winners) == 3
+    empty = tradeoff.winners_by_kind(StudyResults(answers.iloc[:0], res.scores, res.latency, res.judges), 200, 1)
+    assert empty.empty and "runner_up" in empty
