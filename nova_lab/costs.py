@@ -139,8 +139,9 @@ def ownership(params: StudyParams, per_answer_costs: pd.DataFrame, tuning: pd.Da
                             load_corpus(params.services).stats()["words"] * plan.TOKENS_PER_WORD)
     documents = pricing.cost("s3/storage", plan.corpus_gb(params))
     if settings.vector_store == "s3_vectors":
-        kb_once = embedded + pricing.cost("s3-vectors/put", plan.vector_gb(params))
-        kb_month = pricing.cost("s3-vectors/storage", plan.vector_gb(params)) + documents
+        stored = plan.vector_gb(params)  # counts the corpus's chunks: once
+        kb_once = embedded + pricing.cost("s3-vectors/put", stored)
+        kb_month = pricing.cost("s3-vectors/storage", stored) + documents
     else:  # an OpenSearch Serverless collection: its OCUs run every hour of the month
         kb_once = embedded
         kb_month = pricing.cost("opensearch-serverless/ocu-hour", plan.COLLECTION_OCUS * HOURS_A_MONTH) + documents

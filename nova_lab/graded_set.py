@@ -128,7 +128,8 @@ def _wide(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     wide = scores.pivot(index="item", columns="judge", values="score")
     if "kind" in graded and "question" in graded:  # which judges score each answer (an LLM judge scores all)
         asked = dict(zip(graded["item"], items(graded)))
-        scoring = pd.DataFrame({judge: [JUDGES[judge]().scores(asked[i]) if judge in JUDGES else True
+        judges = {judge: JUDGES[judge]() for judge in wide.columns if judge in JUDGES}
+        scoring = pd.DataFrame({judge: [judges[judge].scores(asked[i]) if judge in judges else True
                                         for i in wide.index] for judge in wide.columns}, index=wide.index)
         wide["panel"] = wide.where(scoring).mean(axis=1).where(~(scoring & wide.isna()).any(axis=1))
     else:  # without the answers' text nothing says which judges score what: the judges that have a score
