@@ -34,7 +34,12 @@ _IDENTIFIER = re.compile(r"^\w+$")
 MAX_LISTED = 6  # facts with longer lists (enums, errors) make answers nobody could recall
 STATEMENT_WORDS = (5, 30)  # a first sentence shorter says nothing, longer is a paragraph nobody recalls
 # "Deletes the queue ...": a first sentence that starts with what the operation does, as most do
-_ACTION = re.compile(r"(?:This (?:operation|action|API operation|API) )?(?!Does\b|does\b)([A-Z]?[a-z]{2,}s)\b(.*)")
+_ACTION = re.compile(r"(?:This (?:operation|action|API operation|API) )?(?!Does\b|does\b|This\b)([A-Z]?[a-z]{2,}s)\b(.*)")
+# "This operation is not supported for directory buckets.": a note on where the operation is (not) available,
+# first in 57 of S3's operations; it says nothing of what the operation does, so the statement is the next sentence
+_NOTE = re.compile(r"(?:This|The) (?:operation|action|API operation|API) (?:is|isn't|are)\b.*", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<!\b[A-Za-z])\.(?=\s|$)")  # not the dot of "e.g." or "U.S."
+MAX_NOTES = 2  # leading notes skipped before the statement; past that the documentation is not a statement
 # plausible replacements: the verb of an operation's name, the last word of a parameter's name
 PROBE_VERBS = ("Archive", "Clone", "Merge", "Rename", "Pause", "Resume", "Validate", "Export", "Import",
                "Restore", "Rotate", "Purge", "Reset", "Sync", "Promote", "Suspend")
@@ -99,10 +104,12 @@ def html_to_text(html: str | None) -> str:
 def first_sentence(documentation: str | None) -> str | None:
     """The documentation's first sentence as a statement of what the operation does ("deletes the queue
     specified by the QueueUrl, regardless of the queue's contents"), or None when it is not one: it must
-    start with a verb in the third person and be 5-30 words of plain prose."""
+    start with a verb in the third person and be 5-30 words of plain prose. Leading notes on where the
+    operation is supported (`_NOTE`) are skipped: they are not what it does."""
     text = re.sub(r"\s+([.,;:)])", r"\1", html_to_text(documentation))
-    end = re.search(r"(?<!\b[A-Za-z])\.(?=\s|$)", text)  # not the dot of "e.g." or "U.S."
-    match = _ACTION.fullmatch(text[: end.start()].strip()) if end else None
+    sentences = [s.strip() for s in _SENTENCE_END.split(text)][:-1]  # the text after the last full stop is none
+    notes = next((i for i, sentence in enumerate(sentences) if not _NOTE.fullmatch(sentence)), len(sentences))
+    match = _ACTION.fullmatch(sentences[notes]) if notes < min(len(sentences), MAX_NOTES + 1) else None
     if match is None or re.search(r"[:;(){}\[\]<>\"]|deprecated", match.group(0), re.IGNORECASE):
         return None
     statement = match.group(1).lower() + match.group(2)

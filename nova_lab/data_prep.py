@@ -14,7 +14,7 @@ from nova_lab.leakage import leakage_report
 from nova_lab.params import DataPrepParams
 from nova_lab.qa import GENERATORS, QAGenerator, SplitSizes, answerable, build_qa_set
 
-CORPUS_VERSION = 2  # bump when the extraction changes what it writes
+CORPUS_VERSION = 3  # bump when the extraction changes what it writes
 
 
 def data_dir(run_name: str) -> Path:

@@ -4,7 +4,7 @@ import re
 
 from nova_lab import paths
 from nova_lab.caching import fingerprint
-from nova_lab.corpus import botocore_version, extract_service, html_to_text, load_service
+from nova_lab.corpus import botocore_version, extract_service, first_sentence, html_to_text, load_service
 from nova_lab.data_prep import load_corpus
 
 
@@ -21,6 +21,20 @@ def test_documents_are_clean_text():
         assert not re.search(r"</?(p|a|code|ul|li|b)\b", document.text), document.doc_id
         assert "  " not in document.text
     assert html_to_text("<p>Use <code>PutObject</code>.</p>") == "Use PutObject ."
+
+
+def test_a_note_on_where_an_operation_is_supported_is_not_what_it_does():
+    """S3 opens 57 operations' documentation with "This operation is not supported for directory buckets.":
+    taken as the statement, "what does s3 X do?" would have a reference that says nothing of what X does."""
+    note = "<note><p>This operation is not supported for directory buckets.</p></note>"
+    assert first_sentence(f"{note}<p>Deletes the policy of a specified bucket.</p>") == \
+        "deletes the policy of a specified bucket"
+    assert first_sentence(note) is None
+    _, facts = extract_service("s3")
+    statements = [fact.statement for fact in facts if fact.fact_type == "operation_purpose"]
+    assert len(statements) > 70
+    assert not [s for s in statements if re.match(r"(this|the) (operation|action|api)\b|.*\bnot supported for directory", s)]
+    assert not {s for s in statements if statements.count(s) > 1}, "a statement several operations share is boilerplate"
 
 
 def test_every_fact_is_stated_in_its_document(corpus):

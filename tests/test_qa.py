@@ -20,7 +20,10 @@ def first_sentence(raw_operation: dict) -> str:
     """The operation's documentation up to its first full stop, lower-cased verb first: read from the raw model."""
     text = re.sub(r"\s+", " ", BeautifulSoup(raw_operation["documentation"], "html.parser").get_text(" "))
     text = re.sub(r"\s+([.,;:)])", r"\1", text).strip()
-    sentence = re.split(r"(?<!\b[A-Za-z])\.(?:\s|$)", text, maxsplit=1)[0]
+    sentences = re.split(r"(?<!\b[A-Za-z])\.(?:\s|$)", text)
+    while re.match(r"(This|The) (operation|action|API operation|API) (is|isn't|are) ", sentences[0]):
+        sentences.pop(0)  # where it is supported, not what it does
+    sentence = sentences[0]
     sentence = re.sub(r"^This (operation|action|API operation|API) ", "", sentence)
     return sentence[0].lower() + sentence[1:]
 
