@@ -13,7 +13,7 @@ from typing import Any
 
 from nova_lab import paths
 from nova_lab.caching import MANIFEST, read_json_object, read_manifest
-from nova_lab.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD, Step, run_this
+from nova_lab.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD, Step, StepNotRun, run_this
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ def require(artefact: Artefact, run_name: str, model: str | None = None, repeat:
     needed = found / inside if inside else found
     if not needed.exists() or (needed.is_dir() and not any(needed.iterdir())):
         again = f" with finetune_repeats = {repeat + 1} or more" if repeat else ""
-        raise FileNotFoundError(f"{paths.shareable(needed)} is missing: {_make(artefact, run_name, model)}{again} "
-                                f"first")
+        raise StepNotRun(f"{paths.shareable(needed)} is missing: {_make(artefact, run_name, model)}{again} "
+                         f"first")
     if inside not in (None, MANIFEST) and (found / MANIFEST).exists():
         require_complete(artefact, run_name, model, repeat)
     return needed
@@ -85,8 +85,8 @@ def require_complete(artefact: Artefact, run_name: str, model: str | None = None
     folder = require(artefact, run_name, model, repeat, inside=MANIFEST).parent
     manifest = read_manifest(folder)
     if not manifest:
-        raise FileNotFoundError(f"{paths.shareable(folder)} is incomplete (files listed in its {MANIFEST} are gone or "
-                                f"changed): {_make(artefact, run_name, model)} again")
+        raise StepNotRun(f"{paths.shareable(folder)} is incomplete (files listed in its {MANIFEST} are gone or "
+                         f"changed): {_make(artefact, run_name, model)} again")
     return manifest
 
 

@@ -15,9 +15,9 @@ from nova_lab.bedrock.polling import RunStopped
 from nova_lab.bedrock.teardown import TeardownIncomplete
 from nova_lab.params import ParamsError
 from nova_lab.paths import UnusableState
-from nova_lab.results import MissingRecords
 from nova_lab.study import NotebookStopped, RunLocked
 from nova_lab.study_models import STUDY_MODELS
+from nova_lab.study_steps import StepNotRun
 
 
 def _study(args: argparse.Namespace) -> int:
@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
+    except StepNotRun as exc:  # before FileNotFoundError, its base: the same one line and code as from a notebook
+        return main_error(str(exc))
     except (ParamsError, FileNotFoundError) as exc:
         print(f"nova-lab: {exc}", file=sys.stderr)
         return 2
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno not in NO_SPACE:
             raise
         return main_error(_no_space(f"writing {exc.filename or 'the outputs'}"))
-    except (RunLocked, MissingRecords, UnusableState) as exc:
+    except (RunLocked, UnusableState) as exc:
         return main_error(str(exc))
     except RunStopped as exc:  # a Bedrock step's stop: its message is the way out
         return main_error(str(exc))
@@ -205,9 +207,8 @@ def main(argv: list[str] | None = None) -> int:
 
 NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, a file-size limit, a quota
 # a notebook's errors whose message is the way out: shown as one line, without the notebook's traceback
-STOPS = {"OSError", "KeyboardInterrupt", "DeadKernelError", "RunLocked", "MissingRecords", "ParamsError", "NotReady",
-         "UnusableState",
-         *("CredentialsExpired", "WaitTimedOut", "DailyQuotaSpent", "IngestionFailed", "ResourceMismatch",
+STOPS = {"OSError", "KeyboardInterrupt", "DeadKernelError", "RunLocked", "StepNotRun", "ParamsError", "UnusableState",
+         *("CredentialsExpired", "WaitTimedOut", "DailyQuotaSpent", "IngestionFailed", "ResourceMismatch", "ResourceFailed",
            "CollectionFailed", "CustomizationFailed", "ServingFailed")}  # every RunStopped (a test checks)
 
 

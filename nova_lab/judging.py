@@ -14,8 +14,8 @@ from nova_lab.judges import JUDGES, RUBRIC_VERSION, Item, Judge, Verdict
 from nova_lab.params import JudgingParams
 from nova_lab.qa import UNANSWERABLE, answerable
 from nova_lab.records import RecordStore
-from nova_lab.results import MissingRecords, current, in_order, judgments_path, read_repeats, set_current
-from nova_lab.study_steps import JUDGING, run_this
+from nova_lab.results import current, in_order, judgments_path, read_repeats, set_current
+from nova_lab.study_steps import JUDGING, StepNotRun, run_this
 
 JUDGMENT_COLUMNS = ["key", "answer_key", "judge", "kind", "rubric_version", "score", "rationale"]
 _BATCH = 256
@@ -97,9 +97,9 @@ def read_scored(run_name: str, model: str, answers: pd.DataFrame, questions: pd.
               if judge.scores(item)}
     verdicts = verdicts[verdicts["key"].isin(wanted)]
     if len(verdicts) < len(wanted):
-        raise MissingRecords(f"{len(wanted) - len(verdicts)} of the {len(wanted)} verdicts of the panel {names} on "
-                             f"{model!r}'s current answers are not in {path}: "
-                             f"{run_this(JUDGING, run_name, model)} to make them")
+        raise StepNotRun(f"{len(wanted) - len(verdicts)} of the {len(wanted)} verdicts of the panel {names} on "
+                         f"{model!r}'s current answers are not in {path}: "
+                         f"{run_this(JUDGING, run_name, model)} to make them")
     scored = answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key", validate="one_to_many")
     return scored.join(questions.set_index("id")["stratum"], on="question_id")
 

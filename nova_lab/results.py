@@ -14,7 +14,7 @@ from nova_lab import artefacts
 from nova_lab.caching import write_json
 from nova_lab.qa import answerable
 from nova_lab.records import ANSWER_COLUMNS, RecordStore
-from nova_lab.study_steps import INFERENCE, JUDGING, run_this
+from nova_lab.study_steps import INFERENCE, JUDGING, StepNotRun, run_this
 
 CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
 
@@ -100,7 +100,7 @@ def current(run_name: str, model: str, part: str) -> list[str]:
     """The keys (or names) a step last set as the current result; missing: the step has not run."""
     chosen = _current_parts(run_name, model).get(part)
     if chosen is None:
-        raise FileNotFoundError(f"no {part} of {model!r} in run {run_name!r}: {run_this(CURRENT_PARTS[part], run_name, model)}")
+        raise StepNotRun(f"no {part} of {model!r} in run {run_name!r}: {run_this(CURRENT_PARTS[part], run_name, model)}")
     return chosen
 
 
@@ -149,11 +149,9 @@ def _read_current(path: Path, run_name: str, model: str, part: str) -> pd.DataFr
     records = records[records["key"].isin(keys)]
     missing = len(set(keys)) - len(records)
     if missing:
-        raise MissingRecords(f"{missing} of the {len(set(keys))} {part} step 04 last asked for are not in {path} "
-                             f"(a run stopped early, or requests failed): {run_this(INFERENCE, run_name, model)} again "
-                             f"to make them")
+        raise StepNotRun(f"{missing} of the {len(set(keys))} {part} step 04 last asked for are not in {path} "
+                         f"(a run stopped early, or requests failed): {run_this(INFERENCE, run_name, model)} again "
+                         f"to make them")
     return records.set_index("key").loc[list(dict.fromkeys(keys))].reset_index()
 
 
-class MissingRecords(LookupError):
-    """A step's current result is incomplete; the message names the step that makes the rest."""

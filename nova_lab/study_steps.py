@@ -37,6 +37,12 @@ SHARED_STEPS = (DATA_PREP.name, KB_BUILD.name)  # before the models
 MODEL_STEPS = tuple(name for name, step in STEPS.items() if step.per_model)
 
 
+class StepNotRun(FileNotFoundError):
+    """What a step needs from an earlier one is missing or incomplete (the step has not run, or not to the end):
+    the one exception for it, whoever finds it. The message names what is missing and what to run (`run_this`),
+    so it is shown as one line, not a traceback."""
+
+
 def run_this(step: Step, run_name: str, model: str | None = None) -> str:
     """What to run to make what `step` makes: the notebook and its parameters, or the command."""
     which = f"run_name={run_name!r}" + (f", model={model!r}" if step.per_model and model else "")

@@ -3,6 +3,7 @@
 import pytest
 
 from nova_lab import artefacts, data_prep, inference, kb_build, paths
+from nova_lab.study_steps import StepNotRun
 
 
 @pytest.fixture
@@ -12,15 +13,15 @@ def outputs(monkeypatch, tmp_path):
 
 
 def test_a_missing_artefact_names_the_notebook_and_the_parameters_that_make_it(outputs):
-    with pytest.raises(FileNotFoundError, match=r"outputs/r/data/qa.parquet is missing: run notebooks/01_data_prep"
+    with pytest.raises(StepNotRun, match=r"outputs/r/data/qa.parquet is missing: run notebooks/01_data_prep"
                                                 r".ipynb with run_name='r' \(nova-lab run 01"):
         data_prep.read_qa("r")
-    with pytest.raises(FileNotFoundError, match=r"outputs/r/kb/manifest.json is missing: run notebooks/02_kb_build"):
+    with pytest.raises(StepNotRun, match=r"outputs/r/kb/manifest.json is missing: run notebooks/02_kb_build"):
         kb_build.open_knowledge_base("r")
-    with pytest.raises(FileNotFoundError, match=r"run notebooks/03_fine_tune.ipynb with run_name='r', model='lite' "
+    with pytest.raises(StepNotRun, match=r"run notebooks/03_fine_tune.ipynb with run_name='r', model='lite' "
                                                 r"\(nova-lab run 03 --params params/lite.yaml"):
         inference.adapter_key("r", "lite")
-    with pytest.raises(FileNotFoundError, match=r"adapter-repeat2/manifest.json is missing: .* with finetune_repeats = 3"):
+    with pytest.raises(StepNotRun, match=r"adapter-repeat2/manifest.json is missing: .* with finetune_repeats = 3"):
         inference.adapter_key("r", "lite", 2)
 
 
@@ -32,7 +33,7 @@ def test_a_folder_whose_files_were_removed_is_incomplete_not_used(outputs):
     write_manifest(folder, {"key": "k"})
     assert artefacts.require_complete(artefacts.KB, "r")["key"] == "k"
     (folder / "chunks.parquet").unlink()
-    with pytest.raises(FileNotFoundError, match=r"outputs/r/kb is incomplete .* run notebooks/02_kb_build.* again"):
+    with pytest.raises(StepNotRun, match=r"outputs/r/kb is incomplete .* run notebooks/02_kb_build.* again"):
         kb_build.open_knowledge_base("r")
 
 

@@ -254,7 +254,7 @@ def test_a_knowledge_base_in_any_failed_status_stops_at_once_with_its_reasons(st
         "knowledgeBaseConfiguration": EMBEDDING, "storageConfiguration": STORAGE})
     agent.add_response("get_knowledge_base", described(status, reasons=["The vector index was not found"]),
                        {"knowledgeBaseId": "KB12345678"})
-    with pytest.raises(kb.NotReady, match=f"knowledge base unit-kb is {status}: The vector index was not found "
+    with pytest.raises(kb.ResourceFailed, match=f"knowledge base unit-kb is {status}: The vector index was not found "
                                           r"\(see the Amazon Bedrock console, Knowledge Bases\); run `nova-lab teardown`"):
         kb.ensure_knowledge_base(BedrockRun(clients, SETTINGS, "unit", no_sleep), STORAGE)
 
@@ -291,7 +291,7 @@ def test_a_data_source_in_a_failed_status_stops_at_once_with_its_reasons(stubs, 
         "dataSourceConfiguration": ANY, "vectorIngestionConfiguration": ANY})
     agent.add_response("get_data_source", data_source(name, "FIXED_SIZE", status=status, reasons=["Access denied to "
                        "s3://nova-lab-test-bucket"]), {"knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"})
-    with pytest.raises(kb.NotReady, match=f"data source {name} is {status}: Access denied"):
+    with pytest.raises(kb.ResourceFailed, match=f"data source {name} is {status}: Access denied"):
         kb.ensure_data_source(BedrockRun(clients, SETTINGS, "smoke", no_sleep), "KB12345678", 200, 30)
 
 

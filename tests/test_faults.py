@@ -146,6 +146,20 @@ def test_ctrl_c_and_a_notebook_fault_are_one_line(monkeypatch, capsys):
     assert err.startswith("nova-lab: no space left while writing /o/smoke/kb/chunks.parquet") and "traceback" not in err
 
 
+def test_a_step_not_run_is_one_line_and_the_same_exit_from_the_cli_or_a_notebook(monkeypatch, capsys):
+    from nova_lab import cli
+    from nova_lab.study_steps import StepNotRun
+
+    message = "outputs/r/kb/manifest.json is missing: run notebooks/02_kb_build.ipynb with run_name='r' first"
+    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(StepNotRun(message)))
+    assert cli.main(["study"]) == 1
+    assert capsys.readouterr().err == f"nova-lab: {message}\n"
+    stopped = study.NotebookStopped(Path("/o/r/micro/04_inference.ipynb"), "StepNotRun", message)
+    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(stopped))
+    assert cli.main(["study"]) == 1
+    assert capsys.readouterr().err == f"nova-lab: StepNotRun: {message}\n"
+
+
 @pytest.mark.parametrize("name", ["06_analysis.ipynb", "06_analysis.html"])
 def test_the_committed_analysis_names_no_folder_of_a_machine_and_no_account(name):
     import re

@@ -9,6 +9,7 @@ import pytest
 from nova_lab import artefacts, caching, data_prep, embeddings, kb_build, paths, results
 from nova_lab.knowledge_base import CachedRetriever, Passage
 from nova_lab.params import DataPrepParams, KnowledgeBaseParams
+from nova_lab.study_steps import StepNotRun
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_truncated_chunks_are_made_again_by_02_and_never_read_by_a_later_step(bu
     cfg, first = built_kb
     chunks = kb_build.kb_dir("r") / "chunks.parquet"
     chunks.write_bytes(chunks.read_bytes()[:100])
-    with pytest.raises(FileNotFoundError, match=r"^outputs/r/kb is incomplete \(files listed in its manifest.json are "
+    with pytest.raises(StepNotRun, match=r"^outputs/r/kb is incomplete \(files listed in its manifest.json are "
                                                 r"gone or changed\): run notebooks/02_kb_build.ipynb .* again$"):
         kb_build.read_chunks("r")
     with pytest.warns(caching.DamagedCacheWarning, match=r"^outputs/r/kb: chunks.parquet gone or damaged since"):
@@ -50,7 +51,7 @@ def test_an_overwritten_vector_file_is_detected_and_the_store_made_again(built_k
     vectors_before = kb_build.open_knowledge_base("r").table.to_pandas()["vector"]
     data = max((kb_build.kb_dir("r") / "lancedb").rglob("data/*.lance"), key=lambda f: f.stat().st_size)
     overwrite(data, offset=data.stat().st_size // 2)
-    with pytest.raises(FileNotFoundError, match=r"^outputs/r/kb is incomplete .* run notebooks/02_kb_build"):
+    with pytest.raises(StepNotRun, match=r"^outputs/r/kb is incomplete .* run notebooks/02_kb_build"):
         kb_build.open_knowledge_base("r")  # what step 04 searches
     with pytest.warns(caching.DamagedCacheWarning, match=r"lancedb/chunks.lance/data/.*\.lance gone or damaged"):
         assert kb_build.build(cfg)["reused"] is False

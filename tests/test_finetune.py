@@ -11,6 +11,7 @@ from transformers import TrainerCallback
 from nova_lab import artefacts, data_prep, finetune, models
 from nova_lab.nova_format import read_validated
 from nova_lab.params import DataPrepParams, FineTuneParams, ParamsError, parse
+from nova_lab.study_steps import StepNotRun
 
 pytestmark = pytest.mark.slow  # loads and trains a model
 
@@ -128,7 +129,7 @@ def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, 
 
     from nova_lab import inference  # the adapter's weights removed by hand: no longer "reused", made again
     (finetune.adapter_dir(RUN, "micro") / "adapter_model.safetensors").unlink()
-    with pytest.raises(FileNotFoundError, match="incomplete .* run notebooks/03_fine_tune"):
+    with pytest.raises(StepNotRun, match="incomplete .* run notebooks/03_fine_tune"):
         inference.adapter_key(RUN, "micro")  # 04 says "run 03 again", not an unrelated loading error
     assert finetune.fine_tune(cfg).manifest["reused"] is False
     assert inference.adapter_key(RUN, "micro") == manifest["key"]

@@ -12,6 +12,7 @@ from nova_lab.inference import Generation, LocalEngine
 from nova_lab.results import CONFIGURATIONS
 from nova_lab.knowledge_base import Passage
 from nova_lab.params import InferenceParams
+from nova_lab.study_steps import StepNotRun
 
 pytestmark = pytest.mark.slow  # loads a model and generates
 
@@ -152,7 +153,7 @@ def test_repeats_answer_the_fine_tuned_configurations_with_each_adapter_and_are_
     cfg = CFG.model_copy(update={"run_name": run, "finetune_repeats": 3})
     write_manifest(inference.adapter_dir(run, "micro"), {"key": "adapter-seed-1"})
     write_manifest(inference.adapter_dir(run, "micro", 1), {"key": "adapter-seed-2"})
-    with pytest.raises(FileNotFoundError, match="adapter-repeat2/manifest.json is missing: .* finetune_repeats = 3 or more first"):
+    with pytest.raises(StepNotRun, match="adapter-repeat2/manifest.json is missing: .* finetune_repeats = 3 or more first"):
         inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
     write_manifest(inference.adapter_dir(run, "micro", 2), {"key": "adapter-seed-3"})
     progress = inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))

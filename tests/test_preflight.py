@@ -153,7 +153,7 @@ def test_preflight_finds_a_legacy_model_a_missing_profile_a_bucket_elsewhere_and
         ("bucket", "my-nova-lab-bucket"),  # in eu-west-1
         ("quota", "Custom model deployments per account"),  # 2 of 2 used
         ("quota", "Cross-Region InvokeModel tokens per minute for Anthropic Claude 3.5 Sonnet")}  # applied 0
-    with pytest.raises(preflight.NotReady, match="6 check\\(s\\) not ready"):
+    with pytest.raises(preflight.PreflightFailed, match="6 check\\(s\\) not ready"):
         preflight.require_ready(checks)
     table = capsys.readouterr().out
     assert "LEGACY; choose an active model" in table and "in eu-west-1; Bedrock in us-east-1 needs a bucket there" in table

@@ -14,7 +14,8 @@ from nova_lab.judges import FactCheckJudge, Verdict
 from nova_lab.knowledge_base import Passage
 from nova_lab.params import InferenceParams, JudgingParams
 from nova_lab.records import RecordStore, UnreadableRecordWarning
-from nova_lab.results import CONFIGURATIONS, MissingRecords
+from nova_lab.results import CONFIGURATIONS
+from nova_lab.study_steps import StepNotRun
 
 RUN = "current-result"
 QUESTIONS = pd.DataFrame({
@@ -104,7 +105,7 @@ def test_a_retrained_then_reverted_adapter(run):
 def test_a_missing_answer_is_an_error_that_names_step_04(run):
     run()
     results.set_current(RUN, "micro", answers=["never-made", *answers()["key"]])  # 04 stopped before making it
-    with pytest.raises(MissingRecords, match="04_inference"):
+    with pytest.raises(StepNotRun, match="04_inference"):
         answers()
 
 
@@ -122,7 +123,7 @@ def test_the_analysis_reads_only_the_panel_05_last_used(run):
 def test_a_verdict_missing_from_the_panel_is_an_error_that_names_step_05(run):
     run()
     results.set_current(RUN, "micro", judges=["fact_check"])  # 05 set its panel, then stopped before judging
-    with pytest.raises(MissingRecords, match="05_judging"):
+    with pytest.raises(StepNotRun, match="05_judging"):
         analysis.load(RUN, ["micro"])
 
 

@@ -36,7 +36,7 @@ class ResourceMismatch(RunStopped):
     """A resource with the study's name exists with other settings; reusing it would mix two set-ups."""
 
 
-class NotReady(RunStopped):
+class ResourceFailed(RunStopped):
     """A new knowledge base or data source ended in a failed state instead of becoming ready."""
 
 
@@ -64,7 +64,7 @@ def wait_until_ready(describe: Callable[[], dict[str, Any] | None], ready: str, 
         if status == ready:
             return state
         if status in failed:
-            raise NotReady(f"{limit.what} is {status}: {'; '.join(state.get('failureReasons', []))} (see "
+            raise ResourceFailed(f"{limit.what} is {status}: {'; '.join(state.get('failureReasons', []))} (see "
                            f"{CONSOLES[limit.kind]}); run `nova-lab teardown` and run again")
 
 

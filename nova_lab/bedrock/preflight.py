@@ -54,7 +54,7 @@ class PreflightClients:
                      for service in ("bedrock", "bedrock-runtime", "s3", "iam", "sts", "service-quotas")))
 
 
-class NotReady(ParamsError):
+class PreflightFailed(ParamsError):
     """The preflight found something the run would fail on; the table says what and the way out."""
 
 
@@ -272,4 +272,4 @@ def require_ready(checks: list[Check], show: Callable[[str], None] = print) -> N
     show(table(checks))
     missing = [c for c in checks if c.ready is False]
     if missing:
-        raise NotReady(f"{len(missing)} check(s) not ready: " + "; ".join(f"{c.what} {c.subject}" for c in missing))
+        raise PreflightFailed(f"{len(missing)} check(s) not ready: " + "; ".join(f"{c.what} {c.subject}" for c in missing))
