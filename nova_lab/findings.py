@@ -127,8 +127,10 @@ def readme_section(recorded: dict) -> str:
         if row["part"] == "held_out" and row.get("kind") != EVERY_KIND:  # recorded before kinds: the whole set
             lines.append(f"- **Judge {row['judge']} against blind grades, {row.get('kind', EVERY_KIND)}** "
                          f"(held-out half, {row['answers']} answers): "
-                         f"Krippendorff's alpha {row['alpha']:.2f}, Spearman {row['spearman']:.2f}, mean absolute "
-                         f"error {row['mean_abs_error']:.1f} points; "
+                         + (f"Krippendorff's alpha {row['alpha']:.2f}, Spearman {row['spearman']:.2f}, "
+                            if row["alpha"] is not None else "alpha undefined: the grades do not vary; ")
+                         + f"mean absolute error {row['mean_abs_error']:.1f} points, mean score {row['mean_score']:.1f} "
+                           f"against the grades' {row['mean_grade']:.1f}; "
                          + ("fit to score alone." if row["fit_to_stand_alone"] else "not fit to score alone."))
     if recorded.get("graded_targets"):
         lines.append(f"- **The judges' targets**: {report.targets_summary(recorded['graded_targets'])}")

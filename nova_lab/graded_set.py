@@ -30,7 +30,8 @@ from nova_lab.nova_format import json_lines
 from nova_lab.qa import UNANSWERABLE
 from nova_lab.judging import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
 from nova_lab.records import RecordStore
-from nova_lab.results import MissingRecords, graded_judgments_path
+from nova_lab.results import graded_judgments_path
+from nova_lab.study_steps import StepNotRun
 
 GRADED_DIR = Path(__file__).parent / "graded"
 GRADED_FILE = GRADED_DIR / "graded_set.jsonl"
@@ -106,7 +107,7 @@ def read_scores(graded: pd.DataFrame, judge_names: list[str], store: RecordStore
     kept = store.keys()
     missing = [name for name in judge_names if not _has_scored(name, graded_items, kept)]
     if missing:
-        raise MissingRecords(f"judge(s) {missing} have not scored the graded set in {store.path}: run step 05")
+        raise StepNotRun(f"judge(s) {missing} have not scored the graded set in {store.path}: run step 05")
     return pd.concat([pd.DataFrame({"item": graded["item"], "judge": name, "score": scores})
                       for name, scores in stored_scores(store, judge_names, graded_items).items()], ignore_index=True)
 
@@ -162,10 +163,11 @@ def judges_against_grades(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.Data
             pair = rows_of[["grade", judge]].dropna()
             if len(pair) < 2:
                 continue  # the judge does not score this kind
+            varies = pair["grade"].nunique() > 1 and pair[judge].nunique() > 1  # else a correlation is undefined
             alpha = krippendorff_alpha_interval(pair)
             rows.append({"kind": kind, "part": part, "judge": judge, "answers": len(pair),
-                         "spearman": stats.spearmanr(pair["grade"], pair[judge]).statistic,
-                         "alpha": alpha, "kappa_3_bins": _kappa(pair["grade"], pair[judge]),
+                         "spearman": stats.spearmanr(pair["grade"], pair[judge]).statistic if varies else np.nan,
+                         "alpha": alpha, "kappa_3_bins": _kappa(pair["grade"], pair[judge]) if varies else np.nan,
                          "mean_abs_error": (pair[judge] - pair["grade"]).abs().mean(),
                          "mean_score": pair[judge].mean(), "mean_grade": pair["grade"].mean(),
                          "fit_to_stand_alone": bool(alpha >= FIT_ALPHA)})
@@ -194,7 +196,7 @@ def targets(graded: pd.DataFrame, scores: pd.DataFrame) -> list[dict]:
     together; each (model, configuration) cell's panel mean within TARGETS["cell_gap"] points of the grades'."""
     against = judges_against_grades(graded, scores)
     held = against[against["part"] == "held_out"]
-    rows = [{"target": f"{r.judge} on {r.kind}: alpha >= {TARGETS['judge_alpha']}", "value": r.alpha,
+    rows = [{"target": f"{r.judge} on {r.kind}: alpha >= {TARGETS['judge_alpha']}" + _uncheckable(r), "value": r.alpha,
              "met": bool(r.alpha >= TARGETS["judge_alpha"])}
             for r in held[(held["kind"] != EVERY_KIND) & (held["judge"] != "panel")].itertuples()]
     rows += [{"target": f"{judge}: checked against grades on no kind it scores (the set has none of them)",
@@ -210,6 +212,17 @@ def targets(graded: pd.DataFrame, scores: pd.DataFrame) -> list[dict]:
               "value": gap, "met": bool(abs(gap) <= TARGETS["cell_gap"])}
              for (model, configuration), gap in (cells["panel"] - cells["grade"]).items()]
     return rows
+
+
+def _uncheckable(row) -> str:
+    """Why a judge's alpha on a kind is undefined: its grades and scores do not vary (every probe answer a
+    fabrication, graded 0 and scored 0, leaves a decline rule unchecked however well it agrees)."""
+    if not np.isnan(row.alpha):
+        return ""
+    if row.mean_abs_error == 0:
+        return (f" (not checkable here: all {row.answers} held-out answers have the same grade and score, "
+                f"{row.mean_grade:g})")
+    return " (alpha undefined)"
 
 
 def cell_ranking(graded: pd.DataFrame, scores: pd.DataFrame, resamples: int, seed: int) -> dict[str, float]:
@@ -275,6 +288,22 @@ def assemble(drawn: pd.DataFrame, first: pd.DataFrame, second: pd.DataFrame, thi
     readings = readings.merge(third.add_suffix("_c").rename(columns={"item_c": "item"}), on="item", how="left")
     readings["grade"] = [settle(a, b, c) for a, b, c in zip(readings["grade_a"], readings["grade_b"], readings["grade_c"])]
     return readings.assign(run=run, graded_on=graded_on)
+
+
+def readings_agreement(graded: pd.DataFrame) -> list[str]:
+    """One sentence per grading (the answers graded on one day): how far the two readings agreed and how many a third
+    settled. nova_lab/graded/README.md carries these sentences; a test keeps them the set's."""
+    lines = []
+    for day, batch in graded.groupby("graded_on", sort=True):
+        gap = (batch["grade_a"] - batch["grade_b"]).abs()
+        thirds = int((gap > SETTLE_GAP).sum())
+        spearman = stats.spearmanr(batch["grade_a"], batch["grade_b"]).statistic
+        settled = f"{thirds} pair(s) more than {SETTLE_GAP} points apart, settled by a third reading" if thirds else (
+            f"no pair was more than {SETTLE_GAP} points apart")
+        lines.append(f"**How the readings agreed ({day}).** Spearman {spearman:.2f} between graders A and B over the "
+                     f"{len(batch)} answers; mean absolute difference {gap.mean():.2f} points, largest {gap.max():.0f}; "
+                     f"{settled}.")
+    return lines
 
 
 def write(graded: pd.DataFrame, path: Path = GRADED_FILE) -> None:

@@ -278,7 +278,7 @@ def targets_summary(rows: list[dict]) -> str:
     missed = [r for r in rows if not r["met"]]
     text = f"On the held-out half the judges meet {len(rows) - len(missed)} of their {len(rows)} targets."
     if missed:
-        said = [r["target"] if not math.isfinite(r["value"]) else
+        said = [r["target"] if r["value"] is None or not math.isfinite(r["value"]) else  # None: NaN, once recorded
                 f"{r['target']} ({r['value']:+.2f})" if "within" in r["target"] else f"{r['target']} ({r['value']:.2f})"
                 for r in missed]
         text += (" Missed: " + "; ".join(said) + ". The levels and changes in points that these judges and cells "

@@ -115,7 +115,7 @@ def test_cell_levels_ranking_and_error_correlation():
 
 def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named(tmp_path, monkeypatch):
     from nova_lab import judging
-    from nova_lab.results import MissingRecords
+    from nova_lab.study_steps import StepNotRun
 
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
     graded = pd.DataFrame({"item": ["g001", "g002"], "question": ["What protocol does Amazon SQS use?"] * 2,
@@ -129,7 +129,7 @@ def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named
     assert len(store.frame()) == 4 and graded_set.score(graded, judging.panel(["fact_check"]), store).equals(
         scores[scores["judge"] == "fact_check"].reset_index(drop=True))  # nothing judged twice
     assert len(store.frame()) == 4
-    with pytest.raises(MissingRecords, match=r"judge\(s\) \['claude'\] have not scored the graded set"):
+    with pytest.raises(StepNotRun, match=r"judge\(s\) \['claude'\] have not scored the graded set"):
         graded_set.read_scores(graded, ["claude"], store)
 
 
@@ -174,3 +174,39 @@ def test_a_judge_the_set_cannot_check_misses_its_target_by_name():
     assert len(unchecked) == 1 and not unchecked[0]["met"]
     errors = graded_set.error_correlation(graded, pd.concat([scores[scores["judge"] == "exact"], never]))
     assert errors["judges"] == 1  # a judge that scored nothing is not a vote
+
+
+def test_the_readme_of_the_set_says_how_each_grading_agreed_as_the_set_does():
+    graded = graded_set.read()
+    lines = graded_set.readings_agreement(graded)
+    assert graded["graded_on"].nunique() >= 2
+    readme = (graded_set.GRADED_DIR / "README.md").read_text(encoding="utf-8")
+    missing = [line for line in lines if line not in readme.replace("\n", " ")]
+    assert not missing, f"nova_lab/graded/README.md drifted from the set; it should say: {missing}"
+    assert readme.count("**How the readings agreed (") == len(lines)
+
+
+def test_readings_agreement_counts_the_third_readings():
+    graded = pd.DataFrame({"graded_on": "d", "grade_a": [0, 5, 10, 2], "grade_b": [1, 5, 5, 2],
+                           "grade_c": [None, 4, 6, None]})  # a third reading of a close pair is not a settled gap
+    assert graded_set.readings_agreement(graded) == [
+        "**How the readings agreed (d).** Spearman 0.95 between graders A and B over the 4 answers; mean absolute "
+        "difference 1.50 points, largest 5; 1 pair(s) more than 3 points apart, settled by a third reading."]
+
+
+def test_a_kind_whose_grades_and_scores_never_vary_is_named_not_checkable_without_a_warning():
+    import warnings
+
+    graded, scores = graded_and_scores(n=8)
+    graded = graded.assign(kind="unanswerable", grade=0.0)
+    scores = scores[scores["judge"] == "exact"].assign(score=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 06 shows warnings on the page: a constant kind must raise none
+        table = graded_set.judges_against_grades(graded, scores)
+        rows = graded_set.targets(graded, scores)
+    held = table[(table["part"] == "held_out") & (table["judge"] == "exact") & (table["kind"] == "unanswerable")].iloc[0]
+    assert np.isnan(held["alpha"]) and np.isnan(held["spearman"]) and np.isnan(held["kappa_3_bins"])
+    assert held["mean_abs_error"] == 0
+    missed = {r["target"] for r in rows if not r["met"]}
+    assert ("exact on unanswerable: alpha >= 0.8 (not checkable here: all 4 held-out answers have the same grade and "
+            "score, 0)") in missed

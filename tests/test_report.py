@@ -153,3 +153,12 @@ def test_small_dollar_amounts_keep_their_digits_and_the_prices_list_names_the_kn
     listed = set(costs.prices_used(["micro"], params)["price"])
     assert {"amazon.titan-embed-text-v2:0/input", "s3-vectors/storage", "s3-vectors/query",
             "provisioned-throughput/no-commitment", "custom-model/storage"} <= listed
+
+
+def test_a_target_whose_value_is_undefined_is_named_missed_as_recorded_or_not():
+    rows = [{"target": "fact_check on unanswerable: alpha >= 0.8 (not checkable here: all 16 held-out answers have "
+                       "the same grade and score, 0)", "value": value, "met": False} for value in (float("nan"), None)]
+    for row in rows:  # 06 records NaN as null
+        text = report.targets_summary([row, {"target": "panel on every kind: alpha >= 0.85", "value": 0.9, "met": True}])
+        assert text.startswith("On the held-out half the judges meet 1 of their 2 targets. Missed: fact_check on "
+                               "unanswerable: alpha >= 0.8 (not checkable here: all 16")
