@@ -48,8 +48,9 @@ def _change(row: pd.Series) -> str:
     return said if pct.startswith("n/a") else f"{said}, {pct}"
 
 
-def _by_kind_lines(by_kind: list[dict]) -> list[str]:
-    """Quality by question kind: base's mean, and each configuration's with its change against base."""
+def _by_kind_lines(by_kind: list[dict], agreement: list[dict]) -> list[str]:
+    """Quality by question kind: base's mean, and each configuration's with its change against base; below it, on
+    which kinds the panel missed the blind grades (from runs that recorded the agreement per kind)."""
     if not by_kind:
         return []
     frame = _in_points(pd.DataFrame(by_kind)).assign(metric="quality")
@@ -60,6 +61,8 @@ def _by_kind_lines(by_kind: list[dict]) -> list[str]:
         first = rows.iloc[0]
         cells = [f"{rows.loc[c, 'value']:.2f} ({_change(rows.loc[c])})" if c in rows.index else "" for c in NAMES]
         lines.append(f"| {model} | {kind} | {int(first['n'])} | {first['base']:.2f} | " + " | ".join(cells) + " |")
+    if agreement and "kind" in agreement[0]:
+        lines += ["", report.kind_caveat(pd.DataFrame(agreement), list(frame["kind"].unique()))]
     return lines
 
 
@@ -115,7 +118,7 @@ def readme_section(recorded: dict) -> str:
         cells = [f"{report.replicated_change(r)}: {r.verdict}" for r in (by_model.loc[m] for m in models)]
         lines.append(f"| {NAMES[configuration]}, {METRICS[metric]}: {part['study_lite_pct'].iloc[0]:+.0f}% | "
                      + " | ".join(cells) + " |")
-    lines += _by_kind_lines(recorded.get("quality_by_kind", [])) + _fabrication_lines(recorded.get("fabrication", []))
+    lines += _by_kind_lines(recorded.get("quality_by_kind", []), recorded.get("graded_agreement", [])) + _fabrication_lines(recorded.get("fabrication", []))
     lines.append("")
     for row in recorded["additivity"]:
         lines.append(f"- **Additivity, {row['model']}**: both together {row['both_minus_base']:+.2f} points against "

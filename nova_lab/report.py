@@ -11,6 +11,7 @@ import math
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from nova_lab.graded_set import FIT_ALPHA
 from nova_lab.judges import GOOD_ANSWER
 
 CONFIGURATION_NAMES = {"base": "base", "rag": "RAG", "ft": "fine-tuned", "ft_rag": "fine-tuned + RAG"}
@@ -231,6 +232,25 @@ def against_grades_table(table: pd.DataFrame) -> pd.DataFrame:
         "mean absolute error (points)": table["mean_abs_error"].round(2), "judge's mean": table["mean_score"].round(2),
         "grades' mean": table["mean_grade"].round(2),
         "fit to score alone": table["fit_to_stand_alone"].map({True: "yes", False: "no (alpha < 0.8)"})})
+
+
+def kind_caveat(against_grades: pd.DataFrame, kinds: list[str]) -> str:
+    """Beside the levels per kind: on which of `kinds` the panel missed the agreement a judge needs to score alone
+    against the blind grades (held-out half, section 11), with its mean beside the grades', and which kinds the
+    graded set does not cover; so a level is never read without the check on its kind."""
+    held = against_grades[(against_grades["part"] == "held_out") & (against_grades["judge"] == "panel")]
+    held = held.set_index("kind")
+    missed = [f"on *{kind}* the panel agrees at alpha {held.loc[kind, 'alpha']:.2f} and scores "
+              f"{held.loc[kind, 'mean_score']:.1f} on average where the grades give {held.loc[kind, 'mean_grade']:.1f}"
+              for kind in kinds if kind in held.index and not held.loc[kind, "fit_to_stand_alone"]]
+    unchecked = [f"*{kind}*" for kind in kinds if kind not in held.index]
+    text = ("Against the blind grades (held-out half; section 11 of 06): "
+            + ("; ".join(missed) + f", below the alpha of {FIT_ALPHA} a judge needs to score alone, so that kind's "
+               "levels and changes are the panel's reading, not the graders'" if missed else
+               f"the panel agrees at alpha {FIT_ALPHA} or more on every kind it was checked on"))
+    if unchecked:
+        text += f"; not checked on {', '.join(unchecked)} (the graded set has none)"
+    return text + "."
 
 
 def levels_table(levels: pd.DataFrame) -> pd.DataFrame:

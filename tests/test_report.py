@@ -162,3 +162,19 @@ def test_a_target_whose_value_is_undefined_is_named_missed_as_recorded_or_not():
         text = report.targets_summary([row, {"target": "panel on every kind: alpha >= 0.85", "value": 0.9, "met": True}])
         assert text.startswith("On the held-out half the judges meet 1 of their 2 targets. Missed: fact_check on "
                                "unanswerable: alpha >= 0.8 (not checkable here: all 16")
+
+
+def test_the_levels_per_kind_say_where_the_panel_missed_the_grades():
+    rows = pd.DataFrame([
+        {"part": "held_out", "judge": "panel", "kind": "exact value", "alpha": 0.93, "mean_score": 2.4,
+         "mean_grade": 2.8, "fit_to_stand_alone": True},
+        {"part": "held_out", "judge": "panel", "kind": "what it does", "alpha": 0.63, "mean_score": 4.2,
+         "mean_grade": 5.9, "fit_to_stand_alone": False},
+        {"part": "development", "judge": "panel", "kind": "which operation", "alpha": 0.2, "mean_score": 1,
+         "mean_grade": 5, "fit_to_stand_alone": False}])
+    text = report.kind_caveat(rows, ["exact value", "what it does", "which operation"])
+    assert text == ("Against the blind grades (held-out half; section 11 of 06): on *what it does* the panel agrees at alpha "
+                    "0.63 and scores 4.2 on average where the grades give 5.9, below the alpha of 0.8 a judge needs to "
+                    "score alone, so that kind's levels and changes are the panel's reading, not the graders'; not "
+                    "checked on *which operation* (the graded set has none).")
+    assert "every kind it was checked on." in report.kind_caveat(rows, ["exact value"])
