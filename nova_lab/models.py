@@ -228,16 +228,14 @@ def _converted(name: str) -> Path:
     """The model's transformers folder in the model cache, converted from its GGUF file on first use."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     model_spec = spec(name)
     folder = _converted_dir(model_spec)
     if not (folder / "config.json").exists():
         gguf = model_spec.gguf_file()
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        if model_spec.chat_template:
-            tokenizer.chat_template = model_spec.chat_template
+        tokenizer = _gguf_tokenizer(name)
         # the weights are already dequantized to float32: drop the GGUF marker that blocks saving
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -247,11 +245,27 @@ def _converted(name: str) -> Path:
     return folder
 
 
-def tokenizer(name: str) -> Any:
-    """The model's tokenizer alone, left-padded for generation: enough to render and key prompts."""
+def _gguf_tokenizer(name: str) -> Any:
+    """The tokenizer read from the GGUF file alone (what `_converted` saves), with the chat template the model
+    ships without: seconds, where converting the weights takes a minute."""
     from transformers import AutoTokenizer
 
-    loaded = AutoTokenizer.from_pretrained(_converted(name))
+    model_spec = spec(name)
+    gguf = model_spec.gguf_file()
+    loaded = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if model_spec.chat_template:
+        loaded.chat_template = model_spec.chat_template
+    return loaded
+
+
+def tokenizer(name: str) -> Any:
+    """The model's tokenizer alone, left-padded for generation: enough to render and key prompts. Read from the
+    converted folder when there is one, else from the GGUF file, so keying prompts never converts the weights."""
+    from transformers import AutoTokenizer
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    folder = _converted_dir(spec(name))
+    loaded = AutoTokenizer.from_pretrained(folder) if (folder / "config.json").exists() else _gguf_tokenizer(name)
     loaded.padding_side = "left"
     if loaded.pad_token is None:
         loaded.pad_token = loaded.eos_token

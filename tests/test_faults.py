@@ -91,6 +91,7 @@ def test_an_executed_notebook_records_paths_relative_to_the_project(outputs):
     assert recorded["output_path"] == "outputs/r/06_analysis.ipynb"
 
 
+@pytest.mark.slow  # starts a kernel
 def test_one_notebook_runs_with_the_study_settings_extends_followed_unknown_keys_refused(outputs):
     from nova_lab.notebook_utils import read_notebook
 

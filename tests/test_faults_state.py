@@ -34,6 +34,7 @@ def overwrite(file, offset=0, size=4096):
         handle.write(b"\xa5" * size)
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 def test_truncated_chunks_are_made_again_by_02_and_never_read_by_a_later_step(built_kb):
     cfg, first = built_kb
     chunks = kb_build.kb_dir("r") / "chunks.parquet"
@@ -46,6 +47,7 @@ def test_truncated_chunks_are_made_again_by_02_and_never_read_by_a_later_step(bu
     assert again["reused"] is False and again["chunks"] == first["chunks"] == len(kb_build.read_chunks("r"))
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 def test_an_overwritten_vector_file_is_detected_and_the_store_made_again(built_kb):
     cfg, _ = built_kb
     vectors_before = kb_build.open_knowledge_base("r").table.to_pandas()["vector"]

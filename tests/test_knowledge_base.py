@@ -20,6 +20,7 @@ def sqs_kb(tmp_path_factory, corpus):
     return LanceKnowledgeBase(folder / "lancedb", lambda q: embeddings.embed([q], progress=False)[0])
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 @pytest.mark.parametrize("mode", MODES)
 def test_known_question_finds_its_source_in_top_5(sqs_kb, mode):
     passages = sqs_kb.retrieve("Which parameters are required when calling the SendMessage operation of Amazon SQS?",
@@ -31,6 +32,7 @@ def test_known_question_finds_its_source_in_top_5(sqs_kb, mode):
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 def test_service_question_finds_the_overview(sqs_kb):
     passages = sqs_kb.retrieve("What is the API version of Amazon SQS?", k=5)
     assert "sqs/_service" in [p.doc_id for p in passages]
@@ -46,6 +48,7 @@ def test_metrics_by_hand():
     assert summarize(ranks).set_index(["mode", "stratum"]).loc[("hybrid", "seen"), "MRR"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 def test_rank_of_source_reads_the_retriever(sqs_kb):
     questions = pd.DataFrame([{"id": "q1", "stratum": "seen", "source_doc_id": "sqs/SendMessage",
                                "question": "Which parameters are required when calling the SendMessage operation of Amazon SQS?"},
@@ -54,6 +57,7 @@ def test_rank_of_source_reads_the_retriever(sqs_kb):
     assert 1 <= ranks["q1"] <= 5 and math.isnan(ranks["q2"])
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 def test_build_is_reused_and_a_new_overlap_embeds_only_new_chunks(monkeypatch):
     data_prep.prepare(DataPrepParams(run_name="unit", backend="local", seed=1, services=["sqs"],
                                      qa_generator="template", n_train=16, train_phrasings_per_fact=2,
@@ -82,6 +86,7 @@ class CountingRetriever:
         return self.inner.retrieve(query, k, mode)
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 def test_kept_search_results_are_the_searchs_and_are_searched_once(sqs_kb, tmp_path):
     counting = CountingRetriever(sqs_kb)
     kept = CachedRetriever(counting, "kb-1", tmp_path / "results.sqlite")
@@ -94,6 +99,7 @@ def test_kept_search_results_are_the_searchs_and_are_searched_once(sqs_kb, tmp_p
     assert counting.searches == 4
 
 
+@pytest.mark.slow  # loads the embedding model: the fast lane loads no model
 def test_the_retrieval_table_is_kept_by_the_stores_search_key(sqs_kb):
     questions = pd.DataFrame({"id": ["q1"], "stratum": ["seen"], "source_doc_id": ["sqs/SendMessage"],
                               "question": ["Which parameters are required when calling SendMessage of Amazon SQS?"]})

@@ -80,6 +80,7 @@ def test_batched_answers_in_another_precision_are_other_answers():
     assert not set(keys[True]) & set(keys[False])
 
 
+@pytest.mark.slow  # loads and generates with micro
 def test_weights_cast_once_give_autocasts_very_tokens_and_leave_the_input_embedding_float32():
     import torch
 

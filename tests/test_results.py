@@ -54,7 +54,7 @@ class Always(FactCheckJudge):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return models.load("micro")[1]
+    return models.tokenizer("micro")
 
 
 @pytest.fixture

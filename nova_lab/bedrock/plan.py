@@ -19,6 +19,7 @@ import pandas as pd
 from nova_lab import graded_set, meta_eval, prompts
 from nova_lab.bedrock import pricing
 from nova_lab.bedrock.knowledge_base import EMBEDDING_DIMENSIONS
+from nova_lab.caching import fingerprint
 from nova_lab.data_prep import build_qa, load_corpus
 from nova_lab.judges import Item, judge_prompt
 from nova_lab.nova_format import SYSTEM_PROMPT
@@ -141,8 +142,20 @@ def _judged(items: list[Item]) -> tuple[int, float]:
     return len(items), sum(text_tokens(judge_prompt(item)) for item in items)
 
 
+_COUNTED: dict[str, Prompts] = {}  # count_prompts' answers in this process, by what they are counted from
+
+
 def count_prompts(params: StudyParams) -> Prompts:
-    """The prompts of the run these params describe, built as steps 01-05 build them."""
+    """The prompts of the run these params describe, built as steps 01-05 build them: seconds of building the
+    corpus and the Q&A set, so kept per process for the same settings (the `bedrock:` section, which chooses
+    judges and resources, changes no prompt) and the same graded set."""
+    key = fingerprint(params.model_dump_json(exclude={"bedrock"}), graded_set.GRADED_FILE.stat().st_mtime_ns)
+    if key not in _COUNTED:
+        _COUNTED[key] = _count_prompts(params)
+    return _COUNTED[key]
+
+
+def _count_prompts(params: StudyParams) -> Prompts:
     corpus = load_corpus(params.services)
     qa = build_qa(DataPrepParams(**for_step(params, DATA_PREP.name)), corpus, TemplateQAGenerator())
     test, train = qa[qa["split"] == "test"], qa[qa["split"] == "train"]
