@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except StepNotRun as exc:  # before FileNotFoundError, its base: the same one line and code as from a notebook
+    except (StepNotRun, RunLocked, UnusableState) as exc:  # before FileNotFoundError, StepNotRun's base
         return main_error(str(exc))
     except (ParamsError, FileNotFoundError) as exc:
         print(f"nova-lab: {exc}", file=sys.stderr)
@@ -196,8 +196,6 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno not in NO_SPACE:
             raise
         return main_error(_no_space(f"writing {exc.filename or 'the outputs'}"))
-    except (RunLocked, UnusableState) as exc:
-        return main_error(str(exc))
     except RunStopped as exc:  # a Bedrock step's stop: its message is the way out
         return main_error(str(exc))
     except (BotoCoreError, ClientError, TeardownIncomplete) as exc:  # no credentials, access denied, some left

@@ -235,7 +235,7 @@ def _converted(name: str) -> Path:
     if not (folder / "config.json").exists():
         gguf = model_spec.gguf_file()
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        tokenizer = _gguf_tokenizer(name)
+        tokenizer = _gguf_tokenizer(model_spec, gguf)
         # the weights are already dequantized to float32: drop the GGUF marker that blocks saving
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -245,13 +245,11 @@ def _converted(name: str) -> Path:
     return folder
 
 
-def _gguf_tokenizer(name: str) -> Any:
+def _gguf_tokenizer(model_spec: LocalModel, gguf: Path) -> Any:
     """The tokenizer read from the GGUF file alone (what `_converted` saves), with the chat template the model
     ships without: seconds, where converting the weights takes a minute."""
     from transformers import AutoTokenizer
 
-    model_spec = spec(name)
-    gguf = model_spec.gguf_file()
     loaded = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     if model_spec.chat_template:
         loaded.chat_template = model_spec.chat_template
@@ -264,8 +262,10 @@ def tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    folder = _converted_dir(spec(name))
-    loaded = AutoTokenizer.from_pretrained(folder) if (folder / "config.json").exists() else _gguf_tokenizer(name)
+    model_spec = spec(name)
+    folder = _converted_dir(model_spec)
+    loaded = (AutoTokenizer.from_pretrained(folder) if (folder / "config.json").exists()
+              else _gguf_tokenizer(model_spec, model_spec.gguf_file()))
     loaded.padding_side = "left"
     if loaded.pad_token is None:
         loaded.pad_token = loaded.eos_token
