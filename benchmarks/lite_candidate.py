@@ -33,11 +33,15 @@ from typing import Any
 
 import pandas as pd
 
-from nova_lab import artefacts, data_prep, fabrication, judging, models, paths, prompts
-from nova_lab.inference import Generation, LocalEngine
-from nova_lab.judges import JUDGES
-from nova_lab.params import load_params
-from nova_lab.qa import UNANSWERABLE
+from nova_lab.core import artefacts, paths
+from nova_lab.data import data_prep
+from nova_lab.judging import fabrication, verdicts
+from nova_lab.tuning import models
+from nova_lab.answering import prompts
+from nova_lab.answering.inference import Generation, LocalEngine
+from nova_lab.judging.judges import JUDGES
+from nova_lab.core.params import load_params
+from nova_lab.data.qa import UNANSWERABLE
 
 CANDIDATE = "qwen25_coder_05b"
 PANEL = ("fact_check", "semantic", "overlap")  # the offline panel of params/study.yaml
@@ -143,13 +147,13 @@ def answer(engine: LocalEngine, questions: pd.DataFrame, max_new_tokens: int, ba
 def score(answers: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
     """The answers with each offline judge's score (NaN where it does not score that kind), the panel score and,
     on a probe, whether it declines."""
-    items = judging.items(answers, questions)
+    items = verdicts.items(answers, questions)
     scored = answers.copy()
     for name in PANEL:
         judge = JUDGES[name]()
         mine = [item for item in items if judge.scores(item)]
-        verdicts = dict(zip((item.answer_key for item in mine), judge.judge(mine)))
-        scored[name] = [verdicts[key].score if key in verdicts else float("nan") for key in scored["key"]]
+        given = dict(zip((item.answer_key for item in mine), judge.judge(mine)))
+        scored[name] = [given[key].score if key in given else float("nan") for key in scored["key"]]
     scored["panel"] = scored[list(PANEL)].mean(axis=1)  # over the judges that score it
     kinds = questions.set_index("id")[["kind", "stratum", "question", "reference_answer"]]
     scored = scored.join(kinds, on="question_id")

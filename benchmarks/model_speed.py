@@ -46,7 +46,8 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from nova_lab import models, precision, prompts
+    from nova_lab.tuning import models, precision
+    from nova_lab.answering import prompts
 
     if threads:
         torch.set_num_threads(threads)
@@ -112,7 +113,7 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
 
 
 def main() -> None:
-    from nova_lab import models
+    from nova_lab.tuning import models
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["micro", "lite"], choices=[*models.MODELS, *models.STAND_INS])

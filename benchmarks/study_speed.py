@@ -51,7 +51,8 @@ def best(repeats: int, before: Callable[[], Any], after: Callable[[], Any]) -> t
 
 def training_example(tokenizer: Any, question: str, i: int) -> dict[str, list[int]]:
     """A study-like training example: the answer is about a third of the tokens and alone counts in the loss."""
-    from nova_lab import finetune, prompts
+    from nova_lab.tuning import finetune
+    from nova_lab.answering import prompts
 
     answer = f"The answer is listed in entry {i} of the service model's metadata, beside its API version and protocol."
     record = {"system": [{"text": prompts.SYSTEM_PROMPT}], "messages": [{"role": "user", "content": [{"text": question}]},
@@ -64,8 +65,9 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import DataCollatorForSeq2Seq
 
-    from nova_lab import finetune, models, precision, prompts
-    from nova_lab.inference import LocalEngine
+    from nova_lab.tuning import finetune, models, precision
+    from nova_lab.answering import prompts
+    from nova_lab.answering.inference import LocalEngine
 
     tok_right = models.tokenizer(name)
     tok_right.padding_side = "right"
@@ -156,9 +158,10 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
 
 
 def search_levers(run: str, n: int, repeats: int) -> list[dict[str, Any]]:
-    from nova_lab import data_prep, kb_build
-    from nova_lab.knowledge_base import MODES, CachedRetriever
-    from nova_lab.retrieval_eval import KS, rank_of_source, ranks_file
+    from nova_lab.data import data_prep
+    from nova_lab.retrieval import kb_build
+    from nova_lab.retrieval.knowledge_base import MODES, CachedRetriever
+    from nova_lab.retrieval.retrieval_eval import KS, rank_of_source, ranks_file
 
     try:
         retriever = kb_build.open_knowledge_base(run)
@@ -198,7 +201,7 @@ def main() -> None:
                 else model_levers(args.worker, args.repeats))
         print(json.dumps(rows))
         return
-    from nova_lab.precision import cpu_kind
+    from nova_lab.tuning.precision import cpu_kind
 
     print(f"CPU: {cpu_kind()}; best of {args.repeats}, before and after interleaved; nothing else should run")
     print(f"{'model':6} {'step':11} {'lever':16} {'work':24} {'before s':>9} {'after s':>9} {'ratio':>7}  same result")

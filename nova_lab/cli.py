@@ -13,15 +13,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from nova_lab.bedrock.polling import RunStopped
 from nova_lab.bedrock.teardown import TeardownIncomplete
-from nova_lab.params import ParamsError
-from nova_lab.paths import UnusableState
-from nova_lab.study import NotebookStopped, RunLocked
-from nova_lab.study_models import STUDY_MODELS
-from nova_lab.study_steps import StepNotRun
+from nova_lab.core.params import ParamsError
+from nova_lab.core.paths import UnusableState
+from nova_lab.runner import NotebookStopped, RunLocked
+from nova_lab.core.study_models import STUDY_MODELS
+from nova_lab.core.study_steps import StepNotRun
 
 
 def _study(args: argparse.Namespace) -> int:
-    from nova_lab.study import run_study
+    from nova_lab.runner import run_study
 
     timings = run_study(tuple(args.models) if args.models else None, args.overlay)
     for step, seconds in timings.items():
@@ -30,7 +30,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nova_lab.study import run_step
+    from nova_lab.runner import run_step
 
     print(f"nova-lab: wrote {run_step(args.step, args.params)}")
     return 0
@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _validate_jsonl(args: argparse.Namespace) -> int:
     """Every file given is checked, even after one that cannot be read; each unreadable one is one line."""
-    from nova_lab.nova_format import UnreadableFile, check_file
+    from nova_lab.data.nova_format import UnreadableFile, check_file
 
     problems = 0
     for path in args.files:
@@ -58,7 +58,7 @@ def _validate_jsonl(args: argparse.Namespace) -> int:
 
 
 def _services(args: argparse.Namespace) -> int:
-    from nova_lab.params import available_services
+    from nova_lab.core.params import available_services
 
     print("\n".join(available_services()))
     return 0
@@ -67,9 +67,9 @@ def _services(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from nova_lab import paths
-    from nova_lab.bedrock import plan, pricing
-    from nova_lab.params import load_params
+    from nova_lab.core import paths
+    from nova_lab.costing import plan, pricing
+    from nova_lab.core.params import load_params
 
     params = load_params(*args.params)
     if params.bedrock is None:
@@ -91,7 +91,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _bedrock_params(files: list[str]):
-    from nova_lab.params import load_params
+    from nova_lab.core.params import load_params
 
     params = load_params(*files)
     if params.bedrock is None:
@@ -126,7 +126,7 @@ def _iam_policy(args: argparse.Namespace) -> int:
 
 def _teardown(args: argparse.Namespace) -> int:
     from nova_lab.bedrock import resources, teardown, tokens
-    from nova_lab.params import ParamsError, load_params
+    from nova_lab.core.params import ParamsError, load_params
 
     params = load_params(*args.params)
     if params.bedrock is None:

@@ -7,11 +7,11 @@ import re
 from importlib.metadata import version
 from typing import Any
 
-from nova_lab import artefacts
-from nova_lab.bedrock import models as bedrock_models
-from nova_lab.caching import read_manifest
-from nova_lab.models import MODELS
-from nova_lab.study_models import STUDY_MODELS
+from nova_lab.core import artefacts
+from nova_lab.core import bedrock_models as bedrock_models
+from nova_lab.core.caching import read_manifest
+from nova_lab.tuning.models import MODELS
+from nova_lab.core.study_models import STUDY_MODELS
 
 PACKAGES = ("torch", "transformers", "peft", "sentence-transformers", "lancedb", "botocore", "pandas", "scipy",
             "statsmodels", "seaborn", "papermill")

@@ -6,8 +6,8 @@ import pytest
 from moto.bedrock import models as moto_bedrock
 
 from fake_aws import strict_requests
-from nova_lab.data_prep import load_corpus
-from nova_lab.qa import GENERATORS, SplitSizes, build_qa_set
+from nova_lab.data.data_prep import load_corpus
+from nova_lab.data.qa import GENERATORS, SplitSizes, build_qa_set
 
 SERVICES = ["sqs", "sns", "s3", "kms", "lambda", "dynamodb"]
 SIZES = SplitSizes(n_train=200, train_phrasings_per_fact=2, n_validation=20, n_test=60, n_probes=20)

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nova_lab.agreement import agreement_table, icc, krippendorff_alpha_interval, pairwise
+from nova_lab.judging.agreement import agreement_table, icc, krippendorff_alpha_interval, pairwise
 
 nan = np.nan
 

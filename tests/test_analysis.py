@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nova_lab import analysis, findings
-from nova_lab.analysis import StudyResults
+from nova_lab.analysis import statistics, findings
+from nova_lab.analysis.statistics import StudyResults
 
 N = 40
 FACTOR = {"base": 1.0, "rag": 1.5, "ft": 1.25, "ft_rag": 2.25}  # quality = base quality x factor
@@ -29,7 +29,7 @@ def synthetic() -> StudyResults:
 
 @pytest.fixture(scope="module")
 def changes():
-    return analysis.changes(synthetic(), ["quality", "latency_ms", "total_tokens"], 500, 0)
+    return statistics.changes(synthetic(), ["quality", "latency_ms", "total_tokens"], 500, 0)
 
 
 def test_changes_against_base_are_the_constructed_ones(changes):
@@ -59,14 +59,14 @@ def test_the_bootstrap_interval_is_scipys_paired_bootstrap():
     rng = np.random.default_rng(1)
     base = rng.uniform(1, 5, 30)
     x = base + rng.normal(1, 1, 30)
-    ours = analysis.paired_change(x, base, 999, 3)
+    ours = statistics.paired_change(x, base, 999, 3)
     theirs = stats.bootstrap((x, base), lambda a, b, axis: (a.mean(axis) / b.mean(axis) - 1) * 100, paired=True,
                              n_resamples=999, method="percentile", rng=np.random.default_rng(3)).confidence_interval
     assert (ours["ci_low"], ours["ci_high"]) == pytest.approx((theirs.low, theirs.high))
 
 
 def test_additivity_is_the_per_question_interaction():
-    row = analysis.additivity(synthetic(), 500, 0).iloc[0]
+    row = statistics.additivity(synthetic(), 500, 0).iloc[0]
     base = 2 + np.arange(N) % 7 * 0.25
     assert row["interaction"] == pytest.approx(((2.25 - 1.5 - 1.25 + 1) * base).mean())
     assert row["interaction"] > 0 and row["ci_low"] > 0  # built super-additive
@@ -83,9 +83,9 @@ def test_replication_verdicts_follow_the_intervals(changes):
 
 def test_quality_by_stratum_and_study_table():
     res = synthetic()
-    by = analysis.quality_by(res, "stratum")
+    by = statistics.quality_by(res, "stratum")
     assert by.loc[("m", "seen"), "questions"] == N // 2
-    table = analysis.study_table(res)
+    table = statistics.study_table(res)
     assert table.loc[("m", "ft"), "latency_mean_ms"] == pytest.approx(504.5)
     assert list(table.loc["m"].index) == ["base", "rag", "ft", "ft_rag"]
 
@@ -95,7 +95,7 @@ def test_pairing_by_question_narrows_the_interval():
     rng = np.random.default_rng(5)
     difficulty = rng.uniform(0, 8, 60)
     base, better = difficulty, difficulty + 0.3 + rng.normal(0, 0.05, 60)
-    paired = analysis.paired_change(better, base, 999, 0)
+    paired = statistics.paired_change(better, base, 999, 0)
     unpaired = stats.bootstrap((better, base), lambda a, b, axis: (a.mean(axis) / b.mean(axis) - 1) * 100,
                                n_resamples=999, method="percentile", rng=np.random.default_rng(0)).confidence_interval
     assert paired["ci_low"] > 0 > unpaired.low
@@ -116,7 +116,7 @@ def test_the_panel_mean_needs_every_judge_that_scores_the_answer():
                            "score": [8.0, 6.0, 4.0, np.nan, 3.0]})  # y does not score q2's kind: no verdict row
     questions = pd.DataFrame({"id": ["q1", "q2"], "stratum": ["seen", "seen"], "fact_type": ["errors", "operation_purpose"],
                               "kind": ["exact value", "what it does"], "source_doc_id": ["d1", "d2"]})
-    table = analysis.combine(answers, scores, questions).set_index("key")
+    table = statistics.combine(answers, scores, questions).set_index("key")
     assert table.loc["a", "quality"] == 7.0 and np.isnan(table.loc["b", "quality"])  # not 4.0: y's verdict failed
     assert table.loc["c", "quality"] == 3.0  # x alone scores this kind
     assert table.loc["a", "retrieval_hit"]
@@ -130,11 +130,11 @@ def test_fabrication_rates_and_their_paired_changes_are_the_constructed_ones():
                             "outcome": "fabricates" if q < k else ("declines" if q % 2 else "empty")}
                            for c, k in made_up.items() for q in range(20)])
     res = StudyResults(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [], probes=probes)
-    rates = analysis.fabrication_rates(res).set_index("configuration")
+    rates = statistics.fabrication_rates(res).set_index("configuration")
     assert rates.loc["rag", "fabrication_rate"] == 6 / 20
     assert (rates.loc["rag", "ci_low"], rates.loc["rag", "ci_high"]) == pytest.approx(proportion_confint(6, 20, method="wilson"))
     assert rates.loc["rag", ["fabrication_rate", "decline_rate", "empty_rate"]].sum() == pytest.approx(1)
-    changes = analysis.fabrication_changes(res, 500, 0).set_index("configuration")
+    changes = statistics.fabrication_changes(res, 500, 0).set_index("configuration")
     assert changes.loc["rag", "change_points"] == pytest.approx(-50)
     assert changes.loc["ft", "change_points"] == pytest.approx(10)
     assert changes.loc["rag", "ci_low"] <= -50 <= changes.loc["rag", "ci_high"] < 0
@@ -142,14 +142,14 @@ def test_fabrication_rates_and_their_paired_changes_are_the_constructed_ones():
 
 
 def test_a_run_without_probes_gets_empty_fabrication_tables_not_an_error():
-    from nova_lab import report
+    from nova_lab.analysis import report
 
     none = StudyResults(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [],
                         probes=pd.DataFrame(columns=["model", "question_id", "configuration", "outcome", "question",
                                                      "answer"]))
-    assert report.fabrication_table(analysis.fabrication_rates(none)).empty
-    assert report.fabrication_changes_table(analysis.fabrication_changes(none, 200, 0)).empty
-    assert analysis.probe_examples(none).empty
+    assert report.fabrication_table(statistics.fabrication_rates(none)).empty
+    assert report.fabrication_changes_table(statistics.fabrication_changes(none, 200, 0)).empty
+    assert statistics.probe_examples(none).empty
 
 
 def test_the_seed_spread_sets_each_adapters_change_beside_the_question_sampling_interval():
@@ -157,7 +157,7 @@ def test_the_seed_spread_sets_each_adapters_change_beside_the_question_sampling_
     again = res.answers[res.answers["configuration"].isin(["ft", "ft_rag"])].copy()
     again["quality"] = again["quality"] + 0.5  # the second seed's adapter: half a point better on every question
     again["configuration"] = again["configuration"] + "#1"
-    spread = analysis.seed_spread(StudyResults(res.answers, res.scores, res.latency, res.judges, repeats=again),
+    spread = statistics.seed_spread(StudyResults(res.answers, res.scores, res.latency, res.judges, repeats=again),
                                   500, 0).set_index("configuration")
     base = res.answers[res.answers["configuration"] == "base"]["quality"].mean()
     ft = res.answers[res.answers["configuration"] == "ft"]["quality"].mean()
@@ -165,11 +165,11 @@ def test_the_seed_spread_sets_each_adapters_change_beside_the_question_sampling_
     assert spread.loc["ft", "change_by_repeat"] == pytest.approx([ft - base, ft - base + 0.5], abs=1e-3)
     assert spread.loc["ft", "seed_spread"] == pytest.approx(0.5)
     assert spread.loc["ft", "question_interval_width"] > 0
-    assert analysis.seed_spread(res, 500, 0).empty  # one adapter: nothing to show
+    assert statistics.seed_spread(res, 500, 0).empty  # one adapter: nothing to show
 
 
 def test_repeat_labels_keep_what_the_configuration_uses():
-    from nova_lab import results
+    from nova_lab.core import results
 
     assert results.repeated("ft_rag#2") == ("ft_rag", 2) and results.repeated("rag") == ("rag", 0)
     assert results.uses_rag("ft_rag#1") and results.uses_adapter("ft#1") and not results.uses_rag("ft#1")
@@ -183,5 +183,5 @@ def test_a_base_of_zero_in_some_resamples_leaves_the_interval_open_above_without
     x = np.full(20, 5.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        change = analysis.paired_change(x, base, 500, 0)
+        change = statistics.paired_change(x, base, 500, 0)
     assert change["change_pct"] == pytest.approx(9900) and change["ci_high"] == np.inf and np.isfinite(change["ci_low"])

@@ -2,8 +2,11 @@
 
 import pytest
 
-from nova_lab import artefacts, data_prep, inference, kb_build, paths
-from nova_lab.study_steps import StepNotRun
+from nova_lab.core import artefacts, paths
+from nova_lab.data import data_prep
+from nova_lab.answering import inference
+from nova_lab.retrieval import kb_build
+from nova_lab.core.study_steps import StepNotRun
 
 
 @pytest.fixture
@@ -26,7 +29,7 @@ def test_a_missing_artefact_names_the_notebook_and_the_parameters_that_make_it(o
 
 
 def test_a_folder_whose_files_were_removed_is_incomplete_not_used(outputs):
-    from nova_lab.caching import write_manifest
+    from nova_lab.core.caching import write_manifest
 
     folder = artefacts.path(artefacts.KB, "r")
     (folder / "chunks.parquet").write_text("x")
@@ -47,4 +50,4 @@ def test_paths_follow_the_table(outputs):
 def test_outputs_readme_shows_the_layout_as_the_table_defines_it():
     text = (paths.PROJ_ROOT / "outputs" / "README.md").read_text()
     start, end = text.index(artefacts.LAYOUT_START), text.index(artefacts.LAYOUT_END) + len(artefacts.LAYOUT_END)
-    assert text[start:end] == artefacts.layout(), "run `python -m nova_lab.artefacts` and paste it into outputs/README.md"
+    assert text[start:end] == artefacts.layout(), "run `python -m nova_lab.core.artefacts` and paste it into outputs/README.md"

@@ -9,7 +9,7 @@ from nova_lab.bedrock import knowledge_base as kb
 from nova_lab.bedrock import polling, resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.params import BedrockSettings, WaitHours
+from nova_lab.core.params import BedrockSettings, WaitHours
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)

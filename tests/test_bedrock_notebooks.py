@@ -14,11 +14,11 @@ import pytest
 
 from fake_aws import iam_rules
 from fake_aws.fake_bedrock import ACCOUNT, REGION, requests_log
-from nova_lab import paths, results
-from nova_lab import study
+from nova_lab.core import paths, results
+from nova_lab import runner
 from nova_lab.bedrock import iam
-from nova_lab.params import load_params
-from nova_lab.study import run_study
+from nova_lab.core.params import load_params
+from nova_lab.runner import run_study
 
 pytestmark = pytest.mark.slow  # runs the smoke study's notebooks against a fake Bedrock
 
@@ -68,7 +68,7 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # a recording is made with an account's credentials
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     # the preflight asks the real Bedrock (tested with Stubber in test_preflight.py); the fake lives in the kernels
-    monkeypatch.setattr(study, "bedrock_preflight", lambda params, models, planned: None)
+    monkeypatch.setattr(runner, "bedrock_preflight", lambda params, models, planned: None)
     run_study(MODELS, overlay(tmp_path, "record"))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -101,7 +101,7 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
         for mine, theirs in zip(before[model], after[model]):
             pd.testing.assert_frame_equal(mine, theirs)  # same answers, tokens, latencies and verdicts
     html = (paths.run_dir(run_name) / "06_analysis.html").read_text()
-    from nova_lab.bedrock.models import JUDGE_PRESETS
+    from nova_lab.core.bedrock_models import JUDGE_PRESETS
 
     assert all(judge in html for judge in JUDGE_PRESETS["current"])  # the LLM judges made the panel
     assert "differ from the study" in html and "123456789012" not in html  # said why; no account id published

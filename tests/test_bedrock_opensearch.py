@@ -14,7 +14,7 @@ from opensearchpy.exceptions import AuthorizationException, RequestError
 from nova_lab.bedrock import knowledge_base, opensearch, polling, resources, steps, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.params import BedrockSettings, WaitHours
+from nova_lab.core.params import BedrockSettings, WaitHours
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10, vector_store="opensearch_serverless")

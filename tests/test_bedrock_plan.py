@@ -2,12 +2,13 @@
 
 import pytest
 
-from nova_lab import graded_set, judges, meta_eval, paths
-from nova_lab.bedrock import plan, pricing
+from nova_lab.judging import graded_set, judges, meta_eval
+from nova_lab.core import paths
+from nova_lab.costing import plan, pricing
 from nova_lab.cli import main
-from nova_lab.data_prep import build_qa, load_corpus
-from nova_lab.params import DataPrepParams, ParamsError, for_step, load_params
-from nova_lab.study import run_study
+from nova_lab.data.data_prep import build_qa, load_corpus
+from nova_lab.core.params import DataPrepParams, ParamsError, for_step, load_params
+from nova_lab.runner import run_study
 
 SMOKE_BEDROCK = (paths.PARAMS / "micro.yaml", paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
 
@@ -60,7 +61,7 @@ def test_llm_qa_generation_needs_the_bedrock_backend():
 
 
 def test_every_step_gets_the_bedrock_section():
-    from nova_lab.params import STEP_PARAMS, for_step
+    from nova_lab.core.params import STEP_PARAMS, for_step
 
     params = load_params(*SMOKE_BEDROCK)
     for step, model in STEP_PARAMS.items():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from nova_lab import costs
-from nova_lab.bedrock import pricing
+from nova_lab.costing import costs
+from nova_lab.costing import pricing
 
 SONNET = "anthropic.claude-sonnet-4-6"
 

@@ -10,12 +10,12 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from fake_aws import iam_rules
-from nova_lab import paths
+from nova_lab.core import paths
 from nova_lab.bedrock import customization, iam, knowledge_base, resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
-from nova_lab.params import BedrockSettings, CommonParams, load_params
+from nova_lab.core.params import BedrockSettings, CommonParams, load_params
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
@@ -175,7 +175,7 @@ def test_a_bucket_the_user_brought_loses_only_the_study_prefix(aws):
 
 
 def test_cli_teardown_dry_run_lists_and_keeps(aws, capsys):
-    from nova_lab import paths
+    from nova_lab.core import paths
     from nova_lab.cli import main
 
     clients = Clients.create(SETTINGS)
@@ -229,7 +229,7 @@ def test_a_run_keeps_its_nonce_until_teardown_rotates_it(tmp_path, monkeypatch):
 def test_nova_2_lite_trains_from_its_own_base_with_its_own_hyperparameters_and_no_validation_file(aws):
     """Nova 2 Lite's Bedrock job takes epochCount and learningRate and no validation data (study_models.py says
     where that comes from); Nova 1's takes warmup steps and the validation file."""
-    from nova_lab.params import FineTuneParams, for_step, load_params
+    from nova_lab.core.params import FineTuneParams, for_step, load_params
 
     lite2 = load_params(paths.PARAMS / "nova2_lite.yaml", paths.PARAMS / "bedrock.yaml")
     assert customization.job_hyperparameters(FineTuneParams(**for_step(lite2, "03_fine_tune"))) == {"epochCount": 2, "learningRate": 1e-4}

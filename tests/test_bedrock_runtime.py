@@ -12,11 +12,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from nova_lab import judging, judges
+from nova_lab.judging import verdicts, judges
 from nova_lab.bedrock import runtime
-from nova_lab.judges import Item
-from nova_lab.nova_format import SYSTEM_PROMPT
-from nova_lab.records import RecordStore
+from nova_lab.judging.judges import Item
+from nova_lab.data.nova_format import SYSTEM_PROMPT
+from nova_lab.core.records import RecordStore
 
 
 def converse_response(text, tokens_in=12, tokens_out=8):
@@ -142,7 +142,7 @@ def test_bedrock_judge_scores_and_counts_unreadable_replies_as_nan():
 
 
 def test_a_judge_request_that_fails_is_not_stored_and_is_asked_again(tmp_path, capsys):
-    from nova_lab.judging import JUDGMENT_COLUMNS, judge_all
+    from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all
 
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
     judge = judges.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
@@ -160,7 +160,7 @@ def test_a_judge_request_that_fails_is_not_stored_and_is_asked_again(tmp_path, c
 
 
 def test_a_judge_that_cannot_be_called_stops_with_the_service_reason(tmp_path):
-    from nova_lab.judging import JUDGMENT_COLUMNS, judge_all
+    from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all
 
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
     judge = judges.BedrockJudge(client, "us.anthropic.claude-9", concurrency=1)
@@ -279,7 +279,7 @@ def test_expired_credentials_or_a_spent_daily_quota_stop_the_judges_at_once(monk
     items = [Item(f"a{i}", f"Question {i}?", "Reference.", (), "answer") for i in range(12)]
     store = RecordStore(tmp_path / "verdicts.jsonl")
     with pytest.raises(stop, match=message):
-        judging.judge_all([judge], items, store)
+        verdicts.judge_all([judge], items, store)
     assert len(gate.started) <= 3
     assert len(store.keys()) == len(gate.started) - 1 >= 1  # the verdicts in flight were kept
 
@@ -287,7 +287,7 @@ def test_expired_credentials_or_a_spent_daily_quota_stop_the_judges_at_once(monk
 def test_a_daily_token_quota_throttle_is_not_retried_by_the_study_clients(no_backoff):
     """botocore's adaptive mode would ask again for minutes; the day's quota refills tomorrow, not in seconds."""
     from nova_lab.bedrock.resources import Clients
-    from nova_lab.params import BedrockSettings
+    from nova_lab.core.params import BedrockSettings
 
     settings = BedrockSettings(bucket="nova-b", role_arn="arn:aws:iam::123456789012:role/R", max_usd=1)
     client = Clients.create(settings).bedrock_runtime

@@ -11,9 +11,9 @@ from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import read_state, update_state
-from nova_lab.judges import BedrockJudge
-from nova_lab.data_prep import nova_file
-from nova_lab.params import BedrockSettings, FineTuneParams, ParamsError
+from nova_lab.judging.judges import BedrockJudge
+from nova_lab.data.data_prep import nova_file
+from nova_lab.core.params import BedrockSettings, FineTuneParams, ParamsError
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
@@ -52,7 +52,7 @@ def deployment(status):
 
 def test_a_state_write_stopped_midway_keeps_the_state_before(run, monkeypatch):
     """The state holds billed resources' ids: a kill while writing must not tear it (the teardown reads it)."""
-    from nova_lab import caching
+    from nova_lab.core import caching
 
     update_state("unit", knowledge_base={"id": "KB12345678"})
 
@@ -112,8 +112,9 @@ def converse_reply(text):
 def test_inference_then_judging_fill_the_offline_stores(run, store, search):
     import pandas as pd
 
-    from nova_lab import judging, results
-    from nova_lab.params import InferenceParams, JudgingParams
+    from nova_lab.judging import verdicts
+    from nova_lab.core import results
+    from nova_lab.core.params import InferenceParams, JudgingParams
 
     settings = SETTINGS.model_copy(update={"concurrency": 1, "vector_store": store})
     update_state("unit", knowledge_base={"id": "KB12345678"}, models={"micro": {
@@ -143,16 +144,16 @@ def test_inference_then_judging_fill_the_offline_stores(run, store, search):
         judging_cfg = JudgingParams(run_name="unit", backend="local", model="micro", judges=["semantic", "fact_check"],
                                     meta_eval_questions=2)
         judges = [BedrockJudge(converse, model_id, concurrency=1) for model_id in settings.judge_models]
-        judging.run(judging_cfg, answers, questions, judges)
+        verdicts.run(judging_cfg, answers, questions, judges)
     assert len(results.read_latency("unit", "micro", questions)) == 4  # the one sampled question, four ways
-    scored = judging.read_scored("unit", "micro", answers, questions)
+    scored = verdicts.read_scored("unit", "micro", answers, questions)
     assert set(scored["judge"]) == set(settings.judge_models) and (scored["score"] == 8).all()
 
 
 def test_retrieval_table_through_retrieve_is_the_offline_one(run):
     import pandas as pd
 
-    from nova_lab import retrieval_eval
+    from nova_lab.retrieval import retrieval_eval
     questions = pd.DataFrame({"id": ["q1", "q2"], "question": ["a?", "b?"], "stratum": ["seen", "unseen"],
                               "source_doc_id": ["s3/PutObject", "s3/GetObject"]})
     agent = boto3.client("bedrock-agent-runtime", region_name="us-east-1")

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from nova_lab.bedrock import polling
-from nova_lab.params import WaitHours
+from nova_lab.core.params import WaitHours
 
 
 def test_every_kind_of_wait_has_a_limit_and_a_console_place():

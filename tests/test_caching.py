@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nova_lab.caching import DamagedCacheWarning, is_fresh, read_manifest, write_manifest
+from nova_lab.core.caching import DamagedCacheWarning, is_fresh, read_manifest, write_manifest
 
 
 def test_a_folder_whose_files_went_missing_is_not_fresh(tmp_path):

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from nova_lab.chunking import chunk_documents, chunk_text
-from nova_lab.embeddings import tokenizer
+from nova_lab.retrieval.chunking import chunk_documents, chunk_text
+from nova_lab.retrieval.embeddings import tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@ import html
 import json
 import re
 
-from nova_lab import paths
-from nova_lab.caching import fingerprint
-from nova_lab.corpus import botocore_version, extract_service, first_sentence, html_to_text, load_service
-from nova_lab.data_prep import load_corpus
+from nova_lab.core import paths
+from nova_lab.core.caching import fingerprint
+from nova_lab.data.corpus import botocore_version, extract_service, first_sentence, html_to_text, load_service
+from nova_lab.data.data_prep import load_corpus
 
 
 def test_one_overview_and_one_document_per_operation():
@@ -55,7 +55,7 @@ def test_stats_count_what_was_extracted(corpus):
 
 
 def test_corpus_is_cached_by_its_services(corpus, monkeypatch):
-    import nova_lab.data_prep as data_prep
+    import nova_lab.data.data_prep as data_prep
 
     monkeypatch.setattr(data_prep, "extract_corpus", lambda services: (_ for _ in ()).throw(AssertionError("re-extracted")))
     again = load_corpus(list(reversed(corpus.documents["service"].unique())))

@@ -5,7 +5,7 @@ from importlib.metadata import requires
 
 import yaml
 
-from nova_lab import paths
+from nova_lab.core import paths
 
 
 def pyproject_pins() -> dict[str, str]:

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from nova_lab import fabrication
-from nova_lab.judges import FactCheckJudge, Item, SemanticJudge
+from nova_lab.judging import fabrication
+from nova_lab.judging.judges import FactCheckJudge, Item, SemanticJudge
 
 DECLINED = [
     "Amazon SQS has no ArchiveQueue operation.",

@@ -7,8 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nova_lab import paths, run_manifest, study
-from nova_lab.params import ParamsError
+from nova_lab.core import paths
+from nova_lab import run_manifest, runner
+from nova_lab.core.params import ParamsError
 
 
 @pytest.fixture
@@ -21,25 +22,25 @@ def outputs(monkeypatch, tmp_path):
 def steps_ran(monkeypatch):
     """The study's steps, not run: which models they would have run for."""
     ran = []
-    monkeypatch.setattr(study, "_run_steps", lambda shared, per_model, folder: ran.append(list(per_model)) or {})
+    monkeypatch.setattr(runner, "_run_steps", lambda shared, per_model, folder: ran.append(list(per_model)) or {})
     return ran
 
 
 def test_a_second_study_on_the_same_run_folder_stops_and_says_who_holds_it(outputs):
     folder = paths.run_dir("smoke")
-    with study.run_lock(folder):
-        with pytest.raises(study.RunLocked, match=rf"{folder} is in use by another study \(pid \d+ on .*, started "):
-            with study.run_lock(folder):
+    with runner.run_lock(folder):
+        with pytest.raises(runner.RunLocked, match=rf"{folder} is in use by another study \(pid \d+ on .*, started "):
+            with runner.run_lock(folder):
                 pass
-    with study.run_lock(folder):  # released when its holder is done
+    with runner.run_lock(folder):  # released when its holder is done
         pass
 
 
 def test_models_in_an_overlay_choose_the_models(outputs, steps_ran):
     overlay = outputs / "micro-only.yaml"
     overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nmodels: [micro]\n")
-    study.run_study(overlay=overlay)
-    study.run_study(("lite",), overlay=overlay)  # --models, when given, has the last word
+    runner.run_study(overlay=overlay)
+    runner.run_study(("lite",), overlay=overlay)  # --models, when given, has the last word
     assert steps_ran == [["micro"], ["lite"]]
 
 
@@ -52,7 +53,7 @@ def test_a_bedrock_study_without_credentials_stops_before_any_work(outputs, step
     overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nbackend: bedrock\nfinetune_repeats: 1\nbedrock:\n  bucket: my-bucket\n"
                        "  role_arn: arn:aws:iam::123456789012:role/NovaLabBedrock\n  study_tag: unit\n  max_usd: 50\n")
     with pytest.raises(ParamsError, match="no AWS credentials"):
-        study.run_study(overlay=overlay)
+        runner.run_study(overlay=overlay)
     assert steps_ran == [] and not (paths.outputs_root() / "smoke" / "data").exists()
 
 
@@ -69,13 +70,13 @@ def test_the_run_manifest_publishes_no_account_bucket_or_role(outputs):
 
 
 def test_a_bedrock_run_manifest_says_its_judges_are_not_the_studys(outputs):
-    from nova_lab.bedrock import models
+    from nova_lab.core import bedrock_models
 
-    params = {"shared": {"backend": "bedrock", "bedrock": {"judge_models": models.JUDGE_PRESETS["current"]}}}
+    params = {"shared": {"backend": "bedrock", "bedrock": {"judge_models": bedrock_models.JUDGE_PRESETS["current"]}}}
     (paths.run_dir("r") / "params.json").write_text(json.dumps(params))
     manifest = run_manifest.collect("r", ["micro"])
-    assert manifest["judge_models"] == models.JUDGE_PRESETS["current"] and "differ from the study's" in manifest["judges_note"]
-    params["shared"]["bedrock"]["judge_models"] = models.JUDGE_PRESETS["study"]
+    assert manifest["judge_models"] == bedrock_models.JUDGE_PRESETS["current"] and "differ from the study's" in manifest["judges_note"]
+    params["shared"]["bedrock"]["judge_models"] = bedrock_models.JUDGE_PRESETS["study"]
     (paths.run_dir("r") / "params.json").write_text(json.dumps(params))
     assert "judges_note" not in run_manifest.collect("r", ["micro"])
 
@@ -85,7 +86,7 @@ def test_an_executed_notebook_records_paths_relative_to_the_project(outputs):
     node = nbformat.v4.new_notebook(metadata={"papermill": {
         "input_path": str(paths.NOTEBOOKS / "06_analysis.ipynb"), "output_path": str(notebook)}})
     nbformat.write(node, notebook)
-    study.make_shareable(notebook)
+    runner.make_shareable(notebook)
     recorded = nbformat.read(notebook, as_version=4).metadata["papermill"]
     assert recorded["input_path"] == "notebooks/06_analysis.ipynb"
     assert recorded["output_path"] == "outputs/r/06_analysis.ipynb"
@@ -93,27 +94,27 @@ def test_an_executed_notebook_records_paths_relative_to_the_project(outputs):
 
 @pytest.mark.slow  # starts a kernel
 def test_one_notebook_runs_with_the_study_settings_extends_followed_unknown_keys_refused(outputs):
-    from nova_lab.notebook_utils import read_notebook
+    from nova_lab.core.notebook_utils import read_notebook
 
     mine = outputs / "mine.yaml"
     mine.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nrun_name: one-step\nn_test: 10\n")
-    executed = study.run_step("1", [mine])
+    executed = runner.run_step("1", [mine])
     assert executed == paths.run_dir("one-step") / "01_data_prep.ipynb"
     counts = read_notebook(executed)["qa_counts"]
     answerable = [r for r in counts if r["split"] == "test" and r["stratum"] != "unanswerable"]
     assert sum(r["questions"] for r in answerable) == 10  # this file's n_test, not the notebook's
     mine.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nrun_name: one-step\nrag_topk: 3\n")
     with pytest.raises(ParamsError, match="rag_topk"):
-        study.run_step("04", [mine])
+        runner.run_step("04", [mine])
     with pytest.raises(ParamsError, match="runs per model"):
-        study.run_step("04", [paths.PARAMS / "study.yaml"])
+        runner.run_step("04", [paths.PARAMS / "study.yaml"])
 
 
 def test_a_full_disk_is_one_line_that_names_the_file_and_the_store_resumes(outputs, monkeypatch, capsys):
     import resource
 
     from nova_lab import cli
-    from nova_lab.records import RecordStore
+    from nova_lab.core.records import RecordStore
 
     store = RecordStore(paths.run_dir("r") / "answers.jsonl")
     store.append([{"key": "a", "answer": "kept"}])
@@ -127,7 +128,7 @@ def test_a_full_disk_is_one_line_that_names_the_file_and_the_store_resumes(outpu
     store.append([{"key": "b", "answer": "made again once there is space"}])
     assert store.keys() == {"a", "b"}
 
-    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(full.value))
+    monkeypatch.setattr(runner, "run_study", lambda *a: (_ for _ in ()).throw(full.value))
     assert cli.main(["study"]) == 1
     assert capsys.readouterr().err == (f"nova-lab: no space left while writing {store.path}: free some space (or point "
                                        f"NOVA_LAB_OUTPUTS elsewhere) and run the same command to resume\n")
@@ -136,12 +137,12 @@ def test_a_full_disk_is_one_line_that_names_the_file_and_the_store_resumes(outpu
 def test_ctrl_c_and_a_notebook_fault_are_one_line(monkeypatch, capsys):
     from nova_lab import cli
 
-    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(runner, "run_study", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
     assert cli.main(["study"]) == 130
     assert capsys.readouterr().err == "nova-lab: interrupted; run the same command to resume\n"
-    stopped = study.NotebookStopped(Path("/o/smoke/02_kb_build.ipynb"), "OSError",
+    stopped = runner.NotebookStopped(Path("/o/smoke/02_kb_build.ipynb"), "OSError",
                                     "[Errno 28] No space left on device: '/o/smoke/kb/chunks.parquet'")
-    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(stopped))
+    monkeypatch.setattr(runner, "run_study", lambda *a: (_ for _ in ()).throw(stopped))
     assert cli.main(["study"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("nova-lab: no space left while writing /o/smoke/kb/chunks.parquet") and "traceback" not in err
@@ -149,14 +150,14 @@ def test_ctrl_c_and_a_notebook_fault_are_one_line(monkeypatch, capsys):
 
 def test_a_step_not_run_is_one_line_and_the_same_exit_from_the_cli_or_a_notebook(monkeypatch, capsys):
     from nova_lab import cli
-    from nova_lab.study_steps import StepNotRun
+    from nova_lab.core.study_steps import StepNotRun
 
     message = "outputs/r/kb/manifest.json is missing: run notebooks/02_kb_build.ipynb with run_name='r' first"
-    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(StepNotRun(message)))
+    monkeypatch.setattr(runner, "run_study", lambda *a: (_ for _ in ()).throw(StepNotRun(message)))
     assert cli.main(["study"]) == 1
     assert capsys.readouterr().err == f"nova-lab: {message}\n"
-    stopped = study.NotebookStopped(Path("/o/r/micro/04_inference.ipynb"), "StepNotRun", message)
-    monkeypatch.setattr(study, "run_study", lambda *a: (_ for _ in ()).throw(stopped))
+    stopped = runner.NotebookStopped(Path("/o/r/micro/04_inference.ipynb"), "StepNotRun", message)
+    monkeypatch.setattr(runner, "run_study", lambda *a: (_ for _ in ()).throw(stopped))
     assert cli.main(["study"]) == 1
     assert capsys.readouterr().err == f"nova-lab: StepNotRun: {message}\n"
 
@@ -176,7 +177,7 @@ def test_a_model_in_an_overlay_is_refused_not_mixed_into_another_models_steps(ou
     overlay.write_text(f"extends: {paths.PARAMS / 'smoke.yaml'}\nmodel: micro\n")
     with pytest.raises(ParamsError, match=r"lite's steps would run model = 'micro' \(set by .*micro.yaml\): an "
                                           r"overlay applies to every model; choose the models with `models:` or --models"):
-        study.run_study(("lite",), overlay=overlay)
+        runner.run_study(("lite",), overlay=overlay)
     assert steps_ran == []
 
 
@@ -235,12 +236,12 @@ def test_a_full_disk_names_the_notebook_when_the_error_names_no_file(outputs, mo
 def test_a_failed_notebook_is_shareable_too_paths_relative_and_no_bucket_or_role(outputs, monkeypatch):
     from papermill.exceptions import PapermillExecutionError
 
-    from nova_lab.params import load_params
+    from nova_lab.core.params import load_params
 
     params = load_params(paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
     _papermill_stops(monkeypatch, PapermillExecutionError(3, 4, "prepare_data(cfg)", "ValueError", "bad", []))
-    with pytest.raises(study.NotebookStopped, match="ValueError: bad"):
-        study.run_notebook("01_data_prep", params, paths.run_dir(params.run_name))
+    with pytest.raises(runner.NotebookStopped, match="ValueError: bad"):
+        runner.run_notebook("01_data_prep", params, paths.run_dir(params.run_name))
     text = (paths.run_dir(params.run_name) / "01_data_prep.ipynb").read_text()
     node = nbformat.reads(text, as_version=4)
     assert node.metadata.papermill["input_path"] == "notebooks/01_data_prep.ipynb"

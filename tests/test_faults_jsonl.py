@@ -5,7 +5,7 @@ import json
 import pytest
 
 from nova_lab.cli import main
-from nova_lab.nova_format import read_validated, to_record, validate_file
+from nova_lab.data.nova_format import read_validated, to_record, validate_file
 
 RECORDS = [to_record(f"What does call {i} return?", f"A list\u2028of queues\u0085and {i} more.") for i in range(10)]
 

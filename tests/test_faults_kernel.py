@@ -11,7 +11,8 @@ import nbformat
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from nova_lab import cli, paths, study
+from nova_lab import cli, runner
+from nova_lab.core import paths
 
 pytestmark = pytest.mark.slow  # starts kernels
 
@@ -30,9 +31,9 @@ def test_ctrl_c_in_the_middle_of_a_cell_prints_one_line_and_nothing_from_the_ker
     17-line traceback of its own before the CLI's one line."""
     started = tmp_path / "started"
     sleeper = notebook(tmp_path, f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
-    script = ("import signal, sys\nfrom pathlib import Path\nfrom nova_lab import cli, study\n"
+    script = ("import signal, sys\nfrom pathlib import Path\nfrom nova_lab import cli, runner\n"
               "signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started where Ctrl-C is ignored\n"
-              f"study.run_study = lambda *a: study.execute(Path({str(sleeper)!r}), Path({str(tmp_path / 'out.ipynb')!r}), {{}})\n"
+              f"runner.run_study = lambda *a: runner.execute(Path({str(sleeper)!r}), Path({str(tmp_path / 'out.ipynb')!r}), {{}})\n"
               "sys.exit(cli.main(['study']))\n")
     run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
@@ -48,7 +49,7 @@ def test_ctrl_c_in_the_middle_of_a_cell_prints_one_line_and_nothing_from_the_ker
 def test_a_kernel_killed_from_outside_is_one_line_naming_the_notebook(tmp_path, monkeypatch, capfd):
     killed = notebook(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # as an out-of-memory kill")
     executed = tmp_path / "02_kb_build.ipynb"
-    monkeypatch.setattr(study, "run_study", lambda *a: study.execute(killed, executed, {}))
+    monkeypatch.setattr(runner, "run_study", lambda *a: runner.execute(killed, executed, {}))
     assert cli.main(["study"]) == 1
     err = capfd.readouterr().err
     assert "Traceback" not in err and err.splitlines()[-1] == (

@@ -6,14 +6,15 @@ import subprocess
 import sys
 import sysconfig
 
-from nova_lab import data_prep, paths
-from nova_lab.params import DataPrepParams
+from nova_lab.data import data_prep
+from nova_lab.core import paths
+from nova_lab.core.params import DataPrepParams
 
 WARN = """
 import sysconfig, warnings
-from nova_lab import paths
-from nova_lab.notebook_utils import record  # as every notebook's imports cell does
-from nova_lab.records import RecordStore
+from nova_lab.core import paths
+from nova_lab.core.notebook_utils import record  # as every notebook's imports cell does
+from nova_lab.core.records import RecordStore
 
 warnings.simplefilter("always")
 store = paths.run_dir("r") / "answers.jsonl"

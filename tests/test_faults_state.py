@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nova_lab import artefacts, caching, data_prep, embeddings, kb_build, paths, results
-from nova_lab.knowledge_base import CachedRetriever, Passage
-from nova_lab.params import DataPrepParams, KnowledgeBaseParams
-from nova_lab.study_steps import StepNotRun
+from nova_lab.core import artefacts, caching, paths, results
+from nova_lab.data import data_prep
+from nova_lab.retrieval import embeddings, kb_build
+from nova_lab.retrieval.knowledge_base import CachedRetriever, Passage
+from nova_lab.core.params import DataPrepParams, KnowledgeBaseParams
+from nova_lab.core.study_steps import StepNotRun
 
 
 @pytest.fixture
@@ -87,7 +89,7 @@ def test_a_damaged_embedding_cache_is_made_again_with_a_warning_naming_it(output
 
 
 def test_a_damaged_retrieval_table_is_searched_again(outputs, monkeypatch):
-    from nova_lab import retrieval_eval
+    from nova_lab.retrieval import retrieval_eval
 
     questions = pd.DataFrame({"id": ["q1"], "stratum": ["seen"], "source_doc_id": ["d"], "question": ["what?"]})
     first = retrieval_eval.rank_of_source(Fixed(), questions, ("keyword",), search_key="kb-1")

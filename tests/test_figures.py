@@ -7,7 +7,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from nova_lab import figures
+from nova_lab.analysis import figures
 
 matplotlib.use("Agg")
 CODE_NAME = re.compile(r"\b[a-z]+_[a-z_0-9]+\b")
@@ -56,7 +56,8 @@ def test_the_html_page_has_the_notebooks_title_and_each_figure_says_what_it_show
 
     import nbformat
 
-    from nova_lab import notebook_utils, study
+    from nova_lab.core import notebook_utils
+    from nova_lab import runner
 
     figure = figures.tradeoff(data()[3])
     described = notebook_utils.describe(figure)
@@ -68,6 +69,6 @@ def test_the_html_page_has_the_notebooks_title_and_each_figure_says_what_it_show
             "display_data", data={"image/png": png, "text/plain": described})])])
     path = tmp_path / "06_analysis.ipynb"
     nbformat.write(node, path)
-    html = study.render_html(path).read_text()
+    html = runner.render_html(path).read_text()
     assert "<title>06 · Analysis: fine-tuning, RAG, or both?</title>" in html
     assert 'alt="Figure: quality against the cost of an answer' in html

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nova_lab import graded_set
+from nova_lab.judging import graded_set
 
 
 def answers_and_questions(n_questions=20):
@@ -114,8 +114,8 @@ def test_cell_levels_ranking_and_error_correlation():
 
 
 def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named(tmp_path, monkeypatch):
-    from nova_lab import judging
-    from nova_lab.study_steps import StepNotRun
+    from nova_lab.judging import verdicts
+    from nova_lab.core.study_steps import StepNotRun
 
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
     graded = pd.DataFrame({"item": ["g001", "g002"], "question": ["What protocol does Amazon SQS use?"] * 2,
@@ -123,10 +123,10 @@ def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named
                            "answer": ["It uses the query protocol.", "It uses gRPC."], "answer_key": ["k1", "k2"],
                            "kind": "exact value"})
     store = graded_set.store("graded-unit")
-    scores = graded_set.score(graded, judging.panel(["semantic", "fact_check"]), store)
+    scores = graded_set.score(graded, verdicts.panel(["semantic", "fact_check"]), store)
     wide = scores.pivot(index="item", columns="judge", values="score")
     assert (wide.loc["g001"] > wide.loc["g002"]).all()  # the right answer above the wrong one, for both judges
-    assert len(store.frame()) == 4 and graded_set.score(graded, judging.panel(["fact_check"]), store).equals(
+    assert len(store.frame()) == 4 and graded_set.score(graded, verdicts.panel(["fact_check"]), store).equals(
         scores[scores["judge"] == "fact_check"].reset_index(drop=True))  # nothing judged twice
     assert len(store.frame()) == 4
     with pytest.raises(StepNotRun, match=r"judge\(s\) \['claude'\] have not scored the graded set"):
@@ -153,7 +153,7 @@ def test_readings_are_assembled_and_a_wide_gap_needs_the_third(tmp_path):
 
 
 def test_the_targets_are_read_on_the_held_out_half_and_a_miss_is_named():
-    from nova_lab import report
+    from nova_lab.analysis import report
 
     graded, scores = graded_and_scores()
     rows = graded_set.targets(graded, scores[scores["judge"].isin(["exact", "lenient"])])
@@ -182,7 +182,7 @@ def test_the_readme_of_the_set_says_how_each_grading_agreed_as_the_set_does():
     assert graded["graded_on"].nunique() >= 2
     readme = (graded_set.GRADED_DIR / "README.md").read_text(encoding="utf-8")
     missing = [line for line in lines if line not in readme.replace("\n", " ")]
-    assert not missing, f"nova_lab/graded/README.md drifted from the set; it should say: {missing}"
+    assert not missing, f"nova_lab/judging/graded/README.md drifted from the set; it should say: {missing}"
     assert readme.count("**How the readings agreed (") == len(lines)
 
 

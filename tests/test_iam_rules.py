@@ -6,10 +6,10 @@ import pytest
 
 from fake_aws import iam_rules
 from fake_aws.iam_rules import Walk, evaluate
-from nova_lab import paths
+from nova_lab.core import paths
 from nova_lab.bedrock import iam
-from nova_lab.params import load_params
-from nova_lab.study_models import STUDY_MODELS
+from nova_lab.core.params import load_params
+from nova_lab.core.study_models import STUDY_MODELS
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/NovaLabBedrock"

@@ -5,14 +5,16 @@ import json
 import pandas as pd
 import pytest
 
-from nova_lab import inference, models, prompts, results
-from nova_lab.records import ANSWER_COLUMNS, RecordStore
-from nova_lab.caching import write_manifest
-from nova_lab.inference import Generation, LocalEngine
-from nova_lab.results import CONFIGURATIONS
-from nova_lab.knowledge_base import Passage
-from nova_lab.params import InferenceParams
-from nova_lab.study_steps import StepNotRun
+from nova_lab.answering import inference, prompts
+from nova_lab.tuning import models
+from nova_lab.core import results
+from nova_lab.core.records import ANSWER_COLUMNS, RecordStore
+from nova_lab.core.caching import write_manifest
+from nova_lab.answering.inference import Generation, LocalEngine
+from nova_lab.core.results import CONFIGURATIONS
+from nova_lab.retrieval.knowledge_base import Passage
+from nova_lab.core.params import InferenceParams
+from nova_lab.core.study_steps import StepNotRun
 
 pytestmark = pytest.mark.slow  # loads a model and generates
 

@@ -5,9 +5,9 @@ import math
 import pandas as pd
 import pytest
 
-from nova_lab import judging
-from nova_lab.judges import BeyondQuestion, FactCheckJudge, Item, OverlapJudge, SemanticJudge, parse_verdict
-from nova_lab.records import RecordStore
+from nova_lab.judging import verdicts
+from nova_lab.judging.judges import BeyondQuestion, FactCheckJudge, Item, OverlapJudge, SemanticJudge, parse_verdict
+from nova_lab.core.records import RecordStore
 
 ERRORS_Q = "Which errors can the Amazon EKS DeletePodIdentityAssociation operation return?"
 ERRORS_REF = ("Amazon EKS DeletePodIdentityAssociation can return ServerException, ResourceNotFoundException, "
@@ -123,12 +123,12 @@ class FlakyJudge:
 def test_parse_failures_are_counted_and_left_out_of_the_mean(tmp_path):
     answers = pd.DataFrame({"key": [f"a{i}" for i in range(4)], "configuration": ["base"] * 4, "stratum": ["seen"] * 4})
     items = [Item(k, "q", "r", ("x",), "x") for k in answers["key"]]
-    store = RecordStore(tmp_path / "judgments.jsonl", judging.JUDGMENT_COLUMNS)
-    assert judging.judge_all([FlakyJudge()], items, store) == 4
-    assert judging.judge_all([FlakyJudge()], items, store) == 0  # cached: nothing judged twice
-    verdicts = store.frame()
-    scored = answers.merge(verdicts.drop(columns="key"), left_on="key", right_on="answer_key")
-    row = judging.summary(scored).loc["base"]
+    store = RecordStore(tmp_path / "judgments.jsonl", verdicts.JUDGMENT_COLUMNS)
+    assert verdicts.judge_all([FlakyJudge()], items, store) == 4
+    assert verdicts.judge_all([FlakyJudge()], items, store) == 0  # cached: nothing judged twice
+    stored = store.frame()
+    scored = answers.merge(stored.drop(columns="key"), left_on="key", right_on="answer_key")
+    row = verdicts.summary(scored).loc["base"]
     assert row["flaky_parse_failure_rate"] == 0.5
     assert row["flaky_mean"] == 6.0  # the two failures are NaN, not zeros
 

@@ -4,7 +4,7 @@ what it finds fails the fast lane, so a `noqa` comment means something."""
 import subprocess
 import sys
 
-from nova_lab import paths
+from nova_lab.core import paths
 
 
 def test_ruff_finds_nothing():

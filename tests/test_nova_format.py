@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nova_lab.nova_format import (RECORD_RULES, InvalidTrainingData, read_validated, to_record,
+from nova_lab.data.nova_format import (RECORD_RULES, InvalidTrainingData, read_validated, to_record,
                                   validate_file, write_jsonl)
 
 
@@ -90,7 +90,7 @@ def test_reserved_words_are_aws_list_in_any_letter_case(tmp_path, text):
 
 def test_fewer_than_100_records_pass_with_a_warning(tmp_path, capsys):
     from nova_lab.cli import main
-    from nova_lab.nova_format import check_file
+    from nova_lab.data.nova_format import check_file
 
     small, enough = write(tmp_path, good(9), pad_to=9), write(tmp_path, good(9), name="big.jsonl", pad_to=100)
     assert check_file(small).violations == [] and "recommends at least 100" in check_file(small).warnings[0]

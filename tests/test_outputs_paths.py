@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from nova_lab import paths
+from nova_lab.core import paths
 
 
 def test_a_relative_outputs_folder_is_the_same_for_the_cli_and_for_a_kernel(monkeypatch, tmp_path):
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", "rel-out")
     monkeypatch.chdir(tmp_path)  # where the user typed `nova-lab study`
-    kernel = subprocess.run([sys.executable, "-c", "from nova_lab import paths; print(paths.outputs_root())"],
+    kernel = subprocess.run([sys.executable, "-c", "from nova_lab.core import paths; print(paths.outputs_root())"],
                             cwd=paths.NOTEBOOKS, capture_output=True, text=True, check=True).stdout.strip()
     assert paths.outputs_root() == paths.PROJ_ROOT / "rel-out" == Path(kernel)
 

@@ -1,8 +1,8 @@
 import pytest
 
-from nova_lab import paths
+from nova_lab.core import paths
 from nova_lab.cli import main
-from nova_lab.params import DataPrepParams, KnowledgeBaseParams, ParamsError, for_step, load_params
+from nova_lab.core.params import DataPrepParams, KnowledgeBaseParams, ParamsError, for_step, load_params
 
 STUDY = paths.PARAMS / "study.yaml"
 
@@ -111,7 +111,7 @@ def test_binary_params_file_message(tmp_path):
 
 
 def test_latency_sample_above_n_test_is_capped_with_a_warning(tmp_path):
-    from nova_lab.params import ParamsWarning
+    from nova_lab.core.params import ParamsWarning
 
     with pytest.warns(ParamsWarning, match="latency_sample = 500 is larger than n_test = 30"):
         params = load_params(write(tmp_path, "n_test: 30\nlatency_sample: 500\n"))
@@ -141,8 +141,8 @@ def test_a_notebook_run_as_it_is_runs_the_smoke_settings(step):
 def test_nova_2_lite_runs_on_bedrock_only_and_the_model_names_come_from_one_table(tmp_path):
     from typing import get_args
 
-    from nova_lab.params import FineTuneParams
-    from nova_lab.study_models import STUDY_MODELS, ModelName
+    from nova_lab.core.params import FineTuneParams
+    from nova_lab.core.study_models import STUDY_MODELS, ModelName
 
     assert get_args(ModelName) == tuple(STUDY_MODELS)
     with pytest.raises(ParamsError, match="model nova2_lite has no offline stand-in: run it with backend: bedrock"):
@@ -156,7 +156,7 @@ def test_nova_2_lite_runs_on_bedrock_only_and_the_model_names_come_from_one_tabl
 
 
 def test_the_allowed_names_are_the_registered_ones_and_a_misspelt_one_gets_a_suggestion(tmp_path):
-    from nova_lab.judges import JUDGES
+    from nova_lab.judging.judges import JUDGES
 
     with pytest.raises(ParamsError) as error:
         load_params(write(tmp_path, "judges: [semantic, factcheck]\nqa_generator: templates\n"))

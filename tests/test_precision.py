@@ -5,8 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from nova_lab import inference, models, paths, precision
-from nova_lab.params import InferenceParams, ParamsError, load_params
+from nova_lab.answering import inference
+from nova_lab.tuning import models, precision
+from nova_lab.core import paths
+from nova_lab.core.params import InferenceParams, ParamsError, load_params
 
 
 def test_forced_settings_are_not_measured(monkeypatch):
@@ -84,7 +86,7 @@ def test_batched_answers_in_another_precision_are_other_answers():
 def test_weights_cast_once_give_autocasts_very_tokens_and_leave_the_input_embedding_float32():
     import torch
 
-    from nova_lab import prompts
+    from nova_lab.answering import prompts
 
     plain, tokenizer = models.load("micro")
     cast = precision.cast_frozen_weights(models.load("micro")[0].requires_grad_(False))

@@ -6,13 +6,14 @@ import json
 import pytest
 from botocore.stub import Stubber
 
-from nova_lab import paths
+from nova_lab.core import paths
 from fake_aws import iam_rules
 from fake_aws.fake_iam import FakeIam
-from nova_lab.bedrock import iam, models, preflight
+from nova_lab.bedrock import iam, preflight
+from nova_lab.core import bedrock_models
 from nova_lab.cli import main
-from nova_lab.params import load_params
-from nova_lab.study_models import STUDY_MODELS
+from nova_lab.core.params import load_params
+from nova_lab.core.study_models import STUDY_MODELS
 
 NOW = "2026-11-26T00:00:00Z"
 ROLE = "arn:aws:iam::123456789012:role/NovaLabBedrock"
@@ -58,7 +59,7 @@ def stubbed(monkeypatch):
 def study_judges_params():
     params = load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "bedrock.yaml")
     return params.model_copy(update={"bedrock": params.bedrock.model_copy(
-        update={"judge_models": models.JUDGE_PRESETS["study"]})})
+        update={"judge_models": bedrock_models.JUDGE_PRESETS["study"]})})
 
 
 def default_params():
@@ -89,15 +90,15 @@ def all_ready(stub, fake, params, nova, caller=CALLER, applied=(), defaults=NEW_
     b = stub["bedrock"]
     for model in nova:
         model_id = STUDY_MODELS[model].converse_id
-        if model_id != models.foundation_model(model_id):
+        if model_id != bedrock_models.foundation_model(model_id):
             b.add_response("get_inference_profile", profile(model_id), {"inferenceProfileIdentifier": model_id})
-            b.add_response("get_foundation_model", foundation(models.foundation_model(model_id), on_demand=False),
-                           {"modelIdentifier": models.foundation_model(model_id)})
+            b.add_response("get_foundation_model", foundation(bedrock_models.foundation_model(model_id), on_demand=False),
+                           {"modelIdentifier": bedrock_models.foundation_model(model_id)})
         else:
             b.add_response("get_foundation_model", foundation(model_id), {"modelIdentifier": model_id})
     for judge in params.bedrock.judge_models:
         b.add_response("get_inference_profile", profile(judge), {"inferenceProfileIdentifier": judge})
-        b.add_response("get_foundation_model", foundation(models.foundation_model(judge), on_demand=False))
+        b.add_response("get_foundation_model", foundation(bedrock_models.foundation_model(judge), on_demand=False))
     b.add_response("get_foundation_model", foundation("amazon.titan-embed-text-v2:0"))
     for _ in params.bedrock.judge_models:
         stub["bedrock_runtime"].add_response("converse", REPLY)
@@ -114,16 +115,16 @@ def all_ready(stub, fake, params, nova, caller=CALLER, applied=(), defaults=NEW_
 def test_preflight_finds_a_legacy_model_a_missing_profile_a_bucket_elsewhere_and_a_full_quota(stubbed, capsys):
     clients, stub, fake = stubbed
     params = study_judges_params()
-    claude, llama = models.JUDGE_PRESETS["study"]
+    claude, llama = bedrock_models.JUDGE_PRESETS["study"]
     b = stub["bedrock"]
     b.add_response("get_foundation_model", foundation("amazon.nova-lite-v1:0"), {"modelIdentifier": "amazon.nova-lite-v1:0"})
     b.add_response("get_inference_profile", profile(claude), {"inferenceProfileIdentifier": claude})
-    b.add_response("get_foundation_model", foundation(models.foundation_model(claude), "LEGACY", on_demand=False),
-                   {"modelIdentifier": models.foundation_model(claude)})
+    b.add_response("get_foundation_model", foundation(bedrock_models.foundation_model(claude), "LEGACY", on_demand=False),
+                   {"modelIdentifier": bedrock_models.foundation_model(claude)})
     b.add_client_error("get_inference_profile", "ResourceNotFoundException", "no such profile", 404,
                        expected_params={"inferenceProfileIdentifier": llama})
-    b.add_response("get_foundation_model", foundation(models.foundation_model(llama)),
-                   {"modelIdentifier": models.foundation_model(llama)})
+    b.add_response("get_foundation_model", foundation(bedrock_models.foundation_model(llama)),
+                   {"modelIdentifier": bedrock_models.foundation_model(llama)})
     b.add_response("get_foundation_model", foundation("amazon.titan-embed-text-v2:0"),
                    {"modelIdentifier": "amazon.titan-embed-text-v2:0"})
     runtime = stub["bedrock_runtime"]
@@ -148,7 +149,7 @@ def test_preflight_finds_a_legacy_model_a_missing_profile_a_bucket_elsewhere_and
     checks = preflight.run(clients, params, ["lite"])
     not_ready = {(c.what, c.subject) for c in checks if c.ready is False}
     assert not_ready == {
-        ("model", models.foundation_model(claude)),  # Legacy
+        ("model", bedrock_models.foundation_model(claude)),  # Legacy
         ("inference profile", llama), ("1-token Converse", llama),  # no profile
         ("bucket", "my-nova-lab-bucket"),  # in eu-west-1
         ("quota", "Custom model deployments per account"),  # 2 of 2 used
@@ -245,8 +246,8 @@ def test_quotas_at_their_default_are_read_and_profiles_draw_on_the_cross_region_
     stub["quotas"].add_response("list_aws_default_service_quotas", {"Quotas": defaults})
     stub["quotas"].add_response("list_service_quotas", {"Quotas": []})
     quotas = preflight.quota_list(clients.quotas)
-    assert preflight.tokens_per_minute(quotas, models.CLAUDE_SONNET_4_6)["QuotaCode"] == "L-CR"
-    checks = preflight._token_quotas(quotas, models.CLAUDE_SONNET_4_6, 1000)
+    assert preflight.tokens_per_minute(quotas, bedrock_models.CLAUDE_SONNET_4_6)["QuotaCode"] == "L-CR"
+    checks = preflight._token_quotas(quotas, bedrock_models.CLAUDE_SONNET_4_6, 1000)
     assert [(c.subject, c.ready) for c in checks] == [(defaults[1]["QuotaName"], False)]
 
 
@@ -255,8 +256,8 @@ def test_a_day_quota_below_the_planned_tokens_is_not_ready():
     quotas = [quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 200_000.0, "L-CR"),
               quota("Model invocation max tokens per day for Anthropic Claude Sonnet 4.6", 1_000_000.0, "L-DAY")]
     planned = preflight.planning.tokens_by_model(preflight.planning.build(default_params(), ["micro", "lite"]))
-    assert planned[models.CLAUDE_SONNET_4_6] > 1_000_000
-    checks = preflight._token_quotas(quotas, models.CLAUDE_SONNET_4_6, planned[models.CLAUDE_SONNET_4_6])
+    assert planned[bedrock_models.CLAUDE_SONNET_4_6] > 1_000_000
+    checks = preflight._token_quotas(quotas, bedrock_models.CLAUDE_SONNET_4_6, planned[bedrock_models.CLAUDE_SONNET_4_6])
     day = next(c for c in checks if "per day" in c.subject)
     assert day.ready is False and "the run stops when the day's tokens are spent" in day.detail
 
@@ -272,7 +273,7 @@ def test_iam_policy_names_passrole_tag_on_create_and_the_profiles(capsys):
     invoke = next(s for s in statements if "bedrock:InvokeModel" in s["Action"])["Resource"]
     for judge in params.bedrock.judge_models:  # the profile here, its model in every region it routes to
         assert f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{judge}" in invoke
-        assert f"arn:aws:bedrock:*::foundation-model/{models.foundation_model(judge)}" in invoke
+        assert f"arn:aws:bedrock:*::foundation-model/{bedrock_models.foundation_model(judge)}" in invoke
     trust = iam.role_policies(params)["trust"]["Statement"][0]
     assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
     assert main(["iam-policy", "--params", str(paths.PARAMS / "lite.yaml"), str(paths.PARAMS / "bedrock.yaml")]) == 0

@@ -8,8 +8,8 @@ import botocore.loaders
 import pytest
 from bs4 import BeautifulSoup
 
-from nova_lab.leakage import leakage_report
-from nova_lab.qa import GENERATORS, UNANSWERABLE, NotEnoughFacts, SplitSizes, build_qa_set, counts
+from nova_lab.data.leakage import leakage_report
+from nova_lab.data.qa import GENERATORS, UNANSWERABLE, NotEnoughFacts, SplitSizes, build_qa_set, counts
 
 from conftest import SIZES
 
@@ -136,8 +136,8 @@ def test_probes_are_never_trained_on_and_say_the_name_does_not_exist(qa):
 def test_no_phrasing_holds_a_word_that_fails_a_nova_job(corpus):
     """Every question and answer the templates can write, for every fact: a reserved word ("User:", as in
     "Use CreateUser: it ...") fails a Bedrock customization job, so it must never be written."""
-    from nova_lab.data_prep import load_corpus
-    from nova_lab.nova_format import reserved_words_in
+    from nova_lab.data.data_prep import load_corpus
+    from nova_lab.data.nova_format import reserved_words_in
 
     generator = GENERATORS["template"]()
     for facts in (corpus.facts, load_corpus(["iam", "cognito-idp"]).facts):

@@ -1,7 +1,8 @@
 """The README says what the committed analysis says: its findings are generated from the recorded numbers."""
 
-from nova_lab import findings, paths
-from nova_lab.notebook_utils import read_notebook
+from nova_lab.analysis import findings
+from nova_lab.core import paths
+from nova_lab.core.notebook_utils import read_notebook
 
 COMMITTED = paths.PROJ_ROOT / "outputs" / "study" / "06_analysis.ipynb"
 
@@ -12,7 +13,7 @@ def test_the_readmes_findings_are_the_committed_analysis_numbers():
     end = readme.index(findings.README_END) + len(findings.README_END)
     assert readme[start:end] == findings.readme_section(read_notebook(COMMITTED)), (
         "the README's findings drifted from outputs/study/06_analysis.ipynb: paste the output of "
-        "python -m nova_lab.findings outputs/study/06_analysis.ipynb between its markers")
+        "python -m nova_lab.analysis.findings outputs/study/06_analysis.ipynb between its markers")
 
 
 def test_the_findings_give_quality_by_kind_and_fabrication_from_what_06_recorded():

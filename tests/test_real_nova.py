@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from nova_lab import real_nova
-from nova_lab.analysis import StudyResults
+from nova_lab.analysis import real_nova
+from nova_lab.analysis.statistics import StudyResults
 
 
 def test_the_capped_cells_the_seed_and_the_seen_unseen_reading_come_from_the_run():

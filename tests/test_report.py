@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nova_lab import costs, figures, report
-from nova_lab.bedrock import pricing
+from nova_lab.costing import costs
+from nova_lab.analysis import figures, report
+from nova_lab.costing import pricing
 
 matplotlib.use("Agg")
 
@@ -77,9 +78,9 @@ def test_fine_tuning_breaks_even_where_its_saving_covers_its_monthly_cost():
 
 
 def test_owning_a_configuration_counts_the_knowledge_base_and_the_fine_tuned_model_at_the_plans_prices():
-    from nova_lab import paths
-    from nova_lab.bedrock import plan, pricing
-    from nova_lab.params import load_params
+    from nova_lab.core import paths
+    from nova_lab.costing import plan, pricing
+    from nova_lab.core.params import load_params
 
     params = load_params(paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
     per_answer = pd.DataFrame({"model": "micro", "configuration": ["base", "rag", "ft", "ft_rag"],
@@ -118,7 +119,7 @@ def test_the_at_a_glance_figure_draws_quality_in_points_and_the_study_on_lites_r
 
 
 def test_the_examples_are_the_questions_whose_answers_differ_most_per_stratum():
-    from nova_lab import analysis
+    from nova_lab.analysis import statistics
 
     rows = []
     spreads = {"q1": 1, "q2": 5, "q3": 3, "q4": 2, "q5": 9, "q6": 0}
@@ -129,8 +130,8 @@ def test_the_examples_are_the_questions_whose_answers_differ_most_per_stratum():
                          "stratum": "seen" if question in ("q1", "q2", "q3") else "unseen"})
     questions = pd.DataFrame({"id": list(spreads), "question": "Q?", "reference_answer": "R.",
                               "stratum": ["seen"] * 3 + ["unseen"] * 3})
-    res = analysis.StudyResults(pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(), ["judge_a"], questions)
-    picked = analysis.examples(res, per_stratum=2)
+    res = statistics.StudyResults(pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(), ["judge_a"], questions)
+    picked = statistics.examples(res, per_stratum=2)
     assert list(dict.fromkeys(picked["question_id"])) == ["q2", "q3", "q5", "q4"]
     heading, table = report.examples(picked, questions)[0]
     assert heading.startswith("**Q?** (seen)") and list(table["configuration"]) == ["base", "RAG", "fine-tuned",
@@ -145,8 +146,8 @@ def test_additivity_is_read_on_the_interval_and_the_test_together():
 
 
 def test_small_dollar_amounts_keep_their_digits_and_the_prices_list_names_the_knowledge_bases():
-    from nova_lab import paths
-    from nova_lab.params import load_params
+    from nova_lab.core import paths
+    from nova_lab.core.params import load_params
 
     assert report.usd(0.0042) == "0.0042" and report.usd(0) == "0.00" and report.usd(1234.5) == "1,234.50"
     params = load_params(paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")

@@ -7,15 +7,20 @@ import json
 import pandas as pd
 import pytest
 
-from nova_lab import analysis, data_prep, inference, judging, models, prompts, results
-from nova_lab.caching import write_manifest
-from nova_lab.inference import Generation
-from nova_lab.judges import FactCheckJudge, Verdict
-from nova_lab.knowledge_base import Passage
-from nova_lab.params import InferenceParams, JudgingParams
-from nova_lab.records import RecordStore, UnreadableRecordWarning
-from nova_lab.results import CONFIGURATIONS
-from nova_lab.study_steps import StepNotRun
+from nova_lab.analysis import statistics
+from nova_lab.data import data_prep
+from nova_lab.answering import inference, prompts
+from nova_lab.judging import verdicts
+from nova_lab.tuning import models
+from nova_lab.core import results
+from nova_lab.core.caching import write_manifest
+from nova_lab.answering.inference import Generation
+from nova_lab.judging.judges import FactCheckJudge, Verdict
+from nova_lab.retrieval.knowledge_base import Passage
+from nova_lab.core.params import InferenceParams, JudgingParams
+from nova_lab.core.records import RecordStore, UnreadableRecordWarning
+from nova_lab.core.results import CONFIGURATIONS
+from nova_lab.core.study_steps import StepNotRun
 
 RUN = "current-result"
 QUESTIONS = pd.DataFrame({
@@ -113,9 +118,9 @@ def test_the_analysis_reads_only_the_panel_05_last_used(run):
     run()
     cfg = JudgingParams(run_name=RUN, backend="local", model="micro", judges=["semantic", "fact_check"],
                         meta_eval_questions=2)
-    judging.run(cfg, answers(), QUESTIONS, [FactCheckJudge(), Always()])
-    judging.run(cfg, answers(), QUESTIONS, [FactCheckJudge()])  # the panel changed: always_five is off it
-    loaded = analysis.load(RUN, ["micro"])
+    verdicts.run(cfg, answers(), QUESTIONS, [FactCheckJudge(), Always()])
+    verdicts.run(cfg, answers(), QUESTIONS, [FactCheckJudge()])  # the panel changed: always_five is off it
+    loaded = statistics.load(RUN, ["micro"])
     assert loaded.judges == ["fact_check"] and set(loaded.scores["judge"]) == {"fact_check"}
     assert (loaded.answers["quality"] == loaded.answers["fact_check"]).all()
 
@@ -124,7 +129,7 @@ def test_a_verdict_missing_from_the_panel_is_an_error_that_names_step_05(run):
     run()
     results.set_current(RUN, "micro", judges=["fact_check"])  # 05 set its panel, then stopped before judging
     with pytest.raises(StepNotRun, match="05_judging"):
-        analysis.load(RUN, ["micro"])
+        statistics.load(RUN, ["micro"])
 
 
 def test_a_torn_last_answer_is_made_again_on_a_line_of_its_own(run):

@@ -7,9 +7,10 @@ import os
 import pandas as pd
 import pytest
 
-from nova_lab import paths, report
-from nova_lab.notebook_utils import read_notebook
-from nova_lab.study import run_study
+from nova_lab.core import paths
+from nova_lab.analysis import report
+from nova_lab.core.notebook_utils import read_notebook
+from nova_lab.runner import run_study
 
 pytestmark = pytest.mark.slow  # runs the whole smoke study
 
@@ -115,26 +116,26 @@ def test_analysis_compares_both_models_and_renders_html_without_code(smoke_run):
 
 def test_the_smoke_studys_key_figures_stay_where_they_are_pinned(smoke_run):
     """A change that moves the study's numbers (a prompt, a judge, a split, a store) fails here; if the move is
-    meant, pin again in the same change (python -m nova_lab.key_figures), where a reviewer sees it. On a CPU of
+    meant, pin again in the same change (python -m nova_lab.analysis.key_figures), where a reviewer sees it. On a CPU of
     another kind than the pinning one, only the figures no model arithmetic goes into are compared."""
     import warnings
 
-    from nova_lab import key_figures
+    from nova_lab.analysis import key_figures
 
     _, folder = smoke_run
     here = key_figures.machine(folder, ["micro", "lite"])
     pinned, left_out = key_figures.compared(key_figures.read_pinned(), here)
     assert not (left_out and os.environ.get("NOVA_LAB_STRICT_PINS")), (
         f"CI holds every pinned figure, but they were pinned on {key_figures.read_pinned()['cpu']!r} and this is "
-        f"{here!r}: pin them on this machine (python -m nova_lab.key_figures) or run CI where they were pinned")
+        f"{here!r}: pin them on this machine (python -m nova_lab.analysis.key_figures) or run CI where they were pinned")
     if left_out:
         warnings.warn(f"{len(left_out)} model figures were pinned on {key_figures.read_pinned()['cpu']!r}, not on this "
-                      f"CPU and precision ({here!r}): not compared; pin them here with python -m nova_lab.key_figures")
+                      f"CPU and precision ({here!r}): not compared; pin them here with python -m nova_lab.analysis.key_figures")
     assert key_figures.moved(key_figures.collect(folder, ["micro", "lite"]), pinned) == []
 
 
 def test_figures_pinned_on_another_cpu_kind_are_held_only_where_no_model_arithmetic_goes():
-    from nova_lab import key_figures
+    from nova_lab.analysis import key_figures
 
     pinned = {"cpu": "other", "figures": {"questions/test/seen": {}, "recall@5/hybrid": {}, "micro/base/input_tokens": {},
                                           "micro/base/output_tokens": {}, "micro/ft/panel_mean": {}}}

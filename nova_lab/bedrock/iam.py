@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nova_lab.bedrock.models import foundation_model, third_party
+from nova_lab.core.bedrock_models import foundation_model, third_party
 from nova_lab.bedrock.resources import vector_bucket_name
-from nova_lab.params import StudyParams
-from nova_lab.study_models import STUDY_MODELS
+from nova_lab.core.params import StudyParams
+from nova_lab.core.study_models import STUDY_MODELS
 
 # What the caller's run calls, by service (`nova-lab plan` lists when; teardown's list and delete calls included).
 CALLER_ACTIONS = {

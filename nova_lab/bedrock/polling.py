@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from botocore.exceptions import ClientError
 
-from nova_lab.params import BedrockSettings
+from nova_lab.core.params import BedrockSettings
 
 T = TypeVar("T")
 

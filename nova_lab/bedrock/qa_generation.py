@@ -17,12 +17,12 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from nova_lab.bedrock import runtime
-from nova_lab.caching import fingerprint
-from nova_lab.json_replies import first_object_with
-from nova_lab.judges import present_facts
-from nova_lab.nova_format import reserved_words_in
-from nova_lab.qa import Phrasing, TemplateQAGenerator
-from nova_lab.records import RecordStore
+from nova_lab.core.caching import fingerprint
+from nova_lab.judging.json_replies import first_object_with
+from nova_lab.judging.judges import present_facts
+from nova_lab.data.nova_format import reserved_words_in
+from nova_lab.data.qa import Phrasing, TemplateQAGenerator
+from nova_lab.core.records import RecordStore
 
 REPLY_COLUMNS = ["key", "fact_id", "reply"]  # the store's columns: RecordStore(path, REPLY_COLUMNS)
 PHRASINGS = 4

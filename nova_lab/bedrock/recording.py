@@ -24,8 +24,8 @@ from typing import Any, Literal
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-from nova_lab.caching import fingerprint
-from nova_lab.nova_format import json_lines
+from nova_lab.core.caching import fingerprint
+from nova_lab.data.nova_format import json_lines
 
 IGNORED = {"clientToken", "clientRequestToken"}
 BODY = "__streamed_body_base64__"

@@ -18,9 +18,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from nova_lab.caching import fingerprint
-from nova_lab.params import BedrockSettings
-from nova_lab.study_models import STUDY_MODELS
+from nova_lab.core.caching import fingerprint
+from nova_lab.core.params import BedrockSettings
+from nova_lab.core.study_models import STUDY_MODELS
 
 TAG_KEY = "nova-lab-study"
 

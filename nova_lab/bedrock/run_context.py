@@ -14,7 +14,7 @@ from nova_lab.bedrock import tokens
 from nova_lab.bedrock.recording import Recording
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.state import state_path
-from nova_lab.params import BedrockSettings, CommonParams
+from nova_lab.core.params import BedrockSettings, CommonParams
 
 
 def open_clients(settings: BedrockSettings, run_name: str, scope: str) -> Clients:

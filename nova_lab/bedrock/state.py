@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nova_lab import artefacts
-from nova_lab.caching import write_json
-from nova_lab.params import ParamsError
-from nova_lab.study_steps import Step, run_this
+from nova_lab.core import artefacts
+from nova_lab.core.caching import write_json
+from nova_lab.core.params import ParamsError
+from nova_lab.core.study_steps import Step, run_this
 
 
 def state_path(run_name: str) -> Path:

@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 
 from nova_lab.bedrock.resources import ensure_bucket, upload
 from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.data_prep import nova_file, read_documents
+from nova_lab.data.data_prep import nova_file, read_documents
 
 
 def corpus_prefix(run_name: str) -> str:

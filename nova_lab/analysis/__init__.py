@@ -1,0 +1,1 @@
+"""Step 06: what each approach buys, in numbers, figures and words."""

@@ -1,0 +1,1 @@
+"""Step 04: prompts, and the four configurations answering the test questions offline."""

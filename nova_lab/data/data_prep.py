@@ -1,0 +1,107 @@
+"""Step 01: corpus, Q&A set, Nova training files, leakage, written under outputs/<run>/data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from nova_lab.core import artefacts, paths
+from nova_lab.data import nova_format
+from nova_lab.core.caching import file_digest, fingerprint, is_fresh, write_manifest
+from nova_lab.data.corpus import Corpus, botocore_version, extract_corpus
+from nova_lab.data.leakage import leakage_report
+from nova_lab.core.params import DataPrepParams
+from nova_lab.data.qa import GENERATORS, QAGenerator, SplitSizes, answerable, build_qa_set
+
+CORPUS_VERSION = 3  # bump when the extraction changes what it writes
+
+
+def data_dir(run_name: str) -> Path:
+    return artefacts.path(artefacts.DATA, run_name)
+
+
+def load_corpus(services: list[str]) -> Corpus:
+    """The corpus for these services, extracted once per botocore version and service list."""
+    key = fingerprint(CORPUS_VERSION, botocore_version(), sorted(services))
+    folder = paths.cache_dir("corpus") / key
+    if not is_fresh(folder, key):
+        folder.mkdir(parents=True, exist_ok=True)
+        corpus = extract_corpus(sorted(services))
+        corpus.documents.to_parquet(folder / "documents.parquet")
+        corpus.facts.to_parquet(folder / "facts.parquet")
+        write_manifest(folder, {"key": key, "botocore": botocore_version(), "services": sorted(services)})
+    return Corpus(pd.read_parquet(folder / "documents.parquet"), pd.read_parquet(folder / "facts.parquet"))
+
+
+def build_qa(cfg: DataPrepParams, corpus: Corpus, generator: QAGenerator | None = None) -> pd.DataFrame:
+    sizes = SplitSizes(cfg.n_train, cfg.train_phrasings_per_fact, cfg.n_validation, cfg.n_test, cfg.n_probes)
+    return build_qa_set(corpus.facts, generator or GENERATORS[cfg.qa_generator](), sizes, cfg.seed)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    folder: str  # where the artefacts are, as `paths.shareable` names it: 01 prints it
+    corpus: Corpus
+    qa: pd.DataFrame
+    leakage: pd.DataFrame
+    nova_files: dict[str, Path]
+    uploads: dict[str, str] = field(default_factory=dict)  # S3 URIs of the Nova files on `backend: bedrock`
+
+
+def nova_file(run_name: str, split: str) -> Path:
+    return data_dir(run_name) / "nova" / f"{split}.jsonl"
+
+
+def prepare(cfg: DataPrepParams, generator: QAGenerator | None = None) -> PreparedData:
+    """Run step 01 and write its artefacts; the manifest records what they were made from.
+    `generator` writes the Q&A pairs when it is not one of the registered offline ones."""
+    folder = data_dir(cfg.run_name)
+    corpus = load_corpus(cfg.services)
+    qa = build_qa(cfg, corpus, generator)
+    corpus.documents.to_parquet(folder / "documents.parquet")
+    corpus.facts.to_parquet(folder / "facts.parquet")
+    qa.to_parquet(folder / "qa.parquet")
+    files = {split: nova_format.write_jsonl(qa[qa["split"] == split], nova_file(cfg.run_name, split))
+             for split in ("train", "validation")}
+    leakage = leakage_report(qa)
+    write_manifest(folder, {
+        "params": cfg.model_dump(), "botocore": botocore_version(), "corpus": corpus.stats(),
+        "qa_rows": len(qa), "documents_key": fingerprint(corpus.documents["doc_id"].tolist(),
+                                                        corpus.documents["text"].tolist()),
+    })
+    return PreparedData(paths.shareable(folder), corpus, qa, leakage, files)
+
+
+def data_digests(run_name: str) -> dict[str, str]:
+    """The Nova files' digests: what a fine-tuning run (local or on Bedrock) is keyed by."""
+    return {split: file_digest(nova_file(run_name, split)) for split in ("train", "validation")}
+
+
+def read_documents(run_name: str) -> pd.DataFrame:
+    return _read(run_name, "documents.parquet")
+
+
+def read_qa(run_name: str) -> pd.DataFrame:
+    return _read(run_name, "qa.parquet")
+
+
+def read_test(run_name: str, probes: bool = True) -> pd.DataFrame:
+    """The test questions: answerable ones and, with `probes`, the unanswerable probes (what 04 answers and 05
+    judges)."""
+    qa = read_qa(run_name)
+    test = qa[qa["split"] == "test"]
+    return test if probes else answerable(test)
+
+
+def read_facts(run_name: str) -> pd.DataFrame:
+    return _read(run_name, "facts.parquet")
+
+
+def documents_key(run_name: str) -> str:
+    return artefacts.require_complete(artefacts.DATA, run_name)["documents_key"]
+
+
+def _read(run_name: str, name: str) -> pd.DataFrame:
+    return pd.read_parquet(artefacts.require(artefacts.DATA, run_name, inside=name))
