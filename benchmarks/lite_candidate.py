@@ -37,7 +37,7 @@ from nova_lab.core import artefacts, paths
 from nova_lab.data import data_prep
 from nova_lab.judging import fabrication, verdicts
 from nova_lab.tuning import models
-from nova_lab.answering import prompts
+from nova_lab.data import prompts
 from nova_lab.answering.inference import Generation, LocalEngine
 from nova_lab.judging.judges import JUDGES
 from nova_lab.core.params import load_params

@@ -52,7 +52,7 @@ def best(repeats: int, before: Callable[[], Any], after: Callable[[], Any]) -> t
 def training_example(tokenizer: Any, question: str, i: int) -> dict[str, list[int]]:
     """A study-like training example: the answer is about a third of the tokens and alone counts in the loss."""
     from nova_lab.tuning import finetune
-    from nova_lab.answering import prompts
+    from nova_lab.data import prompts
 
     answer = f"The answer is listed in entry {i} of the service model's metadata, beside its API version and protocol."
     record = {"system": [{"text": prompts.SYSTEM_PROMPT}], "messages": [{"role": "user", "content": [{"text": question}]},
@@ -66,7 +66,7 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
     from transformers import DataCollatorForSeq2Seq
 
     from nova_lab.tuning import finetune, models, precision
-    from nova_lab.answering import prompts
+    from nova_lab.data import prompts
     from nova_lab.answering.inference import LocalEngine
 
     tok_right = models.tokenizer(name)

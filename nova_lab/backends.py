@@ -20,9 +20,10 @@ from nova_lab.bedrock import customization, steps
 from nova_lab.bedrock.knowledge_base import search_modes
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
 from nova_lab.bedrock.run_context import BedrockRun
+from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import state_path
-from nova_lab.judging.judges import BedrockJudge, Judge
+from nova_lab.judging.judges import Judge
 from nova_lab.retrieval.knowledge_base import MODES, CachedRetriever, Mode, Passage, Retriever
 from nova_lab.core.params import DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.core.records import RecordStore

@@ -12,8 +12,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from nova_lab.judging import verdicts, judges
+from nova_lab.judging import verdicts
 from nova_lab.bedrock import runtime
+from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.judging.judges import Item
 from nova_lab.data.nova_format import SYSTEM_PROMPT
 from nova_lab.core.records import RecordStore
@@ -130,7 +131,7 @@ def test_a_request_that_keeps_failing_is_reported_then_asked_again(tmp_path, no_
 
 def test_bedrock_judge_scores_and_counts_unreadable_replies_as_nan():
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
-    judge = judges.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
+    judge = BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
     item = Item("a", "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.",
                 ("2006-03-01",), "2006-03-01")
     with Stubber(client) as stub:
@@ -145,7 +146,7 @@ def test_a_judge_request_that_fails_is_not_stored_and_is_asked_again(tmp_path, c
     from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all
 
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
-    judge = judges.BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
+    judge = BedrockJudge(client, "anthropic.claude-3-5-sonnet-20240620-v1:0", concurrency=1)
     items = [Item(key, "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.",
                   ("2006-03-01",), answer) for key, answer in (("a", "2006-03-01"), ("b", "2011-01-01"))]
     store = RecordStore(tmp_path / "judgments.jsonl", JUDGMENT_COLUMNS)
@@ -163,7 +164,7 @@ def test_a_judge_that_cannot_be_called_stops_with_the_service_reason(tmp_path):
     from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all
 
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
-    judge = judges.BedrockJudge(client, "us.anthropic.claude-9", concurrency=1)
+    judge = BedrockJudge(client, "us.anthropic.claude-9", concurrency=1)
     item = Item("a", "What is the API version of Amazon S3?", "Amazon S3 uses API version 2006-03-01.", ("2006-03-01",), "x")
     with Stubber(client) as stub, pytest.raises(ClientError, match="ValidationException"):
         stub.add_client_error("converse", "ValidationException", "The provided model identifier is invalid.", 400)
@@ -274,8 +275,8 @@ def test_expired_credentials_or_a_spent_daily_quota_stop_the_judges_at_once(monk
         gate(prompt)
         return runtime.Reply('{"score": 5, "rationale": "half"}', 1, 1, 2, "end_turn", 1, 1.0)
 
-    monkeypatch.setattr(runtime, "converse", converse)
-    judge = judges.BedrockJudge(None, "us.anthropic.claude-sonnet-4-6", concurrency=2)
+    monkeypatch.setattr("nova_lab.bedrock.judge.converse", converse)
+    judge = BedrockJudge(None, "us.anthropic.claude-sonnet-4-6", concurrency=2)
     items = [Item(f"a{i}", f"Question {i}?", "Reference.", (), "answer") for i in range(12)]
     store = RecordStore(tmp_path / "verdicts.jsonl")
     with pytest.raises(stop, match=message):

@@ -11,7 +11,7 @@ from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import read_state, update_state
-from nova_lab.judging.judges import BedrockJudge
+from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.data.data_prep import nova_file
 from nova_lab.core.params import BedrockSettings, FineTuneParams, ParamsError
 

@@ -5,9 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from nova_lab.answering import inference, prompts
+from nova_lab.answering import inference
+from nova_lab.data import prompts
 from nova_lab.tuning import models
-from nova_lab.core import results
+from nova_lab.core import artefacts, results
 from nova_lab.core.records import ANSWER_COLUMNS, RecordStore
 from nova_lab.core.caching import write_manifest
 from nova_lab.answering.inference import Generation, LocalEngine
@@ -63,7 +64,7 @@ def test_store_skips_a_torn_line_and_keeps_a_key_once(tmp_path):
 
 
 def test_a_killed_run_resumes_with_no_duplicate_and_no_gap(tokenizer, own_outputs):
-    write_manifest(inference.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
+    write_manifest(artefacts.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
     dying = FakeEngine(tokenizer, die_after=3)
     with pytest.raises(RuntimeError, match="killed"):
         inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: dying)
@@ -92,7 +93,7 @@ def test_every_request_runs_in_the_chosen_precision_and_is_timed_under_its_own_k
         return FakeEngine(tokenizer)
 
     cfg = CFG.model_copy(update={"run_name": "inference-precision", "bf16": True})
-    write_manifest(inference.adapter_dir(cfg.run_name, "micro"), {"key": "adapter-1"})
+    write_manifest(artefacts.adapter_dir(cfg.run_name, "micro"), {"key": "adapter-1"})
     progress = inference.run(cfg, QUESTIONS, FixedRetriever(), factory)
     assert made == [True] and "forced by bf16: true" in progress["precision"]  # batched and timed alike
     answers = RecordStore(results.answers_path(cfg.run_name, "micro")).frame().set_index(["question_id", "configuration"])
@@ -116,7 +117,7 @@ def own_outputs(monkeypatch, tmp_path):
 
 
 def test_rag_configurations_carry_their_passages(tokenizer, own_outputs):
-    write_manifest(inference.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
+    write_manifest(artefacts.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
     inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
     answers = RecordStore(results.answers_path(RUN, "micro")).frame()
     assert len(answers) == len(QUESTIONS) * len(CONFIGURATIONS)
@@ -153,11 +154,11 @@ def test_batched_and_single_greedy_answers_agree(tokenizer):
 def test_repeats_answer_the_fine_tuned_configurations_with_each_adapter_and_are_read_apart(tokenizer):
     run = "inference-repeats"
     cfg = CFG.model_copy(update={"run_name": run, "finetune_repeats": 3})
-    write_manifest(inference.adapter_dir(run, "micro"), {"key": "adapter-seed-1"})
-    write_manifest(inference.adapter_dir(run, "micro", 1), {"key": "adapter-seed-2"})
+    write_manifest(artefacts.adapter_dir(run, "micro"), {"key": "adapter-seed-1"})
+    write_manifest(artefacts.adapter_dir(run, "micro", 1), {"key": "adapter-seed-2"})
     with pytest.raises(StepNotRun, match="adapter-repeat2/manifest.json is missing: .* finetune_repeats = 3 or more first"):
         inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
-    write_manifest(inference.adapter_dir(run, "micro", 2), {"key": "adapter-seed-3"})
+    write_manifest(artefacts.adapter_dir(run, "micro", 2), {"key": "adapter-seed-3"})
     progress = inference.run(cfg, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
     assert progress["repeat_answers"] == len(QUESTIONS) * 2 * 2  # ft and ft_rag, two more adapters
     repeats = results.read_repeats(run, "micro")

@@ -86,7 +86,7 @@ def test_batched_answers_in_another_precision_are_other_answers():
 def test_weights_cast_once_give_autocasts_very_tokens_and_leave_the_input_embedding_float32():
     import torch
 
-    from nova_lab.answering import prompts
+    from nova_lab.data import prompts
 
     plain, tokenizer = models.load("micro")
     cast = precision.cast_frozen_weights(models.load("micro")[0].requires_grad_(False))

@@ -9,10 +9,11 @@ import pytest
 
 from nova_lab.analysis import statistics
 from nova_lab.data import data_prep
-from nova_lab.answering import inference, prompts
+from nova_lab.answering import inference
+from nova_lab.data import prompts
 from nova_lab.judging import verdicts
 from nova_lab.tuning import models
-from nova_lab.core import results
+from nova_lab.core import artefacts, results
 from nova_lab.core.caching import write_manifest
 from nova_lab.answering.inference import Generation
 from nova_lab.judging.judges import FactCheckJudge, Verdict
@@ -68,7 +69,7 @@ def run(monkeypatch, tmp_path, tokenizer):
     QUESTIONS.to_parquet(data_prep.data_dir(RUN) / "qa.parquet")
 
     def step_04(adapter="A", **settings):
-        write_manifest(inference.adapter_dir(RUN, "micro"), {"key": adapter})
+        write_manifest(artefacts.adapter_dir(RUN, "micro"), {"key": adapter})
         cfg = InferenceParams(run_name=RUN, backend="local", model="micro", seed=1, rrf_k=60, batch_size=2, bf16=False,
                               **({"rag_top_k": 2, "max_new_tokens": 64, "latency_sample": 2} | settings))
         engine = Engine(tokenizer, adapter)

@@ -232,7 +232,7 @@ def test_answering_with_another_stand_in_than_the_adapters_stops_and_names_both(
     from nova_lab.answering import inference
     from nova_lab.core import params, paths
     from nova_lab.core.caching import write_manifest
-    from nova_lab.tuning.finetune import adapter_dir
+    from nova_lab.core.artefacts import adapter_dir
 
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
     base = params.load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "smoke.yaml")

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from nova_lab.analysis.report import CONFIGURATION_NAMES
+from nova_lab.core.vocabulary import CONFIGURATION_NAMES
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.judging.judges import GOOD_ANSWER
 

@@ -6,18 +6,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from nova_lab.core.results import CONFIGURATIONS
+from nova_lab.core.vocabulary import CONFIGURATION_NAMES, CONFIGURATIONS, HEADLINE_METRICS
 
 
 def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
     """Configurations by their names in words, as every table of the page writes them."""
-    from nova_lab.analysis.report import CONFIGURATION_NAMES
 
     return frame.assign(configuration=frame["configuration"].map(CONFIGURATION_NAMES))
 
 
 def _order() -> list[str]:
-    from nova_lab.analysis.report import CONFIGURATION_NAMES
 
     return [CONFIGURATION_NAMES[c] for c in CONFIGURATIONS]
 
@@ -52,7 +50,6 @@ def tradeoff(trade: pd.DataFrame) -> plt.Figure:
     trade-off table's rows): up and to the left is better. Colour is the model, shape the configuration (a legend,
     not labels, which overlap where two configurations cost the same); a filled marker is a configuration no other
     of its model beats on every column of the table, a hollow one is beaten."""
-    from nova_lab.analysis.report import CONFIGURATION_NAMES
 
     figure, axes = plt.subplots(figsize=(8, 4.2))
     colors = dict(zip(dict.fromkeys(trade["model"]), sns.color_palette("deep")))
@@ -94,7 +91,7 @@ def judge_agreement(answers: pd.DataFrame, judges: list[str], by_configuration: 
     return figure
 
 
-GLANCE = {"quality": "answer quality", "latency_ms": "latency", "total_tokens": "total tokens"}
+GLANCE = HEADLINE_METRICS
 GLANCE_UNITS = {"quality": "change against base (points of 10)", "latency_ms": "change against base (%)",
                 "total_tokens": "change against base (%)"}
 OURS = "#1f4e79"  # every dot one colour, as the legend draws it: the configurations are the rows
@@ -105,7 +102,6 @@ def at_a_glance(changes: pd.DataFrame) -> plt.Figure:
     interval, quality in points (its base is near zero, where a percentage means nothing), latency and tokens in
     percent. On the Nova Lite stand-in's row, the change the study reported for Nova Lite is a hollow diamond for
     latency and tokens, so that "replicated or not" is seen before it is read; the study gave Micro's no figures."""
-    from nova_lab.analysis.report import CONFIGURATION_NAMES
 
     models = list(dict.fromkeys(changes["model"]))
     configurations = [c for c in CONFIGURATIONS[1:] if c in set(changes["configuration"])]

@@ -8,9 +8,10 @@ import pandas as pd
 from nova_lab.analysis import report
 from nova_lab.judging.graded_set import EVERY_KIND
 from nova_lab.analysis.statistics import STUDY_REPORTED
+from nova_lab.core.vocabulary import CHANGES, HEADLINE_METRICS
 
-NAMES = {"rag": "RAG", "ft": "fine-tuning", "ft_rag": "fine-tuning + RAG"}
-METRICS = {"quality": "quality", "latency_ms": "latency", "total_tokens": "total tokens"}
+NAMES = CHANGES
+METRICS = HEADLINE_METRICS
 
 
 MIN_QUESTIONS = 10

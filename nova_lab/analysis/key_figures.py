@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from nova_lab.core.notebook_utils import read_notebook
+from nova_lab.core.vocabulary import CHANGES
 from nova_lab.tuning.precision import cpu_kind
 from nova_lab.core.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
 TOKENS = ("input_tokens", "output_tokens", "total_tokens")
 PINNED = Path(__file__).resolve().parents[2] / "tests" / "pinned" / "smoke_figures.json"
 ANY_CPU = ("questions/", "recall@", "MRR/", "/input_tokens")  # figures no model arithmetic goes into
-QUALITY_CHANGES = ("rag", "ft", "ft_rag")
+QUALITY_CHANGES = tuple(CHANGES)
 
 
 def collect(folder: Path, models: list[str]) -> dict[str, float]:

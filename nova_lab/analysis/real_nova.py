@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from nova_lab.analysis.statistics import StudyResults
-from nova_lab.analysis.report import CONFIGURATION_NAMES
+from nova_lab.core.vocabulary import CONFIGURATION_NAMES
 
 CAPPED_SHARE = 0.2  # a cell whose answers hit max_new_tokens this often or more is named
 TEMPLATED = ("The questions are templated from botocore's service models: AWS users ask more loosely, and a model "

@@ -13,13 +13,8 @@ from pandas.io.formats.style import Styler
 
 from nova_lab.judging.graded_set import FIT_ALPHA
 from nova_lab.judging.judges import GOOD_ANSWER
+from nova_lab.core.vocabulary import CONFIGURATION_NAMES, METRIC_NAMES
 
-CONFIGURATION_NAMES = {"base": "base", "rag": "RAG", "ft": "fine-tuned", "ft_rag": "fine-tuned + RAG"}
-METRIC_NAMES = {
-    "quality": "quality (panel mean, 0-10)", "latency_ms": "latency (ms, one request)",
-    "input_tokens": "input tokens per answer", "output_tokens": "output tokens per answer",
-    "total_tokens": "total tokens per answer",
-}
 
 
 def metric_name(metric: str) -> str:

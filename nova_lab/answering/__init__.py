@@ -1,1 +1,1 @@
-"""Step 04: prompts, and the four configurations answering the test questions offline."""
+"""Step 04: the four configurations answering the test questions offline, with latency one request at a time."""

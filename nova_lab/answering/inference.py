@@ -20,14 +20,14 @@ from tqdm.auto import tqdm
 
 from nova_lab.core import artefacts
 from nova_lab.tuning import models, precision
-from nova_lab.answering import prompts
+from nova_lab.data import prompts
 from nova_lab.core.caching import fingerprint
-from nova_lab.tuning.finetune import adapter_dir
 from nova_lab.retrieval.knowledge_base import Passage, Retriever
 from nova_lab.core.params import InferenceParams
+from nova_lab.data.qa import timed_sample
 from nova_lab.core.records import RecordStore, answer_record
 from nova_lab.core.results import (CONFIGURATIONS, answers_path, in_order, latency_path, repeat_label, set_current,
-                              timed_sample, uses_adapter, uses_rag)
+                              uses_adapter, uses_rag)
 
 TIMING_VERSION = 2  # 2: timed in the run's precision over weights cast once (1: always float32)
 SERVING = "adapter merged"  # how `ft` and `ft_rag` answer: in their answers' keys, so older answers are not mixed in
@@ -182,7 +182,7 @@ def check_adapter_base(cfg: InferenceParams) -> None:
     from nova_lab.core.caching import read_manifest
     from nova_lab.core.params import ParamsError
 
-    trained = (read_manifest(adapter_dir(cfg.run_name, cfg.model)) or {}).get("base_model")
+    trained = (read_manifest(artefacts.adapter_dir(cfg.run_name, cfg.model)) or {}).get("base_model")
     here = models.spec(cfg.local_model).description
     if trained is not None and trained != here:
         raise ParamsError(f"{cfg.model}'s adapter was trained on {trained}, and this step would answer with {here}: "
@@ -203,7 +203,7 @@ def run(cfg: InferenceParams, questions: pd.DataFrame, retriever: Retriever,
     cfg = cfg.model_copy(update={"bf16": choice.bf16})
     key = adapter_key(cfg.run_name, cfg.model)
     clock = _Clock()
-    engine = engine_factory(cfg.local_model, adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
+    engine = engine_factory(cfg.local_model, artefacts.adapter_dir(cfg.run_name, cfg.model), cfg.bf16)
     requests = build_requests(engine, questions, stored, cfg, key)
     sampled = set(timed_sample(questions, cfg.latency_sample, cfg.seed)["id"])
     timed = [replace(r, key=timed_key(r)) for r in requests if r.question_id in sampled]
@@ -243,7 +243,7 @@ def answer_repeats(cfg: InferenceParams, questions: pd.DataFrame, retriever: Ret
     requests: list[Request] = []
     for repeat in range(1, cfg.finetune_repeats):
         key = adapter_key(cfg.run_name, cfg.model, repeat)
-        engine = engine_factory(cfg.local_model, adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
+        engine = engine_factory(cfg.local_model, artefacts.adapter_dir(cfg.run_name, cfg.model, repeat), cfg.bf16)
         labels = tuple(repeat_label(c, repeat) for c in CONFIGURATIONS if uses_adapter(c))
         mine = build_requests(engine, questions, retriever, cfg, key, labels)
         answer_all(engine, mine, RecordStore(answers_path(cfg.run_name, cfg.model)), cfg, key)

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 import pandas as pd
-from nova_lab.answering import prompts
+from nova_lab.data import prompts
 from nova_lab.bedrock import runtime
 from nova_lab.core.caching import fingerprint
 from nova_lab.retrieval.knowledge_base import Passage

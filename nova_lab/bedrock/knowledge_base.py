@@ -22,9 +22,9 @@ from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.bedrock.study_data import corpus_prefix
 from nova_lab.retrieval.knowledge_base import Mode
+from nova_lab.core.bedrock_models import EMBEDDING_DIMENSIONS
 from nova_lab.core.params import BedrockSettings
 
-EMBEDDING_DIMENSIONS = 1024
 SEARCHABLE_ONLY = ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]  # Bedrock's own keys: not filterable
 
 

@@ -16,9 +16,11 @@ from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import SEARCH_TYPES, run_jobs
 from nova_lab.bedrock.state import needs, read_state, update_state
 from nova_lab.bedrock.study_data import upload_study_data
+from nova_lab.core.bedrock_models import EMBEDDING_DIMENSIONS
 from nova_lab.core.params import InferenceParams, ParamsError
 from nova_lab.core.records import RecordStore
 from nova_lab.core.study_steps import DATA_PREP, FINE_TUNE, KB_BUILD, run_this
+from nova_lab.data.qa import timed_sample
 
 
 def data_prep(run: BedrockRun) -> dict[str, str]:
@@ -35,7 +37,7 @@ def _vector_store(run: BedrockRun) -> tuple[dict, dict]:
     collection = opensearch.ensure_collection(run)
     if settings.recording != "replay":  # made over the collection's REST API, which a recording does not hold
         opensearch.ensure_index(collection, boto3.Session().get_credentials(), settings.region,
-                                knowledge_base.EMBEDDING_DIMENSIONS, sleep=run.sleep, principals=settings.role_arn)
+                                EMBEDDING_DIMENSIONS, sleep=run.sleep, principals=settings.role_arn)
     return opensearch.storage_configuration(collection), {"collection_arn": collection.arn}
 
 
@@ -68,7 +70,7 @@ def inference(run: BedrockRun, cfg: InferenceParams, questions: pd.DataFrame) ->
         return answering.answer_jobs(clients.bedrock_runtime, clients.agent_runtime, kb["id"], asked, cfg, model_ids,
                                      search)
 
-    answer, timed = answer_jobs(questions), answer_jobs(results.timed_sample(questions, cfg.latency_sample, cfg.seed))
+    answer, timed = answer_jobs(questions), answer_jobs(timed_sample(questions, cfg.latency_sample, cfg.seed))
     results.set_current(cfg.run_name, cfg.model, answers=[j.key for j in answer], latency=[j.key for j in timed],
                         repeats=[])  # one adapter on Bedrock (params refuse finetune_repeats > 1)
     answered = run_jobs(answer, RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency,

@@ -63,6 +63,12 @@ def path(artefact: Artefact, run_name: str, model: str | None = None, repeat: in
     return found
 
 
+def adapter_dir(run_name: str, model: str, repeat: int = 0) -> Path:
+    """The adapter the study's `ft` configurations use, or with `repeat` > 0 the one trained with seed + repeat:
+    step 03 writes it, step 04 reads it."""
+    return path(ADAPTER, run_name, model, repeat)
+
+
 def require(artefact: Artefact, run_name: str, model: str | None = None, repeat: int = 0, *,
             inside: str | None = None) -> Path:
     """`path`, or the error that says which notebook to run (with which parameters) when it is missing;

@@ -31,6 +31,7 @@ JUDGE_PRESETS: dict[str, list[str]] = {
     "study": [STUDY_CLAUDE, STUDY_LLAMA],  # the paper's pair, for a like-for-like rerun while Bedrock still serves it
 }
 DEFAULT_QA_MODEL = CLAUDE_SONNET_4_6
+EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings V2 (the default embedding_model) gives 256, 512 or 1024
 
 DISPLAY_NAMES = {  # as Bedrock's service quotas name them ("Cross-Region InvokeModel tokens per minute for <name>")
     CLAUDE_SONNET_4_6: "Claude Sonnet 4.6", LLAMA_4_MAVERICK: "Llama 4 Maverick",

@@ -19,10 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nova_lab.core.bedrock_models import DEFAULT_QA_MODEL, JUDGE_PRESETS
-from nova_lab.judging.judges import JUDGES
-from nova_lab.tuning.models import STAND_INS
-from nova_lab.tuning.precision import Bf16Setting
-from nova_lab.data.qa import GENERATORS
+from nova_lab.core.vocabulary import JUDGE_NAMES, QA_GENERATOR_NAMES, STAND_IN_NAMES, Bf16Setting
 from nova_lab.core.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
 from nova_lab.core.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
@@ -174,7 +171,7 @@ class DataPrepParams(CommonParams):
     seed: Seed
     services: Annotated[list[str], AfterValidator(_listed_once)] = Field(
         min_length=1, description="botocore service names for the corpus")
-    qa_generator: Literal[(*GENERATORS, "bedrock")] = Field(  # the registered generators, and the LLM's on Bedrock
+    qa_generator: Literal[(*QA_GENERATOR_NAMES, "bedrock")] = Field(  # the registered generators, and the LLM's on Bedrock
         description="`template` writes Q&A pairs from the facts; `bedrock` has an LLM write them (bedrock.qa_model)")
     n_train: int = Field(ge=8, le=20_000, description="training pairs (Nova accepts 8-20,000)")
     train_phrasings_per_fact: int = Field(ge=1, le=2, description="training phrasings of each taught fact")
@@ -217,7 +214,7 @@ class KnowledgeBaseParams(CommonParams):
 class RepeatsParams(CommonParams):
     finetune_repeats: int = Field(1, ge=1, le=5, description="adapters trained with seeds seed, seed+1, ...: 06 "
                                                              "reports the spread of the fine-tuned configurations")
-    stand_in: Literal[tuple(STAND_INS)] | None = Field(
+    stand_in: Literal[STAND_IN_NAMES] | None = Field(
         None, description="offline: another stand-in by name for this model (nova_lab.tuning.models.STAND_INS), e.g. "
                           "gemma3_270m, Lite's before 2026-12-06; none: the model's own (models.MODELS)")
 
@@ -277,7 +274,7 @@ class InferenceParams(RepeatsParams):
 
 class JudgingParams(CommonParams):
     model: ModelName = Field(description=MODEL_HELP)
-    judges: Annotated[list[Literal[tuple(JUDGES)]], AfterValidator(_listed_once)] = Field(  # the registered judges
+    judges: Annotated[list[Literal[JUDGE_NAMES]], AfterValidator(_listed_once)] = Field(  # the registered judges
         min_length=2, description="the panel: at least two judges of different kinds")
     meta_eval_questions: int = Field(ge=2, description="test questions whose references make the judges' check set")
 

@@ -12,11 +12,10 @@ import pandas as pd
 
 from nova_lab.core import artefacts
 from nova_lab.core.caching import write_json
-from nova_lab.data.qa import answerable
 from nova_lab.core.records import ANSWER_COLUMNS, RecordStore
 from nova_lab.core.study_steps import INFERENCE, JUDGING, StepNotRun, run_this
+from nova_lab.core.vocabulary import BY_NAME, CONFIGURATIONS
 
-CONFIGURATIONS = ("base", "rag", "ft", "ft_rag")
 
 
 @dataclass(frozen=True)
@@ -29,11 +28,13 @@ class FineTuneResult:
 
 
 def uses_adapter(configuration: str) -> bool:
-    return configuration.startswith("ft")
+    """Whether the fine-tuned model answers (a repeat label such as `ft#1` counts as its configuration)."""
+    return BY_NAME[repeated(configuration)[0]].adapter
 
 
 def uses_rag(configuration: str) -> bool:
-    return repeated(configuration)[0].endswith("rag")
+    """Whether retrieved passages go into the prompt."""
+    return BY_NAME[repeated(configuration)[0]].rag
 
 
 def repeat_label(configuration: str, repeat: int) -> str:
@@ -107,13 +108,6 @@ def current(run_name: str, model: str, part: str) -> list[str]:
 def _current_parts(run_name: str, model: str) -> dict:
     """current.json as written (empty before step 04 first ran); a damaged one stops, naming it (`read_record`)."""
     return artefacts.read_record(artefacts.CURRENT, run_name, model) or {}
-
-
-def timed_sample(questions: pd.DataFrame, latency_sample: int, seed: int) -> pd.DataFrame:
-    """The questions asked again one request at a time for latency: the same on both backends, answerable ones
-    only (the study's design times the questions it scores)."""
-    questions = answerable(questions)
-    return questions.sample(min(latency_sample, len(questions)), random_state=seed)
 
 
 def read_answers(run_name: str, model: str, questions: pd.DataFrame) -> pd.DataFrame:

@@ -25,11 +25,11 @@ from nova_lab.costing import pricing
 from nova_lab.core.params import StudyParams
 from nova_lab.core.results import uses_adapter, uses_rag
 from nova_lab.core.study_models import STUDY_MODELS
+from nova_lab.core.vocabulary import WITHOUT_FINE_TUNING
 
 AMORTIZE_MONTHS = 12
 HOURS_A_MONTH = 730
 VOLUMES = (1_000, 100_000, 10_000_000)  # answers a month at which 06 compares what each configuration costs to own
-WITHOUT_FINE_TUNING = {"ft": "base", "ft_rag": "rag"}
 
 
 def _served_as(model: str, configuration: str) -> str:

@@ -17,9 +17,9 @@ from typing import Iterable
 import pandas as pd
 
 from nova_lab.judging import graded_set, meta_eval
-from nova_lab.answering import prompts
+from nova_lab.data import prompts
 from nova_lab.costing import pricing
-from nova_lab.bedrock.knowledge_base import EMBEDDING_DIMENSIONS
+from nova_lab.core.bedrock_models import EMBEDDING_DIMENSIONS
 from nova_lab.core.caching import fingerprint
 from nova_lab.data.data_prep import build_qa, load_corpus
 from nova_lab.judging.judges import Item, judge_prompt

@@ -21,6 +21,7 @@ import pandas as pd
 from nova_lab.core.caching import fingerprint
 from nova_lab.data.corpus import PROBE_TYPES
 from nova_lab.core.registry import registrar
+from nova_lab.core.vocabulary import QA_GENERATOR_NAMES
 from nova_lab.data.qa_templates import TEMPLATES
 
 QA_COLUMNS = [
@@ -44,6 +45,13 @@ def answerable(questions: pd.DataFrame) -> pd.DataFrame:
     return questions[questions["stratum"] != UNANSWERABLE]
 
 
+def timed_sample(questions: pd.DataFrame, latency_sample: int, seed: int) -> pd.DataFrame:
+    """The questions asked again one request at a time for latency: the same on both backends, answerable ones
+    only (the study's design times the questions it scores)."""
+    questions = answerable(questions)
+    return questions.sample(min(latency_sample, len(questions)), random_state=seed)
+
+
 def probes(questions: pd.DataFrame) -> pd.DataFrame:
     """The unanswerable probes: what fabrication is measured on."""
     return questions[questions["stratum"] == UNANSWERABLE]
@@ -65,7 +73,7 @@ class QAGenerator(Protocol):
 
 
 GENERATORS: dict[str, Callable[[], QAGenerator]] = {}
-register = registrar(GENERATORS)
+register = registrar(GENERATORS, QA_GENERATOR_NAMES)
 
 
 def join_list(items: list[str]) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 from rouge_score import rouge_scorer, tokenizers
@@ -37,6 +37,7 @@ from nova_lab.retrieval import embeddings
 from nova_lab.judging import fabrication
 from nova_lab.judging.json_replies import first_object_with
 from nova_lab.core.registry import registrar
+from nova_lab.core.vocabulary import JUDGE_NAMES
 
 RUBRIC_VERSION = "r6"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.
@@ -92,7 +93,7 @@ class Judge(Protocol):
 
 
 JUDGES: dict[str, Callable[[], Judge]] = {}
-register = registrar(JUDGES)
+register = registrar(JUDGES, JUDGE_NAMES)
 
 
 def value_pattern(value: str) -> re.Pattern:
@@ -274,49 +275,3 @@ def parse_verdict(text: str) -> Verdict:
     if not 0 <= score <= 10:
         return Verdict(math.nan, f"score {score} outside 0-10")
     return Verdict(score, str(reply.get("rationale", "")).strip())
-
-
-class BedrockJudge:
-    """An LLM judge through Amazon Bedrock's Converse: the same RUBRIC, a JSON verdict, NaN when unreadable. Not
-    registered: it needs a client and a model id (`bedrock.judge_models`), so `backends.judge_panel` makes it."""
-
-    kind = "LLM through Bedrock Converse"
-
-    def __init__(self, client: Any, model_id: str, concurrency: int = 4, max_tokens: int = 200):
-        self.client, self.model_id, self.concurrency, self.max_tokens = client, model_id, concurrency, max_tokens
-        self.name = model_id
-
-    def scores(self, item: Item) -> bool:
-        return True  # the rubric has a line for every kind of reference
-
-    def judge(self, items: list[Item]) -> list[Verdict | None]:
-        """Each item's verdict, or None for a request still failing after botocore's retries (asked again next run).
-        Expired credentials or the day's tokens spent stop every request at once, with the way out and, as its
-        `partial`, the verdicts of the requests already in flight (judging.judge_all keeps them)."""
-        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from nova_lab.bedrock.runtime import converse, settled, stop_pool, transient  # boto's: only a Bedrock run
-
-        def one(item: Item) -> Verdict | None:
-            try:
-                reply = converse(self.client, self.model_id, judge_prompt(item), self.max_tokens,
-                                 system="You are a strict grader of answers about AWS APIs.")
-            except (ClientError, BotoCoreError) as exc:
-                if transient(exc):  # still failing after botocore's retries: no verdict, asked again next run
-                    return None
-                raise  # a wrong model id, missing access, expired credentials: retrying will not help, say so
-            return parse_verdict(reply.text)
-
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = [pool.submit(one, item) for item in items]
-            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f.exception() for f in futures if f in finished and f.exception()), None)  # the first sent
-            if failed is not None:
-                stop = stop_pool(pool, failed, f"judge {self.name}")
-                if stop is None:
-                    raise failed
-                stop.partial = settled(futures)
-                raise stop from None
-            return [future.result() for future in futures]

@@ -19,7 +19,7 @@ import seaborn as sns
 
 from nova_lab.core import artefacts, paths
 from nova_lab.tuning import models, precision
-from nova_lab.answering import prompts
+from nova_lab.data import prompts
 from nova_lab.core.caching import fingerprint, fresh_manifest, write_manifest
 from nova_lab.data.data_prep import data_digests, nova_file
 from nova_lab.data.nova_format import read_validated
@@ -34,11 +34,6 @@ if TYPE_CHECKING:
 # trains what an uninterrupted one trains (under 2 it did not, and its adapter must not be reused)
 FINETUNE_VERSION = 3
 IGNORE = -100  # label of tokens that do not count in the loss
-
-
-def adapter_dir(run_name: str, model: str, repeat: int = 0) -> Path:
-    """The adapter the study's `ft` configurations use, or with `repeat` > 0 the one trained with seed + repeat."""
-    return artefacts.path(artefacts.ADAPTER, run_name, model, repeat)
 
 
 def tokenize_record(tokenizer: Any, record: dict, max_tokens: int) -> dict[str, list[int]]:
@@ -179,7 +174,7 @@ def _fine_tune_one(cfg: FineTuneParams, repeat: int) -> FineTuneResult:
     store a different adapter under the same key. A resume from a checkpoint restores the generators saved with it,
     and reads the loss before from the file kept beside the checkpoints."""
     key = run_key(cfg)
-    folder = adapter_dir(cfg.run_name, cfg.model, repeat)
+    folder = artefacts.adapter_dir(cfg.run_name, cfg.model, repeat)
     if (kept := fresh_manifest(folder, key)) is not None:
         return FineTuneResult(kept | {"reused": True}, pd.read_parquet(folder / "history.parquet"))
     trainer = _trainer(cfg, key)

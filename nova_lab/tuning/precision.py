@@ -19,12 +19,12 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from nova_lab.core import paths
 from nova_lab.core.caching import read_json_object, write_json
+from nova_lab.core.vocabulary import Bf16Setting
 
-Bf16Setting = Literal[True, False, "auto"]  # one allowed-values message for a wrong one
 KERNEL_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # what decides which kernels PyTorch runs
 SHAPE = (256, 576, 1536)  # rows x in x out: a batch of tokens through one MLP projection of the stand-ins
 TRIALS, CALLS = 7, 5
