@@ -113,7 +113,7 @@ def make_shareable(notebook: Path) -> None:
     """What papermill recorded, as others may read it: where it read and wrote the notebook relative to the project
     (or the outputs tree), not this machine's folders; and the injected parameters without the AWS account's bucket
     and role, redacted as the run manifest redacts them."""
-    from nova_lab.run_manifest import redact
+    from nova_lab.analysis.run_manifest import redact
 
     node = nbformat.read(notebook, as_version=4)
     recorded = node.metadata.get("papermill", {})

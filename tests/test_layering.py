@@ -21,6 +21,7 @@ PARAMS_MAY_READ = {"nova_lab.core.study_models", "nova_lab.core.study_steps", "n
                    "nova_lab.core.vocabulary"}
 PRESENTATION = {"nova_lab.analysis.report", "nova_lab.analysis.figures", "nova_lab.analysis.findings",
                 "nova_lab.analysis.bottom_line"}
+STEP_06 = "nova_lab.analysis.step"  # step 06's one entry assembles the numbers and the words the notebook shows
 
 
 def module_name(path: Path) -> str:
@@ -65,7 +66,7 @@ def test_params_reads_names_not_implementations():
 
 
 def test_computation_does_not_import_presentation():
-    wrong = [f"{a} -> {b}" for a, b in edges() if b in PRESENTATION and a not in PRESENTATION
+    wrong = [f"{a} -> {b}" for a, b in edges() if b in PRESENTATION and a not in PRESENTATION | {STEP_06}
              and layer(a) != "entrance"]
     assert not wrong, "\n".join(wrong)
 
