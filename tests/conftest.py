@@ -1,5 +1,7 @@
 import hashlib
 import json
+import os
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -12,6 +14,30 @@ from nova_lab.data.qa import GENERATORS, SplitSizes, build_qa_set
 SERVICES = ["sqs", "sns", "s3", "kms", "lambda", "dynamodb"]
 SIZES = SplitSizes(n_train=200, train_phrasings_per_fact=2, n_validation=20, n_test=60, n_probes=20)
 CHECKED = {"here": 0, "kernels": 0}  # requests checked in this process and in the notebooks' kernels
+SESSION_OUTPUTS = Path(os.environ["NOVA_LAB_OUTPUTS"])  # the root conftest's: never the user's outputs/
+
+
+@pytest.fixture(scope="module")
+def shared_outputs() -> Path:
+    """For a module whose tests read what one module-scoped fixture made (the smoke study, a prepared data set):
+    the session's folder, where the notebooks under nbval then find the smoke run warm. Everything in it is keyed
+    by its inputs, so what a test reads is the same whether the folder was empty or not when it started."""
+    return SESSION_OUTPUTS
+
+
+@pytest.fixture(autouse=True)
+def own_outputs(request, monkeypatch, tmp_path) -> Path:
+    """Each test its own outputs folder: it reads only what it wrote, or what its module's shared fixture made
+    (`shared_outputs`), whatever ran before it. The content-addressed caches (corpus, embeddings, retrieval ranks)
+    are the session's, linked in, so no test pays for them twice."""
+    if "shared_outputs" in request.fixturenames:
+        return SESSION_OUTPUTS
+    folder = tmp_path / "own-outputs"  # not tmp_path / "outputs": a test that sets that one gets it with no link
+    folder.mkdir()
+    (SESSION_OUTPUTS / "cache").mkdir(parents=True, exist_ok=True)
+    (folder / "cache").symlink_to(SESSION_OUTPUTS / "cache")
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def test_out_of_range_hyperparameters_name_key_value_and_bound(key, value, bound
 
 
 @pytest.fixture(scope="module")
-def data():
+def data(shared_outputs):
     data_prep.prepare(DataPrepParams(run_name=RUN, backend="local", seed=1, services=["sqs"], qa_generator="template",
                                      n_train=16, train_phrasings_per_fact=2, n_validation=8, n_test=4))
     return read_validated(data_prep.nova_file(RUN, "train"))
@@ -119,18 +119,18 @@ def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, 
     assert manifest["validation_loss_after"] < manifest["validation_loss_before"]
 
     base, tokenizer = micro
-    tuned = PeftModel.from_pretrained(models.load("micro")[0], finetune.adapter_dir(RUN, "micro")).eval()
+    tuned = PeftModel.from_pretrained(models.load("micro")[0], artefacts.adapter_dir(RUN, "micro")).eval()
     before = [answer_loss(base, tokenizer, record) for record in data]
     after = [answer_loss(tuned, tokenizer, record) for record in data]
     assert sum(after) / len(after) < sum(before) / len(before) - 0.05  # the training loss went down
     assert after[0] < before[0] - 0.1  # and a training answer moved toward its reference
 
     assert finetune.fine_tune(cfg).manifest["reused"] is True  # nothing changed: no training
-    shared = json.loads((finetune.adapter_dir(RUN, "micro") / "adapter_config.json").read_text())
+    shared = json.loads((artefacts.adapter_dir(RUN, "micro") / "adapter_config.json").read_text())
     assert shared["base_model_name_or_path"] == models.MODELS["micro"].description  # not a folder of this machine
 
     from nova_lab import inference # the adapter's weights removed by hand: no longer"reused", made again
-    (finetune.adapter_dir(RUN, "micro") / "adapter_model.safetensors").unlink()
+    (artefacts.adapter_dir(RUN, "micro") / "adapter_model.safetensors").unlink()
     with pytest.raises(StepNotRun, match="incomplete .* run notebooks/03_fine_tune"):
         inference.adapter_key(RUN, "micro")  # 04 says "run 03 again", not an unrelated loading error
     assert finetune.fine_tune(cfg).manifest["reused"] is False
@@ -181,7 +181,7 @@ def test_a_restarted_then_resumed_run_trains_the_uninterrupted_adapter(tmp_path,
                                      n_test=4))
     cfg = FineTuneParams(**settings(run_name="resume", epochCount=2, lora_r=4, lora_alpha=8, lora_dropout=0.05,
                                     lora_target_modules=["q_proj", "v_proj"], bf16=False, finetune_repeats=1))
-    adapter = finetune.adapter_dir("resume", "micro")
+    adapter = artefacts.adapter_dir("resume", "micro")
     uninterrupted = finetune.fine_tune(cfg).manifest
     weights = load_file(adapter / "adapter_model.safetensors")
 

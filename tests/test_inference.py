@@ -110,13 +110,7 @@ def test_the_engine_loads_its_model_only_when_it_generates():
     assert "model" in vars(engine)
 
 
-@pytest.fixture
-def own_outputs(monkeypatch, tmp_path):
-    """This test's outputs alone: it reads only what it wrote."""
-    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "outputs"))
-
-
-def test_rag_configurations_carry_their_passages(tokenizer, own_outputs):
+def test_rag_configurations_carry_their_passages(tokenizer):
     write_manifest(artefacts.adapter_dir(RUN, "micro"), {"key": "adapter-1"})
     inference.run(CFG, QUESTIONS, FixedRetriever(), lambda *a: FakeEngine(tokenizer))
     answers = RecordStore(results.answers_path(RUN, "micro")).frame()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # runs the whole smoke study
 
 
 @pytest.fixture(scope="module")
-def smoke_run():
+def smoke_run(shared_outputs):
     timings = run_study(overlay=paths.PARAMS / "smoke.yaml")
     return timings, paths.run_dir("smoke")
 
