@@ -33,15 +33,14 @@ from typing import Any
 
 import pandas as pd
 
-from nova_lab.core import artefacts, paths
-from nova_lab.data import data_prep
-from nova_lab.judging import fabrication, verdicts
-from nova_lab.tuning import models
-from nova_lab.data import prompts
 from nova_lab.answering.inference import Generation, LocalEngine
-from nova_lab.judging.judges import JUDGES
+from nova_lab.core import artefacts, paths
 from nova_lab.core.params import load_params
+from nova_lab.data import data_prep, prompts
 from nova_lab.data.qa import UNANSWERABLE
+from nova_lab.judging import fabrication, verdicts
+from nova_lab.judging.judges import JUDGES
+from nova_lab.tuning import models
 
 CANDIDATE = "qwen25_coder_05b"
 PANEL = ("fact_check", "semantic", "overlap")  # the offline panel of params/study.yaml

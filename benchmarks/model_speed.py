@@ -46,8 +46,8 @@ def worker(name: str, batch: int, new_tokens: int, bf16: bool, decode_only: bool
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from nova_lab.tuning import models, precision
     from nova_lab.data import prompts
+    from nova_lab.tuning import models, precision
 
     if threads:
         torch.set_num_threads(threads)

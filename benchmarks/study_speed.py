@@ -51,8 +51,8 @@ def best(repeats: int, before: Callable[[], Any], after: Callable[[], Any]) -> t
 
 def training_example(tokenizer: Any, question: str, i: int) -> dict[str, list[int]]:
     """A study-like training example: the answer is about a third of the tokens and alone counts in the loss."""
-    from nova_lab.tuning import finetune
     from nova_lab.data import prompts
+    from nova_lab.tuning import finetune
 
     answer = f"The answer is listed in entry {i} of the service model's metadata, beside its API version and protocol."
     record = {"system": [{"text": prompts.SYSTEM_PROMPT}], "messages": [{"role": "user", "content": [{"text": question}]},
@@ -65,9 +65,9 @@ def model_levers(name: str, repeats: int) -> list[dict[str, Any]]:
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import DataCollatorForSeq2Seq
 
-    from nova_lab.tuning import finetune, models, precision
-    from nova_lab.data import prompts
     from nova_lab.answering.inference import LocalEngine
+    from nova_lab.data import prompts
+    from nova_lab.tuning import finetune, models, precision
 
     tok_right = models.tokenizer(name)
     tok_right.padding_side = "right"

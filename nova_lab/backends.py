@@ -13,23 +13,22 @@ from typing import Any
 
 import pandas as pd
 
-from nova_lab.data import data_prep
-from nova_lab.judging import verdicts
-from nova_lab.retrieval import kb_build
 from nova_lab.bedrock import customization, steps
+from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.bedrock.knowledge_base import search_modes
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
 from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import state_path
-from nova_lab.judging.judges import Judge
-from nova_lab.retrieval.knowledge_base import MODES, CachedRetriever, Mode, Passage, Retriever
 from nova_lab.core.params import DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.core.records import RecordStore
 from nova_lab.core.results import FineTuneResult
 from nova_lab.core.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
-
+from nova_lab.data import data_prep
+from nova_lab.judging import verdicts
+from nova_lab.judging.judges import Judge
+from nova_lab.retrieval import kb_build
+from nova_lab.retrieval.knowledge_base import MODES, CachedRetriever, Mode, Passage, Retriever
 
 
 def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
@@ -87,7 +86,7 @@ def chunk_report(cfg: KnowledgeBaseParams) -> str:
 def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
     """Step 03: LoRA here; on Bedrock a customization job, its model served, its loss curves read back."""
     if cfg.backend == "local":
-        from nova_lab import finetune # torch: imported by the steps that train or generate, not by 01 and 02
+        from nova_lab.tuning import finetune  # torch: imported by the steps that train or generate, not by 01 and 02
 
         return finetune.fine_tune(cfg)
     return customization.fine_tune(BedrockRun.open(cfg, FINE_TUNE.name), cfg)
@@ -96,7 +95,7 @@ def fine_tune(cfg: FineTuneParams) -> FineTuneResult:
 def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
     """Step 04: the four configurations into the model's answer and latency stores; returns the progress."""
     if cfg.backend == "local":
-        from nova_lab import inference # torch
+        from nova_lab.answering import inference  # torch
 
         kept = kb_build.open_kept(cfg.run_name, cfg.rrf_k)
         return inference.run(cfg, questions, kept.retriever, stored=kept)

@@ -15,9 +15,9 @@ from nova_lab.bedrock.polling import RunStopped
 from nova_lab.bedrock.teardown import TeardownIncomplete
 from nova_lab.core.params import ParamsError
 from nova_lab.core.paths import UnusableState
-from nova_lab.runner import NotebookStopped, RunLocked
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.core.study_steps import StepNotRun
+from nova_lab.runner import NotebookStopped, RunLocked
 
 
 def _study(args: argparse.Namespace) -> int:
@@ -68,8 +68,8 @@ def _plan(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from nova_lab.core import paths
-    from nova_lab.costing import plan, pricing
     from nova_lab.core.params import load_params
+    from nova_lab.costing import plan, pricing
 
     params = load_params(*args.params)
     if params.bedrock is None:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nova_lab.analysis import statistics, findings
+from nova_lab.analysis import findings, statistics
 from nova_lab.analysis.statistics import StudyResults
 
 N = 40

@@ -2,11 +2,11 @@
 
 import pytest
 
-from nova_lab.core import artefacts, paths
-from nova_lab.data import data_prep
 from nova_lab.answering import inference
-from nova_lab.retrieval import kb_build
+from nova_lab.core import artefacts, paths
 from nova_lab.core.study_steps import StepNotRun
+from nova_lab.data import data_prep
+from nova_lab.retrieval import kb_build
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def test_the_cli_prints_expired_credentials_as_one_line(monkeypatch, capsys):
 def test_every_stop_of_a_bedrock_step_is_one_line_from_a_notebook_too():
     """A notebook's error reaches the CLI by name only: every kind of RunStopped must be in cli.STOPS."""
     from nova_lab import cli
-    from nova_lab.bedrock import knowledge_base, opensearch, runtime # noqa: F401 (define the rest)
+    from nova_lab.bedrock import knowledge_base, opensearch, runtime  # noqa: F401 (define the rest)
 
     def kinds(cls):
         return {cls.__name__} | {name for sub in cls.__subclasses__() for name in kinds(sub)}

@@ -2,10 +2,9 @@
 
 import pytest
 
-from nova_lab.core import paths
-from nova_lab.core import bedrock_models
-from nova_lab.costing import plan
+from nova_lab.core import bedrock_models, paths
 from nova_lab.core.params import BedrockSettings, ParamsError, load_params, parse
+from nova_lab.costing import plan
 
 BASE = {"bucket": "nova-lab-test-bucket", "role_arn": "arn:aws:iam::123456789012:role/NovaLabBedrock", "max_usd": 10}
 

@@ -14,9 +14,9 @@ import pytest
 
 from fake_aws import iam_rules
 from fake_aws.fake_bedrock import ACCOUNT, REGION, requests_log
-from nova_lab.core import paths, results
 from nova_lab import runner
 from nova_lab.bedrock import iam
+from nova_lab.core import paths, results
 from nova_lab.core.params import load_params
 from nova_lab.runner import run_study
 

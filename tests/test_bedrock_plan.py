@@ -2,12 +2,12 @@
 
 import pytest
 
-from nova_lab.judging import graded_set, judges, meta_eval
-from nova_lab.core import paths
-from nova_lab.costing import plan, pricing
 from nova_lab.cli import main
-from nova_lab.data.data_prep import build_qa, load_corpus
+from nova_lab.core import paths
 from nova_lab.core.params import DataPrepParams, ParamsError, for_step, load_params
+from nova_lab.costing import plan, pricing
+from nova_lab.data.data_prep import build_qa, load_corpus
+from nova_lab.judging import graded_set, judges, meta_eval
 from nova_lab.runner import run_study
 
 SMOKE_BEDROCK = (paths.PARAMS / "micro.yaml", paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")

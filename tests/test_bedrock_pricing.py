@@ -2,8 +2,7 @@
 
 import pytest
 
-from nova_lab.costing import costs
-from nova_lab.costing import pricing
+from nova_lab.costing import costs, pricing
 
 SONNET = "anthropic.claude-sonnet-4-6"
 

@@ -7,8 +7,8 @@ import pandas as pd
 from botocore.stub import ANY, Stubber
 
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator, valid_pairs
-from nova_lab.data.qa import GENERATORS, SplitSizes, build_qa_set
 from nova_lab.core.records import RecordStore
+from nova_lab.data.qa import GENERATORS, SplitSizes, build_qa_set
 
 FACT = pd.Series({"fact_id": "api_version/ecr", "fact_type": "api_version", "service": "ecr", "service_name": "Amazon ECR",
                   "operation": None, "parameter": None, "key_facts": ["2015-09-21"], "doc_id": "ecr/_service"})

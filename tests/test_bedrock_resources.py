@@ -10,11 +10,11 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from fake_aws import iam_rules
-from nova_lab.core import paths
 from nova_lab.bedrock import customization, iam, knowledge_base, resources, teardown
 from nova_lab.bedrock.resources import TAG_KEY, Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
+from nova_lab.core import paths
 from nova_lab.core.params import BedrockSettings, CommonParams, load_params
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
@@ -175,8 +175,8 @@ def test_a_bucket_the_user_brought_loses_only_the_study_prefix(aws):
 
 
 def test_cli_teardown_dry_run_lists_and_keeps(aws, capsys):
-    from nova_lab.core import paths
     from nova_lab.cli import main
+    from nova_lab.core import paths
 
     clients = Clients.create(SETTINGS)
     clients.s3.create_bucket(Bucket="my-nova-lab-bucket")  # params/bedrock.yaml's bucket, brought by the user

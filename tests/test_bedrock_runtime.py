@@ -12,12 +12,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from nova_lab.judging import verdicts
 from nova_lab.bedrock import runtime
 from nova_lab.bedrock.judge import BedrockJudge
-from nova_lab.judging.judges import Item
-from nova_lab.data.nova_format import SYSTEM_PROMPT
 from nova_lab.core.records import RecordStore
+from nova_lab.data.nova_format import SYSTEM_PROMPT
+from nova_lab.judging import verdicts
+from nova_lab.judging.judges import Item
 
 
 def converse_response(text, tokens_in=12, tokens_out=8):

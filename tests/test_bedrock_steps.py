@@ -7,13 +7,13 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from nova_lab.bedrock import customization, steps
+from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import read_state, update_state
-from nova_lab.bedrock.judge import BedrockJudge
-from nova_lab.data.data_prep import nova_file
 from nova_lab.core.params import BedrockSettings, FineTuneParams, ParamsError
+from nova_lab.data.data_prep import nova_file
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
@@ -112,9 +112,9 @@ def converse_reply(text):
 def test_inference_then_judging_fill_the_offline_stores(run, store, search):
     import pandas as pd
 
-    from nova_lab.judging import verdicts
     from nova_lab.core import results
     from nova_lab.core.params import InferenceParams, JudgingParams
+    from nova_lab.judging import verdicts
 
     settings = SETTINGS.model_copy(update={"concurrency": 1, "vector_store": store})
     update_state("unit", knowledge_base={"id": "KB12345678"}, models={"micro": {

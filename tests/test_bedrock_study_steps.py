@@ -7,15 +7,15 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from nova_lab.core import paths
 from nova_lab.bedrock import answering
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import run_jobs
 from nova_lab.bedrock.study_data import upload_study_data
-from nova_lab.data.nova_format import SYSTEM_PROMPT
+from nova_lab.core import paths
 from nova_lab.core.params import BedrockSettings, InferenceParams, for_step, load_params
 from nova_lab.core.records import ANSWER_COLUMNS, RecordStore
+from nova_lab.data.nova_format import SYSTEM_PROMPT
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
                            study_tag="unit", max_usd=10)
@@ -91,10 +91,10 @@ def test_back_to_earlier_settings_under_replay_reads_the_earlier_answers(monkeyp
     """64 -> 32 -> 64 max tokens: recorded against Stubber, then replayed with no account into a fresh
     tree; the third run asks nothing (a replay would stop on a request it did not record) and step 04,
     05 and 06 read the 64-token answers and timings, not the 32-token ones appended last."""
-    from nova_lab.core import results
     from nova_lab.bedrock import steps
     from nova_lab.bedrock.recording import Recording
     from nova_lab.bedrock.state import update_state
+    from nova_lab.core import results
 
     questions = QUESTIONS.assign(reference_answer="2006-03-01", key_facts=[["2006-03-01"]])
     settings = SETTINGS.model_copy(update={"concurrency": 1})

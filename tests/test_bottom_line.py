@@ -50,8 +50,8 @@ def test_on_bedrock_it_names_nova_and_the_llm_judges():
 
 def test_the_offline_next_step_is_the_bedrock_study_at_the_plans_price():
     from nova_lab.core import paths
-    from nova_lab.costing import plan
     from nova_lab.core.params import load_params
+    from nova_lab.costing import plan
 
     params = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml")
     step = bottom_line.next_step(on_bedrock=False)

@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nova_lab.core import paths
 from nova_lab import runner
 from nova_lab.analysis import run_manifest
+from nova_lab.core import paths
 from nova_lab.core.params import ParamsError
 
 

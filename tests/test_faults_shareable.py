@@ -6,9 +6,9 @@ import subprocess
 import sys
 import sysconfig
 
-from nova_lab.data import data_prep
 from nova_lab.core import paths
 from nova_lab.core.params import DataPrepParams
+from nova_lab.data import data_prep
 
 WARN = """
 import sysconfig, warnings

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from nova_lab.core import artefacts, caching, paths, results
+from nova_lab.core.params import DataPrepParams, KnowledgeBaseParams
+from nova_lab.core.study_steps import StepNotRun
 from nova_lab.data import data_prep
 from nova_lab.retrieval import embeddings, kb_build
 from nova_lab.retrieval.knowledge_base import CachedRetriever, Passage
-from nova_lab.core.params import DataPrepParams, KnowledgeBaseParams
-from nova_lab.core.study_steps import StepNotRun
 
 
 @pytest.fixture

@@ -56,8 +56,8 @@ def test_the_html_page_has_the_notebooks_title_and_each_figure_says_what_it_show
 
     import nbformat
 
-    from nova_lab.core import notebook_utils
     from nova_lab import runner
+    from nova_lab.core import notebook_utils
 
     figure = figures.tradeoff(data()[3])
     described = notebook_utils.describe(figure)

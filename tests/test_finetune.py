@@ -9,11 +9,11 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from nova_lab.core import artefacts
-from nova_lab.data import data_prep
-from nova_lab.tuning import finetune, models
-from nova_lab.data.nova_format import read_validated
 from nova_lab.core.params import DataPrepParams, FineTuneParams, ParamsError, parse
 from nova_lab.core.study_steps import StepNotRun
+from nova_lab.data import data_prep
+from nova_lab.data.nova_format import read_validated
+from nova_lab.tuning import finetune, models
 
 pytestmark = pytest.mark.slow  # loads and trains a model
 
@@ -129,7 +129,7 @@ def test_training_lowers_the_loss_resumes_after_a_crash_and_moves_answers(data, 
     shared = json.loads((artefacts.adapter_dir(RUN, "micro") / "adapter_config.json").read_text())
     assert shared["base_model_name_or_path"] == models.MODELS["micro"].description  # not a folder of this machine
 
-    from nova_lab import inference # the adapter's weights removed by hand: no longer"reused", made again
+    from nova_lab.answering import inference  # the adapter's weights removed by hand: no longer"reused", made again
     (artefacts.adapter_dir(RUN, "micro") / "adapter_model.safetensors").unlink()
     with pytest.raises(StepNotRun, match="incomplete .* run notebooks/03_fine_tune"):
         inference.adapter_key(RUN, "micro")  # 04 says "run 03 again", not an unrelated loading error

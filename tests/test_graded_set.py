@@ -114,8 +114,8 @@ def test_cell_levels_ranking_and_error_correlation():
 
 
 def test_the_offline_panel_scores_the_set_once_and_a_judge_that_did_not_is_named(tmp_path, monkeypatch):
-    from nova_lab.judging import verdicts
     from nova_lab.core.study_steps import StepNotRun
+    from nova_lab.judging import verdicts
 
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
     graded = pd.DataFrame({"item": ["g001", "g002"], "question": ["What protocol does Amazon SQS use?"] * 2,

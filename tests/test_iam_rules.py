@@ -6,8 +6,8 @@ import pytest
 
 from fake_aws import iam_rules
 from fake_aws.iam_rules import Walk, evaluate
-from nova_lab.core import paths
 from nova_lab.bedrock import iam
+from nova_lab.core import paths
 from nova_lab.core.params import load_params
 from nova_lab.core.study_models import STUDY_MODELS
 

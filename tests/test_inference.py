@@ -6,16 +6,16 @@ import pandas as pd
 import pytest
 
 from nova_lab.answering import inference
-from nova_lab.data import prompts
-from nova_lab.tuning import models
-from nova_lab.core import artefacts, results
-from nova_lab.core.records import ANSWER_COLUMNS, RecordStore
-from nova_lab.core.caching import write_manifest
 from nova_lab.answering.inference import Generation, LocalEngine
-from nova_lab.core.results import CONFIGURATIONS
-from nova_lab.retrieval.knowledge_base import Passage
+from nova_lab.core import artefacts, results
+from nova_lab.core.caching import write_manifest
 from nova_lab.core.params import InferenceParams
+from nova_lab.core.records import ANSWER_COLUMNS, RecordStore
+from nova_lab.core.results import CONFIGURATIONS
 from nova_lab.core.study_steps import StepNotRun
+from nova_lab.data import prompts
+from nova_lab.retrieval.knowledge_base import Passage
+from nova_lab.tuning import models
 
 pytestmark = pytest.mark.slow  # loads a model and generates
 

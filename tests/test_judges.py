@@ -5,9 +5,9 @@ import math
 import pandas as pd
 import pytest
 
+from nova_lab.core.records import RecordStore
 from nova_lab.judging import verdicts
 from nova_lab.judging.judges import BeyondQuestion, FactCheckJudge, Item, OverlapJudge, SemanticJudge, parse_verdict
-from nova_lab.core.records import RecordStore
 
 ERRORS_Q = "Which errors can the Amazon EKS DeletePodIdentityAssociation operation return?"
 ERRORS_REF = ("Amazon EKS DeletePodIdentityAssociation can return ServerException, ResourceNotFoundException, "

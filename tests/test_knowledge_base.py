@@ -3,11 +3,11 @@ import math
 import pandas as pd
 import pytest
 
+from nova_lab.core.params import DataPrepParams, KnowledgeBaseParams
 from nova_lab.data import data_prep
 from nova_lab.retrieval import embeddings, kb_build
 from nova_lab.retrieval.chunking import chunk_documents
 from nova_lab.retrieval.knowledge_base import MODES, CachedRetriever, LanceKnowledgeBase, build_table
-from nova_lab.core.params import DataPrepParams, KnowledgeBaseParams
 from nova_lab.retrieval.retrieval_eval import rank_of_source, summarize
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from nova_lab.core import paths
@@ -58,6 +59,28 @@ def edges() -> list[tuple[str, str]]:
 def test_every_wing_imports_only_the_core_and_the_wings_before_it():
     back = [f"{a} -> {b}" for a, b in edges() if LAYERS.index(layer(b)) > LAYERS.index(layer(a))]
     assert not back, "imports that run against the pipeline:\n" + "\n".join(back)
+
+
+def test_every_import_of_the_package_names_a_module_that_is_there():
+    """A module moved to another wing and an import left behind inside a function fails only when that function
+    runs; this finds it on every file of the package, the tests, the benchmarks and the notebooks' sources."""
+    sources = {path: path.read_text() for path in
+               [*MODULES.values(), *paths.PROJ_ROOT.glob("tests/*.py"), *paths.PROJ_ROOT.glob("benchmarks/*.py")]}
+    for notebook in paths.NOTEBOOKS.glob("*.ipynb"):
+        cells = nbformat.read(notebook, as_version=4).cells
+        sources[notebook] = "\n".join(c.source for c in cells if c.cell_type == "code")
+    missing = []
+    for path, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nova_lab"):
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names
+                                           if (PACKAGE.parent / node.module.replace(".", "/") / "__init__.py").exists()]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("nova_lab")]
+            else:
+                continue
+            missing += [f"{path.name}:{node.lineno}: {t}" for t in targets if t not in MODULES]
+    assert not missing, "\n".join(missing)
 
 
 def test_params_reads_names_not_implementations():

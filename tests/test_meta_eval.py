@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
+from nova_lab.core.records import RecordStore
 from nova_lab.judging import meta_eval
 from nova_lab.judging.judges import FactCheckJudge, SemanticJudge, present_facts
 from nova_lab.judging.verdicts import JUDGMENT_COLUMNS
-from nova_lab.core.records import RecordStore
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,14 @@ import json
 
 import pytest
 
-from nova_lab.data.nova_format import (RECORD_RULES, InvalidTrainingData, read_validated, to_record,
-                                  validate_file, write_jsonl)
+from nova_lab.data.nova_format import (
+    RECORD_RULES,
+    InvalidTrainingData,
+    read_validated,
+    to_record,
+    validate_file,
+    write_jsonl,
+)
 
 
 def good(n: int = 3) -> list[dict]:

@@ -1,7 +1,7 @@
 import pytest
 
-from nova_lab.core import paths
 from nova_lab.cli import main
+from nova_lab.core import paths
 from nova_lab.core.params import DataPrepParams, KnowledgeBaseParams, ParamsError, for_step, load_params
 
 STUDY = paths.PARAMS / "study.yaml"

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from nova_lab.answering import inference
-from nova_lab.tuning import models, precision
 from nova_lab.core import paths
 from nova_lab.core.params import InferenceParams, ParamsError, load_params
+from nova_lab.tuning import models, precision
 
 
 def test_forced_settings_are_not_measured(monkeypatch):

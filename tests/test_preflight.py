@@ -6,12 +6,11 @@ import json
 import pytest
 from botocore.stub import Stubber
 
-from nova_lab.core import paths
 from fake_aws import iam_rules
 from fake_aws.fake_iam import FakeIam
 from nova_lab.bedrock import iam, preflight
-from nova_lab.core import bedrock_models
 from nova_lab.cli import main
+from nova_lab.core import bedrock_models, paths
 from nova_lab.core.params import load_params
 from nova_lab.core.study_models import STUDY_MODELS
 

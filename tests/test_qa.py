@@ -8,10 +8,9 @@ import botocore.loaders
 import pytest
 from bs4 import BeautifulSoup
 
+from conftest import SIZES
 from nova_lab.data.leakage import leakage_report
 from nova_lab.data.qa import GENERATORS, UNANSWERABLE, NotEnoughFacts, SplitSizes, build_qa_set, counts
-
-from conftest import SIZES
 
 LOADER = botocore.loaders.create_loader()
 

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nova_lab.costing import costs
 from nova_lab.analysis import figures, report
-from nova_lab.costing import pricing
+from nova_lab.costing import costs, pricing
 
 matplotlib.use("Agg")
 
@@ -79,8 +78,8 @@ def test_fine_tuning_breaks_even_where_its_saving_covers_its_monthly_cost():
 
 def test_owning_a_configuration_counts_the_knowledge_base_and_the_fine_tuned_model_at_the_plans_prices():
     from nova_lab.core import paths
-    from nova_lab.costing import plan, pricing
     from nova_lab.core.params import load_params
+    from nova_lab.costing import plan, pricing
 
     params = load_params(paths.PARAMS / "smoke.yaml", paths.PARAMS / "bedrock.yaml")
     per_answer = pd.DataFrame({"model": "micro", "configuration": ["base", "rag", "ft", "ft_rag"],

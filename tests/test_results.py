@@ -8,20 +8,19 @@ import pandas as pd
 import pytest
 
 from nova_lab.analysis import statistics
-from nova_lab.data import data_prep
 from nova_lab.answering import inference
-from nova_lab.data import prompts
-from nova_lab.judging import verdicts
-from nova_lab.tuning import models
+from nova_lab.answering.inference import Generation
 from nova_lab.core import artefacts, results
 from nova_lab.core.caching import write_manifest
-from nova_lab.answering.inference import Generation
-from nova_lab.judging.judges import FactCheckJudge, Verdict
-from nova_lab.retrieval.knowledge_base import Passage
 from nova_lab.core.params import InferenceParams, JudgingParams
 from nova_lab.core.records import RecordStore, UnreadableRecordWarning
 from nova_lab.core.results import CONFIGURATIONS
 from nova_lab.core.study_steps import StepNotRun
+from nova_lab.data import data_prep, prompts
+from nova_lab.judging import verdicts
+from nova_lab.judging.judges import FactCheckJudge, Verdict
+from nova_lab.retrieval.knowledge_base import Passage
+from nova_lab.tuning import models
 
 RUN = "current-result"
 QUESTIONS = pd.DataFrame({

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from nova_lab.tuning import models
 from nova_lab.core import paths
+from nova_lab.tuning import models
 
 PARTS = [b"GGUF\x03first part|", b"second part|", b"third"]
 WHOLE = b"".join(PARTS)
@@ -214,8 +214,8 @@ def test_stop_tokens_name_an_end_of_turn_that_is_the_end_of_sequence_once():
 
 
 def test_the_params_pick_another_stand_in_by_name_and_keys_follow_the_weights(monkeypatch):
-    from nova_lab.tuning import finetune
     from nova_lab.core import params, paths
+    from nova_lab.tuning import finetune
 
     base = params.load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "smoke.yaml")
     default = params.parse(params.FineTuneParams, params.for_step(base, "03_fine_tune") | {"bf16": False})
@@ -231,8 +231,8 @@ def test_the_params_pick_another_stand_in_by_name_and_keys_follow_the_weights(mo
 def test_answering_with_another_stand_in_than_the_adapters_stops_and_names_both(tmp_path, monkeypatch):
     from nova_lab.answering import inference
     from nova_lab.core import params, paths
-    from nova_lab.core.caching import write_manifest
     from nova_lab.core.artefacts import adapter_dir
+    from nova_lab.core.caching import write_manifest
 
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path))
     base = params.load_params(paths.PARAMS / "lite.yaml", paths.PARAMS / "smoke.yaml")

@@ -7,8 +7,8 @@ import os
 import pandas as pd
 import pytest
 
-from nova_lab.core import paths
 from nova_lab.analysis import report
+from nova_lab.core import paths
 from nova_lab.core.notebook_utils import read_notebook
 from nova_lab.runner import run_study
 

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nova_lab.costing import costs
 from nova_lab.analysis import tradeoff
 from nova_lab.analysis.statistics import StudyResults
+from nova_lab.costing import costs
 
 
 def frame(**columns):

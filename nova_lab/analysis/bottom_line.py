@@ -12,8 +12,8 @@ import math
 
 import pandas as pd
 
-from nova_lab.core.vocabulary import CONFIGURATION_NAMES
 from nova_lab.core.study_models import STUDY_MODELS
+from nova_lab.core.vocabulary import CONFIGURATION_NAMES
 from nova_lab.judging.judges import GOOD_ANSWER
 
 
@@ -91,8 +91,8 @@ def next_step(on_bedrock: bool) -> str:
         return ("Next: read the levels against questions of your own; `nova-lab teardown` removes every resource "
                 "the run made.")
     from nova_lab.core import paths
-    from nova_lab.costing import plan, pricing
     from nova_lab.core.params import load_params
+    from nova_lab.costing import plan, pricing
 
     params = load_params(*(paths.PARAMS / name for name in PILOT_FILES))
     usd = plan.build(params, params.sizes).total_usd

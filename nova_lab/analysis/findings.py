@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from nova_lab.analysis import report
-from nova_lab.judging.graded_set import EVERY_KIND
 from nova_lab.analysis.statistics import STUDY_REPORTED
 from nova_lab.core.vocabulary import CHANGES, HEADLINE_METRICS
+from nova_lab.judging.graded_set import EVERY_KIND
 
 NAMES = CHANGES
 METRICS = HEADLINE_METRICS

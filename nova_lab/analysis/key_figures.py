@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from nova_lab.core.notebook_utils import read_notebook
+from nova_lab.core.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 from nova_lab.core.vocabulary import CHANGES
 from nova_lab.tuning.precision import cpu_kind
-from nova_lab.core.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 
 TOKENS = ("input_tokens", "output_tokens", "total_tokens")
 PINNED = Path(__file__).resolve().parents[2] / "tests" / "pinned" / "smoke_figures.json"

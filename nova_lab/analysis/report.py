@@ -11,10 +11,9 @@ import math
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from nova_lab.core.vocabulary import CONFIGURATION_NAMES, METRIC_NAMES
 from nova_lab.judging.graded_set import FIT_ALPHA
 from nova_lab.judging.judges import GOOD_ANSWER
-from nova_lab.core.vocabulary import CONFIGURATION_NAMES, METRIC_NAMES
-
 
 
 def metric_name(metric: str) -> str:

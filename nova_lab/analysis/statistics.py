@@ -18,10 +18,10 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from nova_lab.data import data_prep, qa
-from nova_lab.judging import fabrication, verdicts
 from nova_lab.core import results
 from nova_lab.core.results import CONFIGURATIONS
+from nova_lab.data import data_prep, qa
+from nova_lab.judging import fabrication, verdicts
 
 CHANGED = CONFIGURATIONS[1:]
 TOKENS = ["input_tokens", "output_tokens", "total_tokens"]

@@ -19,15 +19,23 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nova_lab.core import artefacts
-from nova_lab.tuning import models, precision
-from nova_lab.data import prompts
 from nova_lab.core.caching import fingerprint
-from nova_lab.retrieval.knowledge_base import Passage, Retriever
 from nova_lab.core.params import InferenceParams
-from nova_lab.data.qa import timed_sample
 from nova_lab.core.records import RecordStore, answer_record
-from nova_lab.core.results import (CONFIGURATIONS, answers_path, in_order, latency_path, repeat_label, set_current,
-                              uses_adapter, uses_rag)
+from nova_lab.core.results import (
+    CONFIGURATIONS,
+    answers_path,
+    in_order,
+    latency_path,
+    repeat_label,
+    set_current,
+    uses_adapter,
+    uses_rag,
+)
+from nova_lab.data import prompts
+from nova_lab.data.qa import timed_sample
+from nova_lab.retrieval.knowledge_base import Passage, Retriever
+from nova_lab.tuning import models, precision
 
 TIMING_VERSION = 2  # 2: timed in the run's precision over weights cast once (1: always float32)
 SERVING = "adapter merged"  # how `ft` and `ft_rag` answer: in their answers' keys, so older answers are not mixed in

@@ -1,1 +1,1 @@
-"""The Amazon Bedrock backend: plans, costs, resources and calls through boto3."""
+"""The Amazon Bedrock backend: each step's Bedrock side (uploads, knowledge base, customization, Converse answers and judges), and its chores (preflight, IAM, resources, teardown), through boto3."""

@@ -12,13 +12,14 @@ import threading
 from typing import Any
 
 import pandas as pd
-from nova_lab.data import prompts
+
 from nova_lab.bedrock import runtime
 from nova_lab.core.caching import fingerprint
-from nova_lab.retrieval.knowledge_base import Passage
 from nova_lab.core.params import InferenceParams
 from nova_lab.core.records import answer_record
 from nova_lab.core.results import CONFIGURATIONS, uses_adapter, uses_rag
+from nova_lab.data import prompts
+from nova_lab.retrieval.knowledge_base import Passage
 
 
 class Retrieval:

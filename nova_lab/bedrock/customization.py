@@ -16,18 +16,27 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from nova_lab.costing import pricing
 from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll, status_of
-from nova_lab.bedrock.resources import (Clients, Resource, attempt_name, attempt_of, if_exists, job_name, pages,
-                                        serving_name, tags)
+from nova_lab.bedrock.resources import (
+    Clients,
+    Resource,
+    attempt_name,
+    attempt_of,
+    if_exists,
+    job_name,
+    pages,
+    serving_name,
+    tags,
+)
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.state import needs, read_state, update_state
 from nova_lab.bedrock.tokens import request_token
-from nova_lab.data.data_prep import data_digests
 from nova_lab.core.params import FineTuneParams
 from nova_lab.core.results import FineTuneResult
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.core.study_steps import DATA_PREP
+from nova_lab.costing import pricing
+from nova_lab.data.data_prep import data_digests
 
 DONE, FAILED = "Completed", ("Failed", "Stopped")
 

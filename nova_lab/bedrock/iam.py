@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nova_lab.core.bedrock_models import foundation_model, third_party
 from nova_lab.bedrock.resources import vector_bucket_name
+from nova_lab.core.bedrock_models import foundation_model, third_party
 from nova_lab.core.params import StudyParams
 from nova_lab.core.study_models import STUDY_MODELS
 

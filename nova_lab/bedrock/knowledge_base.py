@@ -16,14 +16,22 @@ from typing import Any, Callable
 from tqdm.auto import tqdm
 
 from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll
-from nova_lab.bedrock.resources import (TAG_KEY, Clients, Resource, data_source_name, if_exists, knowledge_base_name, pages,
-                                        vector_bucket_name)
+from nova_lab.bedrock.resources import (
+    TAG_KEY,
+    Clients,
+    Resource,
+    data_source_name,
+    if_exists,
+    knowledge_base_name,
+    pages,
+    vector_bucket_name,
+)
 from nova_lab.bedrock.run_context import BedrockRun
-from nova_lab.bedrock.tokens import request_token
 from nova_lab.bedrock.study_data import corpus_prefix
-from nova_lab.retrieval.knowledge_base import Mode
+from nova_lab.bedrock.tokens import request_token
 from nova_lab.core.bedrock_models import EMBEDDING_DIMENSIONS
 from nova_lab.core.params import BedrockSettings
+from nova_lab.retrieval.knowledge_base import Mode
 
 SEARCHABLE_ONLY = ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]  # Bedrock's own keys: not filterable
 

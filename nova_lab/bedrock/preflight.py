@@ -23,12 +23,12 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from nova_lab.costing import plan as planning
 from nova_lab.bedrock.iam import MARKETPLACE_ACTIONS, conversed
-from nova_lab.core.bedrock_models import DISPLAY_NAMES, PROFILE_PREFIXES, foundation_model, third_party
 from nova_lab.bedrock.resources import pages
+from nova_lab.core.bedrock_models import DISPLAY_NAMES, PROFILE_PREFIXES, foundation_model, third_party
 from nova_lab.core.params import ParamsError, StudyParams
 from nova_lab.core.study_models import STUDY_MODELS
+from nova_lab.costing import plan as planning
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from rapidfuzz import fuzz
 
 from nova_lab.bedrock import runtime
 from nova_lab.core.caching import fingerprint
-from nova_lab.judging.json_replies import first_object_with
-from nova_lab.judging.judges import present_facts
+from nova_lab.core.records import RecordStore
 from nova_lab.data.nova_format import reserved_words_in
 from nova_lab.data.qa import Phrasing, TemplateQAGenerator
-from nova_lab.core.records import RecordStore
+from nova_lab.judging.json_replies import first_object_with
+from nova_lab.judging.judges import present_facts
 
 REPLY_COLUMNS = ["key", "fact_id", "reply"]  # the store's columns: RecordStore(path, REPLY_COLUMNS)
 PHRASINGS = 4

@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 from nova_lab.bedrock.polling import CredentialsExpired, RunStopped, expired
 from nova_lab.bedrock.recording import RECORDED_WALL_MS, ReplayMissing
 from nova_lab.bedrock.resources import daily_quota
-from nova_lab.retrieval.knowledge_base import Passage
-from nova_lab.data.nova_format import SYSTEM_PROMPT
 from nova_lab.core.records import RecordStore
+from nova_lab.data.nova_format import SYSTEM_PROMPT
+from nova_lab.retrieval.knowledge_base import Passage
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from typing import Any
 import boto3
 import pandas as pd
 
-from nova_lab.core import results
 from nova_lab.bedrock import answering, knowledge_base, opensearch
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import SEARCH_TYPES, run_jobs
 from nova_lab.bedrock.state import needs, read_state, update_state
 from nova_lab.bedrock.study_data import upload_study_data
+from nova_lab.core import results
 from nova_lab.core.bedrock_models import EMBEDDING_DIMENSIONS
 from nova_lab.core.params import InferenceParams, ParamsError
 from nova_lab.core.records import RecordStore

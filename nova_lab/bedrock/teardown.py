@@ -12,11 +12,10 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from nova_lab.costing import pricing
 from nova_lab.bedrock.polling import poll
-from nova_lab.bedrock.resources import (TAG_KEY, Clients, Resource, collection_name, if_exists, pages,
-                                        vector_bucket_name)
+from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, collection_name, if_exists, pages, vector_bucket_name
 from nova_lab.core.params import BedrockSettings
+from nova_lab.costing import pricing
 
 
 def _tagged(client: Any, arn: str, settings: BedrockSettings) -> bool:

@@ -19,9 +19,9 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nova_lab.core.bedrock_models import DEFAULT_QA_MODEL, JUDGE_PRESETS
-from nova_lab.core.vocabulary import JUDGE_NAMES, QA_GENERATOR_NAMES, STAND_IN_NAMES, Bf16Setting
 from nova_lab.core.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
 from nova_lab.core.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
+from nova_lab.core.vocabulary import JUDGE_NAMES, QA_GENERATOR_NAMES, STAND_IN_NAMES, Bf16Setting
 
 
 class ParamsError(ValueError):

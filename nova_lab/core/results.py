@@ -17,7 +17,6 @@ from nova_lab.core.study_steps import INFERENCE, JUDGING, StepNotRun, run_this
 from nova_lab.core.vocabulary import BY_NAME, CONFIGURATIONS
 
 
-
 @dataclass(frozen=True)
 class FineTuneResult:
     """What step 03 made, on either backend: its manifest (the adapter's, or the served custom model's) and the

@@ -21,11 +21,11 @@ import math
 
 import pandas as pd
 
-from nova_lab.costing import pricing
 from nova_lab.core.params import StudyParams
 from nova_lab.core.results import uses_adapter, uses_rag
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.core.vocabulary import WITHOUT_FINE_TUNING
+from nova_lab.costing import pricing
 
 AMORTIZE_MONTHS = 12
 HOURS_A_MONTH = 730

@@ -16,19 +16,19 @@ from typing import Iterable
 
 import pandas as pd
 
-from nova_lab.judging import graded_set, meta_eval
-from nova_lab.data import prompts
-from nova_lab.costing import pricing
 from nova_lab.core.bedrock_models import EMBEDDING_DIMENSIONS
 from nova_lab.core.caching import fingerprint
-from nova_lab.data.data_prep import build_qa, load_corpus
-from nova_lab.judging.judges import Item, judge_prompt
-from nova_lab.data.nova_format import SYSTEM_PROMPT
 from nova_lab.core.params import DataPrepParams, ParamsError, StudyParams, for_step
-from nova_lab.data.qa import TemplateQAGenerator
 from nova_lab.core.results import CONFIGURATIONS, uses_adapter, uses_rag
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.core.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
+from nova_lab.costing import pricing
+from nova_lab.data import prompts
+from nova_lab.data.data_prep import build_qa, load_corpus
+from nova_lab.data.nova_format import SYSTEM_PROMPT
+from nova_lab.data.qa import TemplateQAGenerator
+from nova_lab.judging import graded_set, meta_eval
+from nova_lab.judging.judges import Item, judge_prompt
 
 TOKENS_PER_WORD = 1.3  # corpus text (the corpus statistics count words)
 CHARS_PER_TOKEN = 4  # prompt text: the usual rule for English (the models' tokenizers are not available offline); a

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from nova_lab.core import artefacts, paths
-from nova_lab.data import nova_format
 from nova_lab.core.caching import file_digest, fingerprint, is_fresh, write_manifest
+from nova_lab.core.params import DataPrepParams
+from nova_lab.data import nova_format
 from nova_lab.data.corpus import Corpus, botocore_version, extract_corpus
 from nova_lab.data.leakage import leakage_report
-from nova_lab.core.params import DataPrepParams
 from nova_lab.data.qa import GENERATORS, QAGenerator, SplitSizes, answerable, build_qa_set
 
 CORPUS_VERSION = 3  # bump when the extraction changes what it writes

@@ -19,9 +19,9 @@ from typing import Callable, Protocol
 import pandas as pd
 
 from nova_lab.core.caching import fingerprint
-from nova_lab.data.corpus import PROBE_TYPES
 from nova_lab.core.registry import registrar
 from nova_lab.core.vocabulary import QA_GENERATOR_NAMES
+from nova_lab.data.corpus import PROBE_TYPES
 from nova_lab.data.qa_templates import TEMPLATES
 
 QA_COLUMNS = [

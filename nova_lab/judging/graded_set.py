@@ -23,15 +23,15 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from nova_lab.judging.agreement import krippendorff_alpha_interval
 from nova_lab.core.caching import fingerprint
-from nova_lab.judging.judges import GOOD_ANSWER, JUDGES, Item, Judge
-from nova_lab.data.nova_format import json_lines
-from nova_lab.data.qa import UNANSWERABLE
-from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
 from nova_lab.core.records import RecordStore
 from nova_lab.core.results import graded_judgments_path
 from nova_lab.core.study_steps import StepNotRun
+from nova_lab.data.nova_format import json_lines
+from nova_lab.data.qa import UNANSWERABLE
+from nova_lab.judging.agreement import krippendorff_alpha_interval
+from nova_lab.judging.judges import GOOD_ANSWER, JUDGES, Item, Judge
+from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
 
 GRADED_DIR = Path(__file__).parent / "graded"
 GRADED_FILE = GRADED_DIR / "graded_set.jsonl"
@@ -320,8 +320,8 @@ def _jsonl(path: Path) -> pd.DataFrame:
 
 def _sheet(args: argparse.Namespace) -> None:
     """Draw answers of a finished run by kind and write the drawn rows (origin kept) and the blind sheet."""
-    from nova_lab.data.data_prep import read_test
     from nova_lab.core.results import read_answers
+    from nova_lab.data.data_prep import read_test
 
     questions = read_test(args.run)
     answers = pd.concat([read_answers(args.run, model, questions).assign(model=model) for model in args.models])

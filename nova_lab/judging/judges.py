@@ -33,11 +33,11 @@ import numpy as np
 from rouge_score import rouge_scorer, tokenizers
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from nova_lab.retrieval import embeddings
-from nova_lab.judging import fabrication
-from nova_lab.judging.json_replies import first_object_with
 from nova_lab.core.registry import registrar
 from nova_lab.core.vocabulary import JUDGE_NAMES
+from nova_lab.judging import fabrication
+from nova_lab.judging.json_replies import first_object_with
+from nova_lab.retrieval import embeddings
 
 RUBRIC_VERSION = "r6"  # bump on any change to the rubric or to a judge's scoring: verdicts are cached by it
 RUBRIC = """Score the answer from 0 to 10 against the reference answer to the same AWS question.

@@ -16,11 +16,11 @@ import zlib
 import pandas as pd
 
 from nova_lab.core.caching import fingerprint
-from nova_lab.judging.judges import Item, Judge, value_pattern
-from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all, stored_scores
-from nova_lab.data.qa import TemplateQAGenerator, answerable
 from nova_lab.core.records import RecordStore
 from nova_lab.core.results import meta_eval_judgments_path, meta_eval_path
+from nova_lab.data.qa import TemplateQAGenerator, answerable
+from nova_lab.judging.judges import Item, Judge, value_pattern
+from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all, stored_scores
 
 VARIANTS = ("reference", "paraphrase", "verbose", "key_changed", "other_question", "empty")
 CORRECT = ("reference", "paraphrase", "verbose")

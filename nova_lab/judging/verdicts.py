@@ -10,12 +10,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nova_lab.core.caching import fingerprint
-from nova_lab.judging.judges import JUDGES, RUBRIC_VERSION, Item, Judge, Verdict
 from nova_lab.core.params import JudgingParams
-from nova_lab.data.qa import UNANSWERABLE, answerable
 from nova_lab.core.records import RecordStore
 from nova_lab.core.results import current, in_order, judgments_path, read_repeats, set_current
 from nova_lab.core.study_steps import JUDGING, StepNotRun, run_this
+from nova_lab.data.qa import UNANSWERABLE, answerable
+from nova_lab.judging.judges import JUDGES, RUBRIC_VERSION, Item, Judge, Verdict
 
 JUDGMENT_COLUMNS = ["key", "answer_key", "judge", "kind", "rubric_version", "score", "rationale"]
 _BATCH = 256

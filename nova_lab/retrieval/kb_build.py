@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from nova_lab.core import artefacts, paths
-from nova_lab.retrieval import chunking, embeddings
 from nova_lab.core.caching import fingerprint, fresh_manifest, write_manifest
-from nova_lab.data.data_prep import documents_key, read_documents
-from nova_lab.retrieval.knowledge_base import CachedRetriever, LanceKnowledgeBase, build_table
 from nova_lab.core.params import KnowledgeBaseParams
+from nova_lab.data.data_prep import documents_key, read_documents
+from nova_lab.retrieval import chunking, embeddings
+from nova_lab.retrieval.knowledge_base import CachedRetriever, LanceKnowledgeBase, build_table
 
 KB_VERSION = 1  # bump when chunking or the table layout changes
 

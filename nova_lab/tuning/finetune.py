@@ -18,14 +18,14 @@ import pandas as pd
 import seaborn as sns
 
 from nova_lab.core import artefacts, paths
-from nova_lab.tuning import models, precision
-from nova_lab.data import prompts
 from nova_lab.core.caching import fingerprint, fresh_manifest, write_manifest
-from nova_lab.data.data_prep import data_digests, nova_file
-from nova_lab.data.nova_format import read_validated
 from nova_lab.core.params import FineTuneParams, ParamsError
 from nova_lab.core.results import FineTuneResult
 from nova_lab.core.study_models import STUDY_MODELS
+from nova_lab.data import prompts
+from nova_lab.data.data_prep import data_digests, nova_file
+from nova_lab.data.nova_format import read_validated
+from nova_lab.tuning import models, precision
 
 if TYPE_CHECKING:
     from transformers import Trainer
