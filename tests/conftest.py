@@ -29,7 +29,8 @@ def shared_outputs() -> Path:
 def own_outputs(request, monkeypatch, tmp_path) -> Path:
     """Each test its own outputs folder: it reads only what it wrote, or what its module's shared fixture made
     (`shared_outputs`), whatever ran before it. The content-addressed caches (corpus, embeddings, retrieval ranks)
-    are the session's, linked in, so no test pays for them twice."""
+    are the session's, linked in, so no test pays for them twice: a test that damages a cache file sets its own
+    folder (tmp_path / "outputs", which has no link), as tests/test_faults_state.py does."""
     if "shared_outputs" in request.fixturenames:
         return SESSION_OUTPUTS
     folder = tmp_path / "own-outputs"  # not tmp_path / "outputs": a test that sets that one gets it with no link

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nova_lab.analysis import findings, statistics
+from nova_lab.analysis import statistics
 from nova_lab.analysis.statistics import StudyResults
 
 N = 40
@@ -74,7 +74,7 @@ def test_additivity_is_the_per_question_interaction():
 
 
 def test_replication_verdicts_follow_the_intervals(changes):
-    verdicts = findings.replication(changes).set_index(["metric", "configuration"])["verdict"]
+    verdicts = statistics.replication(changes).set_index(["metric", "configuration"])["verdict"]
     assert verdicts[("quality", "ft_rag")] == "replicated (direction)"
     assert verdicts[("latency_ms", "ft")] == "replicated (direction)"
     assert verdicts[("latency_ms", "rag")] == "not replicated: opposite direction"  # built slower, study says faster
@@ -103,10 +103,10 @@ def test_pairing_by_question_narrows_the_interval():
 
 
 def test_a_handful_of_questions_replicates_nothing():
-    assert findings.verdict(-50, -47, 0.5, 2, -50) == "too few questions to tell"
-    assert findings.verdict(-50, -47, 0.2, 40, -50) == "not replicated: no clear change"  # Holm disagrees
-    assert findings.verdict(-11, np.inf, 0.001, 40, 30) == "not replicated: no clear change"
-    assert findings.verdict(5, 9, 0.001, 40, 30) == "replicated (direction)"
+    assert statistics.verdict(-50, -47, 0.5, 2, -50) == "too few questions to tell"
+    assert statistics.verdict(-50, -47, 0.2, 40, -50) == "not replicated: no clear change"  # Holm disagrees
+    assert statistics.verdict(-11, np.inf, 0.001, 40, 30) == "not replicated: no clear change"
+    assert statistics.verdict(5, 9, 0.001, 40, 30) == "replicated (direction)"
 
 
 def test_the_panel_mean_needs_every_judge_that_scores_the_answer():

@@ -28,3 +28,5 @@ def test_the_configurations_say_what_they_use_and_repeats_count_as_their_configu
         ("base", False, False), ("rag", True, False), ("ft", False, True), ("ft_rag", True, True)]
     assert uses_rag("ft_rag#2") and uses_adapter("ft#1") and not uses_rag("ft#1")
     assert vocabulary.WITHOUT_FINE_TUNING == {"ft": "base", "ft_rag": "rag"}
+    with pytest.raises(ValueError, match=r"configuration 'rag_ft' is not one of \['base', 'rag', 'ft', 'ft_rag'\]"):
+        uses_rag("rag_ft")

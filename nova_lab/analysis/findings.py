@@ -6,39 +6,13 @@ import numpy as np
 import pandas as pd
 
 from nova_lab.analysis import report
-from nova_lab.analysis.statistics import STUDY_REPORTED
-from nova_lab.core.vocabulary import CHANGES, HEADLINE_METRICS
+from nova_lab.analysis.statistics import replication
+from nova_lab.core.vocabulary import CHANGES, CONFIGURATION_NAMES, HEADLINE_METRICS
 from nova_lab.judging.graded_set import EVERY_KIND
 
 NAMES = CHANGES
 METRICS = HEADLINE_METRICS
-
-
-MIN_QUESTIONS = 10
-ALPHA = 0.05
-
-
-def verdict(low: float, high: float, p_holm: float, n: int, reported: float) -> str:
-    """Replicated when our 95% interval lies wholly on the side of zero the study reported and
-    the Holm-corrected test agrees; a handful of questions decides nothing."""
-    if n < MIN_QUESTIONS:
-        return "too few questions to tell"
-    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 <= high or not p_holm < ALPHA:
-        return "not replicated: no clear change"
-    ours = 1 if low > 0 else -1
-    return "replicated (direction)" if ours == np.sign(reported) else "not replicated: opposite direction"
-
-
-def replication(changes: pd.DataFrame) -> pd.DataFrame:
-    """Each change the study reported for Nova Lite next to ours, per model."""
-    rows = []
-    for (metric, configuration), reported in STUDY_REPORTED.items():
-        for row in changes[(changes["metric"] == metric) & (changes["configuration"] == configuration)].itertuples():
-            rows.append({"metric": metric, "configuration": configuration, "study_lite_pct": reported,
-                         "model": row.model, "ours_pct": row.change_pct, "ci_low": row.ci_low, "ci_high": row.ci_high,
-                         "base": row.base, "change": row.value - row.base,
-                         "p_holm": row.p_holm, "verdict": verdict(row.ci_low, row.ci_high, row.p_holm, row.n, reported)})
-    return pd.DataFrame(rows)
+HEADERS = " | ".join(CONFIGURATION_NAMES.values())  # base | RAG | fine-tuned | fine-tuned + RAG
 
 
 def _change(row: pd.Series) -> str:
@@ -55,8 +29,7 @@ def _by_kind_lines(by_kind: list[dict], agreement: list[dict]) -> list[str]:
     if not by_kind:
         return []
     frame = _in_points(pd.DataFrame(by_kind)).assign(metric="quality")
-    lines = ["", "| model | question kind | questions | base | RAG | fine-tuned | fine-tuned + RAG |",
-             "| --- | --- | ---: | --- | --- | --- | --- |"]
+    lines = ["", f"| model | question kind | questions | {HEADERS} |", "| --- | --- | ---: | --- | --- | --- | --- |"]
     for (model, kind), part in frame.groupby(["model", "kind"], sort=False):
         rows = part.set_index("configuration")
         first = rows.iloc[0]
@@ -73,8 +46,7 @@ def _fabrication_lines(rates: list[dict]) -> list[str]:
         return []
     frame = pd.DataFrame(rates)
     configurations = ["base", *NAMES]
-    lines = ["", "| fabrication on the unanswerable probes | probes | base | RAG | fine-tuned | fine-tuned + RAG |",
-             "| --- | ---: | --- | --- | --- | --- |"]
+    lines = ["", f"| fabrication on the unanswerable probes | probes | {HEADERS} |", "| --- | ---: | --- | --- | --- | --- |"]
     for model, part in frame.groupby("model", sort=False):
         rows = part.set_index("configuration")
         cells = [f"{rows.loc[c, 'fabrication_rate']:.0%} [{rows.loc[c, 'ci_low']:.0%}, {rows.loc[c, 'ci_high']:.0%}]"

@@ -59,7 +59,7 @@ def p_value(p: float) -> str:
 
 
 def changes_table(changes: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
-    """`analysis.changes` for people: one row per model (and `by` group), metric and configuration against base."""
+    """`statistics.changes` for people: one row per model (and `by` group), metric and configuration against base."""
     return pd.DataFrame({
         "model": changes["model"], **{column: changes[column] for column in by},
         "metric": changes["metric"].map(metric_name),
@@ -76,7 +76,7 @@ def changes_table(changes: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFra
 
 
 def study_table(table: pd.DataFrame) -> pd.DataFrame:
-    """`analysis.study_table` for people: model and configuration as columns, metrics in words."""
+    """`statistics.study_table` for people: model and configuration as columns, metrics in words."""
     shown = table.reset_index(names=["model", "configuration"])
     shown["configuration"] = shown["configuration"].map(CONFIGURATION_NAMES)
     names = {"latency_mean_ms": "latency mean (ms)", "latency_p50_ms": "latency p50 (ms)",
@@ -85,7 +85,7 @@ def study_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def replication_table(replication: pd.DataFrame) -> pd.DataFrame:
-    """`findings.replication` for people."""
+    """`statistics.replication` for people."""
     return pd.DataFrame({
         "model": replication["model"], "metric": replication["metric"].map(metric_name),
         "configuration": replication["configuration"].map(CONFIGURATION_NAMES),
@@ -103,7 +103,7 @@ def replicated_change(row) -> str:
 
 
 def additivity_table(additivity: pd.DataFrame) -> pd.DataFrame:
-    """`analysis.additivity` for people, in panel points."""
+    """`statistics.additivity` for people, in panel points."""
     return pd.DataFrame({
         "model": additivity["model"], "questions": additivity["n"],
         "both against base (points)": additivity["both_minus_base"].round(2),
@@ -131,7 +131,7 @@ def percent(share: float, low: float, high: float) -> str:
 
 
 def fabrication_table(rates: pd.DataFrame) -> pd.DataFrame:
-    """`analysis.fabrication_rates` for people."""
+    """`statistics.fabrication_rates` for people."""
     return pd.DataFrame({
         "model": rates["model"], "configuration": rates["configuration"].map(CONFIGURATION_NAMES),
         "probes": rates["probes"],
@@ -141,7 +141,7 @@ def fabrication_table(rates: pd.DataFrame) -> pd.DataFrame:
 
 
 def fabrication_changes_table(changes: pd.DataFrame) -> pd.DataFrame:
-    """`analysis.fabrication_changes` for people, in percentage points."""
+    """`statistics.fabrication_changes` for people, in percentage points."""
     return pd.DataFrame({
         "model": changes["model"], "configuration": changes["configuration"].map(CONFIGURATION_NAMES),
         "probes": changes["n"], "base fabricates": changes["base"].map(lambda v: f"{100 * v:.0f}%"),
@@ -153,7 +153,7 @@ def fabrication_changes_table(changes: pd.DataFrame) -> pd.DataFrame:
 
 
 def seed_spread_table(spread: pd.DataFrame) -> pd.DataFrame:
-    """`analysis.seed_spread` for people, in panel points."""
+    """`statistics.seed_spread` for people, in panel points."""
     points = lambda values: ", ".join(f"{v:+.2f}" for v in values)  # noqa: E731
     return pd.DataFrame({
         "model": spread["model"], "configuration": spread["configuration"].map(CONFIGURATION_NAMES),
@@ -203,7 +203,7 @@ def break_even_table(break_even: pd.DataFrame) -> pd.DataFrame:
 
 
 def examples(picked: pd.DataFrame, questions: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """`analysis.examples` as one heading (question, stratum, reference) and one table of answers per question."""
+    """`statistics.examples` as one heading (question, stratum, reference) and one table of answers per question."""
     texts = questions.set_index("id")
     blocks = []
     for question_id, answers in picked.groupby("question_id", sort=False):

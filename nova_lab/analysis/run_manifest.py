@@ -7,8 +7,7 @@ import re
 from importlib.metadata import version
 from typing import Any
 
-from nova_lab.core import artefacts
-from nova_lab.core import bedrock_models as bedrock_models
+from nova_lab.core import artefacts, bedrock_models
 from nova_lab.core.caching import read_manifest
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.tuning.models import MODELS

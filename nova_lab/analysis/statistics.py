@@ -19,11 +19,11 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from nova_lab.core import results
-from nova_lab.core.results import CONFIGURATIONS
+from nova_lab.core.vocabulary import CHANGES, CONFIGURATIONS
 from nova_lab.data import data_prep, qa
 from nova_lab.judging import fabrication, verdicts
 
-CHANGED = CONFIGURATIONS[1:]
+CHANGED = tuple(CHANGES)  # the configurations compared with base
 TOKENS = ["input_tokens", "output_tokens", "total_tokens"]
 # The study's reported change against base for Nova Lite, in percent (FACTS.md)
 STUDY_REPORTED = {
@@ -269,4 +269,31 @@ def seed_spread(res: StudyResults, resamples: int, seed: int) -> pd.DataFrame:
                          "change_by_repeat": [round(float(v), 3) for v in changes],
                          "seed_spread": float(changes.max() - changes.min()),
                          "question_interval_width": high - low})
+    return pd.DataFrame(rows)
+
+
+MIN_QUESTIONS = 10
+ALPHA = 0.05
+
+
+def verdict(low: float, high: float, p_holm: float, n: int, reported: float) -> str:
+    """Replicated when our 95% interval lies wholly on the side of zero the study reported and
+    the Holm-corrected test agrees; a handful of questions decides nothing."""
+    if n < MIN_QUESTIONS:
+        return "too few questions to tell"
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 <= high or not p_holm < ALPHA:
+        return "not replicated: no clear change"
+    ours = 1 if low > 0 else -1
+    return "replicated (direction)" if ours == np.sign(reported) else "not replicated: opposite direction"
+
+
+def replication(changes: pd.DataFrame) -> pd.DataFrame:
+    """Each change the study reported for Nova Lite next to ours, per model."""
+    rows = []
+    for (metric, configuration), reported in STUDY_REPORTED.items():
+        for row in changes[(changes["metric"] == metric) & (changes["configuration"] == configuration)].itertuples():
+            rows.append({"metric": metric, "configuration": configuration, "study_lite_pct": reported,
+                         "model": row.model, "ours_pct": row.change_pct, "ci_low": row.ci_low, "ci_high": row.ci_high,
+                         "base": row.base, "change": row.value - row.base,
+                         "p_holm": row.p_holm, "verdict": verdict(row.ci_low, row.ci_high, row.p_holm, row.n, reported)})
     return pd.DataFrame(rows)

@@ -7,18 +7,19 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from nova_lab.analysis import bottom_line, findings, run_manifest, statistics, tradeoff
+from nova_lab.analysis import bottom_line, real_nova, run_manifest, statistics, tradeoff
 from nova_lab.analysis.statistics import StudyResults
 from nova_lab.core import artefacts
 from nova_lab.core.caching import read_manifest
 from nova_lab.core.notebook_utils import record as record_figure
 from nova_lab.core.params import AnalysisParams, StudyParams
+from nova_lab.core.vocabulary import HEADLINE_METRICS
 from nova_lab.costing import costs
 from nova_lab.costing.plan import text_tokens
 from nova_lab.judging import agreement, graded_set, meta_eval
 from nova_lab.tuning.precision import cpu_kind
 
-HEADLINE = ["quality", "latency_ms", "total_tokens"]
+HEADLINE = list(HEADLINE_METRICS)  # quality, latency, tokens: the rest of `changes` is the judges'
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Analysis:
     prices: pd.DataFrame
     examples: pd.DataFrame
     probe_examples: pd.DataFrame
+    limits: list[str] = field(default_factory=list)  # what would change on real Nova, with this run's numbers
     said: list[str] = field(default_factory=list)  # the bottom line
 
     @property
@@ -104,7 +106,7 @@ def run(cfg: AnalysisParams) -> Analysis:
         checks=checks, check_summary=meta_eval.summary(checks, meta_eval.ordering_rates(checks)),
         judge_agreement=agreement.agreement_table(res.scores, by=["model", "configuration"]),
         manifest=run_manifest.collect(cfg.run_name, cfg.models),
-        replication=findings.replication(changes),
+        replication=statistics.replication(changes),
         by_stratum_levels=statistics.quality_by(res, "stratum"),
         by_retrieval=statistics.quality_by(res, "retrieval_hit"),
         monthly=costs.monthly_at(owned), break_even=costs.break_even(owned),
@@ -112,6 +114,7 @@ def run(cfg: AnalysisParams) -> Analysis:
         examples=statistics.examples(res), probe_examples=statistics.probe_examples(res),
     )
     on_bedrock = cfg.backend == "bedrock"
+    found.limits = real_nova.lines(res, found.by_stratum, on_bedrock)
     found.said = bottom_line.lines(found.trade, found.kind_winners, fabrication_rates, found.manifest["models"],
                                    res.judges, on_bedrock, cpu_kind(), bottom_line.next_step(on_bedrock))
     return found

@@ -26,14 +26,21 @@ class FineTuneResult:
     history: pd.DataFrame
 
 
+def _configuration(label: str):
+    name = repeated(label)[0]
+    if name not in BY_NAME:
+        raise ValueError(f"configuration {label!r} is not one of {list(BY_NAME)} (or one of them with #repeat)")
+    return BY_NAME[name]
+
+
 def uses_adapter(configuration: str) -> bool:
     """Whether the fine-tuned model answers (a repeat label such as `ft#1` counts as its configuration)."""
-    return BY_NAME[repeated(configuration)[0]].adapter
+    return _configuration(configuration).adapter
 
 
 def uses_rag(configuration: str) -> bool:
     """Whether retrieved passages go into the prompt."""
-    return BY_NAME[repeated(configuration)[0]].rag
+    return _configuration(configuration).rag
 
 
 def repeat_label(configuration: str, repeat: int) -> str:

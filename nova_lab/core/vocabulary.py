@@ -37,8 +37,8 @@ METRIC_NAMES = {
     "total_tokens": "total tokens per answer",
 }
 
-# Registered where their code lives (judging.judges, data.qa, tuning.models); a registration under a name not
-# declared here is refused, and a test checks that every name here is registered.
+# Defined where their code lives (judging.judges and data.qa register theirs, and refuse a name not declared
+# here; tuning.models lists the stand-ins); tests/test_vocabulary.py checks each table against these both ways.
 JUDGE_NAMES = ("fact_check", "semantic", "overlap")
 QA_GENERATOR_NAMES = ("template",)
 STAND_IN_NAMES = ("smollm2_135m", "qwen25_coder_05b", "gemma3_270m")
