@@ -57,6 +57,21 @@ def _validate_jsonl(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """A run's corpus and Q&A set as a folder of documents and a CSV: the form a user's own study takes."""
+    from nova_lab.data import data_prep, documents, questions
+
+    target = Path(args.to)
+    if target.exists() and any(target.iterdir()):
+        return main_error(f"{target} is not empty: name a new folder (export writes nothing over other files)")
+    docs, qa = data_prep.read_documents(args.run_name), data_prep.read_qa(args.run_name)
+    documents.write_folder(docs, target / "documents")
+    written = questions.write_questions(qa, target / "questions.csv")
+    print(f"nova-lab: wrote {len(docs)} documents to {target / 'documents'} and {len(qa)} Q&A pairs to {written}; "
+          f"a study on them takes `documents: {target / 'documents'}` and `questions: {written}` in its params")
+    return 0
+
+
 def _services(args: argparse.Namespace) -> int:
     from nova_lab.core.params import available_services
 
@@ -171,6 +186,10 @@ def parser() -> argparse.ArgumentParser:
     policy = commands.add_parser("iam-policy", help="print the IAM policies (the role's and the caller's) a Bedrock run needs")
     policy.add_argument("--params", nargs="+", required=True, help="the params files of the Bedrock run")
     policy.set_defaults(run=_iam_policy)
+    export = commands.add_parser("export", help="a run's corpus and Q&A set as a documents folder and a CSV")
+    export.add_argument("to", help="a new folder: documents/ and questions.csv go there")
+    export.add_argument("--run", dest="run_name", default="smoke", help="the run whose step 01 made them (default: smoke)")
+    export.set_defaults(run=_export)
     services = commands.add_parser("services", help="list the botocore services the corpus can use")
     services.set_defaults(run=_services)
     return top
@@ -206,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, a file-size limit, a quota
 # a notebook's errors whose message is the way out: shown as one line, without the notebook's traceback
 STOPS = {"OSError", "KeyboardInterrupt", "DeadKernelError", "RunLocked", "StepNotRun", "ParamsError", "UnusableState",
+         "DocumentsError", "QuestionsError",  # ParamsError's, for a user's own documents and Q&A file
          *("CredentialsExpired", "WaitTimedOut", "DailyQuotaSpent", "IngestionFailed", "ResourceMismatch", "ResourceFailed",
            "CollectionFailed", "CustomizationFailed", "ServingFailed")}  # every RunStopped (a test checks)
 

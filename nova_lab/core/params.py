@@ -178,11 +178,28 @@ class DataPrepParams(CommonParams):
     n_validation: int = Field(ge=8, description="validation questions (a Nova validation file takes 8 or more)")
     n_test: int = Field(ge=2, description="answerable test questions, half seen in training, half unseen")
     n_probes: int = Field(0, ge=0, description="unanswerable test questions (probes of fabrication), beside n_test")
+    documents: str | None = Field(None, description="a folder of your own documents (Markdown, text, HTML, PDF) "
+                                  "as the corpus, instead of botocore's; relative to the project folder")
+    questions: str | None = Field(None, description="your Q&A pairs for `documents` (.csv or .jsonl; see "
+                                  "nova_lab/data/questions.py for the columns)")
 
     @model_validator(mode="after")
     def _generator_on_its_backend(self) -> "DataPrepParams":
         if self.qa_generator == "bedrock" and self.backend != "bedrock":
             raise ValueError("qa_generator = 'bedrock' needs backend = 'bedrock' (the LLM is called through Converse)")
+        return self
+
+    @model_validator(mode="after")
+    def _own_documents_with_their_questions(self) -> "DataPrepParams":
+        if self.questions and not self.documents:
+            raise ValueError(f"questions = {self.questions!r} needs `documents`: the folder their answers come from")
+        if self.documents and self.backend == "bedrock":
+            raise ValueError(f"documents = {self.documents!r}: a study on your own documents runs offline "
+                             "(backend: local) in this version; on Bedrock it reads botocore's corpus")
+        if self.documents and not self.questions:
+            raise ValueError(f"documents = {self.documents!r} needs `questions`, a .csv or .jsonl of your Q&A pairs: "
+                             "offline no model here is fit to write them, and on Bedrock the LLM-written pairs "
+                             "are made from botocore's facts only (your documents have none)")
         return self
 
     @field_validator("services")

@@ -10,8 +10,10 @@ import pandas as pd
 from nova_lab.core import artefacts, paths
 from nova_lab.core.caching import file_digest, fingerprint, is_fresh, write_manifest
 from nova_lab.core.params import DataPrepParams
+from nova_lab.data import documents as own_documents
 from nova_lab.data import nova_format
-from nova_lab.data.corpus import Corpus, botocore_version, extract_corpus
+from nova_lab.data import questions as own_questions
+from nova_lab.data.corpus import Corpus, Fact, botocore_version, extract_corpus
 from nova_lab.data.leakage import leakage_report
 from nova_lab.data.qa import GENERATORS, QAGenerator, SplitSizes, answerable, build_qa_set
 
@@ -35,6 +37,20 @@ def load_corpus(services: list[str]) -> Corpus:
     return Corpus(pd.read_parquet(folder / "documents.parquet"), pd.read_parquet(folder / "facts.parquet"))
 
 
+def from_folder(cfg: DataPrepParams) -> tuple[Corpus, pd.DataFrame, pd.DataFrame]:
+    """The user's documents and Q&A pairs (`documents`, `questions`), checked whole before anything is written:
+    the corpus (with no botocore facts), the Q&A set in the study's schema, and what was read of each file."""
+    folder = own_documents.read_folder(paths.PROJ_ROOT / cfg.documents)
+    questions_file = paths.PROJ_ROOT / cfg.questions
+    pairs = own_questions.read_questions(questions_file, set(folder.documents["doc_id"]))
+    if pairs["split"].isna().all():
+        pairs = own_questions.assign_splits(pairs, cfg.n_validation, cfg.n_test, cfg.seed)
+    qa = own_questions.to_qa_set(pairs, folder.documents)
+    own_questions.check_sizes(qa, questions_file)
+    facts = pd.DataFrame(columns=list(Fact.__dataclass_fields__))
+    return Corpus(folder.documents, facts), qa, folder.report
+
+
 def build_qa(cfg: DataPrepParams, corpus: Corpus, generator: QAGenerator | None = None) -> pd.DataFrame:
     sizes = SplitSizes(cfg.n_train, cfg.train_phrasings_per_fact, cfg.n_validation, cfg.n_test, cfg.n_probes)
     return build_qa_set(corpus.facts, generator or GENERATORS[cfg.qa_generator](), sizes, cfg.seed)
@@ -48,6 +64,16 @@ class PreparedData:
     leakage: pd.DataFrame
     nova_files: dict[str, Path]
     uploads: dict[str, str] = field(default_factory=dict)  # S3 URIs of the Nova files on `backend: bedrock`
+    documents_read: pd.DataFrame | None = None  # with `documents`: what was read of each file, and why not
+
+
+def corpus_detail(data: PreparedData) -> pd.DataFrame:
+    """What 01 shows under the corpus: the facts by service and type (botocore's corpus), or what was read of
+    each of the user's files and why not (a folder of documents has no facts)."""
+    if data.documents_read is not None:
+        return data.documents_read
+    facts = data.corpus.facts
+    return facts.pivot_table(index="service", columns="fact_type", values="fact_id", aggfunc="count", fill_value=0)
 
 
 def nova_file(run_name: str, split: str) -> Path:
@@ -57,9 +83,14 @@ def nova_file(run_name: str, split: str) -> Path:
 def prepare(cfg: DataPrepParams, generator: QAGenerator | None = None) -> PreparedData:
     """Run step 01 and write its artefacts; the manifest records what they were made from.
     `generator` writes the Q&A pairs when it is not one of the registered offline ones."""
+    if cfg.documents:
+        corpus, qa, read = from_folder(cfg)
+    else:
+        corpus, read = load_corpus(cfg.services), None
+        qa = build_qa(cfg, corpus, generator)
     folder = data_dir(cfg.run_name)
-    corpus = load_corpus(cfg.services)
-    qa = build_qa(cfg, corpus, generator)
+    if read is not None:
+        read.to_parquet(folder / "documents_read.parquet")
     corpus.documents.to_parquet(folder / "documents.parquet")
     corpus.facts.to_parquet(folder / "facts.parquet")
     qa.to_parquet(folder / "qa.parquet")
@@ -71,7 +102,7 @@ def prepare(cfg: DataPrepParams, generator: QAGenerator | None = None) -> Prepar
         "qa_rows": len(qa), "documents_key": fingerprint(corpus.documents["doc_id"].tolist(),
                                                         corpus.documents["text"].tolist()),
     })
-    return PreparedData(paths.shareable(folder), corpus, qa, leakage, files)
+    return PreparedData(paths.shareable(folder), corpus, qa, leakage, files, documents_read=read)
 
 
 def data_digests(run_name: str) -> dict[str, str]:

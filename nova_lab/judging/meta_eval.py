@@ -6,7 +6,8 @@ padded with true but idle sentences, the reference with its first key value swap
 value of the same kind from another question, the reference of an unrelated question, and an
 empty answer. A judge is only as good as the rate at which it puts the better one first. The
 check set is made from answerable questions only; a free-text reference has no key value to
-swap, so its check answers have no `key_changed`.
+swap, so its check answers have no `key_changed`, and a pair from the user's own Q&A file has no template to
+paraphrase it, so it has no `paraphrase`.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def check_set(questions: pd.DataFrame, facts: pd.DataFrame, n: int) -> pd.DataFr
     for position, question in questions.head(n).iterrows():
         answers = {
             "reference": question["reference_answer"],
-            "paraphrase": _paraphrase(question, facts.loc[question["fact_id"]]),
+            "paraphrase": (_paraphrase(question, facts.loc[question["fact_id"]])
+                           if question["fact_id"] in facts.index else None),  # a user's own pair has no template
             "verbose": PADDING[0].format(question["reference_answer"]) + PADDING[1],
             "key_changed": _key_changed(question, questions[questions["fact_type"] == question["fact_type"]]),
             "other_question": _other(question, questions, position),
