@@ -6,24 +6,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from nova_lab.core.vocabulary import CONFIGURATION_NAMES, CONFIGURATIONS, HEADLINE_METRICS
+from nova_lab.core.vocabulary import CHANGES, CONFIGURATION_NAMES, HEADLINE_METRICS
+
+ORDER = list(CONFIGURATION_NAMES.values())  # the configurations in words, in the study's order
 
 
 def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
     """Configurations by their names in words, as every table of the page writes them."""
-
     return frame.assign(configuration=frame["configuration"].map(CONFIGURATION_NAMES))
-
-
-def _order() -> list[str]:
-
-    return [CONFIGURATION_NAMES[c] for c in CONFIGURATIONS]
 
 
 def quality(answers: pd.DataFrame, seed: int) -> plt.Figure:
     """Panel score by configuration and model, with 95% bootstrap intervals of the mean."""
     figure, axes = plt.subplots(figsize=(7, 3.6))
-    sns.barplot(data=_in_words(answers), x="configuration", y="quality", hue="model", order=_order(),
+    sns.barplot(data=_in_words(answers), x="configuration", y="quality", hue="model", order=ORDER,
                 errorbar=("ci", 95), seed=seed, ax=axes)
     axes.set(title="answer quality (panel mean, 95% CI)", xlabel="", ylabel="score (0-10)", ylim=(0, 10))
     figure.tight_layout()
@@ -33,9 +29,9 @@ def quality(answers: pd.DataFrame, seed: int) -> plt.Figure:
 def distributions(answers: pd.DataFrame, latency: pd.DataFrame) -> plt.Figure:
     """Latency (one request at a time) and total tokens per answer, by configuration and model."""
     figure, (latency_axes, tokens_axes) = plt.subplots(1, 2, figsize=(11, 3.6))
-    sns.boxplot(data=_in_words(latency), x="configuration", y="latency_ms", hue="model", order=_order(), ax=latency_axes)
+    sns.boxplot(data=_in_words(latency), x="configuration", y="latency_ms", hue="model", order=ORDER, ax=latency_axes)
     latency_axes.set(title="latency of one request", xlabel="", ylabel="ms")
-    sns.boxplot(data=_in_words(answers), x="configuration", y="total_tokens", hue="model", order=_order(),
+    sns.boxplot(data=_in_words(answers), x="configuration", y="total_tokens", hue="model", order=ORDER,
                 ax=tokens_axes)
     tokens_axes.set(title="total tokens per answer", xlabel="", ylabel="tokens (log scale)", yscale="log")
     figure.tight_layout()
@@ -77,7 +73,7 @@ def judge_agreement(answers: pd.DataFrame, judges: list[str], by_configuration: 
     """The first two judges' scores against each other, and agreement per configuration."""
     figure, (scatter_axes, bar_axes) = plt.subplots(1, 2, figsize=(11, 3.8))
     first, second = judges[:2]
-    sns.scatterplot(data=_in_words(answers), x=first, y=second, hue="configuration", hue_order=_order(), alpha=0.35,
+    sns.scatterplot(data=_in_words(answers), x=first, y=second, hue="configuration", hue_order=ORDER, alpha=0.35,
                     s=18, ax=scatter_axes)
     scatter_axes.plot([0, 10], [0, 10], color="grey", linewidth=0.8)
     scatter_axes.set(title="one answer, two judges", xlim=(-0.3, 10.3), ylim=(-0.3, 10.3),
@@ -85,13 +81,12 @@ def judge_agreement(answers: pd.DataFrame, judges: list[str], by_configuration: 
     long = by_configuration.reset_index().melt(id_vars=["model", "configuration"], value_vars=list(MEASURES),
                                                var_name="measure")
     long = _in_words(long).assign(measure=long["measure"].map(MEASURES))
-    sns.barplot(data=long, x="configuration", y="value", hue="measure", order=_order(), errorbar=None, ax=bar_axes)
+    sns.barplot(data=long, x="configuration", y="value", hue="measure", order=ORDER, errorbar=None, ax=bar_axes)
     bar_axes.set(title="judge agreement (mean over models)", xlabel="", ylabel="agreement", ylim=(-0.5, 1))
     figure.tight_layout()
     return figure
 
 
-GLANCE = HEADLINE_METRICS
 GLANCE_UNITS = {"quality": "change against base (points of 10)", "latency_ms": "change against base (%)",
                 "total_tokens": "change against base (%)"}
 OURS = "#1f4e79"  # every dot one colour, as the legend draws it: the configurations are the rows
@@ -104,11 +99,11 @@ def at_a_glance(changes: pd.DataFrame) -> plt.Figure:
     latency and tokens, so that "replicated or not" is seen before it is read; the study gave Micro's no figures."""
 
     models = list(dict.fromkeys(changes["model"]))
-    configurations = [c for c in CONFIGURATIONS[1:] if c in set(changes["configuration"])]
-    figure, grid = plt.subplots(len(models), len(GLANCE), figsize=(12, 2.3 * len(models) + 0.8), squeeze=False,
+    configurations = [c for c in CHANGES if c in set(changes["configuration"])]
+    figure, grid = plt.subplots(len(models), len(HEADLINE_METRICS), figsize=(12, 2.3 * len(models) + 0.8), squeeze=False,
                                 sharey=True)
     for row, model in enumerate(models):
-        for column, (metric, label) in enumerate(GLANCE.items()):
+        for column, (metric, label) in enumerate(HEADLINE_METRICS.items()):
             axes = grid[row][column]
             part = changes[(changes["model"] == model) & (changes["metric"] == metric)].set_index("configuration")
             in_points = metric == "quality"

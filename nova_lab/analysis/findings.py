@@ -10,8 +10,6 @@ from nova_lab.analysis.statistics import replication
 from nova_lab.core.vocabulary import CHANGES, CONFIGURATION_NAMES, HEADLINE_METRICS
 from nova_lab.judging.graded_set import EVERY_KIND
 
-NAMES = CHANGES
-METRICS = HEADLINE_METRICS
 HEADERS = " | ".join(CONFIGURATION_NAMES.values())  # base | RAG | fine-tuned | fine-tuned + RAG
 
 
@@ -33,7 +31,7 @@ def _by_kind_lines(by_kind: list[dict], agreement: list[dict]) -> list[str]:
     for (model, kind), part in frame.groupby(["model", "kind"], sort=False):
         rows = part.set_index("configuration")
         first = rows.iloc[0]
-        cells = [f"{rows.loc[c, 'value']:.2f} ({_change(rows.loc[c])})" if c in rows.index else "" for c in NAMES]
+        cells = [f"{rows.loc[c, 'value']:.2f} ({_change(rows.loc[c])})" if c in rows.index else "" for c in CHANGES]
         lines.append(f"| {model} | {kind} | {int(first['n'])} | {first['base']:.2f} | " + " | ".join(cells) + " |")
     if agreement and "kind" in agreement[0]:
         lines += ["", report.kind_caveat(pd.DataFrame(agreement), list(frame["kind"].unique()))]
@@ -45,7 +43,7 @@ def _fabrication_lines(rates: list[dict]) -> list[str]:
     if not rates:
         return []
     frame = pd.DataFrame(rates)
-    configurations = ["base", *NAMES]
+    configurations = ["base", *CHANGES]
     lines = ["", f"| fabrication on the unanswerable probes | probes | {HEADERS} |", "| --- | ---: | --- | --- | --- | --- |"]
     for model, part in frame.groupby("model", sort=False):
         rows = part.set_index("configuration")
@@ -79,7 +77,7 @@ def readme_section(recorded: dict) -> str:
     lines += ["| model | base | RAG | fine-tuned | fine-tuned + RAG |", "| --- | --- | --- | --- | --- |"]
     for model in table.index.unique("model"):
         cells = [f"{table.loc[(model, 'base'), 'quality']:.2f}"]
-        for configuration in NAMES:
+        for configuration in CHANGES:
             row = quality.loc[(model, configuration)]
             cells.append(f"{row['value']:.2f} ({_change(pd.Series(row.to_dict() | {'metric': 'quality'}))})")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
@@ -89,7 +87,7 @@ def readme_section(recorded: dict) -> str:
     for (metric, configuration), part in replicated.groupby(["metric", "configuration"], sort=False):
         by_model = part.set_index("model")
         cells = [f"{report.replicated_change(r)}: {r.verdict}" for r in (by_model.loc[m] for m in models)]
-        lines.append(f"| {NAMES[configuration]}, {METRICS[metric]}: {part['study_lite_pct'].iloc[0]:+.0f}% | "
+        lines.append(f"| {CHANGES[configuration]}, {HEADLINE_METRICS[metric]}: {part['study_lite_pct'].iloc[0]:+.0f}% | "
                      + " | ".join(cells) + " |")
     lines += _by_kind_lines(recorded.get("quality_by_kind", []), recorded.get("graded_agreement", [])) + _fabrication_lines(recorded.get("fabrication", []))
     lines.append("")

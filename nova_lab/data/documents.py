@@ -106,7 +106,8 @@ def read_folder(folder: Path) -> FolderCorpus:
         raise DocumentsError(f"documents: {folder} holds no {', '.join(READABLE)} file")
     documents, report = [], []
     for path in files:
-        doc_id = path.relative_to(folder).as_posix()
+        relative = path.relative_to(folder)
+        doc_id = relative.as_posix()
         try:
             title, text = READERS[path.suffix.lower()](path)
             if not text.strip():
@@ -114,7 +115,7 @@ def read_folder(folder: Path) -> FolderCorpus:
         except Unreadable as exc:
             report.append({"doc_id": doc_id, "read": False, "characters": 0, "reason": str(exc)})
             continue
-        parts = path.relative_to(folder).parts  # the first sub-folder groups documents, as a service does
+        parts = relative.parts  # the first sub-folder groups documents, as a service does
         documents.append({"doc_id": doc_id, "service": parts[0] if len(parts) > 1 else "", "operation": None,
                           "title": title, "text": text})
         report.append({"doc_id": doc_id, "read": True, "characters": len(text), "reason": ""})
