@@ -16,10 +16,12 @@ import pandas as pd
 from nova_lab.bedrock import customization, steps
 from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.bedrock.knowledge_base import search_modes
-from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator
+from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator, DocumentPairWriter
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import BedrockRetriever
 from nova_lab.bedrock.state import state_path
+from nova_lab.bedrock.study_data import check_uploadable
+from nova_lab.core import paths
 from nova_lab.core.params import DataPrepParams, FineTuneParams, InferenceParams, JudgingParams, KnowledgeBaseParams
 from nova_lab.core.records import RecordStore
 from nova_lab.core.results import FineTuneResult
@@ -35,14 +37,20 @@ def prepare_data(cfg: DataPrepParams) -> data_prep.PreparedData:
     """Step 01 here; on Bedrock the Q&A pairs may come from an LLM, and the corpus and Nova files go to S3."""
     if cfg.backend == "local":
         return data_prep.prepare(cfg)
+    own_folder = paths.PROJ_ROOT / cfg.documents if cfg.documents else None
+    if own_folder:
+        check_uploadable(own_folder)
     run = BedrockRun.open(cfg, DATA_PREP.name)
-    generator = None
+    generator = writer = None
     if cfg.qa_generator == "bedrock":
         store = RecordStore(state_path(cfg.run_name).with_name("qa_replies.jsonl"), REPLY_COLUMNS)
-        generator = BedrockQAGenerator(run.clients.bedrock_runtime, cfg.bedrock.qa_model,
-                                       data_prep.load_corpus(cfg.services).documents, store)
-    prepared = data_prep.prepare(cfg, generator)
-    return dataclasses.replace(prepared, uploads=steps.data_prep(run))
+        client, model = run.clients.bedrock_runtime, cfg.bedrock.qa_model
+        if cfg.documents:
+            writer = DocumentPairWriter(client, model, store)
+        else:
+            generator = BedrockQAGenerator(client, model, data_prep.load_corpus(cfg.services).documents, store)
+    prepared = data_prep.prepare(cfg, generator, writer)
+    return dataclasses.replace(prepared, uploads=steps.data_prep(run, own_folder))
 
 
 @dataclass(frozen=True)

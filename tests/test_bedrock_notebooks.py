@@ -17,6 +17,7 @@ from fake_aws.fake_bedrock import ACCOUNT, REGION, requests_log
 from nova_lab import runner
 from nova_lab.bedrock import iam
 from nova_lab.core import paths, results
+from nova_lab.core.notebook_utils import read_notebook
 from nova_lab.core.params import load_params
 from nova_lab.runner import run_study
 
@@ -105,3 +106,69 @@ def test_a_recorded_bedrock_study_replays_offline_and_renders(tmp_path, monkeypa
 
     assert all(judge in html for judge in JUDGE_PRESETS["current"])  # the LLM judges made the panel
     assert "differ from the study" in html and "123456789012" not in html  # said why; no account id published
+
+
+def own_folder(folder: Path) -> Path:
+    """Sixteen of botocore's SQS documents as a user's folder: Markdown, HTML and PDF files."""
+    from test_own_documents import text_pdf
+
+    from nova_lab.data.data_prep import load_corpus
+
+    folder.mkdir()
+    documents = load_corpus(["sqs"]).documents.head(16)
+    for n, doc in enumerate(documents.itertuples()):
+        name = doc.doc_id.replace("/", "-")
+        if n % 8 == 6:
+            (folder / f"{name}.html").write_text(f"<html><title>{doc.title}</title><body>" + "".join(
+                f"<p>{line}</p>" for line in doc.text.splitlines()) + "</body></html>", encoding="utf-8")
+        elif n % 8 == 7:
+            words = " ".join(doc.text.encode("ascii", "ignore").decode().split())
+            (folder / f"{name}.pdf").write_bytes(text_pdf(words.translate(str.maketrans("()\\", "[]/"))))
+        else:
+            (folder / "guides").mkdir(parents=True, exist_ok=True)
+            (folder / "guides" / f"{name}.md").write_text(f"# {doc.title}\n\n{doc.text}\n", encoding="utf-8")
+    return folder
+
+
+def test_a_bedrock_study_on_your_own_folder_uploads_the_files_and_replays(tmp_path, monkeypatch, no_credentials):
+    """Your documents on Bedrock: the LLM writes the Q&A pairs from them, the files go up as they are (PDF and
+    HTML too) and the knowledge base ingests them; Retrieve's sources map back to the folder's paths."""
+    folder = own_folder(tmp_path / "docs")
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.*"))
+    params = overlay(tmp_path, "record").read_text() + f"documents: {folder}\n"
+    (tmp_path / "own-record.yaml").write_text(params)
+    (tmp_path / "own-replay.yaml").write_text(params.replace("recording: record", "recording: replay"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_AWS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("NOVA_LAB_FAKE_AWS", str(tmp_path / "fake-aws.pickle"))
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "recorded"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(runner, "bedrock_preflight", lambda params, models, planned: None)
+    run_study(("micro",), tmp_path / "own-record.yaml")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    logged = [json.loads(line) for line in requests_log(tmp_path / "fake-aws.pickle").read_text().splitlines()]
+    uploaded = sorted(r["params"]["Key"].split("/corpus/own/", 1)[1] for r in logged
+                      if r["operation"] == "PutObject" and "/corpus/" in r["params"]["Key"])
+    assert uploaded == files  # the files themselves, under their paths in the folder
+    refused, _ = unauthorised(requests_log(tmp_path / "fake-aws.pickle"), tmp_path / "own-record.yaml")
+    assert not refused, "requests the printed IAM policies do not allow:\n" + "\n".join(refused)
+    recording = paths.run_dir("smoke", "bedrock") / "recording.jsonl"
+    built = read_notebook(paths.run_dir("smoke") / "02_kb_build.ipynb")
+    qa = pd.read_parquet(paths.run_dir("smoke", "data") / "qa.parquet")
+    before = stores("smoke", "micro")
+
+    monkeypatch.delenv("NOVA_LAB_FAKE_AWS")
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "replayed"))
+    shutil.copy(recording, paths.run_dir("smoke", "bedrock") / "recording.jsonl")
+    run_study(("micro",), tmp_path / "own-replay.yaml")
+
+    assert built["knowledge_base"]["ingestion"]["numberOfDocumentsScanned"] == len(files)
+    assert built["knowledge_base"]["ingestion"]["numberOfDocumentsFailed"] == 0
+    recall = [r["recall@5"] for r in built["retrieval"] if r["mode"] == "vector"]
+    assert recall and min(recall) > 0.5  # Retrieve's sources mapped back to the folder's paths
+    assert qa["question"].str.startswith("What does the document say about").all()  # pairs the LLM wrote
+    assert set(qa["source_doc_id"]) <= set(files) and {"seen", "unseen"} <= set(qa["stratum"])
+    assert any(doc.endswith((".pdf", ".html")) for doc in qa["source_doc_id"])
+    for mine, theirs in zip(before, stores("smoke", "micro")):
+        pd.testing.assert_frame_equal(mine, theirs)

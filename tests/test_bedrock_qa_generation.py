@@ -6,9 +6,17 @@ import boto3
 import pandas as pd
 from botocore.stub import ANY, Stubber
 
-from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator, valid_pairs
+from nova_lab.bedrock.qa_generation import (
+    REPLY_COLUMNS,
+    BedrockQAGenerator,
+    DocumentPairWriter,
+    document_pairs,
+    sections,
+    valid_pairs,
+)
 from nova_lab.core.records import RecordStore
 from nova_lab.data.qa import GENERATORS, SplitSizes, build_qa_set
+from nova_lab.data.questions import PAIR_COLUMNS
 
 FACT = pd.Series({"fact_id": "api_version/ecr", "fact_type": "api_version", "service": "ecr", "service_name": "Amazon ECR",
                   "operation": None, "parameter": None, "key_facts": ["2015-09-21"], "doc_id": "ecr/_service"})
@@ -62,3 +70,42 @@ def test_the_split_takes_the_llm_generator_like_the_template_one(corpus, tmp_pat
     template = build_qa_set(corpus.facts, GENERATORS["template"](), sizes, seed=3)
     pd.testing.assert_frame_equal(ours, template)
     assert generator.filled == len(ours)
+
+
+SECTION = "Queues keep messages for 4 days by default.\nThe longest retention is 1,209,600 seconds."
+
+
+def test_pairs_from_a_document_keep_only_facts_it_holds_word_for_word_and_answers_that_hold_them():
+    reply_text = json.dumps({"pairs": [
+        {"question": "How long are messages kept by default?", "answer": "For 4 days.", "key_facts": ["4 days"]},
+        {"question": "What is the longest retention?", "answer": "14 days.", "key_facts": ["1,209,600 seconds"]},
+        {"question": "What is the longest retention period?", "answer": "1,209,600 seconds, or 14 days.",
+         "key_facts": ["1,209,600 seconds", "14 days"]},  # "14 days" is not in the section: dropped, the pair kept
+        {"question": "How long are messages kept by default ?", "answer": "4 days.", "key_facts": ["4 days"]},  # copy
+        {"question": "User: how long?", "answer": "4 days.", "key_facts": []}]})
+    assert document_pairs(reply_text, SECTION) == [
+        ("How long are messages kept by default?", "For 4 days.", ("4 days",)),
+        ("What is the longest retention period?", "1,209,600 seconds, or 14 days.", ("1,209,600 seconds",))]
+
+
+def test_a_long_document_is_asked_about_section_by_section_in_whole_lines():
+    assert sections("a" * 7 + "\nbb\ncc\n" + "d" * 3, 5) == ["aaaaa", "aa\nbb", "cc", "ddd"]
+
+
+def test_the_writer_asks_once_per_section_and_returns_the_files_shape(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    documents = pd.DataFrame({"doc_id": ["guide.md"], "title": ["Guide"], "text": [SECTION]})
+    pairs = [{"question": "How long are messages kept by default?", "answer": "For 4 days.", "key_facts": ["4 days"]}]
+    store = RecordStore(tmp_path / "qa_replies.jsonl", REPLY_COLUMNS)
+    with Stubber(client) as stub:
+        stub.add_response("converse", reply(pairs), {"modelId": "amazon.nova-pro-v1:0", "system": ANY,
+                                                     "messages": ANY, "inferenceConfig": ANY})
+        writer = DocumentPairWriter(client, "amazon.nova-pro-v1:0", store)
+        written = writer.write(documents, 4)
+        again = DocumentPairWriter(client, "amazon.nova-pro-v1:0", store).write(documents, 4)  # no new call
+    assert list(written.columns) == PAIR_COLUMNS and written.equals(again)
+    assert written.iloc[0][["question", "source_doc_id", "kind"]].tolist() == [
+        "How long are messages kept by default?", "guide.md", "answerable"]
+    assert (writer.asked, writer.written, writer.kept) == (5, 1, 1) and written["split"].isna().all()

@@ -47,7 +47,7 @@ def test_converse_sends_a_valid_request_and_reads_usage():
 
 def test_retrieve_gives_passages_with_offline_doc_ids():
     client = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
-    uri = "s3://bucket/nova-lab/corpus/s3/PutObject.txt"
+    uri = "s3://bucket/nova-lab/smoke/corpus/botocore/s3/PutObject.txt"
     with Stubber(client) as stub:
         stub.add_response("retrieve", {"retrievalResults": [{
             "content": {"text": "PutObject adds an object", "type": "TEXT"},

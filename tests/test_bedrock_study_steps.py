@@ -11,7 +11,7 @@ from nova_lab.bedrock import answering
 from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import run_jobs
-from nova_lab.bedrock.study_data import upload_study_data
+from nova_lab.bedrock.study_data import doc_id_of, object_name, upload_study_data
 from nova_lab.core import paths
 from nova_lab.core.params import BedrockSettings, InferenceParams, for_step, load_params
 from nova_lab.core.records import ANSWER_COLUMNS, RecordStore
@@ -45,10 +45,20 @@ def test_corpus_and_nova_files_are_uploaded_under_the_study_prefix(monkeypatch, 
                 for o in page.get("Contents", [])]
     documents = data_prep.read_documents("smoke")
     assert "unit/smoke/corpus/old/Gone.txt" not in keys  # the knowledge base must not ingest it
-    assert uris == {"train": "s3://nova-lab-test-bucket/unit/smoke/data/train.jsonl",
+    assert uris == {"corpus": "s3://nova-lab-test-bucket/unit/smoke/corpus/",
+                    "train": "s3://nova-lab-test-bucket/unit/smoke/data/train.jsonl",
                     "validation": "s3://nova-lab-test-bucket/unit/smoke/data/validation.jsonl"}
-    assert sorted(keys) == sorted([f"unit/smoke/corpus/{d}.txt" for d in documents["doc_id"]] +
+    assert sorted(keys) == sorted([f"unit/smoke/corpus/botocore/{d}.txt" for d in documents["doc_id"]] +
                                   ["unit/smoke/data/train.jsonl", "unit/smoke/data/validation.jsonl"])
+    corpus = sorted(f"s3://{SETTINGS.bucket}/{k}" for k in keys if "/corpus/" in k)
+    assert [doc_id_of(uri) for uri in corpus] == sorted(documents["doc_id"])  # a Retrieve source maps back
+
+
+def test_your_own_files_go_up_as_they_are_and_map_back_to_their_paths_in_the_folder():
+    doc_ids = ["guide.md", "notes.txt", "corpus/setup.pdf", "botocore/index.html"]  # a name like ours changes nothing
+    uris = [f"s3://bucket/unit/mine/corpus/{object_name(doc_id, own=True)}" for doc_id in doc_ids]
+    assert uris[1] == "s3://bucket/unit/mine/corpus/own/notes.txt"
+    assert [doc_id_of(uri) for uri in uris] == doc_ids
 
 
 def converse_reply(text):

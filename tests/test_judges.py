@@ -7,7 +7,15 @@ import pytest
 
 from nova_lab.core.records import RecordStore
 from nova_lab.judging import verdicts
-from nova_lab.judging.judges import BeyondQuestion, FactCheckJudge, Item, OverlapJudge, SemanticJudge, parse_verdict
+from nova_lab.judging.judges import (
+    BeyondQuestion,
+    FactCheckJudge,
+    Item,
+    OverlapJudge,
+    SemanticJudge,
+    parse_verdict,
+    present_facts,
+)
 
 ERRORS_Q = "Which errors can the Amazon EKS DeletePodIdentityAssociation operation return?"
 ERRORS_REF = ("Amazon EKS DeletePodIdentityAssociation can return ServerException, ResourceNotFoundException, "
@@ -92,6 +100,13 @@ def test_a_value_only_counts_as_a_whole_token():
     item = Item("t", "Which protocol does the AWS SFN API use?", "The AWS SFN API uses the json protocol.", ("json",),
                 "The AWS SFN API uses the rest-json protocol.")
     assert FactCheckJudge().judge([item])[0].score == 0
+
+
+def test_a_key_fact_written_with_thousands_commas_is_found_with_or_without_them():
+    facts = ("1,209,600 seconds", "2048")
+    assert present_facts("The most is 1,209,600 seconds (2,048 KiB).", facts) == list(facts)
+    assert present_facts("The most is 1209600 seconds.", facts) == ["1,209,600 seconds"]
+    assert present_facts("The most is 209,600 seconds.", facts) == []
 
 
 @pytest.mark.parametrize("reply,score", [

@@ -9,11 +9,12 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from nova_lab import cli
+from nova_lab.bedrock.study_data import check_uploadable
 from nova_lab.core import paths
 from nova_lab.core.params import DataPrepParams, ParamsError, load_params, parse
 from nova_lab.data import data_prep
 from nova_lab.data.documents import DocumentsError, read_folder
-from nova_lab.data.questions import MAX_TRAIN, QuestionsError, check_sizes, read_questions
+from nova_lab.data.questions import MAX_TRAIN, QuestionsError, check_reserved_words, check_sizes, read_questions
 
 SMOKE = load_params(paths.PARAMS / "smoke.yaml")
 CFG = DataPrepParams(**{name: getattr(SMOKE, name) for name in DataPrepParams.model_fields})
@@ -176,6 +177,33 @@ def test_too_few_pairs_or_more_training_pairs_than_nova_takes_are_refused(tmp_pa
     many = pd.DataFrame({"split": ["train"] * (MAX_TRAIN + 1) + ["validation"] * 8 + ["test"] * 2})
     with pytest.raises(QuestionsError, match=r"20001 training pairs; a Nova customization job takes at most 20,000"):
         check_sizes(many, tmp_path / "qa.csv")
+
+
+def test_a_model_with_its_own_least_number_of_training_records_is_checked_against_the_file(tmp_path):
+    file = pd.DataFrame({"split": ["train"] * 150 + ["validation"] * 8 + ["test"] * 2})
+    check_sizes(file, tmp_path / "qa.csv", ["micro", "lite"])
+    with pytest.raises(QuestionsError, match=r"qa\.csv: 150 training pairs, but nova2_lite needs at least 200 \(AWS's "
+                                             r"Nova dataset validator\): add training pairs, or leave out nova2_lite"):
+        check_sizes(file, tmp_path / "qa.csv", ["micro", "nova2_lite"])
+
+
+def test_a_reserved_word_in_a_pair_that_goes_into_a_nova_file_names_its_row_and_column(tmp_path):
+    rows = [PAIR | {"split": "train"}, PAIR | {"split": "train", "reference_answer": "Bot: a queue."},
+            PAIR | {"split": "test", "question": "User: what keeps messages?"},  # test pairs are only asked
+            PAIR | {"split": "validation", "question": "[eos] what keeps messages?"}]
+    pairs = read_questions(write_csv(tmp_path, rows), {"a.md"})
+    with pytest.raises(QuestionsError, match=r"qa\.csv: 2 value\(s\) hold a word that fails a Nova customization job "
+                                             r"\(row 2 \(train\) reference_answer: 'Bot:'; row 4 \(validation\) "
+                                             r"question: '\[EOS\]'\): reword them"):
+        check_reserved_words(pairs, tmp_path / "qa.csv")
+
+
+def test_a_file_the_knowledge_base_would_not_ingest_stops_before_any_aws_call(tmp_path):
+    (tmp_path / "a.md").write_text("# A\n\nA queue keeps messages.\n")
+    (tmp_path / "old.htm").write_text("<p>A topic fans messages out.</p>")
+    with pytest.raises(DocumentsError, match=r"documents: old\.htm: a Bedrock knowledge base ingests \.txt, \.md, "
+                                             r"\.html.*rename \(\.htm to \.html"):
+        check_uploadable(tmp_path)
 
 
 def test_documents_without_questions_are_refused_in_the_params_and_nothing_is_written(tmp_path):

@@ -10,17 +10,20 @@ counted. Replies are stored by fact, so a re-run asks nothing twice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from rapidfuzz import fuzz
+from tqdm.auto import tqdm
 
 from nova_lab.bedrock import runtime
 from nova_lab.core.caching import fingerprint
 from nova_lab.core.records import RecordStore
 from nova_lab.data.nova_format import reserved_words_in
 from nova_lab.data.qa import Phrasing, TemplateQAGenerator
+from nova_lab.data.questions import PAIR_COLUMNS
 from nova_lab.judging.json_replies import first_object_with
 from nova_lab.judging.judges import present_facts
 
@@ -99,3 +102,86 @@ class BedrockQAGenerator:
                 phrasings.append(self.fallback.phrase(fact, [index])[0])
                 self.filled += 1
         return phrasings
+
+
+DOCUMENT_PROMPT = """Write {n} different question/answer pairs that a reader of the document below could ask and
+that it answers. Each answer is one or two sentences the document supports. In "key_facts" list the exact values
+from the document that the answer must hold (names, numbers, settings), each copied character for character.
+
+Document: {title}
+{text}
+
+Reply with JSON only: {{"pairs": [{{"question": "...", "answer": "...", "key_facts": ["..."]}}, ...]}}"""
+MAX_PAIRS_PER_SECTION = 6
+
+
+def sections(text: str, max_chars: int) -> list[str]:
+    """A document in consecutive runs of whole lines of at most `max_chars` (a longer line is cut), so that a long
+    document's end is asked about as its start is."""
+    lines = [piece for line in text.splitlines() for piece in
+             (line[start:start + max_chars] for start in range(0, max(len(line), 1), max_chars))]
+    parts, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > max_chars:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    return [part for part in [*parts, current] if part.strip()]
+
+
+def document_pairs(reply: str, section: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The checked pairs of one reply on one section: key facts kept only where the section holds them word for
+    word, then `valid_pairs`' checks (the answer holds every kept fact, no reserved word, no near-copies)."""
+    kept = []
+    for pair in _reply_pairs(reply):
+        facts = pair.get("key_facts") if isinstance(pair.get("key_facts"), list) else []
+        facts = tuple(dict.fromkeys(str(f).strip() for f in facts if str(f).strip() and str(f).strip() in section))
+        for question, answer in valid_pairs([pair], facts):
+            if all(fuzz.token_sort_ratio(question, other) < NEAR_COPY for other, _, _ in kept):
+                kept.append((question, answer, facts))
+    return kept
+
+
+@dataclass
+class DocumentPairWriter:
+    """Q&A pairs an LLM writes from a folder of your documents (`documents:` without `questions:`), section by
+    section, as `questions.read_questions` returns a file's pairs: each pair its own group, on its section's
+    document, no split (01 assigns one) and no probe (a model cannot be checked on what a document does not
+    say). Replies are stored by section, so a re-run asks nothing twice."""
+
+    client: Any
+    model_id: str
+    store: RecordStore
+    max_document_chars: int = 3000
+    name: str = "bedrock"
+    asked: int = 0  # pairs asked for
+    written: int = 0  # pairs the model wrote
+    kept: int = 0  # pairs that passed the checks
+
+    def _reply(self, key: str, prompt: str, stored: dict[str, str]) -> str:
+        if key not in stored:
+            reply = runtime.converse(self.client, self.model_id, prompt, 1500,
+                                     system="You write exam questions about the documents you are given.")
+            self.store.append([{"key": key, "fact_id": key, "reply": reply.text}])
+            stored[key] = reply.text
+        return stored[key]
+
+    def write(self, documents: pd.DataFrame, wanted: int) -> pd.DataFrame:
+        """About `wanted` pairs (a quarter more are asked for, as the checks drop some) over every section."""
+        stored = dict(zip(*self.store.frame()[["key", "reply"]].T.values)) if self.store.path.exists() else {}
+        cut = [(doc.doc_id, doc.title, section) for doc in documents.itertuples()
+               for section in sections(doc.text, self.max_document_chars)]
+        per_section = min(MAX_PAIRS_PER_SECTION, max(1, math.ceil(1.25 * wanted / len(cut))))
+        rows = []
+        for doc_id, title, section in tqdm(cut, desc="write Q&A pairs", unit="section"):
+            key = fingerprint("document-qa", self.model_id, doc_id, section, per_section)
+            reply = self._reply(key, DOCUMENT_PROMPT.format(n=per_section, title=title, text=section), stored)
+            self.asked += per_section
+            self.written += len(_reply_pairs(reply))
+            for question, answer, facts in document_pairs(reply, section):
+                qid = f"q-{fingerprint(doc_id, question, answer)[:16]}"
+                rows.append({"id": qid, "question": question, "reference_answer": answer, "key_facts": list(facts),
+                             "kind": "answerable", "split": None, "source_doc_id": doc_id, "fact_id": qid})
+        pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS).drop_duplicates("id")
+        self.kept = len(pairs)
+        return pairs

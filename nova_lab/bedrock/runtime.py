@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from nova_lab.bedrock.polling import CredentialsExpired, RunStopped, expired
 from nova_lab.bedrock.recording import RECORDED_WALL_MS, ReplayMissing
 from nova_lab.bedrock.resources import daily_quota
+from nova_lab.bedrock.study_data import doc_id_of
 from nova_lab.core.records import RecordStore
 from nova_lab.data.nova_format import SYSTEM_PROMPT
 from nova_lab.retrieval.knowledge_base import Passage
@@ -70,7 +71,7 @@ def retrieve(client: Any, knowledge_base_id: str, question: str, top_k: int,
         metadata = result.get("metadata", {})
         source = metadata.get("x-amz-bedrock-kb-source-uri") or result["location"].get("s3Location", {}).get("uri", "")
         chunk = metadata.get("x-amz-bedrock-kb-chunk-id", source)
-        passages.append(Passage(str(chunk), _doc_id(source), result["content"]["text"], float(result.get("score", 0.0))))
+        passages.append(Passage(str(chunk), doc_id_of(source), result["content"]["text"], float(result.get("score", 0.0))))
     return passages, wall_ms(response, started)
 
 
@@ -88,12 +89,6 @@ class BedrockRetriever:
         if mode not in SEARCH_TYPES:
             raise ValueError(f"mode = {mode!r}: a Bedrock knowledge base searches by {sorted(SEARCH_TYPES)}")
         return retrieve(self.client, self.knowledge_base_id, query, k, SEARCH_TYPES[mode])[0]
-
-
-def _doc_id(uri: str) -> str:
-    """s3://bucket/<tag>/<run>/corpus/<service>/<operation>.txt -> <service>/<operation>, the offline doc id."""
-    tail = uri.rpartition("/corpus/")[2]
-    return tail.removesuffix(".txt")
 
 
 @dataclass(frozen=True)

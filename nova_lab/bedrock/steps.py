@@ -5,6 +5,7 @@ run's state (`state.py`) for the next step, and every resource is found and reus
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,9 +24,10 @@ from nova_lab.core.study_steps import DATA_PREP, FINE_TUNE, KB_BUILD, run_this
 from nova_lab.data.qa import timed_sample
 
 
-def data_prep(run: BedrockRun) -> dict[str, str]:
-    """The corpus and the Nova files of step 01, uploaded; their URIs kept for steps 02-03."""
-    return update_state(run.name, data=upload_study_data(run))["data"]
+def data_prep(run: BedrockRun, own_folder: Path | None = None) -> dict[str, str]:
+    """The corpus (`own_folder`: your documents' files) and the Nova files of step 01, uploaded; their URIs kept
+    for steps 02-03."""
+    return update_state(run.name, data=upload_study_data(run, own_folder))["data"]
 
 
 def _vector_store(run: BedrockRun) -> tuple[dict, dict]:

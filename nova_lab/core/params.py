@@ -167,7 +167,12 @@ class CommonParams(_Strict):
         return self
 
 
+Models = Annotated[list[ModelName], AfterValidator(_listed_once), Field(
+    min_length=1, description="the model sizes to compare (01 checks the training set against each one's rules)")]
+
+
 class DataPrepParams(CommonParams):
+    models: Models = Field(default_factory=lambda: list(OFFLINE_MODELS))
     seed: Seed
     services: Annotated[list[str], AfterValidator(_listed_once)] = Field(
         min_length=1, description="botocore service names for the corpus")
@@ -193,13 +198,10 @@ class DataPrepParams(CommonParams):
     def _own_documents_with_their_questions(self) -> "DataPrepParams":
         if self.questions and not self.documents:
             raise ValueError(f"questions = {self.questions!r} needs `documents`: the folder their answers come from")
-        if self.documents and self.backend == "bedrock":
-            raise ValueError(f"documents = {self.documents!r}: a study on your own documents runs offline "
-                             "(backend: local) in this version; on Bedrock it reads botocore's corpus")
-        if self.documents and not self.questions:
+        if self.documents and not self.questions and self.qa_generator != "bedrock":
             raise ValueError(f"documents = {self.documents!r} needs `questions`, a .csv or .jsonl of your Q&A pairs: "
-                             "offline no model here is fit to write them, and on Bedrock the LLM-written pairs "
-                             "are made from botocore's facts only (your documents have none)")
+                             "offline no model here is fit to write them; on Bedrock, qa_generator: bedrock has "
+                             "bedrock.qa_model write them from your documents")
         return self
 
     @field_validator("services")
@@ -297,8 +299,7 @@ class JudgingParams(CommonParams):
 
 
 class AnalysisParams(CommonParams):
-    models: Annotated[list[ModelName], AfterValidator(_listed_once)] = Field(
-        min_length=1, description="the model sizes to compare")
+    models: Models
     seed: Seed
     bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
 
@@ -315,6 +316,8 @@ class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, Inference
     def _enough_training_records(self) -> "StudyParams":
         """Step 01 writes one training record per training pair (n_train); a model whose job needs more is refused
         here, before anything is queued, not by Bedrock after the upload and the knowledge base."""
+        if self.questions:  # your file's training pairs, not n_train: 01 checks them (questions.nova_rules)
+            return self
         short = {m: STUDY_MODELS[m].min_training_records for m in (self.model, *self.models)
                  if m is not None and self.n_train < STUDY_MODELS[m].min_training_records}
         if short:

@@ -37,16 +37,23 @@ def load_corpus(services: list[str]) -> Corpus:
     return Corpus(pd.read_parquet(folder / "documents.parquet"), pd.read_parquet(folder / "facts.parquet"))
 
 
-def from_folder(cfg: DataPrepParams) -> tuple[Corpus, pd.DataFrame, pd.DataFrame]:
-    """The user's documents and Q&A pairs (`documents`, `questions`), checked whole before anything is written:
-    the corpus (with no botocore facts), the Q&A set in the study's schema, and what was read of each file."""
+def from_folder(cfg: DataPrepParams, writer: own_questions.PairWriter | None = None
+                ) -> tuple[Corpus, pd.DataFrame, pd.DataFrame]:
+    """The user's documents and Q&A pairs (`documents`, and `questions` or pairs `writer` writes from the
+    documents), checked whole before anything is written: the corpus (with no botocore facts), the Q&A set in
+    the study's schema, and what was read of each file."""
     folder = own_documents.read_folder(paths.PROJ_ROOT / cfg.documents)
-    questions_file = paths.PROJ_ROOT / cfg.questions
-    pairs = own_questions.read_questions(questions_file, set(folder.documents["doc_id"]))
+    if cfg.questions:
+        source = paths.PROJ_ROOT / cfg.questions
+        pairs = own_questions.read_questions(source, set(folder.documents["doc_id"]))
+    else:  # the params allow it only with a writer (qa_generator: bedrock)
+        source = f"the Q&A pairs {writer.name} wrote from {cfg.documents}"
+        pairs = writer.write(folder.documents, cfg.n_train + cfg.n_validation + cfg.n_test)
     if pairs["split"].isna().all():
         pairs = own_questions.assign_splits(pairs, cfg.n_validation, cfg.n_test, cfg.seed)
+    own_questions.check_reserved_words(pairs, source)
     qa = own_questions.to_qa_set(pairs, folder.documents)
-    own_questions.check_sizes(qa, questions_file)
+    own_questions.check_sizes(qa, source, cfg.models)
     facts = pd.DataFrame(columns=list(Fact.__dataclass_fields__))
     return Corpus(folder.documents, facts), qa, folder.report
 
@@ -80,11 +87,13 @@ def nova_file(run_name: str, split: str) -> Path:
     return data_dir(run_name) / "nova" / f"{split}.jsonl"
 
 
-def prepare(cfg: DataPrepParams, generator: QAGenerator | None = None) -> PreparedData:
+def prepare(cfg: DataPrepParams, generator: QAGenerator | None = None,
+            writer: own_questions.PairWriter | None = None) -> PreparedData:
     """Run step 01 and write its artefacts; the manifest records what they were made from.
-    `generator` writes the Q&A pairs when it is not one of the registered offline ones."""
+    `generator` writes the Q&A pairs when it is not one of the registered offline ones; `writer` writes them
+    from your documents when no `questions` file gives them."""
     if cfg.documents:
-        corpus, qa, read = from_folder(cfg)
+        corpus, qa, read = from_folder(cfg, writer)
     else:
         corpus, read = load_corpus(cfg.services), None
         qa = build_qa(cfg, corpus, generator)

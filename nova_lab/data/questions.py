@@ -16,11 +16,14 @@ import csv
 import json
 import random
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
 from nova_lab.core.caching import fingerprint
 from nova_lab.core.params import ParamsError
+from nova_lab.core.study_models import STUDY_MODELS
+from nova_lab.data.nova_format import reserved_words_in
 from nova_lab.data.qa import QA_COLUMNS, UNANSWERABLE
 
 SPLITS = ("train", "validation", "test")
@@ -28,6 +31,16 @@ REQUIRED = ("question", "reference_answer")
 OPTIONAL = ("id", "key_facts", "kind", "split", "source_document", "group")
 MAX_TRAIN = 20_000  # a Nova customization job's most training records
 FACT_SEPARATOR = " | "
+PAIR_COLUMNS = ["id", "question", "reference_answer", "key_facts", "kind", "split", "source_doc_id", "fact_id"]
+
+
+class PairWriter(Protocol):
+    """What writes Q&A pairs from documents when no file gives them (on Bedrock, an LLM): the pairs in
+    `read_questions`' shape (PAIR_COLUMNS), no split."""
+
+    name: str
+
+    def write(self, documents: pd.DataFrame, wanted: int) -> pd.DataFrame: ...
 
 
 class QuestionsError(ParamsError):
@@ -114,7 +127,7 @@ def read_questions(path: Path, document_ids: set[str]) -> pd.DataFrame:
                         "reference_answer": str(row["reference_answer"]).strip(),
                         "key_facts": _facts(row.get("key_facts"), where), "kind": kind, "split": split or None,
                         "source_doc_id": source or None, "fact_id": str(row.get("group") or "").strip() or qid})
-    pairs = pd.DataFrame(records)
+    pairs = pd.DataFrame(records, columns=PAIR_COLUMNS)
     pairs.attrs["grouped"] = "group" in columns
     return pairs
 
@@ -178,8 +191,9 @@ def to_qa_set(pairs: pd.DataFrame, documents: pd.DataFrame) -> pd.DataFrame:
     return qa[QA_COLUMNS].reset_index(drop=True)
 
 
-def check_sizes(qa: pd.DataFrame, path: Path) -> None:
-    """Nova's limits on the training file and the study's need for both strata, with the file named."""
+def check_sizes(qa: pd.DataFrame, path: Path | str, models: list[str] = ()) -> None:
+    """Nova's limits on the training file (each of `models`' own least, where it has one) and the study's need
+    for both strata, with the file named."""
     counts = {split: int((qa["split"] == split).sum()) for split in SPLITS}
     if counts["train"] > MAX_TRAIN:
         raise QuestionsError(f"{path}: {counts['train']} training pairs; a Nova customization job takes at most "
@@ -187,6 +201,27 @@ def check_sizes(qa: pd.DataFrame, path: Path) -> None:
     if counts["train"] < 8 or counts["validation"] < 8 or counts["test"] < 2:
         raise QuestionsError(f"{path}: {counts} pairs per split; the study needs at least 8 train (Nova's "
                              "least), 8 validation and 2 test: add pairs")
+    short = {m: STUDY_MODELS[m].min_training_records for m in models
+             if counts["train"] < STUDY_MODELS[m].min_training_records}
+    if short:
+        needs = ", ".join(f"{m} needs at least {least}" for m, least in short.items())
+        raise QuestionsError(f"{path}: {counts['train']} training pairs, but {needs} (AWS's Nova dataset "
+                             f"validator): add training pairs, or leave out {', '.join(short)} (`models`)")
+
+
+def check_reserved_words(pairs: pd.DataFrame, path: Path | str) -> None:
+    """The training and validation pairs go into Nova files, where a reserved word (`User:`, `[EOS]`, ... in
+    any letter case) fails the customization job: each such row is named, with the word and the column."""
+    taught = pairs[pairs["split"].isin(["train", "validation"])]
+    found = [f"row {n + 1} ({split}) {column}: {', '.join(repr(w) for w in words)}"
+             for n, split, question, answer in zip(taught.index, taught["split"], taught["question"],
+                                                   taught["reference_answer"])
+             for column, words in (("question", reserved_words_in(question)),
+                                   ("reference_answer", reserved_words_in(answer))) if words]
+    if found:
+        more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+        raise QuestionsError(f"{path}: {len(found)} value(s) hold a word that fails a Nova customization job "
+                             f"({'; '.join(found[:5])}{more}): reword them, or put those pairs in test")
 
 
 def write_questions(qa: pd.DataFrame, path: Path) -> Path:

@@ -109,8 +109,10 @@ def _normalise(answer: str) -> str:
 
 
 def present_facts(answer: str, key_facts: tuple[str, ...]) -> list[str]:
+    """The key facts the answer states; a fact written with thousands commas ("1,209,600 seconds", as a user's
+    Q&A file may give it) is read as the answer is, without them."""
     answer = _normalise(answer)
-    return [fact for fact in dict.fromkeys(key_facts) if value_pattern(fact).search(answer)]
+    return [fact for fact in dict.fromkeys(key_facts) if value_pattern(_normalise(fact)).search(answer)]
 
 
 def _shape(value: str) -> str:

@@ -27,6 +27,8 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 from botocore.validate import ParamValidator
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
 
 try:
     from . import strict_requests
@@ -146,11 +148,21 @@ class FakeBedrock:
                                "status": "AVAILABLE", "dataSourceConfiguration": p["dataSourceConfiguration"],
                                "createdAt": NOW, "updatedAt": NOW}}
 
+    def _corpus(self) -> dict[str, str | None]:
+        """Each object under the data source's prefix, as the knowledge base parses it: its text, or None for a
+        file it does not ingest (an extension outside the user guide's list, or over 50 MB)."""
+        prefixes = self.made["source"]["dataSourceConfiguration"]["s3Configuration"]["inclusionPrefixes"]
+        return {key: _parsed(key, data) for (_, key), data in sorted(self.objects.items())
+                if any(key.startswith(prefix) for prefix in prefixes)}
+
     def _ingestion(self, status: str) -> dict:
-        documents = sum(1 for _, key in self.objects if "/corpus/" in key)
+        corpus = self._corpus()
+        failed = sum(text is None for text in corpus.values())
+        statistics = {"numberOfDocumentsScanned": len(corpus), "numberOfNewDocumentsIndexed": len(corpus) - failed,
+                      "numberOfDocumentsFailed": failed}
         return {"ingestionJob": {"knowledgeBaseId": KB_ID, "dataSourceId": SOURCE_ID, "ingestionJobId": JOB_ID,
-                                 "status": status, "startedAt": NOW, "updatedAt": NOW,
-                                 "statistics": {"numberOfDocumentsScanned": documents, "numberOfNewDocumentsIndexed": documents}}}
+                                 "status": status, "startedAt": NOW, "updatedAt": NOW, "statistics": statistics,
+                                 **({"failureReasons": ["unsupported file format or size"]} if failed else {})}}
 
     def ListIngestionJobs(self, p):
         return {"ingestionJobSummaries": []}
@@ -163,7 +175,7 @@ class FakeBedrock:
 
     def Retrieve(self, p):
         query = _words(p["retrievalQuery"]["text"])
-        corpus = [(key, data.decode()) for (bucket, key), data in self.objects.items() if "/corpus/" in key]
+        corpus = [(key, text) for key, text in self._corpus().items() if text is not None]
         ranked = sorted(corpus, key=lambda item: (-len(query & _words(item[1])), item[0]))
         k = p["retrievalConfiguration"]["vectorSearchConfiguration"]["numberOfResults"]
         results = []
@@ -214,7 +226,9 @@ class FakeBedrock:
     # --- Converse: an answer, or a verdict by word overlap with the reference
     def Converse(self, p):
         prompt = p["messages"][0]["content"][0]["text"]
-        if '{"pairs"' in prompt:  # Q&A generation: four differently worded pairs holding the values
+        if '"key_facts"' in prompt:  # Q&A pairs from a document: a line of it, its longest word as the fact
+            text = json.dumps({"pairs": _document_pairs(prompt)})
+        elif '{"pairs"' in prompt:  # Q&A generation: four differently worded pairs holding the values
             values = re.search(r"written as given: (.*)\.\n", prompt).group(1)
             fact = re.search(r"Fact: (.*)", prompt).group(1)
             starts = ("What is", "Which value is", "Tell me, for an AWS developer,", "In the API reference, how is")
@@ -287,3 +301,28 @@ def _knowledge_base(request, status):
             "knowledgeBaseArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:knowledge-base/{KB_ID}",
             "knowledgeBaseConfiguration": request["knowledgeBaseConfiguration"],
             "storageConfiguration": request["storageConfiguration"], "createdAt": NOW, "updatedAt": NOW}
+
+
+KNOWLEDGE_BASE_FORMATS = (".txt", ".md", ".html", ".doc", ".docx", ".csv", ".xls", ".xlsx", ".pdf")  # user guide
+
+
+def _parsed(key: str, data: bytes) -> str | None:
+    """The text a knowledge base would take from a file: PDF through a PDF reader, HTML without its tags."""
+    suffix = Path(key).suffix.lower()
+    if suffix not in KNOWLEDGE_BASE_FORMATS or len(data) > 50 * 1024 * 1024:
+        return None
+    if suffix == ".pdf":
+        return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
+    if suffix == ".html":
+        return BeautifulSoup(data.decode(), "html.parser").get_text("\n")
+    return data.decode()
+
+
+def _document_pairs(prompt: str) -> list[dict]:
+    """What a model might write: a question on each of the section's first lines, the line as the answer, and
+    the line's longest word as its key fact."""
+    section = prompt.split("\nDocument: ", 1)[1].split("\n", 1)[1].rsplit("\n\nReply with JSON", 1)[0]
+    wanted = int(re.search(r"Write (\d+) different", prompt).group(1))
+    lines = [line.strip() for line in section.splitlines() if len(line.split()) >= 4][:wanted]
+    return [{"question": f"What does the document say about {max(line.split(), key=len).strip('.,:;')}?",
+             "answer": line, "key_facts": [max(line.split(), key=len).strip(".,:;")]} for line in lines]
