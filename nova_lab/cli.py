@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, a file-size limit, a quota
 # a notebook's errors whose message is the way out: shown as one line, without the notebook's traceback
 STOPS = {"OSError", "KeyboardInterrupt", "DeadKernelError", "RunLocked", "StepNotRun", "ParamsError", "UnusableState",
-         "DocumentsError", "QuestionsError",  # ParamsError's, for a user's own documents and Q&A file
+         "DocumentsError", "QuestionsError", "GradedSetError",  # ParamsError's: your documents, Q&A file, grades
          *("CredentialsExpired", "WaitTimedOut", "DailyQuotaSpent", "IngestionFailed", "ResourceMismatch", "ResourceFailed",
            "CollectionFailed", "CustomizationFailed", "ServingFailed")}  # every RunStopped (a test checks)
 

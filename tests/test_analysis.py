@@ -185,3 +185,14 @@ def test_a_base_of_zero_in_some_resamples_leaves_the_interval_open_above_without
         warnings.simplefilter("error")
         change = statistics.paired_change(x, base, 500, 0)
     assert change["change_pct"] == pytest.approx(9900) and change["ci_high"] == np.inf and np.isfinite(change["ci_low"])
+
+
+def test_judge_coverage_counts_the_answers_of_a_judges_kind_and_those_it_scored():
+    answers = pd.DataFrame({"key": ["a1", "a2", "a3", "b1"], "model": ["micro"] * 3 + ["lite"]})
+    scores = pd.DataFrame({  # the fact check has no row on a2 (no key facts); the LLM judge's a3 verdict was unreadable
+        "answer_key": ["a1", "a1", "a2", "a3", "a3", "b1", "probe"], "model": ["micro"] * 5 + ["lite", "micro"],
+        "judge": ["fact_check", "llm", "llm", "fact_check", "llm", "llm", "llm"],
+        "score": [10, 8, 5, 0, np.nan, 7, 0]})
+    table = statistics.judge_coverage(StudyResults(answers, scores, pd.DataFrame(), ["fact_check", "llm"]))
+    rows = {(r.model, r.judge): (r.answers, r.of_its_kind, r.scored) for r in table.itertuples()}
+    assert rows == {("lite", "llm"): (1, 1, 1), ("micro", "fact_check"): (3, 2, 2), ("micro", "llm"): (3, 3, 2)}

@@ -1,6 +1,8 @@
 """The judges against blind grades: drawing the set, settling two readings, and each agreement figure on
 constructed judges whose answer is known."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,6 +152,34 @@ def test_readings_are_assembled_and_a_wide_gap_needs_the_third(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"item": "g1", "grade": 11, "reason": "x"}\n')
     with pytest.raises(ValueError, match="outside 0-10"):
         graded_set.read_readings(tmp_path / "bad.jsonl")
+
+
+def test_your_graded_set_is_read_in_place_of_the_packages_and_a_bad_one_is_named_by_line(tmp_path):
+    from nova_lab.core import paths
+
+    assert graded_set.source(None) == graded_set.GRADED_FILE
+    package = graded_set.read(graded_set.source(None))
+    mine = tmp_path / "grades.jsonl"
+    graded_set.write(package.head(3).assign(run="mine", grade=[10, 0, 5]), mine)
+    assert graded_set.source(str(mine)) == mine  # absolute, or relative to the project folder
+    assert graded_set.source("g/mine.jsonl") == paths.PROJ_ROOT / "g/mine.jsonl"
+    assert graded_set.read(mine)["grade"].tolist() == [10, 0, 5]
+    assert graded_set.describe(mine, graded_set.read(mine)).startswith("Your graded set, ")
+    assert ": 3 answers of run(s) mine, graded by your reviewers" in graded_set.describe(mine, graded_set.read(mine))
+    assert "On a study of your own documents it checks the judges on AWS answers" in graded_set.describe(
+        graded_set.GRADED_FILE, package)
+    row = package.head(1).to_dict("records")[0]
+    for bad, message in [({**row, "grade": "ten"}, r"line 2: grade 'ten' is not a number from 0 to 10"),
+                         ({**row, "part": "dev"}, r"line 2: part 'dev' is not one of \['development', 'held_out'\]"),
+                         ({k: v for k, v in row.items() if k != "answer"}, r"line 2: no \['answer'\] value")]:
+        graded_set.write(pd.DataFrame([row, bad]), mine)
+        with pytest.raises(graded_set.GradedSetError, match=message):
+            graded_set.read(mine)
+    mine.write_text(json.dumps(row) + "\n{oops\n")
+    with pytest.raises(graded_set.GradedSetError, match=r"grades\.jsonl line 2: not JSON"):
+        graded_set.read(mine)
+    with pytest.raises(graded_set.GradedSetError, match=r"grades: .*gone\.jsonl is not there \(make it with"):
+        graded_set.read(tmp_path / "gone.jsonl")
 
 
 def test_the_targets_are_read_on_the_held_out_half_and_a_miss_is_named():

@@ -146,6 +146,7 @@ def test_parse_failures_are_counted_and_left_out_of_the_mean(tmp_path):
     row = verdicts.summary(scored).loc["base"]
     assert row["flaky_parse_failure_rate"] == 0.5
     assert row["flaky_mean"] == 6.0  # the two failures are NaN, not zeros
+    assert row["flaky_scored"] == 2  # of four answers
 
 
 @pytest.mark.parametrize("answer,score", [

@@ -330,6 +330,15 @@ def agreement_table(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+COVERAGE_NAMES = {"answers": "answers", "of_its_kind": "of a kind it scores", "scored": "scored",
+                  "scored_share": "share scored"}
+
+
+def coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
+    """`statistics.judge_coverage` for people."""
+    return coverage.assign(judge=coverage["judge"].str.replace("_", " ")).rename(columns=COVERAGE_NAMES)
+
+
 def check_set_table(summary: pd.DataFrame) -> pd.DataFrame:
     """`meta_eval.summary` for people: the ordering rate, then each kind of check answer's mean score."""
     shown = summary.reset_index()

@@ -200,6 +200,18 @@ def examples(res: StudyResults, per_stratum: int = 3) -> pd.DataFrame:
         ["question_id", "stratum", "model", "configuration", "answer", *res.judges, "quality"]].reset_index(drop=True)
 
 
+def judge_coverage(res: StudyResults) -> pd.DataFrame:
+    """Per model and judge, of the answers to answerable questions: how many are of a kind the judge scores (the
+    fact check only those whose question carries key facts; an LLM judge all) and how many it scored (a verdict
+    that could not be read is no score). Every mean of a judge in 06 is over its `scored` answers only."""
+    answers = res.answers.groupby("model").size().rename("answers")
+    asked = res.scores[res.scores["answer_key"].isin(res.answers["key"])]
+    counted = asked.groupby(["model", "judge"])["score"].agg(of_its_kind="size", scored="count").reset_index()
+    table = counted.join(answers, on="model")
+    table["scored_share"] = table["scored"] / table["answers"]
+    return table[["model", "judge", "answers", "of_its_kind", "scored", "scored_share"]]
+
+
 def fabrication_rates(res: StudyResults) -> pd.DataFrame:
     """Per model and configuration, on the unanswerable probes: the share of answers that fabricate (Wilson 95%
     interval), decline, or are empty."""

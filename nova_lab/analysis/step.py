@@ -43,6 +43,7 @@ class Analysis:
     trade: pd.DataFrame
     spread: pd.DataFrame  # fine-tuning repeats: empty with one adapter per model
     graded: pd.DataFrame
+    graded_source: str  # whose grades: the package's set or your reviewers'
     graded_scores: pd.DataFrame
     against_grades: pd.DataFrame
     ranking: dict[str, float]
@@ -52,6 +53,7 @@ class Analysis:
     checks: pd.DataFrame
     check_summary: pd.DataFrame
     judge_agreement: pd.DataFrame
+    judge_coverage: pd.DataFrame
     manifest: dict
     replication: pd.DataFrame  # each change the study reported beside this run's
     by_stratum_levels: pd.DataFrame
@@ -80,7 +82,8 @@ def run(cfg: AnalysisParams) -> Analysis:
     owning = costs.owning_params(cfg.run_name)
     owned = costs.ownership(owning, answer_costs, tuning_costs, res.questions["question"].map(text_tokens).mean())
     per_answer_usd = 1000 * owned.set_index(["model", "configuration"])["usd_per_1000_answers"]
-    graded = graded_set.read()
+    graded_file = graded_set.source(cfg.grades)
+    graded = graded_set.read(graded_file)
     graded_scores = graded_set.read_scores(graded, res.judges, graded_set.store(cfg.run_name))
     checks = meta_eval.read_all(cfg.run_name, cfg.models)
     changes = statistics.changes(res, ["quality", *res.judges, "latency_ms", *statistics.TOKENS], resamples, seed)
@@ -97,7 +100,7 @@ def run(cfg: AnalysisParams) -> Analysis:
         answer_costs=answer_costs, owning=owning, owned=owned,
         trade=tradeoff.table(res, fabrication_rates, per_answer_usd, resamples, seed),
         spread=statistics.seed_spread(res, resamples, seed),
-        graded=graded, graded_scores=graded_scores,
+        graded=graded, graded_scores=graded_scores, graded_source=graded_set.describe(graded_file, graded),
         against_grades=graded_set.judges_against_grades(graded, graded_scores),
         ranking=graded_set.cell_ranking(graded, graded_scores, resamples, seed),
         graded_targets=graded_set.targets(graded, graded_scores),
@@ -105,6 +108,7 @@ def run(cfg: AnalysisParams) -> Analysis:
         cell_levels=graded_set.cell_levels(graded, graded_scores),
         checks=checks, check_summary=meta_eval.summary(checks, meta_eval.ordering_rates(checks)),
         judge_agreement=agreement.agreement_table(res.scores, by=["model", "configuration"]),
+        judge_coverage=statistics.judge_coverage(res),
         manifest=run_manifest.collect(cfg.run_name, cfg.models),
         replication=statistics.replication(changes),
         by_stratum_levels=statistics.quality_by(res, "stratum"),

@@ -291,8 +291,14 @@ class InferenceParams(RepeatsParams):
     bf16: Bf16Setting = Field(description=BF16_HELP + " (batched answers and the timed single requests alike)")
 
 
+Grades = Annotated[str | None, Field(description=(
+    "a graded set of your own reviewers' grades (.jsonl in nova_lab/judging/graded_set.py's format, made with its "
+    "`sheet` and `add --set` commands), relative to the project folder; none: the package's, on the built-in study"))]
+
+
 class JudgingParams(CommonParams):
     model: ModelName = Field(description=MODEL_HELP)
+    grades: Grades = None
     judges: Annotated[list[Literal[JUDGE_NAMES]], AfterValidator(_listed_once)] = Field(  # the registered judges
         min_length=2, description="the panel: at least two judges of different kinds")
     meta_eval_questions: int = Field(ge=2, description="test questions whose references make the judges' check set")
@@ -300,6 +306,7 @@ class JudgingParams(CommonParams):
 
 class AnalysisParams(CommonParams):
     models: Models
+    grades: Grades = None
     seed: Seed
     bootstrap_resamples: int = Field(ge=100, le=100_000, description="paired bootstrap resamples per interval")
 

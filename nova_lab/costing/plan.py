@@ -150,7 +150,8 @@ def count_prompts(params: StudyParams) -> Prompts:
     """The prompts of the run these params describe, built as steps 01-05 build them: seconds of building the
     corpus and the Q&A set, so kept per process for the same settings (the `bedrock:` section, which chooses
     judges and resources, changes no prompt) and the same graded set."""
-    key = fingerprint(params.model_dump_json(exclude={"bedrock"}), graded_set.GRADED_FILE.stat().st_mtime_ns)
+    graded = graded_set.source(params.grades)
+    key = fingerprint(params.model_dump_json(exclude={"bedrock"}), graded.is_file() and graded.stat().st_mtime_ns)
     if key not in _COUNTED:
         _COUNTED[key] = _count_prompts(params)
     return _COUNTED[key]
@@ -172,7 +173,7 @@ def _count_prompts(params: StudyParams) -> Prompts:
         judge=_mean_tokens(judge_prompt(Item("", q, reference, (), planned_answer))
                            for q, reference in zip(test["question"], test["reference_answer"])),
         checks=_judged([Item("", r.question, r.reference, (), r.answer) for r in checks.itertuples()]),
-        graded=_judged(graded_set.items(graded_set.read())))
+        graded=_judged(graded_set.items(graded_set.read(graded_set.source(params.grades)))))
 
 
 def assumptions(sizes: Prompts) -> list[str]:

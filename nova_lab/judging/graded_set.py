@@ -23,7 +23,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
+from nova_lab.core import paths
 from nova_lab.core.caching import fingerprint
+from nova_lab.core.params import ParamsError
 from nova_lab.core.records import RecordStore
 from nova_lab.core.results import graded_judgments_path
 from nova_lab.core.study_steps import StepNotRun
@@ -39,6 +41,8 @@ SETTLE_GAP = 3  # points between the two readings beyond which a third reading s
 FIT_ALPHA = 0.8  # below this alpha against the grades, a judge is not fit to score alone
 BINS = {"wrong (0-3)": (0, 3.5), "partial (4-6)": (3.5, 6.5), "right (7-10)": (6.5, 10.01)}
 PARTS = ("development", "held_out")
+GRADED_COLUMNS = ("item", "part", "question", "reference", "key_facts", "answer", "answer_key", "model",
+                  "configuration", "stratum", "kind", "grade")
 CELL = ["model", "configuration"]
 
 
@@ -81,12 +85,58 @@ def settle(first: float, second: float, third: float | None) -> float:
     return float(np.median([first, second, third]))
 
 
+class GradedSetError(ParamsError):
+    """A graded set the study cannot read: the message names the file, the line and what is allowed."""
+
+
+def source(grades: str | None) -> Path:
+    """The graded set a run reads: your reviewers' (`grades`), or the package's."""
+    return paths.PROJ_ROOT / grades if grades else GRADED_FILE
+
+
 def read(path: Path = GRADED_FILE) -> pd.DataFrame:
-    """The committed graded set, one row per answer."""
+    """A graded set, one row per answer, checked: its columns, each grade in 0-10 and each part one of PARTS."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: the graded set is not there (it is committed with the package; "
-                                f"see {GRADED_DIR / 'README.md'})")
-    return _jsonl(path)
+        where = f"it is committed with the package; see {GRADED_DIR / 'README.md'}" if path == GRADED_FILE else \
+            f"make it with `python -m {__name__} sheet` and `add --set {path}`"
+        raise GradedSetError(f"grades: {path} is not there ({where})")
+    rows = []
+    for line, text in enumerate(json_lines(path.read_text(encoding="utf-8")), 1):
+        if not text.strip():
+            continue
+        try:
+            rows.append(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise GradedSetError(f"{path} line {line}: not JSON ({exc.msg})") from None
+    graded = pd.DataFrame(rows)
+    missing = [column for column in GRADED_COLUMNS if column not in graded.columns]
+    if missing:
+        raise GradedSetError(f"{path}: no {missing} field(s); a graded answer needs {list(GRADED_COLUMNS)}")
+    empty = graded[list(GRADED_COLUMNS)].isna()
+    if empty.any(axis=None):
+        line = int(empty.any(axis=1).to_numpy().argmax())
+        raise GradedSetError(f"{path} line {line + 1}: no {list(empty.columns[empty.iloc[line]])} value(s); a graded "
+                             f"answer needs {list(GRADED_COLUMNS)}")
+    grades = pd.to_numeric(graded["grade"], errors="coerce")
+    for line, (grade, value, part) in enumerate(zip(grades, graded["grade"], graded["part"]), 1):
+        if not 0 <= grade <= 10:
+            raise GradedSetError(f"{path} line {line}: grade {value!r} is not a number from 0 to 10")
+        if part not in PARTS:
+            raise GradedSetError(f"{path} line {line}: part {part!r} is not one of {list(PARTS)}")
+    return graded.assign(grade=grades)
+
+
+def describe(path: Path, graded: pd.DataFrame) -> str:
+    """Whose grades a run's section on the graded set reads, in a sentence for 05 and 06."""
+    if path == GRADED_FILE:
+        return (f"The package's graded set: {len(graded)} real answers of a full default run of the built-in AWS study, "
+                "graded 0-10 against the reference by two graders blind to model, configuration and judge: AI assistants "
+                "(language-model sessions started for the task alone), not people (`nova_lab/judging/graded/README.md` "
+                "says who, how and when). On a study of your own documents it checks the judges on AWS answers, not "
+                "on yours: `grades:` names a set your reviewers graded.")
+    return (f"Your graded set, `{paths.shareable(path)}`: {len(graded)} answers of run(s) "
+            f"{', '.join(map(str, sorted(graded['run'].dropna().unique()))) if 'run' in graded else 'not named'}, "
+            "graded by your reviewers (its `grade_a`, `grade_b` and `grade_c` fields hold each reading).")
 
 
 def items(graded: pd.DataFrame) -> list[Item]:
@@ -325,7 +375,7 @@ def _sheet(args: argparse.Namespace) -> None:
 
     questions = read_test(args.run)
     answers = pd.concat([read_answers(args.run, model, questions).assign(model=model) for model in args.models])
-    taken = set(read()["answer_key"])
+    taken = set(read(args.set)["answer_key"]) if args.set.is_file() else set()
     drawn = pd.concat([draw(answers[~answers["key"].isin(taken)], questions, int(count), args.seed, by="kind",
                             kinds=(kind,)) for kind, count in (spec.rsplit(":", 1) for spec in args.kinds)])
     drawn = drawn.sort_values("item").reset_index(drop=True)
@@ -340,11 +390,11 @@ def _add(args: argparse.Namespace) -> None:
     drawn = _jsonl(args.drawn)
     third = read_readings(args.third) if args.third else None
     graded = assemble(drawn, read_readings(args.first), read_readings(args.second), third, args.run, args.graded_on)
-    kept = read()
+    kept = read(args.set) if args.set.is_file() else graded.iloc[:0]
     if set(graded["item"]) & set(kept["item"]):
-        raise ValueError(f"items already in {GRADED_FILE}: {sorted(set(graded['item']) & set(kept['item']))[:5]}")
-    write(pd.concat([kept, graded[kept.columns]], ignore_index=True))
-    print(f"{len(graded)} graded answers added: {len(kept) + len(graded)} in {GRADED_FILE}")
+        raise ValueError(f"items already in {args.set}: {sorted(set(graded['item']) & set(kept['item']))[:5]}")
+    write(pd.concat([kept, graded[kept.columns]], ignore_index=True), args.set)
+    print(f"{len(graded)} graded answers added: {len(kept) + len(graded)} in {args.set}")
 
 
 if __name__ == "__main__":  # the README of nova_lab/judging/graded/ says how a set is drawn, graded and added
@@ -356,6 +406,7 @@ if __name__ == "__main__":  # the README of nova_lab/judging/graded/ says how a 
     sheet.add_argument("--kinds", nargs="+", required=True, help='"kind:answers per (model, configuration)"')
     sheet.add_argument("--seed", type=int, default=13)
     sheet.add_argument("--out", type=Path, required=True)
+    sheet.add_argument("--set", type=Path, default=GRADED_FILE, help="leave out the answers this graded set holds")
     sheet.set_defaults(run_command=_sheet)
     add = commands.add_parser("add", help="settle the readings of a drawn sheet and append them to the set")
     add.add_argument("--drawn", type=Path, required=True)
@@ -364,6 +415,8 @@ if __name__ == "__main__":  # the README of nova_lab/judging/graded/ says how a 
     add.add_argument("--third", type=Path)
     add.add_argument("--run", default="study")
     add.add_argument("--graded-on", required=True)
+    add.add_argument("--set", type=Path, default=GRADED_FILE, help="the graded set to add to (made if absent): "
+                     "the package's by default; yours is then named by `grades:` in the params")
     add.set_defaults(run_command=_add)
     arguments = parser.parse_args()
     arguments.run_command(arguments)

@@ -119,11 +119,12 @@ def _named(name: str) -> Judge:
 
 
 def summary(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration, on the answerable questions: each judge's mean score and parse-failure rate, and the
-    panel mean (each answer's mean over the judges that score it)."""
+    """Per configuration, on the answerable questions: each judge's mean score, how many answers it scored (the
+    fact check only those with key facts) and its parse-failure rate, and the panel mean (each answer's mean over
+    the judges that score it)."""
     scored = answerable(scored)
     by_judge = scored.groupby(["configuration", "judge"])["score"].agg(
-        mean="mean", parse_failure_rate=lambda s: s.isna().mean()).unstack("judge")
+        mean="mean", scored="count", parse_failure_rate=lambda s: s.isna().mean()).unstack("judge")
     by_judge.columns = [f"{judge}_{stat}" for stat, judge in by_judge.columns]
     panel_mean = scored.groupby(["configuration", "key"])["score"].mean().groupby("configuration").mean()
     table = by_judge.assign(panel_mean=panel_mean)
