@@ -215,3 +215,42 @@ def test_tokens_by_model_are_the_converse_tokens_of_each_model_called():
     table = built.table()
     judged = table[table["what"].str.startswith(f"judge {params.bedrock.judge_models[0]} ")]
     assert tokens[params.bedrock.judge_models[0]] == pytest.approx(judged["tokens"].sum(), abs=len(judged))
+
+
+def own_study(tmp_path, drop_test: int = 0):
+    """The smoke study's corpus and Q&A set as your folder and file (what `nova-lab export` writes), less
+    `drop_test` test questions."""
+    from nova_lab.data.documents import write_folder
+    from nova_lab.data.questions import write_questions
+
+    params = load_params(*SMOKE_BEDROCK)
+    corpus = load_corpus(params.services)
+    qa = build_qa(DataPrepParams(**for_step(params, "01_data_prep")), corpus)
+    qa = qa.drop(qa[qa["split"] == "test"].index[:drop_test])
+    write_folder(corpus.documents, tmp_path / "docs")
+    write_questions(qa, tmp_path / "qa.csv")
+    return params.model_copy(update={"documents": str(tmp_path / "docs"), "questions": str(tmp_path / "qa.csv")}), qa
+
+
+def test_the_plan_of_a_study_on_your_documents_counts_your_files_questions(tmp_path):
+    params, qa = own_study(tmp_path, drop_test=3)
+    table = plan.build(params, ["micro"]).table()
+    test = qa[qa["split"] == "test"]
+    converse = table[(table["call"] == "Converse") & (table["notebook"] == "04_inference")]
+    assert (converse["count"] == len(test)).all()  # your test questions, not n_test + n_probes
+    assert f"{(qa['split'] == 'train').sum()} records" in table[table["call"] == "CreateModelCustomizationJob"].iloc[0]["what"]
+    built_in = plan.build(load_params(*SMOKE_BEDROCK), ["micro"]).table()
+    assert (built_in[(built_in["call"] == "Converse") & (built_in["notebook"] == "04_inference")]["count"]
+            == len(test) + 3).all()
+
+
+def test_pairs_an_llm_writes_from_your_documents_are_priced_per_section(tmp_path):
+    from nova_lab.data.documents import SECTION_CHARS, read_folder, sections
+
+    params, _ = own_study(tmp_path)
+    params = params.model_copy(update={"questions": None, "qa_generator": "bedrock"})
+    table = plan.build(params, ["micro"]).table()
+    line = table[table["what"].str.startswith("Q&A pairs")].iloc[0]
+    documents = read_folder(tmp_path / "docs").documents
+    assert line["count"] == sum(len(sections(text, SECTION_CHARS)) for text in documents["text"]) and line["usd"] > 0
+    assert "from your documents, one call per section" in line["what"]

@@ -11,10 +11,10 @@ from nova_lab.bedrock.qa_generation import (
     BedrockQAGenerator,
     DocumentPairWriter,
     document_pairs,
-    sections,
     valid_pairs,
 )
 from nova_lab.core.records import RecordStore
+from nova_lab.data.documents import sections
 from nova_lab.data.qa import GENERATORS, SplitSizes, build_qa_set
 from nova_lab.data.questions import PAIR_COLUMNS
 

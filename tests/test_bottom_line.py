@@ -67,3 +67,24 @@ def test_one_fabrication_rate_is_said_once():
                              "AMD EPYC", "Next.")
     assert any("no configuration made up an answer" in line for line in none)
     assert any("on a CPU (AMD EPYC, avx2)" in line for line in said)
+
+
+def test_on_your_documents_the_probes_are_your_files_and_the_next_step_prices_your_study(tmp_path):
+    from test_bedrock_plan import own_study
+
+    from nova_lab.core import paths
+    from nova_lab.core.params import load_params
+    from nova_lab.costing import plan
+    from nova_lab.data.data_prep import Source
+
+    rates = pd.DataFrame({"model": ["micro"], "configuration": ["base"], "fabrication_rate": [0.5]})
+    said = bottom_line.lines(trade(), WINNERS, rates, MODELS, ["fact_check"], False, "AMD EPYC", "Next.", own=True)
+    assert any(line.startswith("Asked the questions your file marks unanswerable, the configurations made up an "
+                               "answer 50% of the time") for line in said)
+    params, _ = own_study(tmp_path, drop_test=3)
+    step = bottom_line.next_step(False, Source(params.documents, params.questions))
+    pilot = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml").model_copy(
+        update={"documents": params.documents, "questions": params.questions})
+    assert step.startswith("Next: the same study on your documents on Amazon Bedrock with Nova itself, estimated at "
+                           f"${plan.build(pilot, pilot.sizes).total_usd:,.2f}")
+    assert "<an overlay naming your documents and questions>" in step

@@ -31,3 +31,12 @@ def test_the_capped_cells_the_seed_and_the_seen_unseen_reading_come_from_the_run
     assert "trained with 3 seeds" in "\n".join(real_nova.lines(three, by_stratum))
     on_bedrock = "\n".join(real_nova.lines(res, by_stratum, on_bedrock=True))
     assert "templated" in on_bedrock and "rule and similarity judges" not in on_bedrock and "CPU" not in on_bedrock
+
+
+def test_the_questions_line_says_whose_questions_they_are():
+    from nova_lab.data.data_prep import Source
+
+    assert real_nova.questions_line(Source()) == real_nova.TEMPLATED
+    assert real_nova.questions_line(Source("docs", "qa.csv")).startswith("The questions and references are your "
+                                                                        "file's (`qa.csv`)")
+    assert "written by an LLM (`bedrock.qa_model`) from your documents" in real_nova.questions_line(Source("docs"))

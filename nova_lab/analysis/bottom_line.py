@@ -14,6 +14,7 @@ import pandas as pd
 
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.core.vocabulary import CONFIGURATION_NAMES
+from nova_lab.data.data_prep import Source
 from nova_lab.judging.judges import GOOD_ANSWER
 
 
@@ -58,23 +59,27 @@ def _measured(models: dict[str, dict], judges: list[str], on_bedrock: bool, hard
             f"the directions of change and the token effects; what does not: CPU latencies and absolute scores.")
 
 
-def _fabrication(rates: pd.DataFrame) -> str:
+PROBED = {False: "Asked about operations and parameters that do not exist",
+          True: "Asked the questions your file marks unanswerable"}  # by whether the study is on your documents
+
+
+def _fabrication(rates: pd.DataFrame, own: bool) -> str:
     if rates.empty:
         return ""
     low, high = rates["fabrication_rate"].min(), rates["fabrication_rate"].max()
     if high == 0:
-        return "Asked about operations and parameters that do not exist, no configuration made up an answer (section 7)."
+        return f"{PROBED[own]}, no configuration made up an answer (section 7)."
     how_often = f"{low:.0%} of the time" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%} of the time"
     guard = ": a docs assistant built this way needs a guard" if low > 0 else ""
-    return (f"Asked about operations and parameters that do not exist, the configurations made up an answer "
-            f"{how_often} (section 7){guard}.")
+    return f"{PROBED[own]}, the configurations made up an answer {how_often} (section 7){guard}."
 
 
 def lines(trade: pd.DataFrame, winners: pd.DataFrame, rates: pd.DataFrame, models: dict[str, dict],
-          judges: list[str], on_bedrock: bool, hardware: str, next_step: str) -> list[str]:
-    """The bottom line, at most six lines, every number from the arguments."""
+          judges: list[str], on_bedrock: bool, hardware: str, next_step: str, own: bool = False) -> list[str]:
+    """The bottom line, at most six lines, every number from the arguments (`own`: a study on your documents)."""
     said = ["To choose: " + "; ".join(_choice(part) for _, part in trade.groupby("model", sort=False)) + ".",
-            _kind_caveat(winners, trade), _measured(models, judges, on_bedrock, hardware), _fabrication(rates), next_step]
+            _kind_caveat(winners, trade), _measured(models, judges, on_bedrock, hardware), _fabrication(rates, own),
+            next_step]
     return [line for line in said if line]
 
 
@@ -85,8 +90,9 @@ def markdown(said: list[str]) -> str:
 PILOT_FILES = ("study.yaml", "bedrock.yaml")  # the same study on Bedrock, both sizes: what `nova-lab plan` prices
 
 
-def next_step(on_bedrock: bool) -> str:
-    """Offline: the same study on Bedrock and what `nova-lab plan` estimates it costs; on Bedrock: the teardown."""
+def next_step(on_bedrock: bool, source: Source = Source()) -> str:
+    """Offline: the same study on Bedrock (on your documents, when the run was) and what `nova-lab plan` estimates
+    it costs; on Bedrock: the teardown."""
     if on_bedrock:
         return ("Next: read the levels against questions of your own; `nova-lab teardown` removes every resource "
                 "the run made.")
@@ -95,7 +101,11 @@ def next_step(on_bedrock: bool) -> str:
     from nova_lab.costing import plan, pricing
 
     params = load_params(*(paths.PARAMS / name for name in PILOT_FILES))
-    usd = plan.build(params, params.sizes).total_usd
     files = " ".join(f"params/{name}" for name in PILOT_FILES)
-    return (f"Next: the same study on Amazon Bedrock with Nova itself, estimated at ${usd:,.2f} "
+    if source.own:
+        params = params.model_copy(update={"documents": source.documents, "questions": source.questions})
+        files += " <an overlay naming your documents and questions>"
+    usd = plan.build(params, params.sizes).total_usd
+    what = "the same study on your documents" if source.own else "the same study"
+    return (f"Next: {what} on Amazon Bedrock with Nova itself, estimated at ${usd:,.2f} "
             f"(`nova-lab plan --params {files}`, prices as of {pricing.AS_OF}).")

@@ -12,10 +12,22 @@ import pandas as pd
 
 from nova_lab.analysis.statistics import StudyResults
 from nova_lab.core.vocabulary import CONFIGURATION_NAMES
+from nova_lab.data.data_prep import Source
 
 CAPPED_SHARE = 0.2  # a cell whose answers hit max_new_tokens this often or more is named
 TEMPLATED = ("The questions are templated from botocore's service models: AWS users ask more loosely, and a model "
              "that learned the templates' form gains more here than it would on their questions.")
+
+
+def questions_line(source: Source) -> str:
+    """What the questions are, and so what the levels are worth: templates, your file's, or an LLM's."""
+    if not source.own:
+        return TEMPLATED
+    if source.questions:
+        return (f"The questions and references are your file's (`{source.questions}`): the levels are as good as its "
+                "references, and the fact check scores only the pairs that carry key facts (appendix B counts them).")
+    return ("The questions were written by an LLM (`bedrock.qa_model`) from your documents, kept where the answer "
+            "holds key facts copied from them: read a sample in 01 before trusting the levels.")
 
 
 def _seeds(finetune_repeats: int) -> str:
@@ -61,18 +73,18 @@ def repeats_of(res: StudyResults) -> int:
     return 1 + res.repeats["configuration"].str.split("#").str[1].nunique()
 
 
-def lines(res: StudyResults, by_stratum: pd.DataFrame, on_bedrock: bool = False) -> list[str]:
+def lines(res: StudyResults, by_stratum: pd.DataFrame, on_bedrock: bool = False, source: Source = Source()) -> list[str]:
     """The limits of a run, in the order a reader weighs them: on Bedrock, only those that are not about the
     stand-ins, their judges and their CPU (the questions, the cap, the seed, what fine-tuning taught)."""
     answers, judges, finetune_repeats = res.answers, res.judges, repeats_of(res)
     max_new_tokens = int(answers["max_new_tokens"].max())
     if on_bedrock:
-        return [line for line in (TEMPLATED, _capped(answers, max_new_tokens), _seeds(finetune_repeats),
+        return [line for line in (questions_line(source), _capped(answers, max_new_tokens), _seeds(finetune_repeats),
                                   _seen_unseen(by_stratum)) if line]
     return [line for line in (
         f"The judges are {len(judges)} rule and similarity judges ({', '.join(judges)}), not LLMs: the study's LLM "
         f"judges read meaning these cannot; the Bedrock backend uses LLM judges.",
-        TEMPLATED,
+        questions_line(source),
         _capped(answers, max_new_tokens),
         "Latency is one request at a time on a CPU and depends on how the fine-tuned model is served (here the "
         "adapter is merged into the weights); on Bedrock it is the service's.",

@@ -16,6 +16,7 @@ from nova_lab.core.params import AnalysisParams, StudyParams
 from nova_lab.core.vocabulary import HEADLINE_METRICS
 from nova_lab.costing import costs
 from nova_lab.costing.plan import text_tokens
+from nova_lab.data import data_prep
 from nova_lab.judging import agreement, graded_set, meta_eval
 from nova_lab.tuning.precision import cpu_kind
 
@@ -118,9 +119,11 @@ def run(cfg: AnalysisParams) -> Analysis:
         examples=statistics.examples(res), probe_examples=statistics.probe_examples(res),
     )
     on_bedrock = cfg.backend == "bedrock"
-    found.limits = real_nova.lines(res, found.by_stratum, on_bedrock)
+    source = data_prep.source_of(cfg.run_name)
+    found.limits = real_nova.lines(res, found.by_stratum, on_bedrock, source)
     found.said = bottom_line.lines(found.trade, found.kind_winners, fabrication_rates, found.manifest["models"],
-                                   res.judges, on_bedrock, cpu_kind(), bottom_line.next_step(on_bedrock))
+                                   res.judges, on_bedrock, cpu_kind(), bottom_line.next_step(on_bedrock, source),
+                                   source.own)
     return found
 
 

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from nova_lab.bedrock import runtime
 from nova_lab.core.caching import fingerprint
 from nova_lab.core.records import RecordStore
+from nova_lab.data.documents import SECTION_CHARS, sections
 from nova_lab.data.nova_format import reserved_words_in
 from nova_lab.data.qa import Phrasing, TemplateQAGenerator
 from nova_lab.data.questions import PAIR_COLUMNS
@@ -115,20 +116,6 @@ Reply with JSON only: {{"pairs": [{{"question": "...", "answer": "...", "key_fac
 MAX_PAIRS_PER_SECTION = 6
 
 
-def sections(text: str, max_chars: int) -> list[str]:
-    """A document in consecutive runs of whole lines of at most `max_chars` (a longer line is cut), so that a long
-    document's end is asked about as its start is."""
-    lines = [piece for line in text.splitlines() for piece in
-             (line[start:start + max_chars] for start in range(0, max(len(line), 1), max_chars))]
-    parts, current = [], ""
-    for line in lines:
-        if current and len(current) + 1 + len(line) > max_chars:
-            parts.append(current)
-            current = ""
-        current = f"{current}\n{line}" if current else line
-    return [part for part in [*parts, current] if part.strip()]
-
-
 def document_pairs(reply: str, section: str) -> list[tuple[str, str, tuple[str, ...]]]:
     """The checked pairs of one reply on one section: key facts kept only where the section holds them word for
     word, then `valid_pairs`' checks (the answer holds every kept fact, no reserved word, no near-copies)."""
@@ -152,7 +139,7 @@ class DocumentPairWriter:
     client: Any
     model_id: str
     store: RecordStore
-    max_document_chars: int = 3000
+    max_document_chars: int = SECTION_CHARS
     name: str = "bedrock"
     asked: int = 0  # pairs asked for
     written: int = 0  # pairs the model wrote

@@ -112,14 +112,15 @@ def prices_used(models: list[str], params: StudyParams | None = None) -> pd.Data
 
 
 def owning_params(run_name: str) -> StudyParams:
-    """The settings ownership is priced with: the run's corpus (services, chunk size) with its Bedrock section, or,
-    for an offline run, params/bedrock.yaml's (the vector store and embedding model a Bedrock run would use)."""
+    """The settings ownership is priced with: the run's corpus (services or your documents, chunk size) with its
+    Bedrock section, or, for an offline run, params/bedrock.yaml's (the vector store and embedding model a Bedrock
+    run would use)."""
     from nova_lab.core import artefacts, paths
     from nova_lab.core.params import load_params
 
     shared = (artefacts.read_record(artefacts.PARAMS, run_name) or {}).get("shared", {})  # none: a notebook run alone
     bedrock = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml")
-    update = {key: shared[key] for key in ("services", "chunk_tokens") if key in shared}
+    update = {key: shared[key] for key in ("services", "documents", "chunk_tokens") if key in shared}
     if shared.get("bedrock"):
         update["bedrock"] = bedrock.bedrock.model_validate(shared["bedrock"])
     return bedrock.model_copy(update=update)
@@ -132,11 +133,11 @@ def ownership(params: StudyParams, per_answer_costs: pd.DataFrame, tuning: pd.Da
     the documents stored, the custom model's storage; provisioned throughput, if chosen, by the hour) and per 1,000
     answers (tokens; a RAG answer also embeds its question and queries the index)."""
     from nova_lab.costing import plan
-    from nova_lab.data.data_prep import load_corpus
+    from nova_lab.data.data_prep import study_corpus
 
     settings = params.bedrock
     embedded = pricing.cost(f"{settings.embedding_model}/input",
-                            load_corpus(params.services).stats()["words"] * plan.TOKENS_PER_WORD)
+                            study_corpus(params).stats()["words"] * plan.TOKENS_PER_WORD)
     documents = pricing.cost("s3/storage", plan.corpus_gb(params))
     if settings.vector_store == "s3_vectors":
         stored = plan.vector_gb(params)  # counts the corpus's chunks: once

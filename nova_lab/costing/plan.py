@@ -24,9 +24,11 @@ from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.core.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 from nova_lab.costing import pricing
 from nova_lab.data import prompts
-from nova_lab.data.data_prep import build_qa, load_corpus
+from nova_lab.data.corpus import Corpus
+from nova_lab.data.data_prep import build_qa, from_folder, load_corpus, study_corpus
+from nova_lab.data.documents import SECTION_CHARS, sections
 from nova_lab.data.nova_format import SYSTEM_PROMPT
-from nova_lab.data.qa import TemplateQAGenerator
+from nova_lab.data.qa import TemplateQAGenerator, answerable
 from nova_lab.judging import graded_set, meta_eval
 from nova_lab.judging.judges import Item, judge_prompt
 
@@ -137,6 +139,9 @@ class Prompts:
     judge: float  # mean: the judge prompt of a test question, its reference and an answer of max_new_tokens tokens
     checks: tuple[int, float]  # the check set's answers of known rank: how many, and their judge prompts' tokens
     graded: tuple[int, float]  # the same for the committed blind-graded answers
+    training: int  # training records (n_train, or your file's training pairs)
+    answerable: int  # answerable test questions (n_test, or your file's)
+    asked: int  # test questions answered: the answerable ones and the probes
 
 
 def _judged(items: list[Item]) -> tuple[int, float]:
@@ -157,9 +162,19 @@ def count_prompts(params: StudyParams) -> Prompts:
     return _COUNTED[key]
 
 
-def _count_prompts(params: StudyParams) -> Prompts:
+def planned_qa(params: StudyParams) -> tuple[Corpus, pd.DataFrame]:
+    """The corpus and the Q&A set whose prompts the plan counts: your documents and Q&A file as 01 reads them; or
+    the built-in set from the templates, which also stands in for pairs an LLM has not written yet."""
+    cfg = DataPrepParams(**for_step(params, DATA_PREP.name))
+    if params.documents and params.questions:
+        corpus, qa, _ = from_folder(cfg)
+        return corpus, qa
     corpus = load_corpus(params.services)
-    qa = build_qa(DataPrepParams(**for_step(params, DATA_PREP.name)), corpus, TemplateQAGenerator())
+    return corpus, build_qa(cfg, corpus, TemplateQAGenerator())
+
+
+def _count_prompts(params: StudyParams) -> Prompts:
+    corpus, qa = planned_qa(params)
     test, train = qa[qa["split"] == "test"], qa[qa["split"] == "train"]
     system = text_tokens(SYSTEM_PROMPT)
     passages = [""] * params.rag_top_k  # their text is counted as chunk_tokens each
@@ -173,7 +188,8 @@ def _count_prompts(params: StudyParams) -> Prompts:
         judge=_mean_tokens(judge_prompt(Item("", q, reference, (), planned_answer))
                            for q, reference in zip(test["question"], test["reference_answer"])),
         checks=_judged([Item("", r.question, r.reference, (), r.answer) for r in checks.itertuples()]),
-        graded=_judged(graded_set.items(graded_set.read(graded_set.source(params.grades)))))
+        graded=_judged(graded_set.items(graded_set.read(graded_set.source(params.grades)))),
+        training=len(train), answerable=len(answerable(test)), asked=len(test))
 
 
 def assumptions(sizes: Prompts) -> list[str]:
@@ -189,7 +205,9 @@ def assumptions(sizes: Prompts) -> list[str]:
         f"judging: {sizes.judge:.0f} tokens in per answer and judge (rubric, question, reference and an answer of "
         f"max_new_tokens; the check and graded sets' prompts from their own answers; the judge's one-line system "
         f"prompt not counted) and {JUDGE_REPLY_TOKENS} out",
-        f"Q&A generation (qa_generator: bedrock): one call per fact, {QA_PROMPT_TOKENS} tokens in and {QA_REPLY_TOKENS} out",
+        f"Q&A generation (qa_generator: bedrock): one call per fact, {QA_PROMPT_TOKENS} tokens in and {QA_REPLY_TOKENS} out; "
+        f"from your documents, one per section, {QA_PROMPT_TOKENS} in and {2 * QA_REPLY_TOKENS} out (up to six pairs), "
+        f"and the questions not yet written counted as long as the built-in study's",
         f"each model at the price of its route: a geographic profile (us.) of Claude Sonnet 4.5 and later or Nova 2 "
         f"Lite at x{pricing.GEOGRAPHIC_PREMIUM:g} the in-Region price, a global. one at it; a fine-tuned model's "
         f"on-demand deployment bills tokens at its foundation model's in-Region rate",
@@ -198,7 +216,7 @@ def assumptions(sizes: Prompts) -> list[str]:
 
 def chunks(params: StudyParams) -> int:
     """Chunks of the corpus as the data source cuts it: `chunk_tokens` each, at least one a document."""
-    stats = load_corpus(params.services).stats()
+    stats = study_corpus(params).stats()
     return int(stats["words"] * TOKENS_PER_WORD / params.chunk_tokens) + stats["documents"]
 
 
@@ -208,7 +226,7 @@ def vector_gb(params: StudyParams) -> float:
 
 
 def corpus_gb(params: StudyParams) -> float:
-    return load_corpus(params.services).stats()["words"] * BYTES_PER_WORD / 1e9
+    return study_corpus(params).stats()["words"] * BYTES_PER_WORD / 1e9
 
 
 def query_cost(params: StudyParams, count: int) -> Cost:
@@ -226,13 +244,19 @@ def collection_hours(params: StudyParams, models: list[str]) -> float:
     return CUSTOMIZATION_HOURS * len(models) + params.bedrock.serving_hours
 
 
-def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
+def _shared_steps(plan: Plan, params: StudyParams, sizes: Prompts, models: list[str]) -> None:
     settings = params.bedrock
-    stats = load_corpus(params.services).stats()
+    corpus = study_corpus(params)
+    stats = corpus.stats()
     corpus_tokens = stats["words"] * TOKENS_PER_WORD
     chunk_count = chunks(params)
     prefix = f"s3://{settings.bucket}/{settings.study_tag}"
-    if params.qa_generator == "bedrock":
+    if params.qa_generator == "bedrock" and params.documents and not params.questions:
+        calls = sum(len(sections(text, SECTION_CHARS)) for text in corpus.documents["text"])
+        plan.add(DATA_PREP.name, "bedrock-runtime", "Converse", f"Q&A pairs by {settings.qa_model} from your "
+                 f"documents, one call per section of up to {SECTION_CHARS:,} characters", calls,
+                 _calls(settings.qa_model, calls * QA_PROMPT_TOKENS, calls * 2 * QA_REPLY_TOKENS))
+    elif params.qa_generator == "bedrock" and not params.documents:
         facts = -(-params.n_train // params.train_phrasings_per_fact) + params.n_validation + params.n_test  # probes: templates
         plan.add(DATA_PREP.name, "bedrock-runtime", "Converse", f"Q&A pairs by {settings.qa_model}, one call per fact",
                  facts, _calls(settings.qa_model, facts * QA_PROMPT_TOKENS, facts * QA_REPLY_TOKENS))
@@ -254,14 +278,14 @@ def _shared_steps(plan: Plan, params: StudyParams, models: list[str]) -> None:
     plan.add(KB_BUILD.name, "bedrock-agent", "StartIngestionJob", f"~{chunk_count:,} chunks embedded", 1,
              _priced(f"{settings.embedding_model}/input", corpus_tokens))
     plan.add(KB_BUILD.name, "bedrock-agent-runtime", "Retrieve", "retrieval metrics on the answerable test questions",
-             params.n_test, query_cost(params, params.n_test))
+             sizes.answerable, query_cost(params, sizes.answerable))
 
 
 def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) -> None:
     settings, model_id = params.bedrock, STUDY_MODELS[model].converse_id
-    training_tokens = params.n_train * sizes.training_record * params.epochCount
+    training_tokens = sizes.training * sizes.training_record * params.epochCount
     plan.add(FINE_TUNE.name, "bedrock", "CreateModelCustomizationJob",
-             f"{STUDY_MODELS[model].training_id}, {params.n_train} records x {params.epochCount} epochs", 1,
+             f"{STUDY_MODELS[model].training_id}, {sizes.training} records x {params.epochCount} epochs", 1,
              _priced(f"{model_id}/training", training_tokens) + _priced("custom-model/storage", 1))
     if settings.allow_provisioned_throughput:
         plan.add(FINE_TUNE.name, "bedrock", "CreateProvisionedModelThroughput",
@@ -275,12 +299,12 @@ def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) ->
         return _calls(pricing.served_as(model_id, uses_adapter(configuration)), count * tokens_in,
                       count * params.max_new_tokens)
 
-    n = params.n_test + params.n_probes
+    n = sizes.asked
     plan.add(INFERENCE.name, "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
              query_cost(params, n))
     for configuration in CONFIGURATIONS:
         plan.add(INFERENCE.name, "bedrock-runtime", "Converse", f"{model} {configuration}", n, answers(configuration, n))
-    timed = min(params.latency_sample, params.n_test)
+    timed = min(params.latency_sample, sizes.answerable)
     plan.add(INFERENCE.name, "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time", timed * 5,
              sum((answers(configuration, timed) for configuration in CONFIGURATIONS), query_cost(params, timed)))
@@ -296,7 +320,7 @@ def build(params: StudyParams, models: list[str]) -> Plan:
         raise ParamsError("the plan needs a `bedrock:` section (see params/bedrock.yaml)")
     sizes = count_prompts(params)
     plan = Plan(assumptions=assumptions(sizes))
-    _shared_steps(plan, params, models)
+    _shared_steps(plan, params, sizes, models)
     for model in models:
         _model_steps(plan, params, sizes, model)
     for judge in params.bedrock.judge_models:

@@ -37,6 +37,17 @@ def load_corpus(services: list[str]) -> Corpus:
     return Corpus(pd.read_parquet(folder / "documents.parquet"), pd.read_parquet(folder / "facts.parquet"))
 
 
+def study_corpus(cfg: DataPrepParams) -> Corpus:
+    """The corpus a study's params name: your documents (`documents`, no botocore facts) or botocore's services."""
+    if cfg.documents:
+        return Corpus(own_documents.read_folder(paths.PROJ_ROOT / cfg.documents).documents, _no_facts())
+    return load_corpus(cfg.services)
+
+
+def _no_facts() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(Fact.__dataclass_fields__))
+
+
 def from_folder(cfg: DataPrepParams, writer: own_questions.PairWriter | None = None
                 ) -> tuple[Corpus, pd.DataFrame, pd.DataFrame]:
     """The user's documents and Q&A pairs (`documents`, and `questions` or pairs `writer` writes from the
@@ -54,8 +65,7 @@ def from_folder(cfg: DataPrepParams, writer: own_questions.PairWriter | None = N
     own_questions.check_reserved_words(pairs, source)
     qa = own_questions.to_qa_set(pairs, folder.documents)
     own_questions.check_sizes(qa, source, cfg.models)
-    facts = pd.DataFrame(columns=list(Fact.__dataclass_fields__))
-    return Corpus(folder.documents, facts), qa, folder.report
+    return Corpus(folder.documents, _no_facts()), qa, folder.report
 
 
 def build_qa(cfg: DataPrepParams, corpus: Corpus, generator: QAGenerator | None = None) -> pd.DataFrame:
@@ -72,6 +82,24 @@ class PreparedData:
     nova_files: dict[str, Path]
     uploads: dict[str, str] = field(default_factory=dict)  # S3 URIs of the Nova files on `backend: bedrock`
     documents_read: pd.DataFrame | None = None  # with `documents`: what was read of each file, and why not
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a run's corpus and questions came from, as 06 words its limits and its next step."""
+
+    documents: str | None = None  # your folder; None: botocore's service models
+    questions: str | None = None  # your Q&A file; None with `documents`: pairs the Q&A model wrote from them
+
+    @property
+    def own(self) -> bool:
+        return self.documents is not None
+
+
+def source_of(run_name: str) -> Source:
+    """The source step 01 of the run read (its manifest's params)."""
+    params = artefacts.require_complete(artefacts.DATA, run_name)["params"]
+    return Source(params.get("documents"), params.get("questions"))
 
 
 def corpus_detail(data: PreparedData) -> pd.DataFrame:

@@ -23,6 +23,7 @@ MARKDOWN, TEXT, HTML, PDF = (".md", ".markdown"), (".txt",), (".html", ".htm"), 
 READABLE = (*MARKDOWN, *TEXT, *HTML, *PDF)
 DOCUMENT_COLUMNS = ["doc_id", "service", "operation", "title", "text"]  # the built-in corpus's, so 02-06 read both
 REPORT_COLUMNS = ["doc_id", "read", "characters", "reason"]
+SECTION_CHARS = 3000  # what an LLM writing Q&A pairs reads of a document at a time (bedrock/qa_generation.py)
 BLOCKS = ["p", "div", "br", "li", "tr", "pre", "section", "article", "table", "ul", "ol", "dl", "dt", "dd",
           "blockquote", *(f"h{n}" for n in range(1, 7))]
 
@@ -136,3 +137,17 @@ def write_folder(documents: pd.DataFrame, folder: Path) -> list[Path]:
         path.write_text(f"# {doc.title}\n\n{doc.text}\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def sections(text: str, max_chars: int) -> list[str]:
+    """A document in consecutive runs of whole lines of at most `max_chars` (a longer line is cut), so that a long
+    document's end is asked about as its start is."""
+    lines = [piece for line in text.splitlines() for piece in
+             (line[start:start + max_chars] for start in range(0, max(len(line), 1), max_chars))]
+    parts, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > max_chars:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    return [part for part in [*parts, current] if part.strip()]
