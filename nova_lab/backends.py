@@ -114,5 +114,7 @@ def judge_panel(cfg: JudgingParams) -> list[Judge]:
     """Step 05's panel: the offline judges here; on Bedrock the study's LLM judges (`bedrock.judge_models`)."""
     if cfg.backend == "local":
         return verdicts.panel(cfg.judges)
-    client = BedrockRun.open(cfg, JUDGING.name).clients.bedrock_runtime
-    return [BedrockJudge(client, model_id, cfg.bedrock.concurrency) for model_id in cfg.bedrock.judge_models]
+    run = BedrockRun.open(cfg, JUDGING.name)
+    in_batch = run if cfg.bedrock.invocation == "batch" else None
+    return [BedrockJudge(run.clients.bedrock_runtime, model_id, cfg.bedrock.concurrency, run=in_batch)
+            for model_id in cfg.bedrock.judge_models]

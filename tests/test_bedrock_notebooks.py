@@ -172,3 +172,47 @@ def test_a_bedrock_study_on_your_own_folder_uploads_the_files_and_replays(tmp_pa
     assert any(doc.endswith((".pdf", ".html")) for doc in qa["source_doc_id"])
     for mine, theirs in zip(before, stores("smoke", "micro")):
         pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_a_bedrock_study_in_batch_mode_stores_what_on_demand_stores_and_replays(tmp_path, monkeypatch, no_credentials):
+    """`invocation: batch` on a study big enough for batch jobs (100+ records a job): the answers on base models and
+    the verdicts go through batch inference jobs, the records one of them fails are asked on demand, and every
+    record equals the on-demand study's but for the answers' latency (a batch record is not timed) and batch size."""
+    sized = "n_test: 50\nn_train: 60\nlatency_sample: 4\n"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(FAKE_AWS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(runner, "bedrock_preflight", lambda params, models, planned: None)
+    made = {}
+    for mode in ("on_demand", "batch"):
+        params = tmp_path / f"{mode}.yaml"
+        params.write_text(overlay(tmp_path, "record").read_text() + f"  invocation: {mode}\n" + sized)
+        monkeypatch.setenv("NOVA_LAB_FAKE_AWS", str(tmp_path / f"{mode}.pickle"))
+        monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / mode))
+        run_study(("micro",), params)
+        made[mode] = stores("smoke", "micro")
+    refused, _ = unauthorised(requests_log(tmp_path / "batch.pickle"), tmp_path / "batch.yaml")
+    assert not refused, "requests the printed IAM policies do not allow:\n" + "\n".join(refused)
+    recording = paths.run_dir("smoke", "bedrock") / "recording.jsonl"
+    operations = [json.loads(line)["operation"] for line in recording.read_text().splitlines()]
+    state = json.loads((paths.run_dir("smoke", "bedrock") / "state.json").read_text())
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.delenv("NOVA_LAB_FAKE_AWS")
+    monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / "replayed"))
+    shutil.copy(recording, paths.run_dir("smoke", "bedrock") / "recording.jsonl")
+    replay = tmp_path / "batch-replay.yaml"
+    replay.write_text((tmp_path / "batch.yaml").read_text().replace("recording: record", "recording: replay"))
+    run_study(("micro",), replay)
+
+    assert operations.count("CreateModelInvocationJob") == len(state["batch_jobs"]) >= 3  # answers + each judge
+    (answers, latency, verdicts), (on_demand, on_demand_latency, on_demand_verdicts) = made["batch"], made["on_demand"]
+    in_batch = answers["latency_ms"].isna()
+    assert in_batch.sum() >= 100 and set(answers.loc[in_batch, "configuration"]) == {"base", "rag"}
+    assert (~in_batch & answers["configuration"].isin(["base", "rag"])).any()  # the job's failed records, on demand
+    untimed = ["latency_ms", "batch_size"]
+    pd.testing.assert_frame_equal(answers.drop(columns=untimed), on_demand.drop(columns=untimed))
+    pd.testing.assert_frame_equal(verdicts, on_demand_verdicts)
+    pd.testing.assert_frame_equal(latency.drop(columns="latency_ms"), on_demand_latency.drop(columns="latency_ms"))
+    for mine, theirs in zip(made["batch"], stores("smoke", "micro")):
+        pd.testing.assert_frame_equal(mine, theirs)  # the replay stores what the recorded run stored

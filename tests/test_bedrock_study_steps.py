@@ -87,7 +87,8 @@ def test_four_configurations_become_offline_records_and_resume_with_no_call(tmp_
             c.add_response("converse", converse_reply(f"{configuration} answer"), {
                 "modelId": model_id, "system": [{"text": SYSTEM_PROMPT}], "messages": ANY,
                 "inferenceConfig": {"maxTokens": 32, "temperature": 0.0}})
-        progress, again = (run_jobs(answering.answer_jobs(converse, agent, "KB12345678", QUESTIONS, cfg, model_ids),
+        retrieval = answering.Retrieval(agent, "KB12345678", cfg.rag_top_k)
+        progress, again = (run_jobs(answering.jobs(converse, retrieval, QUESTIONS, cfg, model_ids),
                                     store, concurrency=1, desc="converse") for _ in range(2))
     assert progress["made_now"] == 4 and again["made_now"] == 0  # the Stubbers would fail a fifth call
     records = store.frame().set_index("configuration")

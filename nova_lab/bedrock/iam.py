@@ -1,7 +1,8 @@
 """The IAM policies a Bedrock run needs, written from the calls it makes (`nova-lab iam-policy`).
 
 Two principals act: the role Bedrock assumes (`role_arn`: the customization job reads and writes
-the bucket, the knowledge base embeds and writes vectors), and the caller who runs the notebooks
+the bucket, the knowledge base embeds and writes vectors, a batch inference job reads its records,
+invokes its model and writes its output), and the caller who runs the notebooks
 (every control-plane and runtime call, passing the role, tagging on create, invoking models
 through cross-region inference profiles, whose requests land in any of the profile's regions).
 
@@ -33,6 +34,8 @@ CALLER_ACTIONS = {
                 "CreateKnowledgeBase", "GetKnowledgeBase", "ListKnowledgeBases", "DeleteKnowledgeBase",
                 "CreateDataSource", "GetDataSource", "ListDataSources", "DeleteDataSource",
                 "StartIngestionJob", "GetIngestionJob", "ListIngestionJobs", "Retrieve",
+                "CreateModelInvocationJob", "GetModelInvocationJob", "ListModelInvocationJobs",
+                "StopModelInvocationJob",
                 "TagResource", "ListTagsForResource"],  # TagResource: tags given on create need it
     "s3vectors": ["CreateVectorBucket", "ListVectorBuckets", "DeleteVectorBucket", "CreateIndex", "GetIndex",
                   "ListIndexes", "DeleteIndex", "TagResource"],  # TagResource: the vector bucket is tagged on create
@@ -103,11 +106,13 @@ def role_policies(params: StudyParams) -> dict[str, Any]:
              if settings.vector_store == "s3_vectors" else
              {"Effect": "Allow", "Action": ["aoss:APIAccessAll"],
               "Resource": f"arn:aws:aoss:{settings.region}:{account}:collection/*"})
+    batch = [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": _invocable(params)}] \
+        if settings.invocation == "batch" else []  # a batch inference job invokes its model as the role
     permissions = {"Version": "2012-10-17", "Statement": [
         *_bucket_statement(params),
         {"Effect": "Allow", "Action": ["bedrock:InvokeModel"],
          "Resource": f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"},
-        store]}
+        store, *batch]}
     return {"trust": trust, "permissions": permissions}
 
 

@@ -29,6 +29,7 @@ CONSOLES = {
     "customization_job": "the Amazon Bedrock console, Custom models > Jobs",
     "deployment": "the Amazon Bedrock console, Custom models > its deployment",
     "provisioned_throughput": "the Amazon Bedrock console, Provisioned Throughput",
+    "batch_job": "the Amazon Bedrock console, Batch inference",
 }
 
 

@@ -36,21 +36,29 @@ class Reply:
     output_tokens: int
     total_tokens: int
     stop_reason: str
-    service_latency_ms: int
-    wall_ms: float
+    service_latency_ms: float  # Bedrock's own (NaN where a batch output gives none)
+    wall_ms: float  # request to full answer; NaN for a batch record, which no one timed
+
+
+def converse_body(user_text: str, max_tokens: int, system: str = SYSTEM_PROMPT) -> dict[str, Any]:
+    """A greedy Converse request without its model id: what a call sends and a batch record's `modelInput` holds."""
+    return {"system": [{"text": system}], "messages": [{"role": "user", "content": [{"text": user_text}]}],
+            "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0}}
+
+
+def reply_of(response: dict[str, Any], wall: float) -> Reply:
+    """A Converse response (a call's, or a batch job's `modelOutput`) as the study reads it."""
+    usage = response["usage"]
+    text = "".join(block.get("text", "") for block in response["output"]["message"]["content"]).strip()
+    return Reply(text, usage["inputTokens"], usage["outputTokens"], usage["totalTokens"], response["stopReason"],
+                 response.get("metrics", {}).get("latencyMs", float("nan")), wall)
 
 
 def converse(client: Any, model_id: str, user_text: str, max_tokens: int, system: str = SYSTEM_PROMPT) -> Reply:
     """One greedy Converse call, timed from request to full answer."""
     started = time.perf_counter()
-    response = client.converse(
-        modelId=model_id, system=[{"text": system}],
-        messages=[{"role": "user", "content": [{"text": user_text}]}],
-        inferenceConfig={"maxTokens": max_tokens, "temperature": 0.0})
-    usage = response["usage"]
-    text = "".join(block.get("text", "") for block in response["output"]["message"]["content"]).strip()
-    return Reply(text, usage["inputTokens"], usage["outputTokens"], usage["totalTokens"], response["stopReason"],
-                 response["metrics"]["latencyMs"], wall_ms(response, started))
+    response = client.converse(modelId=model_id, **converse_body(user_text, max_tokens, system))
+    return reply_of(response, wall_ms(response, started))
 
 
 def wall_ms(response: dict[str, Any], started: float) -> float:

@@ -56,9 +56,10 @@ def kb_build(run: BedrockRun, chunk_tokens: int, chunk_overlap: int) -> dict[str
 
 
 def inference(run: BedrockRun, cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
-    """The four configurations on Bedrock into the model's answer store, `concurrency` requests at a
-    time; then the latency sample asked again one request at a time, as offline, so that no timing
-    waits behind another request or a throttled neighbour's retries."""
+    """The four configurations on Bedrock into the model's answer store: with `invocation: batch`, those on the base
+    model through a batch job first (`answering.in_batch`), then every answer still missing on demand,
+    `concurrency` requests at a time; then the latency sample asked again one request at a time, as offline, so
+    that no timing waits behind another request or a throttled neighbour's retries."""
     clients, settings = run.clients, run.settings
     state = read_state(cfg.run_name)
     served = needs(state, "models", FINE_TUNE, cfg.run_name).get(cfg.model)
@@ -68,15 +69,19 @@ def inference(run: BedrockRun, cfg: InferenceParams, questions: pd.DataFrame) ->
     model_ids = {"base": served["base"], "ft": served["serving"]}
     search = SEARCH_TYPES[knowledge_base.search_modes(settings)[0]]  # hybrid like offline, where the store has it
 
-    def answer_jobs(asked: pd.DataFrame) -> list:
-        return answering.answer_jobs(clients.bedrock_runtime, clients.agent_runtime, kb["id"], asked, cfg, model_ids,
-                                     search)
+    def retrieval() -> answering.Retrieval:  # one per pass: the latency sample's asks Retrieve again, timed
+        return answering.Retrieval(clients.agent_runtime, kb["id"], cfg.rag_top_k, search)
 
-    answer, timed = answer_jobs(questions), answer_jobs(timed_sample(questions, cfg.latency_sample, cfg.seed))
+    shared, sample = retrieval(), timed_sample(questions, cfg.latency_sample, cfg.seed)
+    answer = answering.jobs(clients.bedrock_runtime, shared, questions, cfg, model_ids)
+    timed = answering.jobs(clients.bedrock_runtime, retrieval(), sample, cfg, model_ids)
     results.set_current(cfg.run_name, cfg.model, answers=[j.key for j in answer], latency=[j.key for j in timed],
                         repeats=[])  # one adapter on Bedrock (params refuse finetune_repeats > 1)
-    answered = run_jobs(answer, RecordStore(results.answers_path(cfg.run_name, cfg.model)), settings.concurrency,
-                        desc="converse")
+    store = RecordStore(results.answers_path(cfg.run_name, cfg.model))
+    batched = answering.in_batch(run, shared, questions, cfg, model_ids, store) if settings.invocation == "batch" \
+        else None
+    answered = run_jobs(answer, store, settings.concurrency, desc="converse")
     timed_now = run_jobs(timed, RecordStore(results.latency_path(cfg.run_name, cfg.model)), 1, desc="latency")
     return {"requests": answered["requests"], "answered_now": answered["made_now"], "timed_now": timed_now["made_now"],
-            "failed": answered["failed"] + timed_now["failed"]}
+            "batch_jobs": batched.jobs if batched else [], "in_batch": len(batched.responses) if batched else 0,
+            "failed_in_batch": batched.failed if batched else 0, "failed": answered["failed"] + timed_now["failed"]}

@@ -89,6 +89,8 @@ class WaitHours(_Strict):
     customization_job: float = Field(48, gt=0, le=168, description="a fine-tuning job: Nova jobs can run 10 h and more")
     deployment: float = Field(2, gt=0, le=168, description="an on-demand custom model deployment (about 30 min)")
     provisioned_throughput: float = Field(2, gt=0, le=168, description="a provisioned throughput (tens of minutes)")
+    batch_job: float = Field(30, gt=0, le=168, description="a batch inference job: its queue, then up to its 24 h "
+                                                          "timeout")
 
 
 class BedrockSettings(_Strict):
@@ -116,6 +118,10 @@ class BedrockSettings(_Strict):
     qa_model: str = Field(default=DEFAULT_QA_MODEL,
                           description="Converse model id or inference profile that writes Q&A pairs (qa_generator: bedrock)")
     concurrency: int = Field(default=4, ge=1, le=64, description="Converse requests in flight at once")
+    invocation: Literal["batch", "on_demand"] = Field(
+        default="batch", description="batch: answers on base models and judge verdicts go through batch inference "
+                                     "jobs (about half the price, their own quota; 100 records a job at least, fewer "
+                                     "are asked on demand); on_demand: every request through Converse")
     wait_hours: WaitHours = Field(default_factory=WaitHours,
                                   description="how long each wait on a resource may last before the run stops")
     recording: Literal["off", "record", "replay"] = Field(

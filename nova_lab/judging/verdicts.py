@@ -40,8 +40,9 @@ def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore
     made = failed = 0
     for judge in judges:
         todo = [item for item in pending_items if judge.scores(item) and verdict_key(judge.name, item) not in done]
-        for start in tqdm(range(0, len(todo), _BATCH), desc=f"judge {judge.name}", unit="batch", disable=not todo):
-            batch = todo[start: start + _BATCH]
+        size = getattr(judge, "items_per_call", _BATCH) or max(1, len(todo))  # None: all at once (a batch job)
+        for start in tqdm(range(0, len(todo), size), desc=f"judge {judge.name}", unit="batch", disable=not todo):
+            batch = todo[start: start + size]
             try:
                 verdicts = judge.judge(batch)
             except Exception as exc:  # a judge stopped mid-batch (BedrockJudge) hands what it made as `partial`

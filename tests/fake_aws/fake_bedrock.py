@@ -186,6 +186,43 @@ class FakeBedrock:
                             "metadata": {"x-amz-bedrock-kb-source-uri": uri, "x-amz-bedrock-kb-chunk-id": f"{key}#0"}})
         return {"retrievalResults": results}
 
+    # --- Bedrock batch inference: the job runs at once; its output as the user guide shows it
+    def CreateModelInvocationJob(self, p):
+        """Each record through the fake Converse; one record in 40 (by its id) fails as the service reports it
+        (`error` in place of `modelOutput`), and the job then ends PartiallyCompleted."""
+        bucket, _, key = p["inputDataConfig"]["s3InputDataConfig"]["s3Uri"].removeprefix("s3://").partition("/")
+        arn = _arn("model-invocation-job", p["jobName"])
+        records = self.objects[(bucket, key)].decode().splitlines()
+        if len(records) < 100:  # the quota "Minimum number of records per batch inference job" (user guide: 100)
+            return ("ValidationException", f"The number of records {len(records)} is less than the minimum 100")
+        lines, failed = [], 0
+        for line in records:
+            record = json.loads(line)
+            if int(hashlib.sha256(record["recordId"].encode()).hexdigest(), 16) % 40 == 0:
+                record["error"] = {"errorCode": 429, "errorMessage": "Too many requests, please wait before trying again."}
+                failed += 1
+            else:
+                record["modelOutput"] = self.Converse({"modelId": p["modelId"], **record["modelInput"]})
+            lines.append(json.dumps(record))
+        out_bucket, _, out = p["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"].removeprefix("s3://").partition("/")
+        job_id = arn.rsplit("/", 1)[1]
+        self.objects[(out_bucket, f"{out}{job_id}/{key.rsplit('/', 1)[1]}.out")] = ("\n".join(lines) + "\n").encode()
+        self.objects[(out_bucket, f"{out}{job_id}/manifest.json.out")] = json.dumps(
+            {"totalRecordCount": len(lines), "processedRecordCount": len(lines),
+             "successRecordCount": len(lines) - failed, "errorRecordCount": failed}).encode()
+        self.made.setdefault("invocation_jobs", {})[arn] = p | {"polls": 0, "records": len(lines), "failed": failed}
+        return {"jobArn": arn}
+
+    def GetModelInvocationJob(self, p):
+        job = self.made["invocation_jobs"][p["jobIdentifier"]]
+        job["polls"] += 1  # in progress at the first look, done at the second
+        done = "PartiallyCompleted" if job["failed"] else "Completed"
+        return {"jobArn": p["jobIdentifier"], "jobName": job["jobName"], "modelId": job["modelId"],
+                "roleArn": job["roleArn"], "status": "InProgress" if job["polls"] == 1 else done, "submitTime": NOW,
+                "inputDataConfig": job["inputDataConfig"], "outputDataConfig": job["outputDataConfig"],
+                "modelInvocationType": job["modelInvocationType"], "totalRecordCount": job["records"],
+                "errorRecordCount": job["failed"], "successRecordCount": job["records"] - job["failed"]}
+
     # --- Bedrock model customization and serving
     def ListModelCustomizationJobs(self, p):
         return {"modelCustomizationJobSummaries": []}

@@ -19,7 +19,7 @@ below, each with the AWS documentation that says so:
   `aws-marketplace:Subscribe`, `Unsubscribe` and `ViewSubscriptions` (Bedrock user guide, "Access
   Amazon Bedrock foundation models").
 - What Bedrock does with the run's role: a customization job reads its data and writes its output in
-  S3; an ingestion lists and reads the corpus prefix, embeds and writes vectors; Retrieve embeds the
+  S3; a batch inference job reads its records, invokes its model and writes its output; an ingestion lists and reads the corpus prefix, embeds and writes vectors; Retrieve embeds the
   query and queries the index (Bedrock user guide, the service roles of model customization and of
   knowledge bases).
 
@@ -122,7 +122,8 @@ class Walk:
                  "CreateKnowledgeBase": ("knowledge-base", {"KnowledgeBaseId": "NEWID00001"}),
                  "CreateModelCustomizationJob": ("model-customization-job", {"ResourceId": "newid0000001"}),
                  "CreateCustomModelDeployment": ("custom-model-deployment", {"ResourceId": "newid0000001"}),
-                 "CreateProvisionedModelThroughput": ("provisioned-model", {"ResourceId": "newid0000001"})}
+                 "CreateProvisionedModelThroughput": ("provisioned-model", {"ResourceId": "newid0000001"}),
+                 "CreateModelInvocationJob": ("model-invocation-job", {"JobIdentifier": "newid0000001"})}
         if operation not in kinds:
             raise UnknownToIam(f"{prefix} {operation} carries tags: say what it creates")
         kind, parts = kinds[operation]
@@ -262,6 +263,26 @@ class Walk:
 
     def _bedrock_GetCustomModelDeployment(self, call, p):
         return [Need(call, "caller", "bedrock:GetCustomModelDeployment", p["customModelDeploymentIdentifier"])]
+
+    def _bedrock_CreateModelInvocationJob(self, call, p):
+        """The caller creates the job on its model and passes the role; the role reads the records, invokes the
+        model as Converse would be (a profile and its foundation models) and writes the output (user guide,
+        "Required permissions for batch inference")."""
+        bucket, _, key = p["inputDataConfig"]["s3InputDataConfig"]["s3Uri"].removeprefix("s3://").partition("/")
+        out_bucket, _, out = p["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"].removeprefix("s3://").partition("/")
+        invoked = self._bedrock_Converse(call, {"modelId": p["modelId"]})
+        foundations = [need.resource for need in invoked if ":foundation-model/" in need.resource]
+        return [*(Need(call, "caller", "bedrock:CreateModelInvocationJob", resource) for resource in foundations),
+                Need(call, "caller", "bedrock:CreateModelInvocationJob",
+                     self.arn("bedrock", "model-invocation-job", JobIdentifier="newid0000001")),
+                self._pass_role(call, p["roleArn"]),
+                self._object(call, "s3:GetObject", bucket, key, "role"),
+                self._object(call, "s3:PutObject", out_bucket, f"{out}newid0000001/records.jsonl.out", "role"),
+                *(Need(call, "role", need.action, need.resource, need.context) for need in invoked
+                  if need.action == "bedrock:InvokeModel")]
+
+    def _bedrock_GetModelInvocationJob(self, call, p):
+        return [Need(call, "caller", "bedrock:GetModelInvocationJob", p["jobIdentifier"])]
 
     def _bedrock_Converse(self, call, p):
         model = p["modelId"]
