@@ -88,3 +88,21 @@ def test_on_your_documents_the_probes_are_your_files_and_the_next_step_prices_yo
     assert step.startswith("Next: the same study on your documents on Amazon Bedrock with Nova itself, estimated at "
                            f"${plan.build(pilot, pilot.sizes).total_usd:,.2f}")
     assert "<an overlay naming your documents and questions>" in step
+
+
+def test_your_studys_next_step_is_priced_at_the_runs_own_sizes_or_says_why_it_cannot_be(tmp_path):
+    import pandas as pd
+    from test_bedrock_plan import own_study
+
+    from nova_lab.core import artefacts
+    from nova_lab.core.caching import write_json
+    from nova_lab.data.data_prep import Source
+
+    params, _ = own_study(tmp_path)
+    file = pd.read_csv(params.questions).drop(columns="split")  # no split: 01 assigns one at the run's sizes
+    file.to_csv(params.questions, index=False)
+    source = Source(params.documents, params.questions)
+    write_json(artefacts.path(artefacts.PARAMS, "mine"), {"shared": {"n_test": 12, "n_validation": 8, "n_probes": 4}})
+    assert "estimated at $" in bottom_line.next_step(False, source, "mine")
+    at_full_size = bottom_line.next_step(False, source)  # the built-in study's 300 test questions: more than the file
+    assert "prices it (" in at_full_size and "pairs per split" in at_full_size

@@ -90,22 +90,28 @@ def markdown(said: list[str]) -> str:
 PILOT_FILES = ("study.yaml", "bedrock.yaml")  # the same study on Bedrock, both sizes: what `nova-lab plan` prices
 
 
-def next_step(on_bedrock: bool, source: Source = Source()) -> str:
-    """Offline: the same study on Bedrock (on your documents, when the run was) and what `nova-lab plan` estimates
-    it costs; on Bedrock: the teardown."""
+def next_step(on_bedrock: bool, source: Source = Source(), run_name: str | None = None) -> str:
+    """Offline: the same study on Bedrock and what `nova-lab plan` estimates it costs: the built-in study at its
+    full size, or a study on your documents at the run's own sizes (`run_name`'s params); on Bedrock: the
+    teardown. A plan that cannot be made of your files says why instead of a price."""
     if on_bedrock:
         return ("Next: read the levels against questions of your own; `nova-lab teardown` removes every resource "
                 "the run made.")
-    from nova_lab.core import paths
-    from nova_lab.core.params import load_params
+    from nova_lab.core import artefacts, paths
+    from nova_lab.core.params import ParamsError, load_params
     from nova_lab.costing import plan, pricing
 
     params = load_params(*(paths.PARAMS / name for name in PILOT_FILES))
     files = " ".join(f"params/{name}" for name in PILOT_FILES)
     if source.own:
-        params = params.model_copy(update={"documents": source.documents, "questions": source.questions})
+        shared = (artefacts.read_record(artefacts.PARAMS, run_name) or {}).get("shared", {}) if run_name else {}
+        sizes = {key: shared[key] for key in ("n_train", "n_validation", "n_test", "n_probes", "seed") if key in shared}
+        params = params.model_copy(update=sizes | {"documents": source.documents, "questions": source.questions})
         files += " <an overlay naming your documents and questions>"
-    usd = plan.build(params, params.sizes).total_usd
     what = "the same study on your documents" if source.own else "the same study"
+    try:
+        usd = plan.build(params, params.sizes).total_usd
+    except ParamsError as exc:
+        return f"Next: {what} on Amazon Bedrock with Nova itself: `nova-lab plan --params {files}` prices it ({exc})."
     return (f"Next: {what} on Amazon Bedrock with Nova itself, estimated at ${usd:,.2f} "
             f"(`nova-lab plan --params {files}`, prices as of {pricing.AS_OF}).")

@@ -121,9 +121,9 @@ def run(cfg: AnalysisParams) -> Analysis:
     on_bedrock = cfg.backend == "bedrock"
     source = data_prep.source_of(cfg.run_name)
     found.limits = real_nova.lines(res, found.by_stratum, on_bedrock, source)
+    next_step = bottom_line.next_step(on_bedrock, source, cfg.run_name)
     found.said = bottom_line.lines(found.trade, found.kind_winners, fabrication_rates, found.manifest["models"],
-                                   res.judges, on_bedrock, cpu_kind(), bottom_line.next_step(on_bedrock, source),
-                                   source.own)
+                                   res.judges, on_bedrock, cpu_kind(), next_step, source.own)
     return found
 
 
