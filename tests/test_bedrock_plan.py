@@ -166,7 +166,8 @@ def test_each_judge_prompt_is_counted_from_the_text_the_judge_reads():
     answer = "x" * (plan.CHARS_PER_TOKEN * params.max_new_tokens)  # max_new_tokens tokens by the same rule
     per_answer = _judged_tokens([judges.Item("", q, ref, (), answer)
                                  for q, ref in zip(test["question"], test["reference_answer"])]) / len(test)
-    table = plan.build(params, ["micro"]).table().set_index("what")
+    on_demand = params.model_copy(update={"bedrock": params.bedrock.model_copy(update={"invocation": "on_demand"})})
+    table = plan.build(on_demand, ["micro"]).table().set_index("what")  # tokens counted against on-demand quotas
     judge = params.bedrock.judge_models[0]
     line = table.loc[f"judge {judge} on micro's answers"]
     assert line["tokens"] == round(line["count"] * (per_answer + plan.JUDGE_REPLY_TOKENS))
@@ -174,6 +175,23 @@ def test_each_judge_prompt_is_counted_from_the_text_the_judge_reads():
     graded = graded_set.items(graded_set.read())  # the committed answers: their own prompts, whatever their length
     line = table.loc[f"judge {judge} on the blind-graded answers (once for all models)"]
     assert line["tokens"] == round(_judged_tokens(graded) + len(graded) * plan.JUDGE_REPLY_TOKENS)
+
+
+def test_with_invocation_batch_the_steps_of_100_records_or_more_are_batch_jobs_at_half_price():
+    params = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml")
+    on_demand = params.model_copy(update={"bedrock": params.bedrock.model_copy(update={"invocation": "on_demand"})})
+    batch, each = (plan.build(p, ["micro"]).table().set_index("what") for p in (params, on_demand))
+    judge = params.bedrock.judge_models[0]
+    for what in ("micro base", "micro rag", f"judge {judge} on micro's answers",
+                 f"judge {judge} on the blind-graded answers (once for all models)",
+                 f"judge {judge} on the check set of answers of known rank (once for all models)"):
+        line = batch.loc[f"{what} (batch job)"]
+        assert line["call"] == "CreateModelInvocationJob" and line["count"] >= 100
+        assert line["usd"] == pytest.approx(each.loc[what, "usd"] * pricing.BATCH_SHARE)
+        assert line["tokens"] == 0  # not drawn from the on-demand tokens per minute or per day
+    for what in ("micro ft", "micro ft_rag"):  # a custom model: no batch
+        assert batch.loc[what, "call"] == "Converse" and batch.loc[what, "usd"] == pytest.approx(each.loc[what, "usd"])
+    assert plan.build(params, ["micro"]).total_usd < plan.build(on_demand, ["micro"]).total_usd
 
 
 def test_the_study_judge_prompt_is_about_420_tokens_not_330():
@@ -254,3 +272,11 @@ def test_pairs_an_llm_writes_from_your_documents_are_priced_per_section(tmp_path
     documents = read_folder(tmp_path / "docs").documents
     assert line["count"] == sum(len(sections(text, SECTION_CHARS)) for text in documents["text"]) and line["usd"] > 0
     assert "from your documents, one call per section" in line["what"]
+
+
+def test_a_step_of_fewer_than_100_records_for_a_model_stays_on_demand():
+    params = load_params(*SMOKE_BEDROCK)  # 16 test questions: 32 base-model answers, 64 verdicts a judge
+    table = plan.build(params, ["micro"]).table().set_index("what")
+    judge = params.bedrock.judge_models[0]
+    assert table.loc["micro base", "call"] == table.loc[f"judge {judge} on micro's answers", "call"] == "Converse"
+    assert table.loc[f"judge {judge} on the blind-graded answers (once for all models) (batch job)", "count"] >= 100

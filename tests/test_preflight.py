@@ -254,8 +254,12 @@ def test_a_day_quota_below_the_planned_tokens_is_not_ready():
     """New accounts may get fewer tokens a day than the judge phase plans: it would stop mid-way."""
     quotas = [quota("Cross-Region InvokeModel tokens per minute for Anthropic Claude Sonnet 4.6", 200_000.0, "L-CR"),
               quota("Model invocation max tokens per day for Anthropic Claude Sonnet 4.6", 1_000_000.0, "L-DAY")]
-    planned = preflight.planning.tokens_by_model(preflight.planning.build(default_params(), ["micro", "lite"]))
+    params = default_params()
+    on_demand = params.model_copy(update={"bedrock": params.bedrock.model_copy(update={"invocation": "on_demand"})})
+    planned = preflight.planning.tokens_by_model(preflight.planning.build(on_demand, ["micro", "lite"]))
     assert planned[bedrock_models.CLAUDE_SONNET_4_6] > 1_000_000
+    in_batch = preflight.planning.tokens_by_model(preflight.planning.build(params, ["micro", "lite"]))
+    assert in_batch.get(bedrock_models.CLAUDE_SONNET_4_6, 0) < 1_000_000  # batch jobs draw on their own quotas
     checks = preflight._token_quotas(quotas, bedrock_models.CLAUDE_SONNET_4_6, planned[bedrock_models.CLAUDE_SONNET_4_6])
     day = next(c for c in checks if "per day" in c.subject)
     assert day.ready is False and "the run stops when the day's tokens are spent" in day.detail

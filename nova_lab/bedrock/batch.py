@@ -24,12 +24,11 @@ from nova_lab.bedrock.resources import TAG_KEY, resource_name, upload
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.state import read_state, update_state
 from nova_lab.bedrock.tokens import request_token
+from nova_lab.core.bedrock_models import BATCH_MIN_RECORDS
 from nova_lab.core.caching import fingerprint
 from nova_lab.data.nova_format import json_lines
 
-# "Minimum number of records per batch inference job" (Service Quotas, Amazon Bedrock): 100 in the user guide's
-# quota table read for this module; a model and phase with fewer pending requests is asked on demand.
-MIN_RECORDS = 100
+MIN_RECORDS = BATCH_MIN_RECORDS  # a model and phase with fewer pending requests is asked on demand
 DONE = ("Completed", "PartiallyCompleted")  # PartiallyCompleted: some records failed, each with its error
 ENDED = ("Failed", "Stopped", "Expired")  # never to finish: resubmitted by the next run, stopped on while waited
 TIMEOUT_HOURS = 24  # the job's own limit (the API takes 24-168): unfinished records are then reported, not lost

@@ -31,6 +31,9 @@ JUDGE_PRESETS: dict[str, list[str]] = {
     "study": [STUDY_CLAUDE, STUDY_LLAMA],  # the paper's pair, for a like-for-like rerun while Bedrock still serves it
 }
 DEFAULT_QA_MODEL = CLAUDE_SONNET_4_6
+# "Minimum number of records per batch inference job" (Service Quotas): 100 in the user guide's quota table read
+# for batch inference; a model with fewer requests in a step is asked on demand (bedrock/batch.py).
+BATCH_MIN_RECORDS = 100
 EMBEDDING_DIMENSIONS = 1024  # Titan Text Embeddings V2 (the default embedding_model) gives 256, 512 or 1024
 
 DISPLAY_NAMES = {  # as Bedrock's service quotas name them ("Cross-Region InvokeModel tokens per minute for <name>")

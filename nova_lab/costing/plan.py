@@ -16,7 +16,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from nova_lab.core.bedrock_models import EMBEDDING_DIMENSIONS
+from nova_lab.core.bedrock_models import BATCH_MIN_RECORDS, EMBEDDING_DIMENSIONS
 from nova_lab.core.caching import fingerprint
 from nova_lab.core.params import DataPrepParams, ParamsError, StudyParams, for_step
 from nova_lab.core.results import CONFIGURATIONS, uses_adapter, uses_rag
@@ -108,10 +108,25 @@ def tokens_by_model(plan: Plan) -> dict[str, float]:
     return totals
 
 
-def _calls(model_id: str, tokens_in: float, tokens_out: float) -> Cost:
-    """Model calls through `model_id`, at the price of that route."""
-    return Cost(pricing.tokens_cost(model_id, tokens_in, tokens_out), (f"{model_id}/input", f"{model_id}/output"),
-                ((model_id, tokens_in + tokens_out),))
+def _calls(model_id: str, tokens_in: float, tokens_out: float, batch: bool = False) -> Cost:
+    """Model calls through `model_id`, at the price of that route (`batch`: in a batch inference job, whose tokens
+    draw on the batch quotas, not on the on-demand tokens per minute and per day)."""
+    return Cost(pricing.tokens_cost(model_id, tokens_in, tokens_out, batch), (f"{model_id}/input", f"{model_id}/output"),
+                () if batch else ((model_id, tokens_in + tokens_out),))
+
+
+def in_batch(params: StudyParams, records: int) -> bool:
+    """Whether `records` requests to one model in one step go through a batch job (bedrock/batch.py's rule)."""
+    return params.bedrock.invocation == "batch" and records >= BATCH_MIN_RECORDS
+
+
+def _route(batch: bool) -> tuple[str, str]:
+    """The service and call a model request goes through."""
+    return ("bedrock", "CreateModelInvocationJob") if batch else ("bedrock-runtime", "Converse")
+
+
+def _routed(what: str, batch: bool) -> str:
+    return f"{what} (batch job)" if batch else what
 
 
 def _priced(item: str, quantity: float) -> Cost:
@@ -208,6 +223,10 @@ def assumptions(sizes: Prompts) -> list[str]:
         f"Q&A generation (qa_generator: bedrock): one call per fact, {QA_PROMPT_TOKENS} tokens in and {QA_REPLY_TOKENS} out; "
         f"from your documents, one per section, {QA_PROMPT_TOKENS} in and {2 * QA_REPLY_TOKENS} out (up to six pairs), "
         f"and the questions not yet written counted as long as the built-in study's",
+        f"with invocation: batch, a step's requests to one model go through a batch job when there are "
+        f"{BATCH_MIN_RECORDS} or more (base-model answers, verdicts), at {pricing.BATCH_SHARE:.0%} of the on-demand "
+        f"price ({pricing.BATCH_SOURCE}), on the batch quotas; the records a job fails, asked again on demand, are "
+        f"not counted",
         f"each model at the price of its route: a geographic profile (us.) of Claude Sonnet 4.5 and later or Nova 2 "
         f"Lite at x{pricing.GEOGRAPHIC_PREMIUM:g} the in-Region price, a global. one at it; a fine-tuned model's "
         f"on-demand deployment bills tokens at its foundation model's in-Region rate",
@@ -294,24 +313,29 @@ def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) ->
     else:
         plan.add(FINE_TUNE.name, "bedrock", "CreateCustomModelDeployment", "on demand: billed per token in 04", 1)
 
-    def answers(configuration: str, count: int) -> Cost:
+    def answers(configuration: str, count: int, batch: bool = False) -> Cost:
         tokens_in = sizes.rag if uses_rag(configuration) else sizes.answer
         return _calls(pricing.served_as(model_id, uses_adapter(configuration)), count * tokens_in,
-                      count * params.max_new_tokens)
+                      count * params.max_new_tokens, batch)
 
     n = sizes.asked
+    on_base = [c for c in CONFIGURATIONS if not uses_adapter(c)]  # one job holds both: the same model
+    batched = in_batch(params, n * len(on_base))
     plan.add(INFERENCE.name, "bedrock-agent-runtime", "Retrieve", "top-k passages per test question", n,
              query_cost(params, n))
     for configuration in CONFIGURATIONS:
-        plan.add(INFERENCE.name, "bedrock-runtime", "Converse", f"{model} {configuration}", n, answers(configuration, n))
+        batch = batched and configuration in on_base
+        plan.add(INFERENCE.name, *_route(batch), _routed(f"{model} {configuration}", batch), n,
+                 answers(configuration, n, batch))
     timed = min(params.latency_sample, sizes.answerable)
     plan.add(INFERENCE.name, "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time", timed * 5,
              sum((answers(configuration, timed) for configuration in CONFIGURATIONS), query_cost(params, timed)))
     for judge in settings.judge_models:
         judged = n * len(CONFIGURATIONS)
-        plan.add(JUDGING.name, "bedrock-runtime", "Converse", f"judge {judge} on {model}'s answers", judged,
-                 _calls(judge, judged * sizes.judge, judged * JUDGE_REPLY_TOKENS))
+        batch = in_batch(params, judged)
+        plan.add(JUDGING.name, *_route(batch), _routed(f"judge {judge} on {model}'s answers", batch), judged,
+                 _calls(judge, judged * sizes.judge, judged * JUDGE_REPLY_TOKENS, batch))
 
 
 def build(params: StudyParams, models: list[str]) -> Plan:
@@ -326,8 +350,9 @@ def build(params: StudyParams, models: list[str]) -> Plan:
     for judge in params.bedrock.judge_models:
         for (count, tokens_in), what in ((sizes.checks, "the check set of answers of known rank"),
                                          (sizes.graded, "the blind-graded answers")):
-            plan.add(JUDGING.name, "bedrock-runtime", "Converse", f"judge {judge} on {what} (once for all models)", count,
-                     _calls(judge, tokens_in, count * JUDGE_REPLY_TOKENS))
+            batch = in_batch(params, count)
+            plan.add(JUDGING.name, *_route(batch), _routed(f"judge {judge} on {what} (once for all models)", batch), count,
+                     _calls(judge, tokens_in, count * JUDGE_REPLY_TOKENS, batch))
     return plan
 
 

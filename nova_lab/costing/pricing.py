@@ -102,9 +102,16 @@ def served_as(converse_id: str, fine_tuned: bool) -> str:
     return foundation_model(converse_id) if fine_tuned else converse_id
 
 
-def tokens_cost(model_id: str, tokens_in: float, tokens_out: float) -> float:
-    """USD of input and output tokens of a model called as `model_id` (a profile bills at its route's price)."""
-    return cost(f"{model_id}/input", tokens_in) + cost(f"{model_id}/output", tokens_out)
+BATCH_SHARE = 0.5  # a batch inference job's tokens, as a share of the on-demand price
+BATCH_SOURCE = ("Bedrock pricing page: batch inference at 50% of on-demand for the models that offer it (FACTS.md); "
+                "not checked per model")
+
+
+def tokens_cost(model_id: str, tokens_in: float, tokens_out: float, batch: bool = False) -> float:
+    """USD of input and output tokens of a model called as `model_id` (a profile bills at its route's price);
+    `batch`: in a batch inference job, at BATCH_SHARE of it."""
+    on_demand = cost(f"{model_id}/input", tokens_in) + cost(f"{model_id}/output", tokens_out)
+    return on_demand * BATCH_SHARE if batch else on_demand
 
 
 def cost(item: str, quantity: float) -> float:
