@@ -102,6 +102,9 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"a run would refuse to start: {exc}")
     print("\nprices not confirmed by a second source:\n  " + "\n  ".join(built.unverified_prices()))
     print("\nassumptions:\n  " + "\n  ".join(built.assumptions))
+    with pd.option_context("display.width", 200):
+        print(f"\nthis study and one with {plan.SCALE}x its test questions, on demand and with batch jobs "
+              f"(bedrock.invocation):\n{plan.at_scale(params, models).to_string(index=False)}")
     return 0
 
 

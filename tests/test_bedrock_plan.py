@@ -280,3 +280,19 @@ def test_a_step_of_fewer_than_100_records_for_a_model_stays_on_demand():
     judge = params.bedrock.judge_models[0]
     assert table.loc["micro base", "call"] == table.loc[f"judge {judge} on micro's answers", "call"] == "Converse"
     assert table.loc[f"judge {judge} on the blind-graded answers (once for all models) (batch job)", "count"] >= 100
+
+
+def test_the_plan_prices_ten_times_the_test_set_beside_the_planned_one_on_both_routes(capsys):
+    params = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml")
+    table = plan.at_scale(params, ["micro", "lite"]).set_index(["test questions", "invocation"])
+    assert list(table.index) == [(300, "on_demand"), (300, "batch"), (3000, "on_demand"), (3000, "batch")]
+    assert table.loc[(300, "batch"), "usd"] == round(plan.build(params, ["micro", "lite"]).total_usd, 2)
+    for size in (300, 3000):
+        assert table.loc[(size, "batch"), "usd"] < table.loc[(size, "on_demand"), "usd"]
+        assert table.loc[(size, "batch"), "on-demand tokens, 05_judging"] == 0  # every verdict in a job
+        assert table.loc[(size, "on_demand"), "batch jobs"] == 0
+    # a job per model's answers, per judge and model, per judge for the check and graded sets: 2 + 4 + 4
+    assert table.loc[(3000, "batch"), "batch jobs"] == 10
+    assert table.loc[(3000, "on_demand"), "usd"] > 4 * table.loc[(300, "on_demand"), "usd"]
+    assert main(["plan", "--params", str(paths.PARAMS / "study.yaml"), str(paths.PARAMS / "bedrock.yaml")]) == 0
+    assert "this study and one with 10x its test questions" in capsys.readouterr().out

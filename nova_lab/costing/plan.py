@@ -11,6 +11,7 @@ stays an estimate. Every estimate is printed beside the plan; a run refuses to s
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -69,6 +70,7 @@ class Line:
     what: str
     count: int
     cost: Cost = Cost()
+    job: str | None = None  # the batch inference job its requests go into (several lines may share one)
 
     @property
     def usd(self) -> float:
@@ -86,6 +88,10 @@ class Plan:
     @property
     def total_usd(self) -> float:
         return sum(line.usd for line in self.lines)
+
+    @property
+    def jobs(self) -> int:
+        return len({line.job for line in self.lines if line.job})
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([{"notebook": line.notebook, "service": line.service, "call": line.call, "what": line.what,
@@ -326,7 +332,7 @@ def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) ->
     for configuration in CONFIGURATIONS:
         batch = batched and configuration in on_base
         plan.add(INFERENCE.name, *_route(batch), _routed(f"{model} {configuration}", batch), n,
-                 answers(configuration, n, batch))
+                 answers(configuration, n, batch), job=f"{model} answers" if batch else None)
     timed = min(params.latency_sample, sizes.answerable)
     plan.add(INFERENCE.name, "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time", timed * 5,
@@ -335,14 +341,17 @@ def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) ->
         judged = n * len(CONFIGURATIONS)
         batch = in_batch(params, judged)
         plan.add(JUDGING.name, *_route(batch), _routed(f"judge {judge} on {model}'s answers", batch), judged,
-                 _calls(judge, judged * sizes.judge, judged * JUDGE_REPLY_TOKENS, batch))
+                 _calls(judge, judged * sizes.judge, judged * JUDGE_REPLY_TOKENS, batch),
+                 job=f"{judge} on {model}" if batch else None)
 
 
-def build(params: StudyParams, models: list[str]) -> Plan:
-    """Every resource, job and request of the Bedrock run these params describe, with its cost."""
+def build(params: StudyParams, models: list[str], scale: int = 1) -> Plan:
+    """Every resource, job and request of the Bedrock run these params describe, with its cost; `scale`: with
+    `scale` times the test questions (and probes), each asked as the planned ones are."""
     if params.bedrock is None:
         raise ParamsError("the plan needs a `bedrock:` section (see params/bedrock.yaml)")
-    sizes = count_prompts(params)
+    counted = count_prompts(params)
+    sizes = dataclasses.replace(counted, asked=counted.asked * scale, answerable=counted.answerable * scale)
     plan = Plan(assumptions=assumptions(sizes))
     _shared_steps(plan, params, sizes, models)
     for model in models:
@@ -352,8 +361,29 @@ def build(params: StudyParams, models: list[str]) -> Plan:
                                          (sizes.graded, "the blind-graded answers")):
             batch = in_batch(params, count)
             plan.add(JUDGING.name, *_route(batch), _routed(f"judge {judge} on {what} (once for all models)", batch), count,
-                     _calls(judge, tokens_in, count * JUDGE_REPLY_TOKENS, batch))
+                     _calls(judge, tokens_in, count * JUDGE_REPLY_TOKENS, batch), job=f"{judge} {what}" if batch else None)
     return plan
+
+
+SCALE = 10  # the larger study the plan prices beside the planned one
+
+
+def at_scale(params: StudyParams, models: list[str], scale: int = SCALE) -> pd.DataFrame:
+    """The planned study and one with `scale` times its test questions, each on demand and with batch jobs: cost,
+    batch jobs and their records, and the tokens drawn from the on-demand quotas by step."""
+    rows = []
+    for factor in (1, scale):
+        for invocation in ("on_demand", "batch"):
+            routed = params.model_copy(update={"bedrock": params.bedrock.model_copy(update={"invocation": invocation})})
+            built = build(routed, models, factor)
+            table = built.table()
+            batched = table["call"] == "CreateModelInvocationJob"
+            rows.append({"test questions": count_prompts(params).answerable * factor, "invocation": invocation,
+                         "usd": round(built.total_usd, 2), "batch jobs": built.jobs,
+                         "records in batch jobs": int(table.loc[batched, "count"].sum()),
+                         **{f"on-demand tokens, {step}": int(table.loc[table["notebook"] == step, "tokens"].sum())
+                            for step in (INFERENCE.name, JUDGING.name)}})
+    return pd.DataFrame(rows)
 
 
 def check_budget(plan: Plan, max_usd: float) -> None:
