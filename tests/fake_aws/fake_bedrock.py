@@ -14,6 +14,7 @@ Its answers are made up (a judge scores word overlap): it is for testing the wir
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -47,6 +48,14 @@ def _arn(kind: str, name: str, base_model: str | None = None) -> str:
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+# Calls that change nothing the fake keeps, so its state is not written again after each of them: the thousands
+# of Converse calls of a study are most of its requests.
+UNCHANGING = {"Converse", "Retrieve", "GetObject", "HeadBucket", "ListObjectsV2", "ListVectorBuckets", "GetIndex",
+              "ListIndexes", "ListKnowledgeBases", "GetKnowledgeBase", "GetDataSource", "ListDataSources",
+              "ListIngestionJobs", "GetIngestionJob", "GetModelInvocationJob", "ListModelCustomizationJobs",
+              "GetModelCustomizationJob", "ListCustomModelDeployments", "GetCustomModelDeployment"}
 
 
 class FakeBedrock:
@@ -210,15 +219,14 @@ class FakeBedrock:
         self.objects[(out_bucket, f"{out}{job_id}/manifest.json.out")] = json.dumps(
             {"totalRecordCount": len(lines), "processedRecordCount": len(lines),
              "successRecordCount": len(lines) - failed, "errorRecordCount": failed}).encode()
-        self.made.setdefault("invocation_jobs", {})[arn] = p | {"polls": 0, "records": len(lines), "failed": failed}
+        self.made.setdefault("invocation_jobs", {})[arn] = p | {"records": len(lines), "failed": failed}
         return {"jobArn": arn}
 
     def GetModelInvocationJob(self, p):
-        job = self.made["invocation_jobs"][p["jobIdentifier"]]
-        job["polls"] += 1  # in progress at the first look, done at the second
-        done = "PartiallyCompleted" if job["failed"] else "Completed"
+        job = self.made["invocation_jobs"][p["jobIdentifier"]]  # done at the first look: the wait loop's other
+        done = "PartiallyCompleted" if job["failed"] else "Completed"  # states are tested with Stubber
         return {"jobArn": p["jobIdentifier"], "jobName": job["jobName"], "modelId": job["modelId"],
-                "roleArn": job["roleArn"], "status": "InProgress" if job["polls"] == 1 else done, "submitTime": NOW,
+                "roleArn": job["roleArn"], "status": done, "submitTime": NOW,
                 "inputDataConfig": job["inputDataConfig"], "outputDataConfig": job["outputDataConfig"],
                 "modelInvocationType": job["modelInvocationType"], "totalRecordCount": job["records"],
                 "errorRecordCount": job["failed"], "successRecordCount": job["records"] - job["failed"]}
@@ -308,7 +316,8 @@ class FakeBedrock:
                 raise strict_requests.StrictRequestError("a request the service would refuse:\n" + "\n".join(problems))
             self._log(model, context["fake_params"])
             reply = getattr(self, model.name)(context["fake_params"])
-            self.state.write_bytes(pickle.dumps((self.objects, self.buckets, self.made)))
+            if model.name not in UNCHANGING:  # the state file is read by the next notebook's kernel
+                self.state.write_bytes(pickle.dumps((self.objects, self.buckets, self.made)))
         if isinstance(reply, tuple):  # an error: (code, message)
             return AWSResponse("fake://", int(reply[0]), {}, None), {"Error": {"Code": reply[0], "Message": reply[1]}}
         errors = ParamValidator().validate(reply, model.output_shape) if model.output_shape else None
@@ -343,6 +352,7 @@ def _knowledge_base(request, status):
 KNOWLEDGE_BASE_FORMATS = (".txt", ".md", ".html", ".doc", ".docx", ".csv", ".xls", ".xlsx", ".pdf")  # user guide
 
 
+@functools.lru_cache(maxsize=None)  # Retrieve reads the corpus at each call: a PDF is parsed once
 def _parsed(key: str, data: bytes) -> str | None:
     """The text a knowledge base would take from a file: PDF through a PDF reader, HTML without its tags."""
     suffix = Path(key).suffix.lower()
