@@ -13,6 +13,7 @@ from nova_lab.bedrock.resources import Clients
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import converse_body
 from nova_lab.bedrock.state import read_state
+from nova_lab.core.bedrock_models import BATCH_MIN_RECORDS
 from nova_lab.core.params import BedrockSettings
 
 SETTINGS = BedrockSettings(bucket="nova-lab-test-bucket", role_arn="arn:aws:iam::123456789012:role/NovaLabBedrock",
@@ -67,8 +68,8 @@ def expect_create(stub):
 
 def test_a_model_with_fewer_records_than_a_job_takes_is_left_for_on_demand_calls(run):
     bedrock_run, stub = run
-    outcome = batch.converse_all(bedrock_run, "answers", requests(batch.MIN_RECORDS - 1))
-    assert len(outcome.left) == batch.MIN_RECORDS - 1 and not outcome.responses and not outcome.jobs
+    outcome = batch.converse_all(bedrock_run, "answers", requests(BATCH_MIN_RECORDS - 1))
+    assert len(outcome.left) == BATCH_MIN_RECORDS - 1 and not outcome.responses and not outcome.jobs
     stub.assert_no_pending_responses()  # no job asked for
 
 

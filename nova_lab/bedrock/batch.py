@@ -28,7 +28,6 @@ from nova_lab.core.bedrock_models import BATCH_MIN_RECORDS
 from nova_lab.core.caching import fingerprint
 from nova_lab.data.nova_format import json_lines
 
-MIN_RECORDS = BATCH_MIN_RECORDS  # a model and phase with fewer pending requests is asked on demand
 DONE = ("Completed", "PartiallyCompleted")  # PartiallyCompleted: some records failed, each with its error
 ENDED = ("Failed", "Stopped", "Expired")  # never to finish: resubmitted by the next run, stopped on while waited
 TIMEOUT_HOURS = 24  # the job's own limit (the API takes 24-168): unfinished records are then reported, not lost
@@ -126,14 +125,14 @@ def wait(run: BedrockRun, job: dict[str, str]) -> dict[str, Any]:
 
 
 def converse_all(run: BedrockRun, phase: str, requests: list[Request]) -> Outcome:
-    """The Converse responses of `requests` through one batch job per model (of MIN_RECORDS records or more);
+    """The Converse responses of `requests` through one batch job per model (of BATCH_MIN_RECORDS records or more);
     the rest, and every record a job failed, in `left` for the caller to ask on demand."""
     outcome = Outcome({}, [], [])
     by_model: dict[str, list[Request]] = {}
     for request in requests:
         by_model.setdefault(request.model_id, []).append(request)
     for model_id, group in by_model.items():
-        if len(group) < MIN_RECORDS:
+        if len(group) < BATCH_MIN_RECORDS:  # the service's least: asked on demand
             outcome.left += group
             continue
         job = ensure_job(run, phase, model_id, group)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from rapidfuzz import fuzz
@@ -48,19 +48,45 @@ def _reply_pairs(text: str) -> list[dict[str, Any]]:
     return [p for p in pairs if isinstance(p, dict)]
 
 
+def _usable(question: str, answer: str, key_facts: tuple[str, ...]) -> bool:
+    """Complete, holding every key fact, no word that fails a Nova job."""
+    return bool(question and answer) and len(present_facts(answer, key_facts)) >= len(set(key_facts)) \
+        and not reserved_words_in(question) and not reserved_words_in(answer)
+
+
+def _distinct(pairs: list[tuple]) -> list[tuple]:
+    """The pairs in order, less any whose question (its first item) is a near-copy of one kept before it."""
+    kept: list[tuple] = []
+    for pair in pairs:
+        if all(fuzz.token_sort_ratio(pair[0], other[0]) < NEAR_COPY for other in kept):
+            kept.append(pair)
+    return kept
+
+
+def _texts(pair: dict[str, Any]) -> tuple[str, str]:
+    return str(pair.get("question", "")).strip(), str(pair.get("answer", "")).strip()
+
+
 def valid_pairs(pairs: list[dict[str, Any]], key_facts: tuple[str, ...]) -> list[tuple[str, str]]:
     """The pairs worth teaching or testing: complete, holding every key fact, no reserved word, no near-copies."""
-    kept: list[tuple[str, str]] = []
-    for pair in pairs:
-        question, answer = str(pair.get("question", "")).strip(), str(pair.get("answer", "")).strip()
-        if not question or not answer or len(present_facts(answer, key_facts)) < len(set(key_facts)):
-            continue
-        if reserved_words_in(question) or reserved_words_in(answer):
-            continue
-        if any(fuzz.token_sort_ratio(question, other) >= NEAR_COPY for other, _ in kept):
-            continue
-        kept.append((question, answer))
-    return kept
+    return _distinct([texts for texts in map(_texts, pairs) if _usable(*texts, key_facts)])
+
+
+class StoredReplies:
+    """A model's replies by request key, asked once: each kept in `store` as it comes, so a re-run asks nothing
+    twice."""
+
+    def __init__(self, store: RecordStore):
+        self.store = store
+        self.kept: dict[str, str] | None = None  # read from the store on first use
+
+    def get(self, key: str, fact_id: str, ask: Callable[[], str]) -> str:
+        if self.kept is None:
+            self.kept = dict(zip(*self.store.frame()[["key", "reply"]].T.values)) if self.store.path.exists() else {}
+        if key not in self.kept:
+            self.kept[key] = ask()
+            self.store.append([{"key": key, "fact_id": fact_id, "reply": self.kept[key]}])
+        return self.kept[key]
 
 
 @dataclass
@@ -74,23 +100,23 @@ class BedrockQAGenerator:
     fallback: TemplateQAGenerator = field(default_factory=TemplateQAGenerator)
     delivered: int = 0  # phrasings the model wrote and the checks kept
     filled: int = 0  # phrasings the template generator had to supply
-    replies: dict[str, str] | None = None  # fact key -> the model's reply, as stored
+
+    def __post_init__(self) -> None:
+        self.replies = StoredReplies(self.store)
 
     def max_phrasings(self, fact: pd.Series) -> int:
         return min(PHRASINGS, self.fallback.max_phrasings(fact))
 
     def _pairs(self, fact: pd.Series) -> list[tuple[str, str]]:
-        if self.replies is None:
-            self.replies = dict(zip(*self.store.frame()[["key", "reply"]].T.values)) if self.store.path.exists() else {}
-        key = fingerprint("qa", self.model_id, fact["fact_id"], list(fact["key_facts"]))
-        if key not in self.replies:
+        def ask() -> str:
             text = self.documents.set_index("doc_id").loc[fact["doc_id"], "text"][: self.max_document_chars]
             prompt = PROMPT.format(n=PHRASINGS, values=", ".join(fact["key_facts"]), document=text,
                                    fact=f"{fact['fact_type']} of {fact['service_name']} {fact.get('operation') or ''}".strip())
-            reply = runtime.converse(self.client, self.model_id, prompt, 1200, system="You write exam questions about AWS APIs.")
-            self.store.append([{"key": key, "fact_id": fact["fact_id"], "reply": reply.text}])
-            self.replies[key] = reply.text
-        return valid_pairs(_reply_pairs(self.replies[key]), tuple(fact["key_facts"]))
+            return runtime.converse(self.client, self.model_id, prompt, 1200,
+                                    system="You write exam questions about AWS APIs.").text
+
+        key = fingerprint("qa", self.model_id, fact["fact_id"], list(fact["key_facts"]))
+        return valid_pairs(_reply_pairs(self.replies.get(key, fact["fact_id"], ask)), tuple(fact["key_facts"]))
 
     def phrase(self, fact: pd.Series, indices: list[int]) -> list[Phrasing]:
         pairs = self._pairs(fact)
@@ -119,14 +145,14 @@ MAX_PAIRS_PER_SECTION = 6
 def document_pairs(reply: str, section: str) -> list[tuple[str, str, tuple[str, ...]]]:
     """The checked pairs of one reply on one section: key facts kept only where the section holds them word for
     word, then `valid_pairs`' checks (the answer holds every kept fact, no reserved word, no near-copies)."""
-    kept = []
+    candidates = []
     for pair in _reply_pairs(reply):
         facts = pair.get("key_facts") if isinstance(pair.get("key_facts"), list) else []
         facts = tuple(dict.fromkeys(str(f).strip() for f in facts if str(f).strip() and str(f).strip() in section))
-        for question, answer in valid_pairs([pair], facts):
-            if all(fuzz.token_sort_ratio(question, other) < NEAR_COPY for other, _, _ in kept):
-                kept.append((question, answer, facts))
-    return kept
+        question, answer = _texts(pair)
+        if _usable(question, answer, facts):
+            candidates.append((question, answer, facts))
+    return _distinct(candidates)
 
 
 @dataclass
@@ -145,24 +171,23 @@ class DocumentPairWriter:
     written: int = 0  # pairs the model wrote
     kept: int = 0  # pairs that passed the checks
 
-    def _reply(self, key: str, prompt: str, stored: dict[str, str]) -> str:
-        if key not in stored:
-            reply = runtime.converse(self.client, self.model_id, prompt, 1500,
-                                     system="You write exam questions about the documents you are given.")
-            self.store.append([{"key": key, "fact_id": key, "reply": reply.text}])
-            stored[key] = reply.text
-        return stored[key]
+    def __post_init__(self) -> None:
+        self.replies = StoredReplies(self.store)
+
+    def _ask(self, prompt: str) -> Callable[[], str]:
+        return lambda: runtime.converse(self.client, self.model_id, prompt, 1500,
+                                        system="You write exam questions about the documents you are given.").text
 
     def write(self, documents: pd.DataFrame, wanted: int) -> pd.DataFrame:
         """About `wanted` pairs (a quarter more are asked for, as the checks drop some) over every section."""
-        stored = dict(zip(*self.store.frame()[["key", "reply"]].T.values)) if self.store.path.exists() else {}
         cut = [(doc.doc_id, doc.title, section) for doc in documents.itertuples()
                for section in sections(doc.text, self.max_document_chars)]
         per_section = min(MAX_PAIRS_PER_SECTION, max(1, math.ceil(1.25 * wanted / len(cut))))
         rows = []
         for doc_id, title, section in tqdm(cut, desc="write Q&A pairs", unit="section"):
             key = fingerprint("document-qa", self.model_id, doc_id, section, per_section)
-            reply = self._reply(key, DOCUMENT_PROMPT.format(n=per_section, title=title, text=section), stored)
+            reply = self.replies.get(key, key, self._ask(DOCUMENT_PROMPT.format(n=per_section, title=title,
+                                                                                 text=section)))
             self.asked += per_section
             self.written += len(_reply_pairs(reply))
             for question, answer, facts in document_pairs(reply, section):

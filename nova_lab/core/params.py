@@ -19,7 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nova_lab.core.bedrock_models import DEFAULT_QA_MODEL, JUDGE_PRESETS
-from nova_lab.core.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName
+from nova_lab.core.study_models import OFFLINE_MODELS, STUDY_MODELS, ModelName, short_of_training_records
 from nova_lab.core.study_steps import ANALYSIS, DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 from nova_lab.core.vocabulary import JUDGE_NAMES, QA_GENERATOR_NAMES, STAND_IN_NAMES, Bf16Setting
 
@@ -329,10 +329,9 @@ class StudyParams(DataPrepParams, KnowledgeBaseParams, FineTuneParams, Inference
     def _enough_training_records(self) -> "StudyParams":
         """Step 01 writes one training record per training pair (n_train); a model whose job needs more is refused
         here, before anything is queued, not by Bedrock after the upload and the knowledge base."""
-        if self.questions:  # your file's training pairs, not n_train: 01 checks them (questions.nova_rules)
+        if self.questions:  # your file's training pairs, not n_train: 01 checks them (questions.check_sizes)
             return self
-        short = {m: STUDY_MODELS[m].min_training_records for m in (self.model, *self.models)
-                 if m is not None and self.n_train < STUDY_MODELS[m].min_training_records}
+        short = short_of_training_records([m for m in (self.model, *self.models) if m is not None], self.n_train)
         if short:
             needs = ", ".join(f"{m} needs at least {least}" for m, least in short.items())
             raise ValueError(f"n_train = {self.n_train} training records, but {needs} (AWS's Nova dataset validator): "

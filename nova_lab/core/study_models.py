@@ -40,5 +40,10 @@ STUDY_MODELS: dict[str, StudyModel] = {m.name: m for m in (
                NOVA_2_HYPERPARAMETERS, False, False, min_training_records=200),  # AWS's Nova dataset validator
 )}
 
+def short_of_training_records(models: list[str], records: int) -> dict[str, int]:
+    """The models whose customization job needs more training records than `records`, with the least each takes."""
+    return {m: STUDY_MODELS[m].min_training_records for m in models if records < STUDY_MODELS[m].min_training_records}
+
+
 ModelName = Literal[tuple(STUDY_MODELS)]  # the params allow exactly the names above (a tuple subscript = each name)
 OFFLINE_MODELS = tuple(name for name, model in STUDY_MODELS.items() if model.offline)

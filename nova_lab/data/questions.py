@@ -22,7 +22,7 @@ import pandas as pd
 
 from nova_lab.core.caching import fingerprint
 from nova_lab.core.params import ParamsError
-from nova_lab.core.study_models import STUDY_MODELS
+from nova_lab.core.study_models import short_of_training_records
 from nova_lab.data.nova_format import reserved_words_in
 from nova_lab.data.qa import QA_COLUMNS, UNANSWERABLE
 
@@ -201,8 +201,7 @@ def check_sizes(qa: pd.DataFrame, path: Path | str, models: list[str] = ()) -> N
     if counts["train"] < 8 or counts["validation"] < 8 or counts["test"] < 2:
         raise QuestionsError(f"{path}: {counts} pairs per split; the study needs at least 8 train (Nova's "
                              "least), 8 validation and 2 test: add pairs")
-    short = {m: STUDY_MODELS[m].min_training_records for m in models
-             if counts["train"] < STUDY_MODELS[m].min_training_records}
+    short = short_of_training_records(list(models), counts["train"])
     if short:
         needs = ", ".join(f"{m} needs at least {least}" for m, least in short.items())
         raise QuestionsError(f"{path}: {counts['train']} training pairs, but {needs} (AWS's Nova dataset "
