@@ -94,6 +94,9 @@ def _plan(args: argparse.Namespace) -> int:
     built = plan.build(params, models)
     with pd.option_context("display.max_colwidth", 70, "display.width", 200):
         print(built.table().to_string(index=False, formatters={"usd": "${:,.2f}".format}))
+    if built.jobs:
+        print(f"\nbatch inference jobs (one a model and step; records a job fails are asked again on demand):\n"
+              f"{built.jobs_table().to_string(index=False)}")
     print(f"\nestimated total: ${built.total_usd:,.2f} (prices as of {pricing.AS_OF}); max_usd: ${params.bedrock.max_usd:,.2f}")
     try:
         plan.check_budget(built, params.bedrock.max_usd)

@@ -1,5 +1,7 @@
 """`nova-lab plan`: every resource and request of a Bedrock run with its cost, offline, and the budget guard."""
 
+import re
+
 import pytest
 
 from nova_lab.cli import main
@@ -295,4 +297,8 @@ def test_the_plan_prices_ten_times_the_test_set_beside_the_planned_one_on_both_r
     assert table.loc[(3000, "batch"), "batch jobs"] == 10
     assert table.loc[(3000, "on_demand"), "usd"] > 4 * table.loc[(300, "on_demand"), "usd"]
     assert main(["plan", "--params", str(paths.PARAMS / "study.yaml"), str(paths.PARAMS / "bedrock.yaml")]) == 0
-    assert "this study and one with 10x its test questions" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "this study and one with 10x its test questions" in out
+    jobs = out.split("batch inference jobs (one a model and step", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"micro answers +amazon\.nova-micro-v1:0 +720\n", jobs)  # base and RAG: 2 x 360 in one job
+    assert len(jobs.strip().splitlines()) == 1 + 1 + 10  # its title, the header, the 10 jobs

@@ -30,6 +30,8 @@ from nova_lab.data.nova_format import json_lines
 
 DONE = ("Completed", "PartiallyCompleted")  # PartiallyCompleted: some records failed, each with its error
 ENDED = ("Failed", "Stopped", "Expired")  # never to finish: resubmitted by the next run, stopped on while waited
+RUNNING = ("Submitted", "Validating", "Scheduled", "InProgress")  # may still bill: teardown stops these
+IN_FLIGHT = (*RUNNING, "Stopping")  # the jobs the quota of jobs "in-progress and submitted" counts
 TIMEOUT_HOURS = 24  # the job's own limit (the API takes 24-168): unfinished records are then reported, not lost
 
 

@@ -11,7 +11,10 @@ model's first call needs, and the bucket listed with no prefix (`HeadBucket`). T
 takes only users, groups and roles, by their full ARN (an IAM Identity Center role has the path
 `/aws-reserved/sso.amazonaws.com/...`, which the session's ARN drops: `GetRole` gives it back); a
 caller it cannot take is reported as "could not check", a warning that does not stop the run.
-Quotas are read as Service Quotas lists them: applied values, and the defaults it lists apart.
+Quotas are read as Service Quotas lists them: applied values, and the defaults it lists apart. With
+`invocation: batch`, each batched model's quotas are checked against the jobs the plan submits: records per job and
+per input file (one file a job), the least a job may hold, and room for one more job beside the account's own in
+flight (the run keeps one job per model at a time).
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from nova_lab.bedrock.batch import IN_FLIGHT
 from nova_lab.bedrock.iam import MARKETPLACE_ACTIONS, conversed
 from nova_lab.bedrock.resources import pages
-from nova_lab.core.bedrock_models import DISPLAY_NAMES, PROFILE_PREFIXES, foundation_model, third_party
+from nova_lab.core.bedrock_models import (
+    BATCH_MIN_RECORDS,
+    BATCH_QUOTA_NAMES,
+    DISPLAY_NAMES,
+    PROFILE_PREFIXES,
+    foundation_model,
+    third_party,
+)
 from nova_lab.core.params import ParamsError, StudyParams
 from nova_lab.core.study_models import STUDY_MODELS
 from nova_lab.costing import plan as planning
@@ -217,12 +228,58 @@ def _token_quotas(quotas: list[dict[str, Any]], model_id: str, tokens_needed: fl
     if day is not None:
         fits = day["Value"] >= tokens_needed
         checks.append(Check("quota", day["QuotaName"], fits, f"{day['Value']:,.0f} tokens a day, the run plans "
-                            f"{tokens_needed:,.0f}" + ("" if fits else "; request an increase in Service Quotas, or "
+                            f"{tokens_needed:,.0f} on demand" + ("" if fits else "; request an increase in Service Quotas, or "
                                                        "the run stops when the day's tokens are spent")))
     return checks
 
 
-def _quotas(clients: PreflightClients, params: StudyParams, models: list[str], tokens: dict[str, float]) -> list[Check]:
+MORE_BATCH = "request an increase in Service Quotas, or set bedrock.invocation: on_demand"
+
+
+def _batch_limit(quota: dict[str, Any] | None, subject: str, fits: Callable[[float], bool], need: str) -> Check:
+    """One batch quota against what the run's jobs need; unlisted: could not check (the model may not batch here)."""
+    if quota is None:
+        return Check("batch quota", subject, None, "not listed: check Service Quotas and that batch inference "
+                                                   "serves this model in the Region (else set bedrock.invocation: on_demand)")
+    ok = fits(quota["Value"])
+    return Check("batch quota", quota["QuotaName"], ok, f"{quota['Value']:,.0f}; {need}" + ("" if ok else f"; {MORE_BATCH}"))
+
+
+def _batch_quotas(clients: PreflightClients, quotas: list[dict[str, Any]], jobs: dict[planning.PlannedJob, int]) -> list[Check]:
+    """Each batched model's quotas against the plan's jobs of it (user guide, "Format and upload your batch inference
+    data": records per job, per input file, the least per job; and the jobs in progress or submitted at once)."""
+    sizes: dict[str, list[int]] = {}
+    for job, records in jobs.items():
+        sizes.setdefault(job.model_id, []).append(records)
+    in_flight: dict[str, int] = {}
+    for summary in pages(clients.bedrock, "list_model_invocation_jobs", "invocationJobSummaries"):
+        if summary["status"] in IN_FLIGHT:  # what the quota of jobs in progress and submitted counts
+            model_id = summary["modelId"].rsplit("/", 1)[-1]  # an id, or a model's or profile's ARN
+            in_flight[model_id] = in_flight.get(model_id, 0) + 1
+    checks = []
+    for model_id, records in sorted(sizes.items()):
+        name = BATCH_QUOTA_NAMES.get(model_id)
+        if name is None:
+            checks.append(Check("batch quota", model_id, None, "no quota name known for this model: check Service Quotas"))
+            continue
+        largest, least, running = max(records), min(records), in_flight.get(model_id, 0)
+        checks += [
+            _batch_limit(find_quota(quotas, "records per batch inference job", name, unless="minimum"),
+                         f"records per batch inference job, {name}", lambda v: v >= largest,
+                         f"the largest of its {len(records)} job(s) holds {largest:,} records"),
+            _batch_limit(find_quota(quotas, "records per input file per batch inference job", name),
+                         f"records per input file, {name}", lambda v: v >= largest,
+                         f"one input file a job, of up to {largest:,} records"),
+            _batch_limit(find_quota(quotas, "minimum number of records per batch inference job", name),
+                         f"least records per batch inference job, {name}", lambda v: v <= least,
+                         f"the smallest job holds {least:,} records (the run batches {BATCH_MIN_RECORDS}+ only)"),
+            _batch_limit(find_quota(quotas, "in-progress and submitted batch inference jobs", name),
+                         f"batch inference jobs at once, {name}", lambda v: v - running >= 1,
+                         f"{running} in flight in the account now, the run adds 1 at a time")]
+    return checks
+
+
+def _quotas(clients: PreflightClients, params: StudyParams, models: list[str], planned: planning.Plan) -> list[Check]:
     quotas = quota_list(clients.quotas)
     checks = []
     if not params.bedrock.allow_provisioned_throughput:
@@ -235,9 +292,11 @@ def _quotas(clients: PreflightClients, params: StudyParams, models: list[str], t
             checks.append(Check("quota", deployments["QuotaName"], free >= len(models),
                                 f"{used} of {deployments['Value']:g} used, {len(models)} needed" + (
                                     "" if free >= len(models) else "; request an increase in Service Quotas")))
+    tokens = planning.tokens_by_model(planned)
     for model_id in sorted(conversed(params)):
         checks += _token_quotas(quotas, model_id, tokens.get(model_id, 0.0))
-    return checks
+    jobs = planned.batch_jobs()
+    return checks + (_batch_quotas(clients, quotas, jobs) if jobs else [])
 
 
 def run(clients: PreflightClients, params: StudyParams, models: list[str],
@@ -255,8 +314,7 @@ def run(clients: PreflightClients, params: StudyParams, models: list[str],
     checks.append(_bucket(clients, settings.bucket, settings.region))
     checks.append(_role(clients, settings.role_arn))
     checks += _permissions(clients, params)
-    tokens = planning.tokens_by_model(planned or planning.build(params, models))
-    return checks + _quotas(clients, params, models, tokens)
+    return checks + _quotas(clients, params, models, planned or planning.build(params, models))
 
 
 def table(checks: list[Check]) -> str:

@@ -59,6 +59,16 @@ JUDGES_DIFFER_NOTE = (
     f"between configurations are what to compare."
 )
 
+# As Service Quotas names a model in its batch inference quotas ("Records per batch inference job for Nova Micro
+# V1"): Nova Micro's and Lite's, Claude 3.5 Sonnet's and Llama 3.1 70B Instruct's read in a listing of Bedrock's
+# quota names; the others (no batch quota of theirs in that listing) written as their on-demand quotas name them,
+# so an unlisted one is reported "could not check" by preflight, never guessed at.
+BATCH_QUOTA_NAMES = {
+    CLAUDE_SONNET_4_6: "Claude Sonnet 4.6", LLAMA_4_MAVERICK: "Llama 4 Maverick",
+    STUDY_CLAUDE: "Claude 3.5 Sonnet", STUDY_LLAMA: "Llama 3.1 70B Instruct",
+    **{m.converse_id: m.batch_quota_name for m in STUDY_MODELS.values()},  # "Nova Micro V1", ...
+}
+
 PROFILE_PREFIXES = ("us.", "eu.", "apac.", "global.")  # cross-region inference profiles of a foundation model
 
 

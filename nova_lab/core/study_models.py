@@ -23,6 +23,7 @@ NOVA_2_HYPERPARAMETERS = ("epochCount", "learningRate")  # the AWS sample above;
 class StudyModel:
     name: str  # as the params, the outputs tree and the CLI name it
     plays: str  # the Amazon Nova model, in words
+    batch_quota_name: str  # as Service Quotas names it in the batch inference quotas (bedrock_models.BATCH_QUOTA_NAMES)
     converse_id: str  # Converse id (or inference profile) of the base model
     training_id: str  # the base model a customization job starts from
     hyperparameters: tuple[str, ...]  # the FineTuneParams a customization job takes, by Nova's API names
@@ -32,11 +33,11 @@ class StudyModel:
 
 
 STUDY_MODELS: dict[str, StudyModel] = {m.name: m for m in (
-    StudyModel("micro", "Amazon Nova Micro", "amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0:128k",
+    StudyModel("micro", "Amazon Nova Micro", "Nova Micro V1", "amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0:128k",
                NOVA_1_HYPERPARAMETERS, True, True),
-    StudyModel("lite", "Amazon Nova Lite", "amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k",
+    StudyModel("lite", "Amazon Nova Lite", "Nova Lite V1", "amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k",
                NOVA_1_HYPERPARAMETERS, True, True),
-    StudyModel("nova2_lite", "Amazon Nova 2 Lite", "us.amazon.nova-2-lite-v1:0", "amazon.nova-2-lite-v1:0:256k",
+    StudyModel("nova2_lite", "Amazon Nova 2 Lite", "Nova 2 Lite", "us.amazon.nova-2-lite-v1:0", "amazon.nova-2-lite-v1:0:256k",
                NOVA_2_HYPERPARAMETERS, False, False, min_training_records=200),  # AWS's Nova dataset validator
 )}
 

@@ -63,6 +63,14 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class PlannedJob:
+    """A batch inference job the run submits: one model's requests of one step (several lines may share it)."""
+
+    name: str
+    model_id: str  # the id the job runs on, as its quotas are named by
+
+
+@dataclass(frozen=True)
 class Line:
     notebook: str
     service: str
@@ -70,7 +78,7 @@ class Line:
     what: str
     count: int
     cost: Cost = Cost()
-    job: str | None = None  # the batch inference job its requests go into (several lines may share one)
+    job: PlannedJob | None = None  # the batch inference job its requests go into
 
     @property
     def usd(self) -> float:
@@ -89,14 +97,26 @@ class Plan:
     def total_usd(self) -> float:
         return sum(line.usd for line in self.lines)
 
+    def batch_jobs(self) -> dict[PlannedJob, int]:
+        """Each batch inference job with the records it holds."""
+        records: dict[PlannedJob, int] = {}
+        for line in self.lines:
+            if line.job is not None:
+                records[line.job] = records.get(line.job, 0) + line.count
+        return records
+
     @property
     def jobs(self) -> int:
-        return len({line.job for line in self.lines if line.job})
+        return len(self.batch_jobs())
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([{"notebook": line.notebook, "service": line.service, "call": line.call, "what": line.what,
                               "count": line.count, "tokens": round(sum(n for _, n in line.cost.tokens)), "usd": line.usd}
                              for line in self.lines])
+
+    def jobs_table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"batch job": job.name, "model": job.model_id, "records": records}
+                             for job, records in self.batch_jobs().items()])
 
     def unverified_prices(self) -> list[str]:
         used = sorted({item for line in self.lines for item in line.cost.prices})
@@ -332,7 +352,7 @@ def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) ->
     for configuration in CONFIGURATIONS:
         batch = batched and configuration in on_base
         plan.add(INFERENCE.name, *_route(batch), _routed(f"{model} {configuration}", batch), n,
-                 answers(configuration, n, batch), job=f"{model} answers" if batch else None)
+                 answers(configuration, n, batch), job=PlannedJob(f"{model} answers", model_id) if batch else None)
     timed = min(params.latency_sample, sizes.answerable)
     plan.add(INFERENCE.name, "bedrock-agent-runtime + bedrock-runtime", "Retrieve + Converse",
              f"{model} latency sample: {timed} questions x 4 configurations again, one request at a time", timed * 5,
@@ -342,7 +362,7 @@ def _model_steps(plan: Plan, params: StudyParams, sizes: Prompts, model: str) ->
         batch = in_batch(params, judged)
         plan.add(JUDGING.name, *_route(batch), _routed(f"judge {judge} on {model}'s answers", batch), judged,
                  _calls(judge, judged * sizes.judge, judged * JUDGE_REPLY_TOKENS, batch),
-                 job=f"{judge} on {model}" if batch else None)
+                 job=PlannedJob(f"{judge} on {model}", judge) if batch else None)
 
 
 def build(params: StudyParams, models: list[str], scale: int = 1) -> Plan:
@@ -361,7 +381,8 @@ def build(params: StudyParams, models: list[str], scale: int = 1) -> Plan:
                                          (sizes.graded, "the blind-graded answers")):
             batch = in_batch(params, count)
             plan.add(JUDGING.name, *_route(batch), _routed(f"judge {judge} on {what} (once for all models)", batch), count,
-                     _calls(judge, tokens_in, count * JUDGE_REPLY_TOKENS, batch), job=f"{judge} {what}" if batch else None)
+                     _calls(judge, tokens_in, count * JUDGE_REPLY_TOKENS, batch),
+                     job=PlannedJob(f"{judge} on {what}", judge) if batch else None)
     return plan
 
 

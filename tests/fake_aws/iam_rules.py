@@ -284,6 +284,9 @@ class Walk:
     def _bedrock_GetModelInvocationJob(self, call, p):
         return [Need(call, "caller", "bedrock:GetModelInvocationJob", p["jobIdentifier"])]
 
+    def _bedrock_StopModelInvocationJob(self, call, p):
+        return [Need(call, "caller", "bedrock:StopModelInvocationJob", p["jobIdentifier"])]
+
     def _bedrock_Converse(self, call, p):
         model = p["modelId"]
         if model.startswith("arn:"):  # a custom model's deployment or provisioned throughput
