@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from nova_lab.bedrock import customization, steps
+from nova_lab.bedrock.evaluation import ManagedEvaluation
 from nova_lab.bedrock.judge import BedrockJudge
 from nova_lab.bedrock.knowledge_base import search_modes
 from nova_lab.bedrock.qa_generation import REPLY_COLUMNS, BedrockQAGenerator, DocumentPairWriter
@@ -27,7 +28,7 @@ from nova_lab.core.records import RecordStore
 from nova_lab.core.results import FineTuneResult
 from nova_lab.core.study_steps import DATA_PREP, FINE_TUNE, INFERENCE, JUDGING, KB_BUILD
 from nova_lab.data import data_prep
-from nova_lab.judging import verdicts
+from nova_lab.judging import graded_set, verdicts
 from nova_lab.judging.judges import Judge
 from nova_lab.retrieval import kb_build
 from nova_lab.retrieval.knowledge_base import MODES, CachedRetriever, Mode, Passage, Retriever
@@ -108,6 +109,14 @@ def answer(cfg: InferenceParams, questions: pd.DataFrame) -> dict[str, Any]:
         kept = kb_build.open_kept(cfg.run_name, cfg.rrf_k)
         return inference.run(cfg, questions, kept.retriever, stored=kept)
     return steps.inference(BedrockRun.open(cfg, INFERENCE.name), cfg, questions)
+
+
+def second_opinions(cfg: JudgingParams) -> list[Judge]:
+    """The judges of the graded set beside the panel: Bedrock Evaluations when `bedrock.evaluation_model` is set."""
+    named = graded_set.second_opinions(cfg)
+    if not named:
+        return []
+    return [ManagedEvaluation(BedrockRun.open(cfg, JUDGING.name), cfg.bedrock.evaluation_model)]
 
 
 def judge_panel(cfg: JudgingParams) -> list[Judge]:

@@ -233,7 +233,8 @@ NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # a full disk, a file-size
 STOPS = {"OSError", "KeyboardInterrupt", "DeadKernelError", "RunLocked", "StepNotRun", "ParamsError", "UnusableState",
          "DocumentsError", "QuestionsError", "GradedSetError",  # ParamsError's: your documents, Q&A file, grades
          *("CredentialsExpired", "WaitTimedOut", "DailyQuotaSpent", "IngestionFailed", "ResourceMismatch", "ResourceFailed",
-           "CollectionFailed", "CustomizationFailed", "ServingFailed", "BatchJobFailed")}  # every RunStopped (a test checks)
+           "CollectionFailed", "CustomizationFailed", "ServingFailed", "BatchJobFailed",
+           "EvaluationJobFailed")}  # every RunStopped (a test checks)
 
 
 def main_error(message: str) -> int:

@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +40,25 @@ def own_outputs(request, monkeypatch, tmp_path) -> Path:
     (folder / "cache").symlink_to(SESSION_OUTPUTS / "cache")
     monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(folder))
     return folder
+
+
+@contextlib.contextmanager
+def stubbed_bedrock_run(settings, monkeypatch):
+    """A Bedrock run named "unit" on `settings`: S3 from moto (the bucket made), Bedrock stubbed with Stubber (each
+    request and response checked against the service model), no waiting between polls."""
+    from botocore.stub import Stubber
+    from moto import mock_aws
+
+    from nova_lab.bedrock.resources import Clients
+    from nova_lab.bedrock.run_context import BedrockRun
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        clients = Clients.create(settings)
+        clients.s3.create_bucket(Bucket=settings.bucket)
+        with Stubber(clients.bedrock) as stub:
+            yield BedrockRun(clients, settings, "unit", lambda seconds: None), stub
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,10 @@ Stubber, both checked against the service models)."""
 import json
 
 import pytest
-from botocore.stub import ANY, Stubber
-from moto import mock_aws
+from botocore.stub import ANY
 
+from conftest import stubbed_bedrock_run
 from nova_lab.bedrock import batch
-from nova_lab.bedrock.resources import Clients
-from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.runtime import converse_body
 from nova_lab.bedrock.state import read_state
 from nova_lab.core.bedrock_models import BATCH_MIN_RECORDS
@@ -23,14 +21,9 @@ ARN = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdef012345"
 
 
 @pytest.fixture
-def run(monkeypatch, tmp_path):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        clients = Clients.create(SETTINGS)
-        clients.s3.create_bucket(Bucket=SETTINGS.bucket)
-        with Stubber(clients.bedrock) as stub:
-            yield BedrockRun(clients, SETTINGS, "unit", lambda seconds: None), stub
+def run(monkeypatch):
+    with stubbed_bedrock_run(SETTINGS, monkeypatch) as made:
+        yield made
 
 
 def requests(n, model=MODEL):

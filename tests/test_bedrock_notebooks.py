@@ -184,9 +184,11 @@ def test_a_bedrock_study_in_batch_mode_stores_what_on_demand_stores_and_replays(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setattr(runner, "bedrock_preflight", lambda params, models, planned: None)
     made = {}
+    second = "  evaluation_model: us.anthropic.claude-sonnet-4-6\n"  # and Bedrock Evaluations' second opinion
     for mode in ("on_demand", "batch"):
         params = tmp_path / f"{mode}.yaml"
-        params.write_text(overlay(tmp_path, "record").read_text() + f"  invocation: {mode}\n" + sized)
+        params.write_text(overlay(tmp_path, "record").read_text() + f"  invocation: {mode}\n"
+                          + (second if mode == "batch" else "") + sized)
         monkeypatch.setenv("NOVA_LAB_FAKE_AWS", str(tmp_path / f"{mode}.pickle"))
         monkeypatch.setenv("NOVA_LAB_OUTPUTS", str(tmp_path / mode))
         run_study(("micro",), params)
@@ -216,3 +218,8 @@ def test_a_bedrock_study_in_batch_mode_stores_what_on_demand_stores_and_replays(
     pd.testing.assert_frame_equal(latency.drop(columns="latency_ms"), on_demand_latency.drop(columns="latency_ms"))
     for mine, theirs in zip(made["batch"], stores("smoke", "micro")):
         pd.testing.assert_frame_equal(mine, theirs)  # the replay stores what the recorded run stored
+    assert operations.count("CreateEvaluationJob") == len(state["evaluation_jobs"]) == 1  # the graded set: 480
+    table = pd.DataFrame(read_notebook(paths.run_dir("smoke") / "06_analysis.ipynb")["graded_agreement"])
+    second = table[(table["judge"] == "Bedrock Evaluations (us.anthropic.claude-sonnet-4-6)")
+                   & (table["kind"] == "every kind") & (table["part"] == "whole set")]
+    assert len(second) == 1 and second["answers"].iloc[0] == 480 and second["alpha_with_panel"].notna().all()

@@ -23,6 +23,7 @@ HYPER = {"epochCount": 2, "learningRate": 1e-5, "learningRateWarmupSteps": 10}
 MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef012345"
 DEPLOY_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef012345"
 PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef012345"
+EVAL_ARN = "arn:aws:bedrock:us-east-1:123456789012:evaluation-job/abcdef012345"
 JOB_ARN, THEIR_JOB_ARN = (f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{i}" for i in ("abcdef012345", "fedcba543210"))
 OUR_TAGS = {"tags": [{"key": TAG_KEY, "value": "unit"}]}
 DATA = f"s3://{SETTINGS.bucket}/unit"  # a bucket name has 3 to 63 characters (the s3Uri pattern)
@@ -41,6 +42,7 @@ class Split:
     """A bedrock client: moto serves what it implements, a stubbed client the serving calls it lacks."""
 
     STUBBED = {"list_model_invocation_jobs", "stop_model_invocation_job", "get_model_invocation_job",
+               "list_evaluation_jobs", "stop_evaluation_job", "get_evaluation_job",
                "list_custom_model_deployments", "create_custom_model_deployment", "delete_custom_model_deployment",
                "get_custom_model_deployment",
                "list_provisioned_model_throughputs", "create_provisioned_model_throughput",
@@ -56,7 +58,7 @@ class Split:
         return (self.stubbed if operation in self.STUBBED else self.moto).get_paginator(operation)
 
     def list_tags_for_resource(self, resourceARN):
-        client = self.stubbed if resourceARN in (DEPLOY_ARN, PT_ARN, JOB_ARN, THEIR_JOB_ARN) else self.moto
+        client = self.stubbed if resourceARN in (DEPLOY_ARN, PT_ARN, JOB_ARN, THEIR_JOB_ARN, EVAL_ARN) else self.moto
         return client.list_tags_for_resource(resourceARN=resourceARN)
 
 
@@ -66,6 +68,13 @@ def batch_job(arn, status, name="unit-verdicts-0123456789ab"):
             "roleArn": SETTINGS.role_arn, "submitTime": "2026-12-06T00:00:00Z",
             "inputDataConfig": {"s3InputDataConfig": {"s3Uri": f"{DATA}/run/batch/in/records.jsonl"}},
             "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": f"{DATA}/run/batch/out/"}}}
+
+
+def evaluation_job(status):
+    """An evaluation job as ListEvaluationJobs summarises it."""
+    return {"jobArn": EVAL_ARN, "jobName": "unit-unit-eval-0123456789ab", "status": status, "jobType": "Automated",
+            "creationTime": "2026-12-06T00:00:00Z", "evaluationTaskTypes": ["Custom"],
+            "modelIdentifiers": ["nova-lab-answers"]}
 
 
 def stubbed_bedrock():
@@ -138,12 +147,17 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws, st
     clients = Clients(moto_clients.s3, Split(moto_clients.bedrock, client), moto_clients.bedrock_agent, moto_clients.s3vectors,
                       opensearch=moto_clients.opensearch)
 
-    def expect_listing(deployments, jobs):
+    def expect_listing(deployments, jobs, evaluations):
         stub.add_response("list_model_invocation_jobs", {"invocationJobSummaries": jobs}, {"nameContains": "unit"})
         for job in jobs:
             if job["status"] in ("InProgress", "Scheduled"):  # a finished job is not looked at
                 stub.add_response("list_tags_for_resource", OUR_TAGS if job["jobArn"] == JOB_ARN else
                                   {"tags": [{"key": TAG_KEY, "value": "another-study"}]}, {"resourceARN": job["jobArn"]})
+        stub.add_response("list_evaluation_jobs", {"jobSummaries": evaluations} if evaluations else {},  # none: the
+                          {"nameContains": "unit"})  # list is left out (the service model's least length is 1)
+        for job in evaluations:
+            if job["status"] == "InProgress":
+                stub.add_response("list_tags_for_resource", OUR_TAGS, {"resourceARN": job["jobArn"]})
         stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
         stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": deployments}, {})
         if deployments:
@@ -153,22 +167,31 @@ def test_teardown_lists_then_removes_everything_tagged_and_is_safe_twice(aws, st
                    "modelArn": MODEL_ARN, "createdAt": "2026-11-25T00:00:00Z", "status": "Active"}]
     running = [batch_job(JOB_ARN, "InProgress"), batch_job(THEIR_JOB_ARN, "Scheduled", "unit-b-answers-micro"),
                batch_job(JOB_ARN.replace("abcdef", "aaaaaa"), "Completed")]
-    expect_listing(deployment, running)  # dry run
-    expect_listing(deployment, running)  # teardown: the running job of this study stopped, and waited for
+    grading = [evaluation_job("InProgress")]
+    expect_listing(deployment, running, grading)  # dry run
+    expect_listing(deployment, running, grading)  # teardown: the running jobs of this study stopped, and waited for
     stub.add_response("stop_model_invocation_job", {}, {"jobIdentifier": JOB_ARN})
     stub.add_response("get_model_invocation_job", batch_job(JOB_ARN, "Stopping"), {"jobIdentifier": JOB_ARN})
     stub.add_response("get_model_invocation_job", batch_job(JOB_ARN, "Stopped"), {"jobIdentifier": JOB_ARN})
+    stub.add_response("stop_evaluation_job", {}, {"jobIdentifier": EVAL_ARN})
+    described = {"jobName": "unit-unit-eval-0123456789ab", "jobArn": EVAL_ARN, "roleArn": SETTINGS.role_arn,
+                 "jobType": "Automated", "creationTime": "2026-12-06T00:00:00Z", "outputDataConfig": {"s3Uri": f"{DATA}/e/"},
+                 "evaluationConfig": {"automated": {"datasetMetricConfigs": [{"taskType": "Custom", "metricNames": ["m"],
+                                                                              "dataset": {"name": "graded-set"}}]}},
+                 "inferenceConfig": {"models": [{"precomputedInferenceSource": {"inferenceSourceIdentifier": "x"}}]}}
+    stub.add_response("get_evaluation_job", described | {"status": "Stopped"}, {"jobIdentifier": EVAL_ARN})
     stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOY_ARN})
     stub.add_response("get_custom_model_deployment", {  # its delete finishes later: the custom model waits for it
         "customModelDeploymentArn": DEPLOY_ARN, "modelDeploymentName": "unit-micro-serve", "modelArn": MODEL_ARN,
         "createdAt": "2026-11-25T00:00:00Z", "status": "Active"}, {"customModelDeploymentIdentifier": DEPLOY_ARN})
     stub.add_client_error("get_custom_model_deployment", "ResourceNotFoundException", http_status_code=404)
-    expect_listing([], [batch_job(JOB_ARN, "Stopped")])  # second teardown
+    expect_listing([], [batch_job(JOB_ARN, "Stopped")], [evaluation_job("Stopped")])  # second teardown
     slept = []
     before = len(strict_aws_requests.requests)
     with stub:
         listed = teardown.teardown(clients, SETTINGS, dry_run=True)
-        assert [r.kind for r in listed] == ["batch-job", "deployment", "customization-job", "custom-model", "s3-bucket"]
+        assert [r.kind for r in listed] == ["batch-job", "evaluation-job", "deployment", "customization-job",
+                                            "custom-model", "s3-bucket"]
         assert listed[0].identifier == JOB_ARN  # not the other study's job, nor the finished one
         assert moto_clients.s3.list_objects_v2(Bucket=SETTINGS.bucket)["KeyCount"] == 1  # dry run deleted nothing
         assert teardown.teardown(clients, SETTINGS, sleep=slept.append) == listed
@@ -206,6 +229,7 @@ def test_cli_teardown_dry_run_lists_and_keeps(aws, capsys):
     original = Clients.create
     with Stubber(stubbed) as stub, pytest.MonkeyPatch.context() as patch:
         stub.add_response("list_model_invocation_jobs", {"invocationJobSummaries": []}, {"nameContains": "nova-lab"})
+        stub.add_response("list_evaluation_jobs", {}, {"nameContains": "nova-lab"})  # no jobs: no list
         stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
         stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
         stub.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []}, {"statusEquals": "InProgress"})

@@ -225,7 +225,8 @@ def against_grades_table(table: pd.DataFrame) -> pd.DataFrame:
         "Krippendorff's alpha": table["alpha"].round(2), "Cohen's kappa (3 bins)": table["kappa_3_bins"].round(2),
         "mean absolute error (points)": table["mean_abs_error"].round(2), "judge's mean": table["mean_score"].round(2),
         "grades' mean": table["mean_grade"].round(2),
-        "fit to score alone": table["fit_to_stand_alone"].map({True: "yes", False: "no (alpha < 0.8)"})})
+        "fit to score alone": table["fit_to_stand_alone"].map({True: "yes", False: "no (alpha < 0.8)"}),
+        "alpha with the panel": table["alpha_with_panel"].round(2)})
 
 
 def kind_caveat(against_grades: pd.DataFrame, kinds: list[str]) -> str:

@@ -85,7 +85,8 @@ def run(cfg: AnalysisParams) -> Analysis:
     per_answer_usd = 1000 * owned.set_index(["model", "configuration"])["usd_per_1000_answers"]
     graded_file = graded_set.source(cfg.grades)
     graded = graded_set.read(graded_file)
-    graded_scores = graded_set.read_scores(graded, res.judges, graded_set.store(cfg.run_name))
+    graded_scores = graded_set.read_scores(graded, [*res.judges, *graded_set.second_opinions(cfg)],
+                                           graded_set.store(cfg.run_name))
     checks = meta_eval.read_all(cfg.run_name, cfg.models)
     changes = statistics.changes(res, ["quality", *res.judges, "latency_ms", *statistics.TOKENS], resamples, seed)
     found = Analysis(

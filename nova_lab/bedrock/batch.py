@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll
 from nova_lab.bedrock.resources import TAG_KEY, resource_name, upload
@@ -96,21 +96,28 @@ def _submit(run: BedrockRun, name: str, model_id: str, requests: list[Request]) 
     return {"name": name, "arn": arn, "input": input_uri, "output": output_uri}
 
 
-def ensure_job(run: BedrockRun, phase: str, model_id: str, requests: list[Request]) -> dict[str, Any]:
-    """The job for these requests: the one the run's state names, unless it ended without finishing (then the
-    next attempt is submitted); kept in the state as soon as it is submitted. A create retried after a kill
-    carries the same client token, so Bedrock returns the job it made instead of a second one."""
-    base = job_name(run, phase, model_id, requests, 1)
-    kept = read_state(run.name).get("batch_jobs", {})
+def kept_job(run: BedrockRun, part: str, name_of: Callable[[int], str], status: Callable[[str], str],
+             ended: tuple[str, ...], submit: Callable[[str], dict[str, str]]) -> dict[str, Any]:
+    """The job the run's state keeps under `part` by its first attempt's name, unless it ended without finishing
+    (then the next attempt, `name_of(attempt)`, is submitted); kept in the state as soon as it is submitted. A
+    create retried after a kill carries the same client token (the caller's `submit`), so Bedrock returns the job
+    it made instead of a second one."""
+    base = name_of(1)
+    kept = read_state(run.name).get(part, {})
     job = kept.get(base)
-    if job is not None:
-        status = run.clients.bedrock.get_model_invocation_job(jobIdentifier=job["arn"])["status"]
-        if status not in ENDED:
-            return job
+    if job is not None and status(job["arn"]) not in ended:
+        return job
     attempt = job["attempt"] + 1 if job is not None else 1
-    job = _submit(run, job_name(run, phase, model_id, requests, attempt), model_id, requests) | {"attempt": attempt}
-    update_state(run.name, batch_jobs=kept | {base: job})
+    job = submit(name_of(attempt)) | {"attempt": attempt}
+    update_state(run.name, **{part: kept | {base: job}})
     return job
+
+
+def ensure_job(run: BedrockRun, phase: str, model_id: str, requests: list[Request]) -> dict[str, Any]:
+    """The batch job for these requests, submitted once and found again by the next run (`kept_job`)."""
+    return kept_job(run, "batch_jobs", lambda attempt: job_name(run, phase, model_id, requests, attempt),
+                    lambda arn: run.clients.bedrock.get_model_invocation_job(jobIdentifier=arn)["status"], ENDED,
+                    lambda name: _submit(run, name, model_id, requests))
 
 
 def wait(run: BedrockRun, job: dict[str, str]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ CALLER_ACTIONS = {
                 "StartIngestionJob", "GetIngestionJob", "ListIngestionJobs", "Retrieve",
                 "CreateModelInvocationJob", "GetModelInvocationJob", "ListModelInvocationJobs",
                 "StopModelInvocationJob",
+                "CreateEvaluationJob", "GetEvaluationJob", "ListEvaluationJobs", "StopEvaluationJob",
                 "TagResource", "ListTagsForResource"],  # TagResource: tags given on create need it
     "s3vectors": ["CreateVectorBucket", "ListVectorBuckets", "DeleteVectorBucket", "CreateIndex", "GetIndex",
                   "ListIndexes", "DeleteIndex", "TagResource"],  # TagResource: the vector bucket is tagged on create
@@ -48,26 +49,37 @@ CALLER_ACTIONS = {
 }
 
 
+# What an evaluation job's role does with its evaluator model (user guide, "Required permissions ... model as a
+# judge": the role invokes it and may run it as a batch inference job).
+EVALUATOR_ACTIONS = ["bedrock:InvokeModel", "bedrock:CreateModelInvocationJob", "bedrock:StopModelInvocationJob"]
+
+
 def _account(params: StudyParams) -> str:
     return params.bedrock.role_arn.split(":")[4]
 
 
 def conversed(params: StudyParams) -> set[str]:
     """The Converse ids of every base model the run asks: judges, the Q&A model (when it writes the
-    pairs), the Nova sizes."""
+    pairs), the Nova sizes, the evaluator of Bedrock Evaluations (when set: the caller needs it too)."""
     settings = params.bedrock
     writer = {settings.qa_model} if params.qa_generator == "bedrock" else set()
-    return {*settings.judge_models, *writer, *(STUDY_MODELS[m].converse_id for m in params.sizes)}
+    evaluator = {settings.evaluation_model} if settings.evaluation_model else set()
+    return {*settings.judge_models, *writer, *evaluator, *(STUDY_MODELS[m].converse_id for m in params.sizes)}
+
+
+def _model_arns(params: StudyParams, ids: set[str]) -> set[str]:
+    """The ARNs a call to each model is authorised on: a profile in the run's region, and its foundation model
+    in every region (a profile routes anywhere it covers)."""
+    settings, account = params.bedrock, _account(params)
+    arns = {f"arn:aws:bedrock:*::foundation-model/{foundation_model(model_id)}" for model_id in ids}
+    return arns | {f"arn:aws:bedrock:{settings.region}:{account}:inference-profile/{model_id}"
+                   for model_id in ids if model_id != foundation_model(model_id)}
 
 
 def _invocable(params: StudyParams) -> list[str]:
-    """Every model the run invokes, as the ARNs InvokeModel/Converse are authorised on: a profile in
-    the run's region, and its foundation model in every region (a profile routes anywhere it covers)."""
+    """Every model the run invokes, as the ARNs InvokeModel/Converse are authorised on."""
     settings, account = params.bedrock, _account(params)
-    ids = {*conversed(params), settings.embedding_model}
-    arns = {f"arn:aws:bedrock:*::foundation-model/{foundation_model(model_id)}" for model_id in ids}
-    arns |= {f"arn:aws:bedrock:{settings.region}:{account}:inference-profile/{model_id}"
-             for model_id in ids if model_id != foundation_model(model_id)}
+    arns = _model_arns(params, {*conversed(params), settings.embedding_model})
     arns |= {"arn:aws:bedrock:*::foundation-model/amazon.nova-*",
              f"arn:aws:bedrock:{settings.region}:{account}:custom-model-deployment/*",
              f"arn:aws:bedrock:{settings.region}:{account}:provisioned-model/*"}
@@ -108,11 +120,13 @@ def role_policies(params: StudyParams) -> dict[str, Any]:
               "Resource": f"arn:aws:aoss:{settings.region}:{account}:collection/*"})
     batch = [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": _invocable(params)}] \
         if settings.invocation == "batch" else []  # a batch inference job invokes its model as the role
+    evaluator = [{"Effect": "Allow", "Action": EVALUATOR_ACTIONS,  # the user guide's judge service role
+                  "Resource": sorted(_model_arns(params, {settings.evaluation_model}))}] if settings.evaluation_model else []
     permissions = {"Version": "2012-10-17", "Statement": [
         *_bucket_statement(params),
         {"Effect": "Allow", "Action": ["bedrock:InvokeModel"],
          "Resource": f"arn:aws:bedrock:{settings.region}::foundation-model/{settings.embedding_model}"},
-        store, *batch]}
+        store, *batch, *evaluator]}
     return {"trust": trust, "permissions": permissions}
 
 

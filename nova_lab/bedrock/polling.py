@@ -30,6 +30,7 @@ CONSOLES = {
     "deployment": "the Amazon Bedrock console, Custom models > its deployment",
     "provisioned_throughput": "the Amazon Bedrock console, Provisioned Throughput",
     "batch_job": "the Amazon Bedrock console, Batch inference",
+    "evaluation_job": "the Amazon Bedrock console, Evaluations",
 }
 
 

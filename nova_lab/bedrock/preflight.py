@@ -308,6 +308,8 @@ def run(clients: PreflightClients, params: StudyParams, models: list[str],
     conversing = {f"judge {i + 1}": judge for i, judge in enumerate(settings.judge_models)}
     if params.qa_generator == "bedrock":
         conversing["Q&A model"] = settings.qa_model
+    if settings.evaluation_model:
+        conversing["evaluator (Bedrock Evaluations)"] = settings.evaluation_model
     used = {**{f"Nova {m}": STUDY_MODELS[m].converse_id for m in models}, **conversing, "embedding": settings.embedding_model}
     checks = [check for role, model_id in used.items() for check in _model(clients, role, model_id, settings.region)]
     checks += [_converse(clients, role, model_id) for role, model_id in conversing.items()]

@@ -3,7 +3,8 @@
 A delete is waited for before what depends on it goes (a deployment before its custom model, a
 knowledge base before the vector store it writes to, a collection before its policies), and
 whatever could not be removed is reported with what it still bills. A study's batch inference
-jobs still running are stopped first, and waited for, so none writes output after its bucket is emptied.
+and evaluation jobs still running are stopped first, and waited for, so none writes output after its bucket is
+emptied.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from nova_lab.bedrock.batch import IN_FLIGHT, RUNNING
+from nova_lab.bedrock import batch, evaluation
 from nova_lab.bedrock.polling import poll
 from nova_lab.bedrock.resources import TAG_KEY, Clients, Resource, collection_name, if_exists, pages, vector_bucket_name
 from nova_lab.core.params import BedrockSettings
@@ -30,7 +31,10 @@ def study_resources(clients: Clients, settings: BedrockSettings) -> list[Resourc
     found = [Resource("batch-job", j["jobName"], j["jobArn"])  # named after the study tag: listed by it
              for j in pages(clients.bedrock, "list_model_invocation_jobs", "invocationJobSummaries",
                             nameContains=settings.study_tag)
-             if j["status"] in RUNNING and _tagged(clients.bedrock, j["jobArn"], settings)]
+             if j["status"] in batch.RUNNING and _tagged(clients.bedrock, j["jobArn"], settings)]
+    found += [Resource("evaluation-job", j["jobName"], j["jobArn"])
+              for j in pages(clients.bedrock, "list_evaluation_jobs", "jobSummaries", nameContains=settings.study_tag)
+              if j["status"] in evaluation.RUNNING and _tagged(clients.bedrock, j["jobArn"], settings)]
     found += [Resource("provisioned-throughput", p["provisionedModelName"], p["provisionedModelArn"])
              for p in pages(clients.bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries")
              if _tagged(clients.bedrock, p["provisionedModelArn"], settings)]
@@ -105,16 +109,21 @@ def _wait_until_gone(describe: Callable[[], dict[str, Any]], sleep: Callable[[fl
             raise TeardownIncomplete("still being deleted after ~12 minutes")
 
 
-def _running_job(clients: Clients, arn: str) -> dict[str, Any] | None:
-    """The batch job while it may still write output (stopping takes a while); None once it has ended."""
-    job = clients.bedrock.get_model_invocation_job(jobIdentifier=arn)
-    return job if job["status"] in IN_FLIGHT else None
+def _running(describe: Callable[[], dict[str, Any]], in_flight: tuple[str, ...]) -> dict[str, Any] | None:
+    """A job while it may still write output (stopping takes a while); None once it has ended."""
+    job = describe()
+    return job if job["status"] in in_flight else None
 
 
 def _delete(clients: Clients, resource: Resource, sleep: Callable[[float], None] = time.sleep) -> None:
     if resource.kind == "batch-job":  # billed for the records it processed; its output stays until the bucket goes
         clients.bedrock.stop_model_invocation_job(jobIdentifier=resource.identifier)
-        _wait_until_gone(lambda: _running_job(clients, resource.identifier), sleep)
+        _wait_until_gone(lambda: _running(lambda: clients.bedrock.get_model_invocation_job(
+            jobIdentifier=resource.identifier), batch.IN_FLIGHT), sleep)
+    elif resource.kind == "evaluation-job":  # billed for the evaluator's tokens so far
+        clients.bedrock.stop_evaluation_job(jobIdentifier=resource.identifier)
+        _wait_until_gone(lambda: _running(lambda: clients.bedrock.get_evaluation_job(
+            jobIdentifier=resource.identifier), evaluation.IN_FLIGHT), sleep)
     elif resource.kind == "provisioned-throughput":
         clients.bedrock.delete_provisioned_model_throughput(provisionedModelId=resource.identifier)
         _wait_until_gone(lambda: clients.bedrock.get_provisioned_model_throughput(
@@ -157,6 +166,7 @@ class TeardownIncomplete(RuntimeError):
 
 STILL_BILLING = {  # what a resource left behind keeps costing, by kind
     "batch-job": lambda: "each record it still processes, at the batch price",
+    "evaluation-job": lambda: "the evaluator's tokens for each answer it still grades",
     "provisioned-throughput": lambda: f"${pricing.price('provisioned-throughput/no-commitment').usd:.2f} an hour",
     "collection": lambda: f"{2 * pricing.price('opensearch-serverless/ocu-hour').usd:.2f} USD an hour (2 OCUs at least)",
     "custom-model": lambda: f"${pricing.price('custom-model/storage').usd:.2f} a month of storage",

@@ -91,6 +91,7 @@ class WaitHours(_Strict):
     provisioned_throughput: float = Field(2, gt=0, le=168, description="a provisioned throughput (tens of minutes)")
     batch_job: float = Field(30, gt=0, le=168, description="a batch inference job: its queue, then up to its 24 h "
                                                           "timeout")
+    evaluation_job: float = Field(24, gt=0, le=168, description="a Bedrock Evaluations job on the graded set (hours)")
 
 
 class BedrockSettings(_Strict):
@@ -122,6 +123,10 @@ class BedrockSettings(_Strict):
         default="batch", description="batch: answers on base models and judge verdicts go through batch inference "
                                      "jobs (about half the price, their own quota; 100 records a job at least, fewer "
                                      "are asked on demand); on_demand: every request through Converse")
+    evaluation_model: str | None = Field(
+        default=None, description="opt-in second opinion: Amazon Bedrock Evaluations grades the graded set with the "
+                                  "rubric as a custom metric, this model (an evaluator the user guide lists for custom "
+                                  "metrics, e.g. a Claude Sonnet profile) as its judge; unset: none")
     wait_hours: WaitHours = Field(default_factory=WaitHours,
                                   description="how long each wait on a resource may last before the run stops")
     recording: Literal["off", "record", "replay"] = Field(

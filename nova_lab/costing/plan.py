@@ -41,6 +41,7 @@ BYTES_PER_WORD = 7  # the corpus as plain text in S3
 COLLECTION_OCUS = 2  # an OpenSearch Serverless vector collection's smallest size
 CUSTOMIZATION_HOURS = 4  # one Nova customization job on a small data set, from submission to model (estimate)
 JUDGE_REPLY_TOKENS = 60  # a JSON verdict with a one-sentence rationale (estimate)
+EVALUATION_REPLY_TOKENS = 200  # Bedrock Evaluations' evaluator: an explanation, then its rating (estimate)
 QA_PROMPT_TOKENS = 850  # instructions, the fact and up to 3,000 characters of its document (estimate)
 QA_REPLY_TOKENS = 250  # four question/answer pairs as JSON (estimate)
 
@@ -253,6 +254,8 @@ def assumptions(sizes: Prompts) -> list[str]:
         f"{BATCH_MIN_RECORDS} or more (base-model answers, verdicts), at {pricing.BATCH_SHARE:.0%} of the on-demand "
         f"price ({pricing.BATCH_SOURCE}), on the batch quotas; the records a job fails, asked again on demand, are "
         f"not counted",
+        f"Bedrock Evaluations (bedrock.evaluation_model): the evaluator's tokens at its on-demand price, no fee for "
+        f"the job (pricing page as quoted by others, not confirmed), {EVALUATION_REPLY_TOKENS} tokens out an answer",
         f"each model at the price of its route: a geographic profile (us.) of Claude Sonnet 4.5 and later or Nova 2 "
         f"Lite at x{pricing.GEOGRAPHIC_PREMIUM:g} the in-Region price, a global. one at it; a fine-tuned model's "
         f"on-demand deployment bills tokens at its foundation model's in-Region rate",
@@ -383,6 +386,12 @@ def build(params: StudyParams, models: list[str], scale: int = 1) -> Plan:
             plan.add(JUDGING.name, *_route(batch), _routed(f"judge {judge} on {what} (once for all models)", batch), count,
                      _calls(judge, tokens_in, count * JUDGE_REPLY_TOKENS, batch),
                      job=PlannedJob(f"{judge} on {what}", judge) if batch else None)
+    evaluator = params.bedrock.evaluation_model
+    if evaluator:
+        count, tokens_in = sizes.graded
+        plan.add(JUDGING.name, "bedrock", "CreateEvaluationJob", f"Bedrock Evaluations, {evaluator} on the blind-graded "
+                 f"answers with the rubric as a custom metric (a second opinion; {-(-count // 1000)} job(s))", count,
+                 _calls(evaluator, tokens_in, count * EVALUATION_REPLY_TOKENS))
     return plan
 
 

@@ -25,14 +25,14 @@ from statsmodels.stats.inter_rater import cohens_kappa
 
 from nova_lab.core import paths
 from nova_lab.core.caching import fingerprint
-from nova_lab.core.params import ParamsError
+from nova_lab.core.params import CommonParams, ParamsError
 from nova_lab.core.records import RecordStore
 from nova_lab.core.results import graded_judgments_path
 from nova_lab.core.study_steps import StepNotRun
 from nova_lab.data.nova_format import json_lines
 from nova_lab.data.qa import UNANSWERABLE
 from nova_lab.judging.agreement import krippendorff_alpha_interval
-from nova_lab.judging.judges import GOOD_ANSWER, JUDGES, Item, Judge
+from nova_lab.judging.judges import GOOD_ANSWER, JUDGES, Item, Judge, is_second_opinion, second_opinion_name
 from nova_lab.judging.verdicts import JUDGMENT_COLUMNS, judge_all, stored_scores, verdict_key
 
 GRADED_DIR = Path(__file__).parent / "graded"
@@ -169,6 +169,13 @@ def _has_scored(judge_name: str, graded_items: list[Item], kept: set[str]) -> bo
     return all(verdict_key(judge_name, item) in kept for item in graded_items if scores(item))
 
 
+def second_opinions(cfg: CommonParams) -> list[str]:
+    """The judges of the graded set that are not on the panel: Bedrock Evaluations, when `bedrock.evaluation_model`
+    names its evaluator on a Bedrock run."""
+    evaluator = cfg.bedrock.evaluation_model if cfg.backend == "bedrock" and cfg.bedrock else None
+    return [second_opinion_name(evaluator)] if evaluator else []
+
+
 def store(run_name: str) -> RecordStore:
     return RecordStore(graded_judgments_path(run_name), JUDGMENT_COLUMNS)
 
@@ -177,14 +184,15 @@ def _wide(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """One row per graded answer: its grade, each judge's score and the panel's: the mean of the judges that score
     the answer's kind, NaN when one of them has no verdict (an unreadable LLM reply), as 06's `quality` is."""
     wide = scores.pivot(index="item", columns="judge", values="score")
+    members = wide[[judge for judge in wide.columns if not is_second_opinion(judge)]]  # a second opinion is apart
     if "kind" in graded and "question" in graded:  # which judges score each answer (an LLM judge scores all)
         asked = dict(zip(graded["item"], items(graded)))
-        judges = {judge: JUDGES[judge]() for judge in wide.columns if judge in JUDGES}
+        judges = {judge: JUDGES[judge]() for judge in members.columns if judge in JUDGES}
         scoring = pd.DataFrame({judge: [judges[judge].scores(asked[i]) if judge in judges else True
-                                        for i in wide.index] for judge in wide.columns}, index=wide.index)
-        wide["panel"] = wide.where(scoring).mean(axis=1).where(~(scoring & wide.isna()).any(axis=1))
+                                        for i in wide.index] for judge in members.columns}, index=wide.index)
+        wide["panel"] = members.where(scoring).mean(axis=1).where(~(scoring & members.isna()).any(axis=1))
     else:  # without the answers' text nothing says which judges score what: the judges that have a score
-        wide["panel"] = wide.mean(axis=1)
+        wide["panel"] = members.mean(axis=1)
     return graded.set_index("item")[["part", *CELL, "stratum", "kind", "grade"]].join(wide)
 
 
@@ -201,8 +209,9 @@ EVERY_KIND = "every kind"
 def judges_against_grades(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Per question kind (and every kind together), per part of the set (and both together) and per judge (and the
     panel) that scores that kind: Spearman's rho, Krippendorff's interval alpha of judge and grade, Cohen's kappa
-    on three bins, mean absolute error, and whether the judge is fit to score alone (alpha at least FIT_ALPHA). A
-    judge is checked on the kinds it scores: its agreement on every kind together would hide a kind it fails."""
+    on three bins, mean absolute error, whether the judge is fit to score alone (alpha at least FIT_ALPHA), and its
+    alpha with the panel's score (a panel member is part of that mean; a second opinion is not). A judge is checked
+    on the kinds it scores: its agreement on every kind together would hide a kind it fails."""
     wide = _wide(graded, scores)
     judges = [c for c in wide.columns if c not in {"part", *CELL, "stratum", "kind", "grade"}]
     rows = []
@@ -220,7 +229,9 @@ def judges_against_grades(graded: pd.DataFrame, scores: pd.DataFrame) -> pd.Data
                          "alpha": alpha, "kappa_3_bins": _kappa(pair["grade"], pair[judge]) if varies else np.nan,
                          "mean_abs_error": (pair[judge] - pair["grade"]).abs().mean(),
                          "mean_score": pair[judge].mean(), "mean_grade": pair["grade"].mean(),
-                         "fit_to_stand_alone": bool(alpha >= FIT_ALPHA)})
+                         "fit_to_stand_alone": bool(alpha >= FIT_ALPHA),
+                         "alpha_with_panel": krippendorff_alpha_interval(rows_of[["panel", judge]].dropna())
+                         if judge != "panel" else np.nan})
     return pd.DataFrame(rows)
 
 

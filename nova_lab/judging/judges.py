@@ -54,6 +54,17 @@ When the reference says that the operation or parameter asked about does not exi
 answer that says so or says it does not know, and 0 for an answer that states values, a list or a
 description for it: that answer is a fabrication."""
 
+SECOND_OPINION = "Bedrock Evaluations"  # a judge of the graded set only, never of the panel (bedrock/evaluation.py)
+
+
+def second_opinion_name(evaluator: str) -> str:
+    return f"{SECOND_OPINION} ({evaluator})"
+
+
+def is_second_opinion(judge_name: str) -> bool:
+    return judge_name.startswith(f"{SECOND_OPINION} (")
+
+
 GOOD_ANSWER = 7  # a score of 7 or more (of the rubric's 10): an answer a user could act on (06's "scored 7+")
 SEMANTIC_FLOOR = 0.3  # MiniLM cosine of unrelated AWS sentences sits around here: it earns nothing
 # the overlap judge scores a free-text reference only when it says a word beyond the question (92% of them)

@@ -50,11 +50,23 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
+# The evaluator models the user guide lists for custom metrics (model-as-judge, "Supported evaluator models"), by
+# foundation model id (a cross-Region profile of one is taken too), and Claude Sonnet 4.6, which its built-in
+# prompt pages name as an evaluator.
+EVALUATORS = {"mistral.mistral-large-2402-v1:0", "mistral.mistral-large-2407-v1:0",
+              "anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20241022-v2:0",
+              "anthropic.claude-3-7-sonnet-20250219-v1:0", "anthropic.claude-sonnet-4-20250514-v1:0",
+              "anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0",
+              "meta.llama3-1-70b-instruct-v1:0", "meta.llama3-3-70b-instruct-v1:0", "amazon.nova-pro-v1:0",
+              "amazon.nova-2-lite-v1:0", "amazon.nova-micro-v1:0", "amazon.nova-premier-v1:0",
+              "anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-opus-4-5-20251101-v1:0",
+              "anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-6"}
+
 # Calls that change nothing the fake keeps, so its state is not written again after each of them: the thousands
 # of Converse calls of a study are most of its requests.
 UNCHANGING = {"Converse", "Retrieve", "GetObject", "HeadBucket", "ListObjectsV2", "ListVectorBuckets", "GetIndex",
               "ListIndexes", "ListKnowledgeBases", "GetKnowledgeBase", "GetDataSource", "ListDataSources",
-              "ListIngestionJobs", "GetIngestionJob", "GetModelInvocationJob", "ListModelCustomizationJobs",
+              "ListIngestionJobs", "GetIngestionJob", "GetModelInvocationJob", "GetEvaluationJob", "ListModelCustomizationJobs",
               "GetModelCustomizationJob", "ListCustomModelDeployments", "GetCustomModelDeployment"}
 
 
@@ -230,6 +242,61 @@ class FakeBedrock:
                 "inputDataConfig": job["inputDataConfig"], "outputDataConfig": job["outputDataConfig"],
                 "modelInvocationType": job["modelInvocationType"], "totalRecordCount": job["records"],
                 "errorRecordCount": job["failed"], "successRecordCount": job["records"] - job["failed"]}
+
+    # --- Bedrock Evaluations: a model-as-judge job on answers made elsewhere, run at once
+    def CreateEvaluationJob(self, p):
+        """As the user guide describes the job: one modelIdentifier in the dataset, equal to the job's inference
+        source; at most 1,000 prompts; the evaluator one it lists for custom metrics; the instructions end with the
+        input variables and hold {{prediction}}. Each line is scored by the fake Converse on the filled
+        instructions, snapped to the nearest value of the rating scale and written as a share of its top (as
+        model-as-judge results are shown, 0 to 1), where the user guide says the output goes."""
+        automated = p["evaluationConfig"]["automated"]
+        [metric] = automated["customMetricConfig"]["customMetrics"]
+        definition = metric["customMetricDefinition"]
+        evaluator = automated["customMetricConfig"]["evaluatorModelConfig"]["bedrockEvaluatorModels"][0]["modelIdentifier"]
+        [config] = automated["datasetMetricConfigs"]
+        bucket, _, key = config["dataset"]["datasetLocation"]["s3Uri"].removeprefix("s3://").partition("/")
+        lines = [json.loads(line) for line in self.objects[(bucket, key)].decode().splitlines() if line.strip()]
+        source = p["inferenceConfig"]["models"][0]["precomputedInferenceSource"]["inferenceSourceIdentifier"]
+        if evaluator.split(".", 1)[-1] not in EVALUATORS and evaluator not in EVALUATORS:
+            return ("ValidationException", f"The evaluator model {evaluator} is not supported for custom metrics")
+        if len(lines) > 1000:
+            return ("ValidationException", f"The dataset has {len(lines)} prompts: the maximum is 1000")
+        if {r["modelIdentifier"] for line in lines for r in line["modelResponses"]} != {source}:
+            return ("ValidationException", "Each prompt must use the inferenceSourceIdentifier as its modelIdentifier")
+        if "{{prediction}}" not in definition["instructions"] or not definition["instructions"].rstrip().endswith("}}"):
+            return ("ValidationException", "The instructions must end with the input variables, {{prediction}} among them")
+        if definition["name"] not in config["metricNames"]:
+            return ("ValidationException", f"metricNames does not name the custom metric {definition['name']}")
+        scale = sorted(s["value"]["floatValue"] for s in definition["ratingScale"])
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/{hashlib.sha256(p['jobName'].encode()).hexdigest()[:12]}"
+        scored = []
+        for line in lines:
+            filled = (definition["instructions"].replace("{{prompt}}", line["prompt"])
+                      .replace("{{ground_truth}}", line.get("referenceResponse", ""))
+                      .replace("{{prediction}}", line["modelResponses"][0]["response"]))
+            said = self.Converse({"modelId": evaluator, "messages": [{"role": "user", "content": [{"text": filled}]}]})
+            reply = re.search(r'"score": (\d+)', said["output"]["message"]["content"][0]["text"])
+            result = min(scale, key=lambda v: abs(v - int(reply.group(1)))) / max(scale) if reply else None
+            scored.append({"automatedEvaluationResult": {"scores": [{
+                "metricName": definition["name"], "result": result,
+                "evaluatorDetails": [{"modelIdentifier": evaluator, "explanation": "word overlap with the reference"}]}]},
+                "inputRecord": line})
+        out_bucket, _, out = p["outputDataConfig"]["s3Uri"].removeprefix("s3://").partition("/")
+        job_id = arn.rsplit("/", 1)[1]
+        self.objects[(out_bucket, f"{out}amazon-bedrock-evaluations-permission-check")] = b""
+        self.objects[(out_bucket, f"{out}{p['jobName']}/{job_id}/models/{source}/taskTypes/{config['taskType']}/datasets/"
+                                  f"{config['dataset']['name']}/{job_id}_output.jsonl")] = \
+            "".join(json.dumps(line) + "\n" for line in scored).encode()
+        self.made.setdefault("evaluation_jobs", {})[arn] = p
+        return {"jobArn": arn}
+
+    def GetEvaluationJob(self, p):
+        job = self.made["evaluation_jobs"][p["jobIdentifier"]]
+        return {"jobName": job["jobName"], "status": "Completed", "jobArn": p["jobIdentifier"], "roleArn": job["roleArn"],
+                "jobType": "Automated", "applicationType": job["applicationType"],
+                "evaluationConfig": job["evaluationConfig"], "inferenceConfig": job["inferenceConfig"],
+                "outputDataConfig": job["outputDataConfig"], "creationTime": NOW}
 
     # --- Bedrock model customization and serving
     def ListModelCustomizationJobs(self, p):

@@ -123,7 +123,8 @@ class Walk:
                  "CreateModelCustomizationJob": ("model-customization-job", {"ResourceId": "newid0000001"}),
                  "CreateCustomModelDeployment": ("custom-model-deployment", {"ResourceId": "newid0000001"}),
                  "CreateProvisionedModelThroughput": ("provisioned-model", {"ResourceId": "newid0000001"}),
-                 "CreateModelInvocationJob": ("model-invocation-job", {"JobIdentifier": "newid0000001"})}
+                 "CreateModelInvocationJob": ("model-invocation-job", {"JobIdentifier": "newid0000001"}),
+                 "CreateEvaluationJob": ("evaluation-job", {"ResourceId": "newid0000001"})}
         if operation not in kinds:
             raise UnknownToIam(f"{prefix} {operation} carries tags: say what it creates")
         kind, parts = kinds[operation]
@@ -283,6 +284,28 @@ class Walk:
 
     def _bedrock_GetModelInvocationJob(self, call, p):
         return [Need(call, "caller", "bedrock:GetModelInvocationJob", p["jobIdentifier"])]
+
+    def _bedrock_CreateEvaluationJob(self, call, p):
+        """The caller creates the job and passes the role, and needs the evaluator model too (user guide, "the
+        policy must grant access to both generator and evaluator models"); the role reads the dataset, invokes the
+        evaluator and writes the results (user guide, the judge service role)."""
+        automated = p["evaluationConfig"]["automated"]
+        evaluator = automated["customMetricConfig"]["evaluatorModelConfig"]["bedrockEvaluatorModels"][0]["modelIdentifier"]
+        invoked = self._bedrock_Converse(call, {"modelId": evaluator})
+        dataset = automated["datasetMetricConfigs"][0]["dataset"]["datasetLocation"]["s3Uri"]
+        bucket, _, out = p["outputDataConfig"]["s3Uri"].removeprefix("s3://").partition("/")
+        return [Need(call, "caller", "bedrock:CreateEvaluationJob", self.arn("bedrock", "evaluation-job", ResourceId="newid0000001")),
+                self._pass_role(call, p["roleArn"]), *invoked,
+                self._object(call, "s3:GetObject", *dataset.removeprefix("s3://").split("/", 1), "role"),
+                self._object(call, "s3:PutObject", bucket, f"{out}{p['jobName']}/newid0000001/out_output.jsonl", "role"),
+                *(Need(call, "role", need.action, need.resource, need.context) for need in invoked
+                  if need.action == "bedrock:InvokeModel")]
+
+    def _bedrock_GetEvaluationJob(self, call, p):
+        return [Need(call, "caller", "bedrock:GetEvaluationJob", p["jobIdentifier"])]
+
+    def _bedrock_StopEvaluationJob(self, call, p):
+        return [Need(call, "caller", "bedrock:StopEvaluationJob", p["jobIdentifier"])]
 
     def _bedrock_StopModelInvocationJob(self, call, p):
         return [Need(call, "caller", "bedrock:StopModelInvocationJob", p["jobIdentifier"])]

@@ -21,6 +21,13 @@ from typing import Any
 
 NUMBERS = {"integer", "long", "float", "double"}
 
+# Enum values the service takes that the service model does not list, each with where it is documented.
+DOCUMENTED_ENUM_VALUES = {
+    # every model-as-judge example of the Bedrock user guide ("Create a model evaluation job using custom metrics")
+    # and of aws-samples gives `"taskType": "General"`; botocore's EvaluationTaskType lists no General
+    "EvaluationTaskType": {"General"},
+}
+
 SKIPPED_PATTERNS: dict[str, str] = {}  # pattern met -> why it was not applied
 MANGLED_DIGIT = re.compile(r"(?<!\\)/d[{+*]")  # `/d{12}` where `\d{12}` was meant
 _compiled: dict[str, re.Pattern | None] = {}
@@ -81,7 +88,7 @@ def _walk(shape: Any, value: Any, path: str, problems: list[str]) -> None:
             _walk(shape.value, item, f"{path}[{key!r}]", problems)
     elif kind == "string" and isinstance(value, str):
         enum = getattr(shape, "enum", None)
-        if enum and value not in enum:
+        if enum and value not in enum and value not in DOCUMENTED_ENUM_VALUES.get(shape.name, ()):
             problems.append(f"{path} = {_shown(value)}: not one of the enum {shape.name} {sorted(enum)}")
         _length(shape, value, path, "length", problems, check_min=False)
         pattern = shape.metadata.get("pattern")
