@@ -15,10 +15,11 @@ import pytest
 from fake_aws import iam_rules
 from fake_aws.fake_bedrock import ACCOUNT, REGION, requests_log
 from nova_lab import runner
-from nova_lab.bedrock import iam
+from nova_lab.bedrock import evaluation, iam
 from nova_lab.core import paths, results
 from nova_lab.core.notebook_utils import read_notebook
 from nova_lab.core.params import load_params
+from nova_lab.judging import graded_set
 from nova_lab.runner import run_study
 
 pytestmark = pytest.mark.slow  # runs the smoke study's notebooks against a fake Bedrock
@@ -223,3 +224,11 @@ def test_a_bedrock_study_in_batch_mode_stores_what_on_demand_stores_and_replays(
     second = table[(table["judge"] == "Bedrock Evaluations (us.anthropic.claude-sonnet-4-6)")
                    & (table["kind"] == "every kind") & (table["part"] == "whole set")]
     assert len(second) == 1 and second["answers"].iloc[0] == 480 and second["alpha_with_panel"].notna().all()
+    # given the panel's question, reference and answer, the fake evaluator scores as the fake Claude judge does,
+    # on its coarser scale: the custom metric carries the same three texts as the judges' prompt
+    claude, named = "us.anthropic.claude-sonnet-4-6", "Bedrock Evaluations (us.anthropic.claude-sonnet-4-6)"
+    graded = graded_set.read(graded_set.source(None))
+    wide = graded_set.read_scores(graded, [claude, named], graded_set.store("smoke")).pivot(
+        index="item", columns="judge", values="score")
+    snapped = wide[claude].map(lambda s: min(sorted(evaluation.SCALE), key=lambda v: abs(v - s)), na_action="ignore")
+    pd.testing.assert_series_equal(wide[named], snapped.astype(float), check_names=False)
