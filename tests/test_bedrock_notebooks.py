@@ -209,6 +209,8 @@ def test_a_bedrock_study_in_batch_mode_stores_what_on_demand_stores_and_replays(
     run_study(("micro",), replay)
 
     assert operations.count("CreateModelInvocationJob") == len(state["batch_jobs"]) >= 3  # answers + each judge
+    first, second = [i for i, op in enumerate(operations) if op == "CreateModelInvocationJob"][1:3]  # 05's judges
+    assert "GetModelInvocationJob" not in operations[first:second]  # both judges' jobs submitted before a wait
     (answers, latency, verdicts), (on_demand, on_demand_latency, on_demand_verdicts) = made["batch"], made["on_demand"]
     in_batch = answers["latency_ms"].isna()
     assert in_batch.sum() >= 100 and set(answers.loc[in_batch, "configuration"]) == {"base", "rag"}

@@ -133,14 +133,26 @@ def wait(run: BedrockRun, job: dict[str, str]) -> dict[str, Any]:
                                  f"bedrock.invocation: on_demand to ask them one by one")
 
 
+def _by_model(requests: list[Request]) -> dict[str, list[Request]]:
+    grouped: dict[str, list[Request]] = {}
+    for request in requests:
+        grouped.setdefault(request.model_id, []).append(request)
+    return grouped
+
+
+def submit_all(run: BedrockRun, phase: str, requests: list[Request]) -> None:
+    """Submit the jobs `converse_all` will wait for, without waiting: jobs of several judges then run side by side
+    (hours each on Bedrock) instead of one after the other; `converse_all` finds them in the run's state."""
+    for model_id, group in _by_model(requests).items():
+        if len(group) >= BATCH_MIN_RECORDS:
+            ensure_job(run, phase, model_id, group)
+
+
 def converse_all(run: BedrockRun, phase: str, requests: list[Request]) -> Outcome:
     """The Converse responses of `requests` through one batch job per model (of BATCH_MIN_RECORDS records or more);
     the rest, and every record a job failed, in `left` for the caller to ask on demand."""
     outcome = Outcome({}, [], [])
-    by_model: dict[str, list[Request]] = {}
-    for request in requests:
-        by_model.setdefault(request.model_id, []).append(request)
-    for model_id, group in by_model.items():
+    for model_id, group in _by_model(requests).items():
         if len(group) < BATCH_MIN_RECORDS:  # the service's least: asked on demand
             outcome.left += group
             continue

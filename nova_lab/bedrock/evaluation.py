@@ -154,13 +154,22 @@ class ManagedEvaluation:
     def scores(self, item: Item) -> bool:
         return True
 
+    @staticmethod
+    def _chunks(items: list[Item]) -> list[list[dict[str, Any]]]:
+        """The distinct dataset lines of `items`, 1,000 at most to a job."""
+        distinct = list({line_key(line): line for line in map(dataset_line, items)}.values())
+        return [distinct[start:start + MAX_PROMPTS] for start in range(0, len(distinct), MAX_PROMPTS)]
+
+    def submit(self, items: list[Item]) -> None:
+        """Start the jobs without waiting, beside the panel's batch jobs (verdicts.judge_all starts them all first)."""
+        for lines in self._chunks(items):
+            ensure_job(self.run, self.evaluator, lines)
+
     def judge(self, items: list[Item]) -> list[Verdict]:
         """One job per 1,000 distinct lines; a line the output does not score is NaN, with the reason."""
-        lines = {line_key(line): line for line in map(dataset_line, items)}
-        distinct = list(lines.values())
         verdicts: dict[str, Verdict] = {}
-        for start in range(0, len(distinct), MAX_PROMPTS):
-            job = ensure_job(self.run, self.evaluator, distinct[start:start + MAX_PROMPTS])
+        for lines in self._chunks(items):
+            job = ensure_job(self.run, self.evaluator, lines)
             wait(self.run, job)
             verdicts |= read_results(self.run, job["output"])
         missing = Verdict(math.nan, "the evaluation job's output has no line for this answer")

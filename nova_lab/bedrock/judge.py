@@ -37,10 +37,18 @@ class BedrockJudge:
         body = converse_body(judge_prompt(item), self.max_tokens, system=SYSTEM)
         return batch.Request(fingerprint(self.model_id, body), self.model_id, body)
 
+    def _distinct(self, items: list[Item]) -> list[batch.Request]:
+        return list({r.key: r for r in map(self._request, items)}.values())  # the same prompt: one record
+
+    def submit(self, items: list[Item]) -> None:
+        """Start the batch job for these items without waiting (verdicts.judge_all starts every judge's first)."""
+        if self.run is not None:
+            batch.submit_all(self.run, "verdicts", self._distinct(items))
+
     def _in_batch(self, items: list[Item]) -> dict[int, Verdict]:
         """The verdicts a batch job gave, by item position (items with the same prompt share one record)."""
         requests = [self._request(item) for item in items]
-        outcome = batch.converse_all(self.run, "verdicts", list({r.key: r for r in requests}.values()))
+        outcome = batch.converse_all(self.run, "verdicts", self._distinct(items))
         return {n: parse_verdict(reply_of(outcome.responses[r.key], float("nan")).text)
                 for n, r in enumerate(requests) if r.key in outcome.responses}
 

@@ -38,8 +38,13 @@ def judge_all(judges: list[Judge], pending_items: list[Item], store: RecordStore
     A verdict whose request failed is not stored, so the next run asks for it again."""
     done = store.keys()
     made = failed = 0
+    todos = {judge.name: [item for item in pending_items if judge.scores(item) and verdict_key(judge.name, item) not in done]
+             for judge in judges}
+    for judge in judges:  # a judge that runs a batch job starts it now: the judges' jobs run side by side
+        if todos[judge.name] and hasattr(judge, "submit"):
+            judge.submit(todos[judge.name])
     for judge in judges:
-        todo = [item for item in pending_items if judge.scores(item) and verdict_key(judge.name, item) not in done]
+        todo = todos[judge.name]
         size = getattr(judge, "items_per_call", _BATCH) or max(1, len(todo))  # None: all at once (a batch job)
         for start in tqdm(range(0, len(todo), size), desc=f"judge {judge.name}", unit="batch", disable=not todo):
             batch = todo[start: start + size]
