@@ -148,6 +148,7 @@ def test_the_second_opinion_is_not_in_the_panel_but_is_in_the_judges_table():
     table = graded_set.judges_against_grades(graded, scores)
     second = table[(table["judge"] == name) & (table["part"] == "whole set")].iloc[0]
     assert second["spearman"] < 0 and second["alpha_with_panel"] < 0
+    assert graded_set.error_correlation(graded, scores)["judges"] == 2  # it casts no vote in the panel
     settings = load_params(paths.PARAMS / "study.yaml", paths.PARAMS / "bedrock.yaml")
     assert graded_set.second_opinions(settings) == []  # off unless asked for
     on = settings.model_copy(update={"bedrock": SETTINGS})

@@ -311,9 +311,10 @@ def _tau(wide: pd.DataFrame) -> float:
 
 def error_correlation(graded: pd.DataFrame, scores: pd.DataFrame) -> dict[str, float]:
     """How correlated the judges' errors (score minus grade) are, and how many independent votes the panel is
-    then worth: k / (1 + (k - 1) r) for k judges with mean pairwise error correlation r."""
+    then worth: k / (1 + (k - 1) r) for k judges with mean pairwise error correlation r (the panel's members: a
+    second opinion casts no vote)."""
     wide = _wide(graded, scores)
-    judges = sorted(scores["judge"].unique())
+    judges = sorted(j for j in scores["judge"].unique() if not is_second_opinion(j))
     errors = wide[judges].sub(wide["grade"], axis=0).dropna(axis=1, how="all")  # a judge that scored none: not a vote
     judges = list(errors.columns)
     corr = errors.corr(min_periods=3).to_numpy()  # pairwise over the answers both judges score
