@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll
 from nova_lab.bedrock.resources import TAG_KEY, resource_name, upload
@@ -56,10 +56,14 @@ class Outcome:
     failed: int = 0  # records a job reported as failed
 
 
+def attempt_job_name(run: BedrockRun, phase: str, digest: str, attempt: int) -> str:
+    """A job's name by run, phase and a digest of what it holds; a later attempt's ends in -r2, -r3..."""
+    return resource_name(run.settings, run.name, phase, digest[:12], *([f"r{attempt}"] if attempt > 1 else []))
+
+
 def job_name(run: BedrockRun, phase: str, model_id: str, requests: list[Request], attempt: int) -> str:
     """Named by phase, model and the records' keys: the same requests find the same job."""
-    digest = fingerprint(model_id, sorted(r.key for r in requests))[:12]
-    return resource_name(run.settings, run.name, phase, digest, *([f"r{attempt}"] if attempt > 1 else []))
+    return attempt_job_name(run, phase, fingerprint(model_id, sorted(r.key for r in requests)), attempt)
 
 
 def input_lines(requests: list[Request]) -> bytes:
@@ -67,19 +71,19 @@ def input_lines(requests: list[Request]) -> bytes:
     return "".join(json.dumps({"recordId": r.key, "modelInput": r.body}) + "\n" for r in requests).encode()
 
 
-def read_output(run: BedrockRun, output_uri: str) -> dict[str, dict[str, Any]]:
-    """Every output line the job wrote under `output_uri` (`<job id>/<input>.jsonl.out`), by record id."""
+def output_records(run: BedrockRun, output_uri: str, suffix: str) -> Iterator[dict[str, Any]]:
+    """Every JSON line of the files whose names end in `suffix` under a job's output location."""
     bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
-    lines: dict[str, dict[str, Any]] = {}
     for page in run.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            if item["Key"].endswith(".jsonl.out"):
+            if item["Key"].endswith(suffix):
                 body = run.clients.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
-                for line in json_lines(body):
-                    if line.strip():
-                        record = json.loads(line)
-                        lines[record["recordId"]] = record
-    return lines
+                yield from (json.loads(line) for line in json_lines(body) if line.strip())
+
+
+def read_output(run: BedrockRun, output_uri: str) -> dict[str, dict[str, Any]]:
+    """Every output line the job wrote under `output_uri` (`<job id>/<input>.jsonl.out`), by record id."""
+    return {record["recordId"]: record for record in output_records(run, output_uri, ".jsonl.out")}
 
 
 def _submit(run: BedrockRun, name: str, model_id: str, requests: list[Request]) -> dict[str, str]:

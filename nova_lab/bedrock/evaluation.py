@@ -19,13 +19,12 @@ import json
 import math
 from typing import Any
 
-from nova_lab.bedrock.batch import kept_job
+from nova_lab.bedrock.batch import attempt_job_name, kept_job, output_records
 from nova_lab.bedrock.polling import CONSOLES, Limit, RunStopped, poll
-from nova_lab.bedrock.resources import TAG_KEY, resource_name, upload
+from nova_lab.bedrock.resources import TAG_KEY, upload
 from nova_lab.bedrock.run_context import BedrockRun
 from nova_lab.bedrock.tokens import request_token
 from nova_lab.core.caching import fingerprint
-from nova_lab.data.nova_format import json_lines
 from nova_lab.judging.judges import RUBRIC, RUBRIC_VERSION, Item, Verdict, second_opinion_name
 
 SOURCE = "nova-lab-answers"  # the dataset's `modelIdentifier`: the job's inferenceSourceIdentifier must equal it
@@ -69,8 +68,7 @@ def score_of(result: float | None) -> float:
 
 
 def job_name(run: BedrockRun, evaluator: str, keys: list[str], attempt: int) -> str:
-    digest = fingerprint(evaluator, METRIC, sorted(keys))[:12]
-    return resource_name(run.settings, run.name, "eval", digest, *([f"r{attempt}"] if attempt > 1 else []))
+    return attempt_job_name(run, "eval", fingerprint(evaluator, METRIC, sorted(keys)), attempt)
 
 
 def _request(run: BedrockRun, name: str, evaluator: str, dataset_uri: str, output_uri: str) -> dict[str, Any]:
@@ -121,23 +119,14 @@ def wait(run: BedrockRun, job: dict[str, str]) -> None:
 
 def read_results(run: BedrockRun, output_uri: str) -> dict[str, Verdict]:
     """Each scored line of the job's output (`..._output.jsonl` under the output location), by `line_key`."""
-    bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
     found: dict[str, Verdict] = {}
-    for page in run.clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if not item["Key"].endswith("_output.jsonl"):
-                continue
-            body = run.clients.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
-            for text in json_lines(body):
-                if not text.strip():
-                    continue
-                record = json.loads(text)
-                scores = record.get("automatedEvaluationResult", {}).get("scores", [])
-                mine = next((s for s in scores if s.get("metricName") == METRIC), {})
-                told = (mine.get("evaluatorDetails") or [{}])[0].get("explanation", "")
-                score = score_of(mine.get("result"))
-                found[line_key(record["inputRecord"])] = Verdict(score, told if not math.isnan(score) else
-                                                                 f"no score from the evaluation job: {told[:80]!r}")
+    for record in output_records(run, output_uri, "_output.jsonl"):
+        scores = record.get("automatedEvaluationResult", {}).get("scores", [])
+        mine = next((s for s in scores if s.get("metricName") == METRIC), {})
+        told = (mine.get("evaluatorDetails") or [{}])[0].get("explanation", "")
+        score = score_of(mine.get("result"))
+        found[line_key(record["inputRecord"])] = Verdict(score, told if not math.isnan(score) else
+                                                         f"no score from the evaluation job: {told[:80]!r}")
     return found
 
 
